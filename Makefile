@@ -1,0 +1,23 @@
+# Local development and CI entry points. The logic lives in infra/local/*.sh.
+
+.PHONY: setup stack-up stack-down validate-infra test demo
+
+setup:
+	bash infra/local/stack.sh install
+
+stack-up: setup
+	bash infra/local/stack.sh start
+
+stack-down:
+	bash infra/local/stack.sh stop
+
+validate-infra: setup
+	bash infra/local/stack.sh validate
+
+# setup, start the stack, cargo test --workspace against it, validate the template, stop the stack.
+test:
+	bash infra/local/test.sh
+
+# setup, start the stack and the SP-API sandbox, run `sellerbridge local demo`, stop everything.
+demo:
+	bash infra/local/demo.sh

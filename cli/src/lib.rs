@@ -1,0 +1,2 @@
+//! The `sellerbridge` operator tool and the local runner.
+pub mod local;

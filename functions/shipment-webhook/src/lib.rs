@@ -1,0 +1,181 @@
+//! Webhook ingest: `POST /webhooks/shipments` with a signed `shipment.created` event.
+//!
+//! Signature (401) → event parsing (400, naming the field) → order lookup (422) → domain shipment rules
+//! (422) → one transaction recording the event, the package and the order's reservation → an SQS message
+//! carrying identifiers only. A repeated event id is acknowledged and not queued again; an event recorded
+//! but not yet queued (SQS was down) is queued when the store retries it.
+use std::sync::Arc;
+
+use http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use sellerbridge_core::domain::clock::SharedClock;
+use sellerbridge_core::domain::shipment::{plan_package, reserve_package};
+use sellerbridge_core::queue::{UpdateMessage, UpdateQueue};
+use sellerbridge_core::store::{DynamoStore, EventRecord, PlacePackage, StoreError};
+use sellerbridge_core::webhook::events::{ShipmentCreated, parse_shipment_created};
+use sellerbridge_core::webhook::signature::{SIGNATURE_HEADER, SignatureError, SigningKey};
+use serde_json::json;
+use tracing::{Instrument, info, info_span, warn};
+
+/// Far above any real shipment event; keeps a hostile sender from making us buffer megabytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+const MAX_CONFLICT_RETRIES: usize = 5;
+
+pub struct WebhookDeps {
+    pub store: DynamoStore,
+    pub queue: Arc<dyn UpdateQueue>,
+    pub signing_key: SigningKey,
+    pub clock: SharedClock,
+}
+
+pub async fn handle(deps: &WebhookDeps, request: Request) -> Result<Response<Body>, lambda_http::Error> {
+    let request_id = request
+        .headers()
+        .get("x-amzn-requestid")
+        .or_else(|| request.headers().get("x-request-id"))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let span = info_span!("webhook", request_id, event_id = tracing::field::Empty, order_id = tracing::field::Empty);
+    let response = receive(deps, &request).instrument(span.clone()).await;
+    let _entered = span.enter();
+    match &response {
+        Ok(accepted) => info!(status = accepted.status.as_u16(), outcome = accepted.outcome, "webhook accepted"),
+        Err(rejected) => warn!(status = rejected.status.as_u16(), reason = %rejected.message, "webhook rejected"),
+    }
+    Ok(match response {
+        Ok(accepted) => json_response(accepted.status, accepted.body),
+        Err(rejected) => json_response(rejected.status, json!({"error": rejected.message})),
+    })
+}
+
+struct Accepted {
+    status: StatusCode,
+    outcome: &'static str,
+    body: serde_json::Value,
+}
+
+#[derive(Debug)]
+struct Rejected {
+    status: StatusCode,
+    message: String,
+}
+
+impl Rejected {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into() }
+    }
+}
+
+impl From<StoreError> for Rejected {
+    fn from(e: StoreError) -> Self {
+        // 503 tells the sender to retry; the event is recorded at most once whatever happens.
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, format!("temporarily unable to record the event: {e}"))
+    }
+}
+
+async fn receive(deps: &WebhookDeps, request: &Request) -> Result<Accepted, Rejected> {
+    if request.method() != Method::POST {
+        return Err(Rejected::new(StatusCode::METHOD_NOT_ALLOWED, "only POST is accepted"));
+    }
+    let body: &[u8] = request.body().as_ref();
+    if body.len() > MAX_BODY_BYTES {
+        return Err(Rejected::new(StatusCode::PAYLOAD_TOO_LARGE, format!("body is {} bytes; the limit is {MAX_BODY_BYTES}", body.len())));
+    }
+    let signature = request.headers().get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+    deps.signing_key.verify(signature, body, deps.clock.now()).map_err(|e| match e {
+        SignatureError::Stale { .. } => Rejected::new(StatusCode::BAD_REQUEST, e.to_string()),
+        _ => Rejected::new(StatusCode::UNAUTHORIZED, e.to_string()),
+    })?;
+    let event = parse_shipment_created(body).map_err(|e| Rejected::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let span = tracing::Span::current();
+    span.record("event_id", event.event_id.as_str());
+    span.record("order_id", event.shipment.order_id.as_str());
+
+    if let Some(recorded) = deps.store.get_event(&event.event_id).await? {
+        return acknowledge_repeat(deps, recorded).await;
+    }
+    for _ in 0..MAX_CONFLICT_RETRIES {
+        match place(deps, &event).await {
+            Err(Rejected { status: StatusCode::CONFLICT, .. }) => continue,
+            other => return other,
+        }
+    }
+    Err(Rejected::new(StatusCode::SERVICE_UNAVAILABLE, format!("order {} is being updated concurrently; retry", event.shipment.order_id)))
+}
+
+async fn place(deps: &WebhookDeps, event: &ShipmentCreated) -> Result<Accepted, Rejected> {
+    let shipment = &event.shipment;
+    let Some(mut order) = deps.store.get_order(&shipment.order_id).await? else {
+        return Err(Rejected::new(StatusCode::UNPROCESSABLE_ENTITY, format!("unknown order {}", shipment.order_id)));
+    };
+    let carriers = match deps.store.get_connection(&order.value.connection_id).await? {
+        Some(connection) => connection.options.carrier_rules,
+        None => Default::default(),
+    };
+    let now = deps.clock.now();
+    let package = plan_package(&order.value, shipment, &carriers, now)
+        .map_err(|e| Rejected::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    reserve_package(&mut order.value, &package);
+    let record = EventRecord {
+        event_id: event.event_id.clone(),
+        order_id: shipment.order_id.clone(),
+        package_id: shipment.package_id.clone(),
+        received_at: now,
+        enqueued: false,
+    };
+    match deps.store.place_package(&order, &package, &record).await {
+        Ok(PlacePackage::Placed) => {}
+        Ok(PlacePackage::DuplicateEvent) => {
+            let recorded = deps.store.get_event(&event.event_id).await?.unwrap_or(record);
+            return acknowledge_repeat(deps, recorded).await;
+        }
+        Ok(PlacePackage::DuplicatePackage) => {
+            return Ok(Accepted {
+                status: StatusCode::OK,
+                outcome: "duplicate_package",
+                body: json!({"status": "duplicate", "detail": format!("package {} of order {} was already received", shipment.package_id, shipment.order_id)}),
+            });
+        }
+        Err(StoreError::Conflict { .. }) => return Err(Rejected::new(StatusCode::CONFLICT, "conflict")),
+        Err(e) => return Err(e.into()),
+    }
+    enqueue(deps, &record).await?;
+    Ok(Accepted {
+        status: StatusCode::ACCEPTED,
+        outcome: "queued",
+        body: json!({
+            "status": "queued",
+            "order_id": shipment.order_id,
+            "package_id": shipment.package_id,
+            "package_reference_id": package.reference.to_string(),
+            "carrier_code": package.carrier.code(),
+        }),
+    })
+}
+
+/// A repeated event: acknowledged, and queued only if its first delivery never reached the queue.
+async fn acknowledge_repeat(deps: &WebhookDeps, recorded: EventRecord) -> Result<Accepted, Rejected> {
+    if !recorded.enqueued {
+        enqueue(deps, &recorded).await?;
+    }
+    Ok(Accepted { status: StatusCode::OK, outcome: "duplicate_event", body: json!({"status": "duplicate", "event_id": recorded.event_id}) })
+}
+
+async fn enqueue(deps: &WebhookDeps, record: &EventRecord) -> Result<(), Rejected> {
+    let message = UpdateMessage::ConfirmShipment { order_id: record.order_id.clone(), package_id: record.package_id.clone() };
+    deps.queue
+        .send(&message, std::time::Duration::ZERO)
+        .await
+        .map_err(|e| Rejected::new(StatusCode::SERVICE_UNAVAILABLE, format!("event recorded but not queued yet ({e}); retry")))?;
+    deps.store.mark_event_enqueued(record).await?;
+    Ok(())
+}
+
+fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::Text(body.to_string()))
+        .expect("status and header are valid")
+}

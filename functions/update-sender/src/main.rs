@@ -1,0 +1,17 @@
+use std::sync::Arc;
+
+use lambda_runtime::{Error, run, service_fn};
+use sellerbridge_core::domain::clock::SystemClock;
+use sellerbridge_core::runtime::{Adapters, Settings, aws_config};
+use update_sender::{SenderDeps, SenderSettings, handle};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    sellerbridge_core::telemetry::init();
+    let settings = Settings::from_env()?;
+    let adapters = Adapters::new(&aws_config().await, &settings, Arc::new(SystemClock));
+    let spapi = adapters.spapi_client(&settings).await?;
+    let queue = Arc::new(adapters.queue.clone());
+    let deps = SenderDeps { adapters, queue, spapi, settings: SenderSettings::default() };
+    run(service_fn(|event| handle(&deps, event))).await
+}

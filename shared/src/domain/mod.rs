@@ -1,0 +1,12 @@
+//! Pure domain logic: no AWS, HTTP or storage types in here.
+pub mod carrier;
+pub mod clock;
+pub mod connection;
+pub mod ids;
+pub mod order;
+pub mod pii;
+pub mod rate;
+pub mod shipment;
+pub mod status;
+#[cfg(test)]
+pub(crate) mod test_support;

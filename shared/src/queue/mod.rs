@@ -1,0 +1,98 @@
+//! The updates queue and its messages. Messages carry identifiers only, never order contents or PII.
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::error::DisplayErrorContext;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::domain::ids::{AmazonOrderId, PackageId};
+
+/// SQS caps message delays and visibility extensions at 15 minutes for delays, 12 hours for visibility.
+pub const MAX_DELAY: Duration = Duration::from_secs(900);
+
+/// A change to send to Amazon. Versioned by its `type` tag so new kinds (cancellations, refunds, MCF)
+/// can join the same queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum UpdateMessage {
+    ConfirmShipment { order_id: AmazonOrderId, package_id: PackageId },
+}
+
+impl UpdateMessage {
+    pub fn order_id(&self) -> &AmazonOrderId {
+        match self {
+            Self::ConfirmShipment { order_id, .. } => order_id,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+#[error("SQS unavailable: {0}")]
+pub struct QueueError(pub String);
+
+#[async_trait]
+pub trait UpdateQueue: Send + Sync {
+    /// Enqueues a message, visible after `delay` (at most [`MAX_DELAY`]).
+    async fn send(&self, message: &UpdateMessage, delay: Duration) -> Result<(), QueueError>;
+
+    /// Hides a received message for `timeout` more, so a transient failure is retried later.
+    async fn postpone(&self, receipt_handle: &str, timeout: Duration) -> Result<(), QueueError>;
+}
+
+#[derive(Clone)]
+pub struct SqsUpdateQueue {
+    client: Client,
+    queue_url: String,
+}
+
+impl SqsUpdateQueue {
+    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
+        Self { client, queue_url: queue_url.into() }
+    }
+}
+
+#[async_trait]
+impl UpdateQueue for SqsUpdateQueue {
+    async fn send(&self, message: &UpdateMessage, delay: Duration) -> Result<(), QueueError> {
+        let body = serde_json::to_string(message).map_err(|e| QueueError(e.to_string()))?;
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .delay_seconds(delay.min(MAX_DELAY).as_secs() as i32)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| QueueError(DisplayErrorContext(&e).to_string()))
+    }
+
+    async fn postpone(&self, receipt_handle: &str, timeout: Duration) -> Result<(), QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(timeout.as_secs() as i32)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| QueueError(DisplayErrorContext(&e).to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_carry_identifiers_only() {
+        let message = UpdateMessage::ConfirmShipment {
+            order_id: AmazonOrderId::parse("902-1106328-1059050").unwrap(),
+            package_id: PackageId::parse("PKG-1").unwrap(),
+        };
+        let json = serde_json::to_value(&message).unwrap();
+        assert_eq!(json, serde_json::json!({"type": "confirm_shipment", "order_id": "902-1106328-1059050", "package_id": "PKG-1"}));
+        assert_eq!(serde_json::from_value::<UpdateMessage>(json).unwrap(), message);
+    }
+}

@@ -1,0 +1,105 @@
+//! What every Lambda builds once at cold start: settings from the environment, SDK clients, the HTTP
+//! client, and the SP-API client with its shared rate limiter.
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use thiserror::Error;
+
+use crate::domain::clock::SharedClock;
+use crate::domain::connection::Connection;
+use crate::queue::SqsUpdateQueue;
+use crate::secrets::{RefreshTokenSecret, SecretError, SecretStore};
+use crate::spapi::{AppCredentials, Endpoints, LwaClient, RateLimiter, SellerAuth, SpApiClient};
+use crate::store::{DynamoRateLimiter, DynamoStore};
+
+#[derive(Debug, Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+/// Names of secrets and resources, never secret values: those stay in Secrets Manager.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub table: String,
+    pub updates_queue_url: String,
+    pub lwa_secret_id: String,
+    pub webhook_secret_id: String,
+    pub endpoints: Endpoints,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let var = |name: &str| std::env::var(name).map_err(|_| ConfigError(format!("environment variable {name} is not set")));
+        let url = |name: &str, default: &str| {
+            let raw = std::env::var(name).unwrap_or_else(|_| default.to_owned());
+            url::Url::parse(&raw).map_err(|e| ConfigError(format!("{name} is not a URL: {e}")))
+        };
+        Ok(Self {
+            table: var("SELLERBRIDGE_TABLE")?,
+            updates_queue_url: var("SELLERBRIDGE_UPDATES_QUEUE_URL")?,
+            lwa_secret_id: var("SELLERBRIDGE_LWA_SECRET_ID")?,
+            webhook_secret_id: var("SELLERBRIDGE_WEBHOOK_SECRET_ID")?,
+            endpoints: Endpoints {
+                spapi: url("SELLERBRIDGE_SPAPI_ENDPOINT", "https://sellingpartnerapi-na.amazon.com")?,
+                lwa_token: url("SELLERBRIDGE_LWA_ENDPOINT", "https://api.amazon.com/auth/o2/token")?,
+            },
+        })
+    }
+}
+
+/// The adapters a handler may need, built once and shared by every invocation.
+#[derive(Clone)]
+pub struct Adapters {
+    pub store: DynamoStore,
+    pub queue: SqsUpdateQueue,
+    pub secrets: SecretStore,
+    pub limiter: Arc<dyn RateLimiter>,
+    pub http: reqwest::Client,
+    pub clock: SharedClock,
+}
+
+impl Adapters {
+    pub fn new(sdk: &SdkConfig, settings: &Settings, clock: SharedClock) -> Self {
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        Self {
+            store: DynamoStore::new(dynamodb.clone(), &settings.table),
+            queue: SqsUpdateQueue::new(aws_sdk_sqs::Client::new(sdk), &settings.updates_queue_url),
+            secrets: SecretStore::new(aws_sdk_secretsmanager::Client::new(sdk)),
+            limiter: Arc::new(DynamoRateLimiter::new(dynamodb, &settings.table, clock.clone())),
+            http: http_client(),
+            clock,
+        }
+    }
+
+    /// The SP-API client, with the app's LWA credentials read from Secrets Manager.
+    pub async fn spapi_client(&self, settings: &Settings) -> Result<SpApiClient, SecretError> {
+        let app: AppCredentials = self.secrets.json(&settings.lwa_secret_id).await?;
+        let lwa = LwaClient::new(self.http.clone(), settings.endpoints.lwa_token.clone(), app, self.clock.clone());
+        Ok(SpApiClient::new(self.http.clone(), settings.endpoints.clone(), lwa, self.limiter.clone()))
+    }
+
+    /// Who calls are made for on behalf of `connection`: its refresh token comes from its own secret.
+    pub async fn seller_auth(&self, connection: &Connection) -> Result<SellerAuth, SecretError> {
+        let secret: RefreshTokenSecret = self.secrets.json(&connection.refresh_token_secret_id).await?;
+        Ok(SellerAuth {
+            connection_id: connection.id.clone(),
+            seller_id: connection.seller_id.clone(),
+            refresh_token: secret.refresh_token,
+            quota_overrides: connection.options.quota_overrides.clone(),
+        })
+    }
+}
+
+/// Standard AWS configuration: region, credentials and per-service endpoint overrides
+/// (`AWS_ENDPOINT_URL_DYNAMODB`, ...) all come from the environment.
+pub async fn aws_config() -> SdkConfig {
+    aws_config::load_defaults(BehaviorVersion::latest()).await
+}
+
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .user_agent(concat!("sellerbridge/", env!("CARGO_PKG_VERSION"), " (Language=Rust)"))
+        .build()
+        .expect("the HTTP client's TLS backend initialises")
+}

@@ -1,0 +1,43 @@
+use std::time::Duration;
+
+use thiserror::Error;
+
+/// Every way an SP-API call can fail, and whether trying again can help.
+#[derive(Debug, Error)]
+pub enum SpApiError {
+    /// Amazon's quota is spent (429, or our limiter knows the next call would be throttled).
+    #[error("{operation} throttled: quota exhausted, next token in {retry_after:?}")]
+    Throttled { operation: &'static str, retry_after: Duration },
+    /// The refresh token was revoked or expired: the seller must re-authorize. Never retried.
+    #[error("connection needs re-authorization: Login with Amazon answered invalid_grant ({0})")]
+    NeedsReauthorization(String),
+    /// The app's LWA client id or secret is wrong or rotated away.
+    #[error("Login with Amazon rejected the app credentials ({0}); rotate the LWA client secret")]
+    InvalidClient(String),
+    /// Amazon refused the request as it is (400/404 and similar). Retrying the same request cannot help.
+    #[error("{operation} rejected by Amazon ({status} {code}): {message}")]
+    Rejected { operation: &'static str, status: u16, code: String, message: String },
+    /// 403 after a fresh token: the app lacks a role or the seller revoked access.
+    #[error("{operation} forbidden by Amazon: {message}")]
+    Forbidden { operation: &'static str, message: String },
+    /// 5xx, timeouts, connection failures: retry with backoff.
+    #[error("{operation} failed transiently: {message}")]
+    Transient { operation: &'static str, message: String },
+    /// Amazon answered something we could not read.
+    #[error("{operation} answered an unreadable body: {message}")]
+    Decode { operation: &'static str, message: String },
+}
+
+impl SpApiError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Throttled { .. } | Self::Transient { .. })
+    }
+
+    /// Amazon's error code, for matching "already shipped"-type answers.
+    pub fn amazon_code(&self) -> Option<&str> {
+        match self {
+            Self::Rejected { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Login with Amazon: refresh token → short-lived access token, cached per connection.
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+
+use super::SpApiError;
+use crate::domain::clock::SharedClock;
+
+const OPERATION: &str = "lwaToken";
+/// Tokens live an hour; refresh five minutes early so a slow call never carries an expired one.
+const REFRESH_MARGIN: Duration = Duration::minutes(5);
+
+/// The app's LWA client credentials. Debug output never shows the secret.
+#[derive(Clone, Deserialize)]
+pub struct AppCredentials {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl fmt::Debug for AppCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppCredentials").field("client_id", &self.client_id).field("client_secret", &"***").finish()
+    }
+}
+
+/// A connection's LWA refresh token. Debug output never shows it.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct RefreshToken(String);
+
+impl RefreshToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshToken(***)")
+    }
+}
+
+#[derive(Clone)]
+struct CachedToken {
+    access_token: String,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    expires_in: i64,
+}
+
+#[derive(Deserialize, Default)]
+struct TokenError {
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    error_description: String,
+}
+
+pub struct LwaClient {
+    http: reqwest::Client,
+    token_url: url::Url,
+    app: AppCredentials,
+    clock: SharedClock,
+    cache: Mutex<HashMap<String, CachedToken>>,
+}
+
+impl LwaClient {
+    pub fn new(http: reqwest::Client, token_url: url::Url, app: AppCredentials, clock: SharedClock) -> Self {
+        Self { http, token_url, app, clock, cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// An access token for the connection keyed `cache_key`, from the cache while it is fresh.
+    pub async fn access_token(&self, cache_key: &str, refresh_token: &RefreshToken) -> Result<String, SpApiError> {
+        let now = self.clock.now();
+        if let Some(cached) = self.cached(cache_key).filter(|t| t.expires_at - REFRESH_MARGIN > now) {
+            return Ok(cached.access_token);
+        }
+        let fresh = self.request_token(refresh_token).await?;
+        let token = fresh.access_token.clone();
+        self.lock_cache().insert(
+            cache_key.to_owned(),
+            CachedToken { access_token: fresh.access_token, expires_at: now + Duration::seconds(fresh.expires_in) },
+        );
+        Ok(token)
+    }
+
+    /// Forgets a token Amazon refused, so the next call fetches a new one.
+    pub fn invalidate(&self, cache_key: &str) {
+        self.lock_cache().remove(cache_key);
+    }
+
+    fn cached(&self, cache_key: &str) -> Option<CachedToken> {
+        self.lock_cache().get(cache_key).cloned()
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedToken>> {
+        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    async fn request_token(&self, refresh_token: &RefreshToken) -> Result<TokenResponse, SpApiError> {
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose()),
+            ("client_id", self.app.client_id.as_str()),
+            ("client_secret", self.app.client_secret.as_str()),
+        ];
+        let response = self
+            .http
+            .post(self.token_url.clone())
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| SpApiError::Transient { operation: OPERATION, message: e.without_url().to_string() })?;
+        let status = response.status();
+        if status.is_success() {
+            return response
+                .json::<TokenResponse>()
+                .await
+                .map_err(|e| SpApiError::Decode { operation: OPERATION, message: e.without_url().to_string() });
+        }
+        let error: TokenError = response.json().await.unwrap_or_default();
+        let detail = format!("{}: {}", error.error, error.error_description);
+        Err(match error.error.as_str() {
+            "invalid_grant" => SpApiError::NeedsReauthorization(detail),
+            "invalid_client" | "unauthorized_client" => SpApiError::InvalidClient(detail),
+            _ if status.is_server_error() || error.error == "temporarily_unavailable" || error.error == "server_error" => {
+                SpApiError::Transient { operation: OPERATION, message: detail }
+            }
+            _ => SpApiError::Rejected { operation: OPERATION, status: status.as_u16(), code: error.error, message: error.error_description },
+        })
+    }
+}

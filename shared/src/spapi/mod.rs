@@ -1,0 +1,14 @@
+//! The typed SP-API client. Every call goes through [`SpApiClient`], which spends quota from one
+//! [`RateLimiter`] before it sends anything.
+mod client;
+mod error;
+pub mod limiter;
+mod lwa;
+pub mod models;
+mod operation;
+
+pub use client::{Endpoints, SearchOrdersQuery, SearchPage, SellerAuth, SpApiClient, WaitBudget};
+pub use error::SpApiError;
+pub use limiter::{Acquired, RateKey, RateLimiter};
+pub use lwa::{AppCredentials, LwaClient, RefreshToken};
+pub use operation::Operation;

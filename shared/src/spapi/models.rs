@@ -1,0 +1,418 @@
+//! Wire shapes of the SP-API (as in Amazon's models) and their mapping to the domain.
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::domain::ids::{AmazonOrderId, InvalidId, MarketplaceId, OrderItemId, Sku};
+use crate::domain::order::{Address, AmazonOrder, Buyer, Condition, Money, OrderFlags, OrderItem};
+use crate::domain::shipment::Package;
+use crate::domain::status::{AmazonStatus, FulfilledBy};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchOrdersResponse {
+    pub orders: Vec<serde_json::Value>,
+    pub pagination: Option<Pagination>,
+    pub last_updated_before: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pagination {
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GetOrderResponse {
+    pub order: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireOrder {
+    pub order_id: String,
+    pub created_time: DateTime<Utc>,
+    pub last_updated_time: DateTime<Utc>,
+    #[serde(default)]
+    pub programs: Vec<String>,
+    pub sales_channel: SalesChannel,
+    pub buyer: Option<WireBuyer>,
+    pub recipient: Option<Recipient>,
+    pub proceeds: Option<Proceeds>,
+    pub fulfillment: Option<OrderFulfillment>,
+    #[serde(default)]
+    pub order_items: Vec<WireOrderItem>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SalesChannel {
+    pub marketplace_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireBuyer {
+    pub buyer_name: Option<String>,
+    pub buyer_email: Option<String>,
+    pub buyer_company_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recipient {
+    pub delivery_address: Option<CustomerAddress>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerAddress {
+    pub name: Option<String>,
+    pub address_line1: Option<String>,
+    pub address_line2: Option<String>,
+    pub address_line3: Option<String>,
+    pub city: Option<String>,
+    pub state_or_region: Option<String>,
+    pub postal_code: Option<String>,
+    pub country_code: Option<String>,
+    pub phone: Option<String>,
+    pub address_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireMoney {
+    pub amount: String,
+    pub currency_code: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Proceeds {
+    pub grand_total: Option<WireMoney>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderFulfillment {
+    pub fulfillment_status: AmazonStatus,
+    pub fulfilled_by: Option<FulfilledBy>,
+    pub fulfillment_service_level: Option<String>,
+    pub ship_by_window: Option<DateTimeRange>,
+    pub deliver_by_window: Option<DateTimeRange>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DateTimeRange {
+    pub latest_date_time: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireOrderItem {
+    pub order_item_id: String,
+    pub quantity_ordered: u32,
+    pub product: Option<ItemProduct>,
+    pub fulfillment: Option<ItemFulfillment>,
+    #[serde(default)]
+    pub programs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemProduct {
+    pub asin: Option<String>,
+    pub title: Option<String>,
+    pub seller_sku: Option<String>,
+    pub condition: Option<ItemCondition>,
+    pub price: Option<ItemPrice>,
+    pub customization: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemCondition {
+    pub condition_type: Option<String>,
+    pub condition_subtype: Option<String>,
+    pub condition_note: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemPrice {
+    pub unit_price: Option<WireMoney>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemFulfillment {
+    pub quantity_fulfilled: Option<u32>,
+    pub packing: Option<ItemPacking>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemPacking {
+    pub gift_option: Option<GiftOption>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GiftOption {
+    pub gift_message: Option<String>,
+}
+
+/// Why one order from Amazon could not be mapped. Names the order and the field, never a PII value.
+#[derive(Debug, Clone, Error)]
+pub enum OrderMappingError {
+    #[error("order {order_id}: unreadable ({message})")]
+    Unreadable { order_id: String, message: String },
+    #[error("order {order_id}: {field} missing")]
+    Missing { order_id: String, field: &'static str },
+    #[error("order {order_id}: {source}")]
+    InvalidId { order_id: String, source: InvalidId },
+}
+
+impl OrderMappingError {
+    pub fn order_id(&self) -> &str {
+        match self {
+            Self::Unreadable { order_id, .. } | Self::Missing { order_id, .. } | Self::InvalidId { order_id, .. } => order_id,
+        }
+    }
+}
+
+/// Maps one order of a response on its own, so one bad record never stalls the others.
+pub fn map_order(raw: serde_json::Value) -> Result<AmazonOrder, OrderMappingError> {
+    let order_id = raw.get("orderId").and_then(|v| v.as_str()).unwrap_or("<no orderId>").to_owned();
+    let wire: WireOrder = serde_json::from_value(raw).map_err(|e| OrderMappingError::Unreadable {
+        order_id: order_id.clone(),
+        // serde's message names the field and the expected type; it quotes no values for these types.
+        message: e.to_string(),
+    })?;
+    wire.into_domain()
+}
+
+impl WireOrder {
+    fn into_domain(self) -> Result<AmazonOrder, OrderMappingError> {
+        let order_id = self.order_id.clone();
+        let invalid = |source| OrderMappingError::InvalidId { order_id: order_id.clone(), source };
+        let fulfillment =
+            self.fulfillment.ok_or(OrderMappingError::Missing { order_id: order_id.clone(), field: "fulfillment" })?;
+        let marketplace = self
+            .sales_channel
+            .marketplace_id
+            .ok_or(OrderMappingError::Missing { order_id: order_id.clone(), field: "salesChannel.marketplaceId" })?;
+        let items = self
+            .order_items
+            .into_iter()
+            .map(|item| item.into_domain().map_err(invalid))
+            .collect::<Result<Vec<_>, _>>()?;
+        let has = |program: &str| self.programs.iter().any(|p| p == program);
+        let flags = OrderFlags {
+            prime: has("PRIME"),
+            premium: has("PREMIUM"),
+            business: has("AMAZON_BUSINESS"),
+            gift: items.iter().any(|item| item.gift_message.is_some()),
+            amazon_custom: false,
+        };
+        Ok(AmazonOrder {
+            id: AmazonOrderId::parse(self.order_id).map_err(invalid)?,
+            marketplace_id: MarketplaceId::parse(marketplace).map_err(invalid)?,
+            fulfilled_by: fulfillment.fulfilled_by.unwrap_or(FulfilledBy::Merchant),
+            amazon_status: fulfillment.fulfillment_status,
+            created_at: self.created_time,
+            updated_at: self.last_updated_time,
+            ship_by: fulfillment.ship_by_window.and_then(|w| w.latest_date_time),
+            deliver_by: fulfillment.deliver_by_window.and_then(|w| w.latest_date_time),
+            service_level: fulfillment.fulfillment_service_level,
+            flags,
+            total: self.proceeds.and_then(|p| p.grand_total).map(Money::from),
+            items,
+            buyer: self.buyer.map(|b| Buyer { name: b.buyer_name, email: b.buyer_email, company: b.buyer_company_name }),
+            ship_to: self.recipient.and_then(|r| r.delivery_address).map(Address::from),
+        })
+    }
+}
+
+impl WireOrderItem {
+    fn into_domain(self) -> Result<OrderItem, InvalidId> {
+        let product = self.product;
+        let gift_message = self.fulfillment.as_ref().and_then(|f| f.packing.as_ref()).and_then(|p| p.gift_option.as_ref()).and_then(|g| g.gift_message.clone());
+        Ok(OrderItem {
+            id: OrderItemId::parse(self.order_item_id)?,
+            sku: product.as_ref().and_then(|p| p.seller_sku.clone()).map(Sku::parse).transpose()?,
+            asin: product.as_ref().and_then(|p| p.asin.clone()),
+            title: product.as_ref().and_then(|p| p.title.clone()),
+            quantity_ordered: self.quantity_ordered,
+            quantity_shipped: self.fulfillment.as_ref().and_then(|f| f.quantity_fulfilled).unwrap_or(0),
+            unit_price: product.as_ref().and_then(|p| p.price.as_ref()).and_then(|p| p.unit_price.clone()).map(Money::from),
+            condition: product.as_ref().and_then(|p| p.condition.clone()).map(|c| Condition {
+                id: c.condition_type,
+                subtype: c.condition_subtype,
+                note: c.condition_note,
+            }),
+            gift_message,
+        })
+    }
+}
+
+impl From<WireMoney> for Money {
+    fn from(m: WireMoney) -> Self {
+        Money { amount: m.amount, currency_code: m.currency_code }
+    }
+}
+
+impl From<CustomerAddress> for Address {
+    fn from(a: CustomerAddress) -> Self {
+        Address {
+            name: a.name,
+            line1: a.address_line1,
+            line2: a.address_line2,
+            line3: a.address_line3,
+            city: a.city,
+            state_or_region: a.state_or_region,
+            postal_code: a.postal_code,
+            country_code: a.country_code,
+            phone: a.phone,
+            address_type: a.address_type,
+        }
+    }
+}
+
+/// v0 `confirmShipment` request body.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfirmShipmentRequest {
+    pub marketplace_id: String,
+    pub package_detail: PackageDetail,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PackageDetail {
+    /// A string: since 2026 Amazon rejects a JSON number here.
+    pub package_reference_id: String,
+    pub carrier_code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carrier_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipping_method: Option<String>,
+    pub tracking_number: String,
+    /// UTC with `Z`: Amazon rejects offsets.
+    pub ship_date: String,
+    pub order_items: Vec<ConfirmItem>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfirmItem {
+    pub order_item_id: String,
+    pub quantity: u32,
+}
+
+impl ConfirmShipmentRequest {
+    pub fn for_package(marketplace_id: &MarketplaceId, package: &Package) -> Self {
+        Self {
+            marketplace_id: marketplace_id.to_string(),
+            package_detail: PackageDetail {
+                package_reference_id: package.reference.to_string(),
+                carrier_code: package.carrier.code().to_owned(),
+                carrier_name: package.carrier.other_name().map(str::to_owned),
+                shipping_method: package.shipping_method.clone(),
+                tracking_number: package.tracking_number.to_string(),
+                ship_date: utc_timestamp(package.ship_date),
+                order_items: package
+                    .lines
+                    .iter()
+                    .map(|line| ConfirmItem { order_item_id: line.order_item_id.to_string(), quantity: line.quantity })
+                    .collect(),
+            },
+        }
+    }
+}
+
+/// ISO-8601 in UTC with a `Z` suffix, the only form Amazon accepts.
+pub fn utc_timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ErrorList {
+    #[serde(default)]
+    pub errors: Vec<ApiError>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiError {
+    pub code: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    use super::*;
+
+    fn wire_order() -> serde_json::Value {
+        json!({
+            "orderId": "113-0000001-0000001",
+            "createdTime": "2026-03-01T10:00:00Z",
+            "lastUpdatedTime": "2026-03-01T11:00:00Z",
+            "programs": ["PRIME", "AMAZON_BUSINESS"],
+            "salesChannel": {"channelName": "Amazon.com", "marketplaceId": "ATVPDKIKX0DER"},
+            "buyer": {"buyerName": "Grace Hopper", "buyerEmail": "g@marketplace.amazon.com"},
+            "recipient": {"deliveryAddress": {"name": "Grace Hopper", "addressLine1": "2 Cobol Ct", "city": "Arlington",
+                "stateOrRegion": "VA", "postalCode": "22201", "countryCode": "US", "phone": "+1-555-0101"}},
+            "proceeds": {"grandTotal": {"amount": "25.00", "currencyCode": "USD"}},
+            "fulfillment": {"fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT", "fulfillmentServiceLevel": "Standard",
+                "shipByWindow": {"latestDateTime": "2026-03-03T07:00:00Z"}},
+            "orderItems": [{"orderItemId": "12345678901234", "quantityOrdered": 2,
+                "product": {"asin": "B0AAAA0001", "sellerSku": "SKU-1", "condition": {"conditionType": "New"},
+                    "price": {"unitPrice": {"amount": "12.50", "currencyCode": "USD"}}},
+                "fulfillment": {"quantityFulfilled": 0, "quantityUnfulfilled": 2, "packing": {"giftOption": {"giftMessage": "Enjoy"}}}}]
+        })
+    }
+
+    #[test]
+    fn maps_a_v2026_order_onto_the_domain() {
+        let order = map_order(wire_order()).unwrap();
+        assert_eq!(order.id.as_str(), "113-0000001-0000001");
+        assert_eq!(order.amazon_status, AmazonStatus::Unshipped);
+        assert_eq!(order.fulfilled_by, FulfilledBy::Merchant);
+        assert!(order.flags.prime && order.flags.business && order.flags.gift);
+        assert_eq!(order.ship_by, Some(Utc.with_ymd_and_hms(2026, 3, 3, 7, 0, 0).unwrap()));
+        assert_eq!(order.items[0].sku.as_ref().unwrap().as_str(), "SKU-1");
+        assert_eq!(order.items[0].unit_price.as_ref().unwrap().amount, "12.50");
+        assert_eq!(order.ship_to.as_ref().unwrap().postal_code.as_deref(), Some("22201"));
+        assert_eq!(order.total.unwrap().amount, "25.00");
+    }
+
+    #[test]
+    fn a_broken_order_is_an_error_naming_it_and_the_field_without_pii() {
+        let mut raw = wire_order();
+        raw["orderItems"][0]["orderItemId"] = json!("not-a-number");
+        let err = map_order(raw).unwrap_err();
+        assert_eq!(err.order_id(), "113-0000001-0000001");
+        assert!(err.to_string().contains("order item id"));
+
+        let mut raw = wire_order();
+        raw.as_object_mut().unwrap().remove("fulfillment");
+        assert_eq!(map_order(raw).unwrap_err().to_string(), "order 113-0000001-0000001: fulfillment missing");
+
+        let mut raw = wire_order();
+        raw["createdTime"] = json!(1995);
+        let err = map_order(raw).unwrap_err().to_string();
+        assert!(err.starts_with("order 113-0000001-0000001: unreadable"), "{err}");
+        assert!(!err.contains("Grace"));
+    }
+
+    #[test]
+    fn timestamps_go_out_in_utc_with_z() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
+        assert_eq!(utc_timestamp(at), "2026-03-01T10:00:00Z");
+    }
+}

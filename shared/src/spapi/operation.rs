@@ -1,0 +1,43 @@
+//! The SP-API operations sellerbridge calls, with Amazon's default usage plans.
+use std::fmt;
+
+use crate::domain::rate::Quota;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    SearchOrders,
+    GetOrder,
+    ConfirmShipment,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 3] = [Self::SearchOrders, Self::GetOrder, Self::ConfirmShipment];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SearchOrders => "searchOrders",
+            Self::GetOrder => "getOrder",
+            Self::ConfirmShipment => "confirmShipment",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|op| op.name() == name)
+    }
+
+    /// Amazon's default rate and burst. `x-amzn-RateLimit-Limit` is often missing (even on 429), so this
+    /// table is what the limiter relies on; sellers with larger plans set overrides on the connection.
+    pub fn default_quota(self) -> Quota {
+        match self {
+            Self::SearchOrders => Quota::new(0.0056, 20.0),
+            Self::GetOrder => Quota::new(0.5, 30.0),
+            Self::ConfirmShipment => Quota::new(2.0, 10.0),
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,500 @@
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use chrono::{DateTime, Duration, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+use super::keys::{self, Key};
+use crate::domain::connection::{Connection, ConnectionState};
+use crate::domain::ids::{AmazonOrderId, ConnectionId, EventId, PackageId};
+use crate::domain::order::{AmazonOrder, Order};
+use crate::domain::pii;
+use crate::domain::shipment::Package;
+use crate::domain::status::ImportDecision;
+use crate::spapi::models::utc_timestamp;
+
+type Item = HashMap<String, AttributeValue>;
+
+const MAX_CONFLICT_RETRIES: usize = 8;
+const EVENT_RETENTION: Duration = Duration::days(7);
+
+/// A record with the version it was read at, for optimistic locking.
+#[derive(Debug, Clone)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub version: u64,
+}
+
+/// Where the sync of one connection stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CursorRecord {
+    /// Every order updated before this instant is stored.
+    pub committed_until: DateTime<Utc>,
+    /// The window being read, if a previous run stopped in the middle of it.
+    pub window: Option<SyncWindow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncWindow {
+    pub updated_after: DateTime<Utc>,
+    pub updated_before: DateTime<Utc>,
+    pub pagination_token: Option<String>,
+    pub pages_read: u32,
+}
+
+/// The record of one inbound webhook event: its identity and what it asked for, never its payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub event_id: EventId,
+    pub order_id: AmazonOrderId,
+    pub package_id: PackageId,
+    pub received_at: DateTime<Utc>,
+    pub enqueued: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    Inserted,
+    Updated,
+    /// We already hold this version or a newer one.
+    Unchanged,
+    /// Not imported: Amazon's order is not one we keep (or only update, and we do not hold it).
+    Skipped,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlacePackage {
+    Placed,
+    DuplicateEvent,
+    DuplicatePackage,
+}
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    // ---- connections ----
+
+    pub async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError> {
+        let key = keys::connection(&connection.id);
+        let mut item = record(&key, connection)?;
+        let state = match connection.state {
+            ConnectionState::Active => "active",
+            ConnectionState::NeedsReauthorization { .. } => "needs_reauthorization",
+        };
+        item.insert("state".into(), s(state));
+        self.put(item, None).await
+    }
+
+    pub async fn get_connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
+        let key = keys::connection(id);
+        self.get(&key).await?.map(|item| body(&key, &item)).transpose()
+    }
+
+    pub async fn list_connections(&self) -> Result<Vec<Connection>, StoreError> {
+        let pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_values(":pk", s(keys::connections_partition()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        pages
+            .into_iter()
+            .map(|item| {
+                let item = item.map_err(unavailable)?;
+                body(&item_key(&item), &item)
+            })
+            .collect()
+    }
+
+    // ---- sync cursors ----
+
+    pub async fn load_cursor(&self, connection: &ConnectionId) -> Result<Option<CursorRecord>, StoreError> {
+        let key = keys::sync_cursor(connection);
+        self.get(&key).await?.map(|item| body(&key, &item)).transpose()
+    }
+
+    pub async fn save_cursor(&self, connection: &ConnectionId, cursor: &CursorRecord) -> Result<(), StoreError> {
+        self.put(record(&keys::sync_cursor(connection), cursor)?, None).await
+    }
+
+    // ---- orders ----
+
+    pub async fn get_order(&self, id: &AmazonOrderId) -> Result<Option<Versioned<Order>>, StoreError> {
+        let key = keys::order(id);
+        self.get(&key).await?.map(|item| versioned(&key, &item)).transpose()
+    }
+
+    /// Writes the order if nobody else did since it was read at `expected_version` (0: must be new).
+    pub async fn save_order(&self, order: &Order, expected_version: u64) -> Result<u64, StoreError> {
+        let item = order_item(order, expected_version + 1)?;
+        self.put(item, Some(expected_version)).await?;
+        Ok(expected_version + 1)
+    }
+
+    /// Stores Amazon's view of an order: new orders are inserted, newer versions replace older ones while
+    /// keeping our bookkeeping, and an older or equal `lastUpdatedTime` never overwrites what we hold.
+    pub async fn upsert_from_amazon(
+        &self,
+        connection: &ConnectionId,
+        amazon: AmazonOrder,
+        decision: ImportDecision,
+        now: DateTime<Utc>,
+    ) -> Result<UpsertOutcome, StoreError> {
+        let (status, insert_allowed) = match decision {
+            ImportDecision::Import(status) => (status, true),
+            ImportDecision::UpdateIfKnown(status) => (status, false),
+            ImportDecision::Skip => return Ok(UpsertOutcome::Skipped),
+        };
+        self.retry_conflicts(|| async {
+            match self.get_order(&amazon.id).await? {
+                None if !insert_allowed => Ok(UpsertOutcome::Skipped),
+                None => {
+                    let order = Order::import(connection.clone(), status, amazon.clone(), now);
+                    self.save_order(&order, 0).await.map(|_| UpsertOutcome::Inserted)
+                }
+                Some(stored) if stored.value.amazon.updated_at >= amazon.updated_at => Ok(UpsertOutcome::Unchanged),
+                Some(Versioned { mut value, version }) => {
+                    value.absorb_update(status, amazon.clone());
+                    self.save_order(&value, version).await.map(|_| UpsertOutcome::Updated)
+                }
+            }
+        })
+        .await
+    }
+
+    /// Read-modify-write of one order, retried on concurrent updates. `None` if there is no such order.
+    pub async fn update_order(&self, id: &AmazonOrderId, change: impl Fn(&mut Order)) -> Result<Option<Order>, StoreError> {
+        self.retry_conflicts(|| async {
+            let Some(Versioned { mut value, version }) = self.get_order(id).await? else { return Ok(None) };
+            change(&mut value);
+            self.save_order(&value, version).await?;
+            Ok(Some(value))
+        })
+        .await
+    }
+
+    // ---- packages and inbound events ----
+
+    /// Records the event, the new package and the order's reservation for it in one transaction, so a
+    /// package is either fully accepted or not at all.
+    pub async fn place_package(
+        &self,
+        order: &Versioned<Order>,
+        package: &Package,
+        event: &EventRecord,
+    ) -> Result<PlacePackage, StoreError> {
+        let event_key = keys::event(&event.event_id);
+        let mut event_item = record(&event_key, event)?;
+        event_item.insert(keys::TTL_ATTRIBUTE.into(), n((event.received_at + EVENT_RETENTION).timestamp()));
+        let package_item = package_item(package, 1)?;
+        let order_item = order_item(&order.value, order.version + 1)?;
+        let new_only = |item: Item| self.put_request(item, Some(0));
+        let writes = [new_only(event_item)?, new_only(package_item)?, self.put_request(order_item, Some(order.version))?];
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes.into_iter().map(|put| TransactWriteItem::builder().put(put).build()).collect()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(PlacePackage::Placed),
+            Err(err) => match failed_conditions(&err).as_slice() {
+                [true, ..] => Ok(PlacePackage::DuplicateEvent),
+                [_, true, ..] => Ok(PlacePackage::DuplicatePackage),
+                [_, _, true] => Err(StoreError::Conflict { key: keys::describe(&keys::order(order.value.id())) }),
+                _ => Err(unavailable(err)),
+            },
+        }
+    }
+
+    pub async fn get_package(&self, order_id: &AmazonOrderId, package_id: &PackageId) -> Result<Option<Versioned<Package>>, StoreError> {
+        let key = keys::package(order_id, package_id);
+        self.get(&key).await?.map(|item| versioned(&key, &item)).transpose()
+    }
+
+    pub async fn save_package(&self, package: &Package, expected_version: u64) -> Result<u64, StoreError> {
+        self.put(package_item(package, expected_version + 1)?, Some(expected_version)).await?;
+        Ok(expected_version + 1)
+    }
+
+    pub async fn list_packages(&self, order_id: &AmazonOrderId) -> Result<Vec<Package>, StoreError> {
+        let pk = keys::order(order_id).0;
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(keys::package_prefix()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        items
+            .into_iter()
+            .map(|item| {
+                let item = item.map_err(unavailable)?;
+                body(&item_key(&item), &item)
+            })
+            .collect()
+    }
+
+    pub async fn get_event(&self, id: &EventId) -> Result<Option<EventRecord>, StoreError> {
+        let key = keys::event(id);
+        self.get(&key).await?.map(|item| body(&key, &item)).transpose()
+    }
+
+    pub async fn mark_event_enqueued(&self, event: &EventRecord) -> Result<(), StoreError> {
+        let key = keys::event(&event.event_id);
+        let mut item = record(&key, &EventRecord { enqueued: true, ..event.clone() })?;
+        item.insert(keys::TTL_ATTRIBUTE.into(), n((event.received_at + EVENT_RETENTION).timestamp()));
+        self.put(item, None).await
+    }
+
+    // ---- PII redaction ----
+
+    /// Orders whose redaction time has come, read from the sparse index (never a table scan).
+    pub async fn orders_due_for_redaction(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<AmazonOrderId>, StoreError> {
+        let mut due = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::REDACTION_INDEX)
+                .key_condition_expression("#p = :p AND #due <= :now")
+                .expression_attribute_names("#p", keys::REDACTION_PK)
+                .expression_attribute_names("#due", keys::REDACTION_DUE_AT)
+                .expression_attribute_values(":p", s(keys::REDACTION_PARTITION))
+                .expression_attribute_values(":now", s(utc_timestamp(now)))
+                .limit((limit - due.len()).min(100) as i32)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in page.items() {
+                let key = item_key(item);
+                let id = key.0.strip_prefix("ORDER#").unwrap_or_default();
+                let id = AmazonOrderId::parse(id).map_err(|e| StoreError::Corrupt { key: keys::describe(&key), message: e.to_string() })?;
+                due.push(id);
+            }
+            match page.last_evaluated_key() {
+                Some(next) if due.len() < limit => start = Some(next.clone()),
+                _ => return Ok(due),
+            }
+        }
+    }
+
+    // ---- operator reporting (the CLI and the demo; handlers never scan) ----
+
+    /// Every order in the table. A scan: for operators and the local demo only.
+    pub async fn scan_orders(&self) -> Result<Vec<Order>, StoreError> {
+        self.scan_bodies("ORDER").await
+    }
+
+    /// Every package in the table. A scan: for operators and the local demo only.
+    pub async fn scan_packages(&self) -> Result<Vec<Package>, StoreError> {
+        self.scan_bodies(keys::package_prefix()).await
+    }
+
+    async fn scan_bodies<T: DeserializeOwned>(&self, sk_prefix: &str) -> Result<Vec<T>, StoreError> {
+        let items = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(#sk, :prefix)")
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":prefix", s(sk_prefix))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        items
+            .into_iter()
+            .map(|item| {
+                let item = item.map_err(unavailable)?;
+                body(&item_key(&item), &item)
+            })
+            .collect()
+    }
+
+    // ---- plumbing ----
+
+    async fn retry_conflicts<T, F, Fut>(&self, mut attempt: F) -> Result<T, StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let mut tries = 0;
+        loop {
+            match attempt().await {
+                Err(StoreError::Conflict { key }) if tries < MAX_CONFLICT_RETRIES => {
+                    tries += 1;
+                    tracing::debug!(key, tries, "optimistic-lock conflict; retrying");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(&key.0))
+            .key(keys::SK, s(&key.1))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output.item)
+    }
+
+    async fn put(&self, item: Item, expected_version: Option<u64>) -> Result<(), StoreError> {
+        let key = item_key(&item);
+        let put = self.put_request(item, expected_version)?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(put.table_name())
+            .set_item(Some(put.item().clone()))
+            .set_condition_expression(put.condition_expression().map(str::to_owned))
+            .set_expression_attribute_names(put.expression_attribute_names().cloned())
+            .set_expression_attribute_values(put.expression_attribute_values().cloned())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::Conflict { key: keys::describe(&key) })
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    /// A put, conditional on the stored version when one is expected (0 meaning "must not exist yet").
+    fn put_request(&self, item: Item, expected_version: Option<u64>) -> Result<Put, StoreError> {
+        let builder = Put::builder().table_name(&self.table).set_item(Some(item));
+        let builder = match expected_version {
+            None => builder,
+            Some(0) => builder.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", keys::PK),
+            Some(version) => builder
+                .condition_expression("#version = :expected")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":expected", n(version)),
+        };
+        builder.build().map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+}
+
+fn order_item(order: &Order, version: u64) -> Result<Item, StoreError> {
+    let mut item = record(&keys::order(order.id()), order)?;
+    item.insert("version".into(), n(version));
+    item.insert("connection_id".into(), s(order.connection_id.as_str()));
+    item.insert("status".into(), s(order.status.as_str()));
+    item.insert("amazon_updated_at".into(), s(utc_timestamp(order.amazon.updated_at)));
+    // Only orders still holding PII are in the sparse redaction index.
+    if let Some(due) = pii::redaction_due(order) {
+        item.insert(keys::REDACTION_PK.into(), s(keys::REDACTION_PARTITION));
+        item.insert(keys::REDACTION_DUE_AT.into(), s(utc_timestamp(due)));
+    }
+    Ok(item)
+}
+
+fn package_item(package: &Package, version: u64) -> Result<Item, StoreError> {
+    let mut item = record(&keys::package(&package.order_id, &package.package_id), package)?;
+    item.insert("version".into(), n(version));
+    item.insert("state".into(), s(package.state.name()));
+    Ok(item)
+}
+
+fn record<T: Serialize>(key: &Key, value: &T) -> Result<Item, StoreError> {
+    let json = serde_json::to_string(value)
+        .map_err(|e| StoreError::Corrupt { key: keys::describe(key), message: e.to_string() })?;
+    Ok(HashMap::from([
+        (keys::PK.to_owned(), s(&key.0)),
+        (keys::SK.to_owned(), s(&key.1)),
+        ("body".to_owned(), s(json)),
+    ]))
+}
+
+fn body<T: DeserializeOwned>(key: &Key, item: &Item) -> Result<T, StoreError> {
+    let corrupt = |message: String| StoreError::Corrupt { key: keys::describe(key), message };
+    let json = item.get("body").and_then(|v| v.as_s().ok()).ok_or_else(|| corrupt("no body attribute".into()))?;
+    // serde_json's messages name the position and expected type, never the stored values.
+    serde_json::from_str(json).map_err(|e| corrupt(e.to_string()))
+}
+
+fn versioned<T: DeserializeOwned>(key: &Key, item: &Item) -> Result<Versioned<T>, StoreError> {
+    let version = item.get("version").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
+    Ok(Versioned { value: body(key, item)?, version })
+}
+
+fn item_key(item: &Item) -> Key {
+    let attr = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    (attr(keys::PK), attr(keys::SK))
+}
+
+/// For each write of a cancelled transaction, whether its condition failed.
+fn failed_conditions(err: &SdkError<TransactWriteItemsError>) -> Vec<bool> {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
+            .cancellation_reasons()
+            .iter()
+            .map(|reason| reason.code() == Some("ConditionalCheckFailed"))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+pub(super) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(super) fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(super) fn unavailable<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::Unavailable(DisplayErrorContext(&err).to_string())
+}

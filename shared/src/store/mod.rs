@@ -1,0 +1,29 @@
+//! The single-table DynamoDB adapter. The key layout lives in [`keys`]; records are stored as a JSON
+//! `body` of the domain type plus the few top-level attributes that conditions and the index need.
+mod dynamo;
+pub mod keys;
+mod limiter;
+
+pub use dynamo::{CursorRecord, DynamoStore, EventRecord, PlacePackage, SyncWindow, UpsertOutcome, Versioned};
+pub use limiter::DynamoRateLimiter;
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// Someone else wrote the record first (optimistic locking); read again and retry.
+    #[error("concurrent update of {key}")]
+    Conflict { key: String },
+    /// DynamoDB could not be reached or refused for a transient reason.
+    #[error("DynamoDB unavailable: {0}")]
+    Unavailable(String),
+    /// A record that does not parse: needs an operator, retrying cannot help.
+    #[error("record {key} is unreadable: {message}")]
+    Corrupt { key: String, message: String },
+}
+
+impl StoreError {
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, Self::Corrupt { .. })
+    }
+}

@@ -1,0 +1,208 @@
+//! The `shipment.created` event of our own webhook schema.
+//!
+//! ```json
+//! {"id": "evt_123", "type": "shipment.created", "created_at": "2026-03-01T12:00:00Z",
+//!  "data": {"order_id": "902-1106328-1059050", "package_id": "PKG-1", "carrier": "UPS",
+//!           "shipping_method": "Ground", "tracking_number": "1Z999AA10123456784",
+//!           "ship_date": "2026-03-01T12:00:00Z",
+//!           "items": [{"sku": "SKU-A", "quantity": 1}, {"order_item_id": "12345678901234", "quantity": 2}]}}
+//! ```
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::domain::ids::{AmazonOrderId, EventId, OrderItemId, PackageId, Sku, TrackingNumber};
+use crate::domain::shipment::{ItemRef, ShipmentLine, ShipmentRequest};
+
+pub const SHIPMENT_CREATED: &str = "shipment.created";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShipmentCreated {
+    pub event_id: EventId,
+    pub shipment: ShipmentRequest,
+}
+
+/// What is wrong with an event. Messages name the field; they quote identifiers but never free text,
+/// which could hold PII.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EventError {
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    #[error("missing field `{0}`")]
+    Missing(String),
+    #[error("field `{field}`: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error("unsupported event type `{0}`")]
+    UnsupportedType(String),
+}
+
+pub fn parse_shipment_created(body: &[u8]) -> Result<ShipmentCreated, EventError> {
+    let root: Value = serde_json::from_slice(body).map_err(|e| EventError::MalformedJson(format!("line {} column {}", e.line(), e.column())))?;
+    let event = Fields::new(&root, "")?;
+    let event_type = event.string("type")?;
+    if event_type != SHIPMENT_CREATED {
+        return Err(EventError::UnsupportedType(event_type.chars().take(60).collect()));
+    }
+    let event_id = event.parse("id", EventId::parse)?;
+    let created_at = event.timestamp("created_at")?;
+    let data = Fields::new(event.required("data")?, "data.")?;
+    let items = data.required("items")?.as_array().ok_or_else(|| invalid("data.items", "must be an array"))?;
+    let lines = items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let line = Fields::new(item, &format!("data.items[{index}]."))?;
+            let item = match (line.optional_string("order_item_id")?, line.optional_string("sku")?) {
+                (Some(_), _) => ItemRef::OrderItem(line.parse("order_item_id", OrderItemId::parse)?),
+                (None, Some(_)) => ItemRef::Sku(line.parse("sku", Sku::parse)?),
+                (None, None) => return Err(EventError::Missing(format!("data.items[{index}].sku"))),
+            };
+            let quantity = line.required("quantity")?.as_u64().filter(|q| (1..=10_000).contains(q));
+            let quantity = quantity.ok_or_else(|| invalid(&format!("data.items[{index}].quantity"), "must be a whole number from 1"))?;
+            Ok(ShipmentLine { item, quantity: quantity as u32 })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if lines.is_empty() {
+        return Err(invalid("data.items", "must list at least one item"));
+    }
+    let shipment = ShipmentRequest {
+        order_id: data.parse("order_id", AmazonOrderId::parse)?,
+        package_id: data.parse("package_id", PackageId::parse)?,
+        carrier: data.string("carrier")?.to_owned(),
+        shipping_method: data.optional_string("shipping_method")?.map(str::to_owned),
+        tracking_number: data.parse("tracking_number", TrackingNumber::parse)?,
+        ship_date: data.timestamp("ship_date")?,
+        label_created_at: created_at,
+        lines,
+    };
+    Ok(ShipmentCreated { event_id, shipment })
+}
+
+fn invalid(field: &str, reason: &str) -> EventError {
+    EventError::Invalid { field: field.to_owned(), reason: reason.to_owned() }
+}
+
+/// Field access that reports the full path of whatever is missing or wrong.
+struct Fields<'a> {
+    object: &'a serde_json::Map<String, Value>,
+    prefix: String,
+}
+
+impl<'a> Fields<'a> {
+    fn new(value: &'a Value, prefix: &str) -> Result<Self, EventError> {
+        let object = value.as_object().ok_or_else(|| {
+            let name = prefix.trim_end_matches('.');
+            if name.is_empty() { EventError::MalformedJson("expected a JSON object".into()) } else { invalid(name, "must be an object") }
+        })?;
+        Ok(Self { object, prefix: prefix.to_owned() })
+    }
+
+    fn path(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    fn required(&self, name: &str) -> Result<&'a Value, EventError> {
+        self.object.get(name).filter(|v| !v.is_null()).ok_or_else(|| EventError::Missing(self.path(name)))
+    }
+
+    fn string(&self, name: &str) -> Result<&'a str, EventError> {
+        let value = self.required(name)?.as_str().ok_or_else(|| invalid(&self.path(name), "must be a string"))?;
+        if value.trim().is_empty() {
+            return Err(EventError::Missing(self.path(name)));
+        }
+        Ok(value)
+    }
+
+    fn optional_string(&self, name: &str) -> Result<Option<&'a str>, EventError> {
+        match self.object.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(_) => Err(invalid(&self.path(name), "must be a string")),
+        }
+    }
+
+    fn parse<T, E: std::fmt::Display>(&self, name: &str, parse: impl FnOnce(String) -> Result<T, E>) -> Result<T, EventError> {
+        let raw = self.string(name)?;
+        parse(raw.to_owned()).map_err(|e| invalid(&self.path(name), &e.to_string()))
+    }
+
+    fn timestamp(&self, name: &str) -> Result<DateTime<Utc>, EventError> {
+        let raw = self.string(name)?;
+        DateTime::parse_from_rfc3339(raw)
+            .map(|at| at.with_timezone(&Utc))
+            .map_err(|_| invalid(&self.path(name), "must be an RFC 3339 timestamp such as 2026-03-01T12:00:00Z"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn event() -> Value {
+        json!({"id": "evt_1", "type": "shipment.created", "created_at": "2026-03-01T12:00:00Z",
+            "data": {"order_id": "902-1106328-1059050", "package_id": "PKG-1", "carrier": "UPS",
+                "tracking_number": "1Z999AA10123456784", "ship_date": "2026-03-01T13:00:00+01:00",
+                "items": [{"sku": "SKU-A", "quantity": 1}, {"order_item_id": "12345678901234", "quantity": 2}]}})
+    }
+
+    fn parse(value: &Value) -> Result<ShipmentCreated, EventError> {
+        parse_shipment_created(value.to_string().as_bytes())
+    }
+
+    #[test]
+    fn parses_a_complete_event() {
+        let parsed = parse(&event()).unwrap();
+        assert_eq!(parsed.event_id.as_str(), "evt_1");
+        assert_eq!(parsed.shipment.order_id.as_str(), "902-1106328-1059050");
+        assert_eq!(parsed.shipment.ship_date.to_rfc3339(), "2026-03-01T12:00:00+00:00", "offsets are normalised to UTC");
+        assert_eq!(parsed.shipment.lines.len(), 2);
+        assert_eq!(parsed.shipment.lines[1].item, ItemRef::OrderItem(OrderItemId::parse("12345678901234").unwrap()));
+    }
+
+    #[test]
+    fn each_missing_field_is_named() {
+        for (path, expected) in [
+            ("/id", "missing field `id`"),
+            ("/data/order_id", "missing field `data.order_id`"),
+            ("/data/package_id", "missing field `data.package_id`"),
+            ("/data/carrier", "missing field `data.carrier`"),
+            ("/data/tracking_number", "missing field `data.tracking_number`"),
+            ("/data/ship_date", "missing field `data.ship_date`"),
+            ("/data/items", "missing field `data.items`"),
+            ("/data/items/0/quantity", "missing field `data.items[0].quantity`"),
+            ("/data/items/0/sku", "missing field `data.items[0].sku`"),
+        ] {
+            let mut value = event();
+            let (parent, leaf) = path.rsplit_once('/').unwrap();
+            value.pointer_mut(parent).unwrap().as_object_mut().unwrap().remove(leaf);
+            assert_eq!(parse(&value).unwrap_err().to_string(), expected, "{path}");
+        }
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        let mut value = event();
+        value["data"]["order_id"] = json!("12-34");
+        assert!(parse(&value).unwrap_err().to_string().starts_with("field `data.order_id`: invalid Amazon order id"));
+        let mut value = event();
+        value["data"]["items"][1]["quantity"] = json!(0);
+        assert_eq!(parse(&value).unwrap_err().to_string(), "field `data.items[1].quantity`: must be a whole number from 1");
+        let mut value = event();
+        value["data"]["ship_date"] = json!("yesterday");
+        assert!(parse(&value).unwrap_err().to_string().starts_with("field `data.ship_date`"));
+        let mut value = event();
+        value["data"]["items"] = json!([]);
+        assert_eq!(parse(&value).unwrap_err().to_string(), "field `data.items`: must list at least one item");
+    }
+
+    #[test]
+    fn malformed_json_and_other_types_are_refused() {
+        assert!(matches!(parse_shipment_created(b"{\"id\": "), Err(EventError::MalformedJson(_))));
+        assert!(matches!(parse_shipment_created(b"[1]"), Err(EventError::MalformedJson(_))));
+        let mut value = event();
+        value["type"] = json!("order.cancelled");
+        assert_eq!(parse(&value).unwrap_err(), EventError::UnsupportedType("order.cancelled".into()));
+    }
+}

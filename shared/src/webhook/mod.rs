@@ -1,0 +1,3 @@
+//! Inbound webhooks from the merchant's store: signatures and event payloads.
+pub mod events;
+pub mod signature;

@@ -1,0 +1,178 @@
+//! Sandbox configuration and the list of emulated operations.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+
+/// US marketplace, the only one the seeded data uses by default.
+pub const DEFAULT_MARKETPLACE_ID: &str = "ATVPDKIKX0DER";
+
+/// An emulated endpoint. Used for rate limits, fault injection and the call log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Operation {
+    LwaToken,
+    SearchOrders,
+    GetOrder,
+    ConfirmShipment,
+    Unknown,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 5] = [
+        Operation::LwaToken,
+        Operation::SearchOrders,
+        Operation::GetOrder,
+        Operation::ConfirmShipment,
+        Operation::Unknown,
+    ];
+
+    /// The camelCase name used on the wire (call log, stats, faults, `--rate`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::LwaToken => "lwaToken",
+            Operation::SearchOrders => "searchOrders",
+            Operation::GetOrder => "getOrder",
+            Operation::ConfirmShipment => "confirmShipment",
+            Operation::Unknown => "unknown",
+        }
+    }
+
+    /// SP-API operations need an access token and are rate limited; LWA and unknown routes are not.
+    pub fn is_sp_api(self) -> bool {
+        matches!(
+            self,
+            Operation::SearchOrders | Operation::GetOrder | Operation::ConfirmShipment
+        )
+    }
+
+    /// Amazon's default usage plan (rate per second, burst) from the API models.
+    pub fn default_rate(self) -> Option<(f64, f64)> {
+        match self {
+            Operation::SearchOrders => Some((0.0056, 20.0)),
+            Operation::GetOrder => Some((0.5, 30.0)),
+            Operation::ConfirmShipment => Some((2.0, 10.0)),
+            Operation::LwaToken | Operation::Unknown => None,
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown operation '{0}' (expected lwaToken, searchOrders, getOrder or confirmShipment)")]
+pub struct UnknownOperation(pub String);
+
+impl FromStr for Operation {
+    type Err = UnknownOperation;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Operation::ALL
+            .into_iter()
+            .find(|op| op.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownOperation(s.to_string()))
+    }
+}
+
+/// Everything that shapes a sandbox instance. Same config (incl. `start_time`) ⇒ same orders.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Seed for the generated orders.
+    pub seed: u64,
+    /// Number of seeded orders.
+    pub order_count: usize,
+    /// Multiplier applied to real elapsed time when refilling rate-limit buckets
+    /// (600.0 makes searchOrders' 1-per-180 s refill take 0.3 s).
+    pub time_scale: f64,
+    pub client_id: String,
+    pub client_secret: String,
+    /// LWA refresh tokens accepted by `/auth/o2/token`.
+    pub refresh_tokens: Vec<String>,
+    pub marketplace_id: String,
+    /// Per-operation (rate per second, burst) replacing Amazon's defaults.
+    pub rate_overrides: HashMap<Operation, (f64, f64)>,
+    /// Port to bind on 127.0.0.1 (0 = any free port).
+    pub port: u16,
+    /// Sandbox clock at start (default: system time). Seeded timestamps derive from this value
+    /// truncated to the hour, so pin it to get identical orders across hours/processes.
+    pub start_time: Option<DateTime<Utc>>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            order_count: 200,
+            time_scale: 1.0,
+            client_id: "sandbox-client-id".into(),
+            client_secret: "sandbox-client-secret".into(),
+            refresh_tokens: vec!["Atzr|sandbox-refresh-token".into()],
+            marketplace_id: DEFAULT_MARKETPLACE_ID.into(),
+            rate_overrides: HashMap::new(),
+            port: 0,
+            start_time: None,
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// Effective (rate, burst) for an operation, if it is rate limited at all.
+    pub fn rate_for(&self, op: Operation) -> Option<(f64, f64)> {
+        self.rate_overrides
+            .get(&op)
+            .copied()
+            .or_else(|| op.default_rate())
+    }
+}
+
+/// Parses a `--rate` value such as `confirmShipment=2:10`.
+pub fn parse_rate_override(s: &str) -> Result<(Operation, (f64, f64)), String> {
+    let (op, spec) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected OPERATION=RATE:BURST, got '{s}'"))?;
+    let op: Operation = op.parse().map_err(|e: UnknownOperation| e.to_string())?;
+    let (rate, burst) = spec
+        .split_once(':')
+        .ok_or_else(|| format!("expected RATE:BURST, got '{spec}'"))?;
+    let rate: f64 = rate
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad rate '{rate}'"))?;
+    let burst: f64 = burst
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad burst '{burst}'"))?;
+    if !(rate >= 0.0 && burst >= 0.0) {
+        return Err("rate and burst must be non-negative".into());
+    }
+    Ok((op, (rate, burst)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rate_override() {
+        let (op, (rate, burst)) = parse_rate_override("confirmShipment=2:10").unwrap();
+        assert_eq!(op, Operation::ConfirmShipment);
+        assert_eq!((rate, burst), (2.0, 10.0));
+        assert!(parse_rate_override("nope=1:2").is_err());
+        assert!(parse_rate_override("getOrder=1").is_err());
+    }
+
+    #[test]
+    fn overrides_win_over_defaults() {
+        let mut cfg = SandboxConfig::default();
+        assert_eq!(cfg.rate_for(Operation::SearchOrders), Some((0.0056, 20.0)));
+        cfg.rate_overrides
+            .insert(Operation::SearchOrders, (1.0, 2.0));
+        assert_eq!(cfg.rate_for(Operation::SearchOrders), Some((1.0, 2.0)));
+        assert_eq!(cfg.rate_for(Operation::LwaToken), None);
+    }
+}

@@ -1,0 +1,102 @@
+//! `spapi-sandbox` binary: runs the sandbox until killed.
+
+use std::io::Write;
+
+use clap::Parser;
+use spapi_sandbox::{Operation, SandboxConfig, parse_rate_override, start};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "spapi-sandbox",
+    about = "Local stand-in for Login with Amazon + SP-API orders"
+)]
+struct Args {
+    /// Port on 127.0.0.1 (0 = pick a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Number of seeded orders.
+    #[arg(long, default_value_t = 200)]
+    orders: usize,
+    /// Speed-up factor for rate-limit refills.
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    /// Override a usage plan: OPERATION=RATE:BURST, e.g. confirmShipment=2:10 (repeatable).
+    #[arg(long = "rate", value_parser = parse_rate_override)]
+    rates: Vec<(Operation, (f64, f64))>,
+    #[arg(long, default_value = "sandbox-client-id")]
+    client_id: String,
+    #[arg(long, default_value = "sandbox-client-secret")]
+    client_secret: String,
+    /// Accepted LWA refresh token (repeatable).
+    #[arg(long = "refresh-token", default_values_t = ["Atzr|sandbox-refresh-token".to_string()])]
+    refresh_tokens: Vec<String>,
+    #[arg(long, default_value = spapi_sandbox::DEFAULT_MARKETPLACE_ID)]
+    marketplace_id: String,
+    /// Initial sandbox time (ISO 8601, Z); seeded timestamps derive from it.
+    #[arg(long)]
+    start_time: Option<String>,
+}
+
+impl Args {
+    fn into_config(self) -> Result<SandboxConfig, String> {
+        let start_time = self
+            .start_time
+            .as_deref()
+            .map(|raw| {
+                spapi_sandbox::time::parse_utc(raw)
+                    .ok_or_else(|| format!("invalid --start-time '{raw}'"))
+            })
+            .transpose()?;
+        Ok(SandboxConfig {
+            seed: self.seed,
+            order_count: self.orders,
+            time_scale: self.time_scale,
+            client_id: self.client_id,
+            client_secret: self.client_secret,
+            refresh_tokens: self.refresh_tokens,
+            marketplace_id: self.marketplace_id,
+            rate_overrides: self.rates.into_iter().collect(),
+            port: self.port,
+            start_time,
+        })
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let config = Args::parse().into_config()?;
+    let handle = start(config).await?;
+    // Scripts wait for this exact first line to learn the port.
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "listening on {}", handle.base_url())?;
+    stdout.flush()?;
+
+    tokio::select! {
+        result = shutdown_signal() => result?,
+        result = handle.wait() => result?,
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn shutdown_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result,
+        _ = term.recv() => Ok(()),
+    }
+}
+
+#[cfg(not(unix))]
+async fn shutdown_signal() -> std::io::Result<()> {
+    tokio::signal::ctrl_c().await
+}

@@ -1,0 +1,213 @@
+//! Cross-cutting behaviour of every emulated call, in Amazon's order:
+//! auth (403) → injected fault → quota (429) → handler; then response headers and the call log.
+
+use axum::body::{Body, Bytes, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::AppState;
+use crate::config::Operation;
+use crate::error::{ApiError, LwaError};
+use crate::state::{CallRecord, Fault, Rejection};
+
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// LWA request fields whose values must never be written to the call log.
+const SECRET_FIELDS: [&str; 2] = ["client_secret", "refresh_token"];
+
+/// Identifies the emulated operation; `None` for the sandbox's own `/_sandbox` API.
+pub(crate) fn classify(method: &Method, path: &str) -> Option<(Operation, Option<String>)> {
+    if path == "/_sandbox" || path.starts_with("/_sandbox/") {
+        return None;
+    }
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let found = match (method, segments.as_slice()) {
+        (&Method::POST, ["auth", "o2", "token"]) => (Operation::LwaToken, None),
+        (&Method::GET, ["orders", "2026-01-01", "orders"]) => (Operation::SearchOrders, None),
+        (&Method::GET, ["orders", "2026-01-01", "orders", id]) => {
+            (Operation::GetOrder, Some(id.to_string()))
+        }
+        (&Method::POST, ["orders", "v0", "orders", id, "shipmentConfirmation"]) => {
+            (Operation::ConfirmShipment, Some(id.to_string()))
+        }
+        _ => (Operation::Unknown, None),
+    };
+    Some(found)
+}
+
+pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some((op, order_id)) = classify(request.method(), request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let method = request.method().to_string();
+    let path = request.uri().path().to_string();
+    let query = request.uri().query().map(str::to_string);
+    let (parts, body) = request.into_parts();
+    let (bytes, mut response) = match to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => (
+            bytes.clone(),
+            dispatch(
+                &state,
+                op,
+                Request::from_parts(parts, Body::from(bytes)),
+                next,
+            )
+            .await,
+        ),
+        Err(_) => (
+            Bytes::new(),
+            ApiError::invalid_input("Request body too large").into_response(),
+        ),
+    };
+    decorate(&state, op, &mut response);
+    state.record_call(CallRecord {
+        seq: 0,
+        operation: op,
+        method,
+        path,
+        query,
+        status: response.status().as_u16(),
+        request_body: loggable_body(op, &bytes),
+        order_id,
+        at: String::new(),
+    });
+    response
+}
+
+async fn dispatch(state: &AppState, op: Operation, request: Request, next: Next) -> Response {
+    if op == Operation::Unknown {
+        return ApiError::not_found("Resource not found").into_response();
+    }
+    let token = request
+        .headers()
+        .get("x-amz-access-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    match state.admit(op, token.as_deref()) {
+        Ok(()) => next.run(request).await,
+        Err(Rejection::Unauthorized) => ApiError::unauthorized().into_response(),
+        Err(Rejection::Throttled) => ApiError::quota_exceeded().into_response(),
+        Err(Rejection::Fault(fault)) => fault_response(op, &fault),
+    }
+}
+
+fn fault_response(op: Operation, fault: &Fault) -> Response {
+    if op != Operation::LwaToken {
+        return ApiError::for_status(fault.status).into_response();
+    }
+    let error = fault
+        .lwa_error
+        .clone()
+        .unwrap_or_else(|| LwaError::error_for_status(fault.status).to_string());
+    LwaError {
+        status: fault.status,
+        error,
+        description: "Injected by the sandbox".into(),
+    }
+    .into_response()
+}
+
+/// Adds `x-amzn-RequestId` everywhere and `x-amzn-RateLimit-Limit` where Amazon's models declare it.
+fn decorate(state: &AppState, op: Operation, response: &mut Response) {
+    let headers = response.headers_mut();
+    if let Ok(id) = HeaderValue::from_str(&Uuid::new_v4().to_string()) {
+        headers.insert("x-amzn-RequestId", id);
+    }
+    let status = response.status();
+    let declares_rate = matches!(
+        status,
+        StatusCode::OK | StatusCode::NO_CONTENT | StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND
+    );
+    let rate = state.rate_limit(op).filter(|_| declares_rate);
+    if let Some(value) = rate.and_then(|r| HeaderValue::from_str(&r.to_string()).ok()) {
+        response
+            .headers_mut()
+            .insert("x-amzn-RateLimit-Limit", value);
+    }
+}
+
+/// Request body as recorded in the call log: parsed JSON (or form for LWA), raw text, or null.
+fn loggable_body(op: Operation, bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        return Value::Null;
+    }
+    let parsed = serde_json::from_slice::<Value>(bytes).ok().or_else(|| {
+        (op == Operation::LwaToken).then(|| {
+            let form: Map<String, Value> = url::form_urlencoded::parse(bytes)
+                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                .collect();
+            Value::Object(form)
+        })
+    });
+    match parsed {
+        Some(value) if op == Operation::LwaToken => redact(value),
+        Some(value) => value,
+        None if op == Operation::LwaToken => Value::String("***".into()),
+        None => Value::String(String::from_utf8_lossy(bytes).into_owned()),
+    }
+}
+
+fn redact(mut value: Value) -> Value {
+    if let Value::Object(map) = &mut value {
+        for field in SECRET_FIELDS {
+            if let Some(v) = map.get_mut(field) {
+                *v = Value::String("***".into());
+            }
+        }
+    }
+    value
+}
+
+/// True when the request declares a JSON body.
+pub(crate) fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_paths() {
+        assert_eq!(
+            classify(&Method::POST, "/auth/o2/token"),
+            Some((Operation::LwaToken, None))
+        );
+        assert_eq!(
+            classify(&Method::GET, "/orders/2026-01-01/orders"),
+            Some((Operation::SearchOrders, None))
+        );
+        assert_eq!(
+            classify(
+                &Method::POST,
+                "/orders/v0/orders/111-1-2/shipmentConfirmation"
+            ),
+            Some((Operation::ConfirmShipment, Some("111-1-2".into())))
+        );
+        assert_eq!(
+            classify(&Method::GET, "/auth/o2/token"),
+            Some((Operation::Unknown, None))
+        );
+        assert_eq!(classify(&Method::GET, "/_sandbox/calls"), None);
+    }
+
+    #[test]
+    fn lwa_secrets_are_redacted() {
+        let form =
+            b"grant_type=refresh_token&refresh_token=Atzr%7Csecret&client_id=id&client_secret=shh";
+        let logged = loggable_body(Operation::LwaToken, form);
+        assert_eq!(logged["refresh_token"], "***");
+        assert_eq!(logged["client_secret"], "***");
+        assert_eq!(logged["client_id"], "id");
+        let json = br#"{"refresh_token":"x","client_secret":"y","client_id":"z"}"#;
+        let logged = loggable_body(Operation::LwaToken, json);
+        assert_eq!(logged["refresh_token"], "***");
+        assert!(!logged.to_string().contains("\"y\""));
+    }
+}
