@@ -9,7 +9,7 @@ LOGS="$ROOT/.local/logs"
 cd "$ROOT"
 
 SANDBOX_ORDERS="${SANDBOX_ORDERS:-240}"
-SANDBOX_TIME_SCALE="${SANDBOX_TIME_SCALE:-20}"
+SANDBOX_TIME_SCALE="${SANDBOX_TIME_SCALE:-2}"
 SANDBOX_START_TIMEOUT="${SANDBOX_START_TIMEOUT:-60}"
 
 "$STACK" install
@@ -38,11 +38,12 @@ BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
 
 mkdir -p "$LOGS"
 sandbox_log="$LOGS/spapi-sandbox.log"
+sandbox_out="$LOGS/spapi-sandbox.stdout"
 pidfile="$ROOT/.local/.sandbox.pid"
 rm -f "$pidfile"
 setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" \
   "$BIN/spapi-sandbox" --port 0 --orders "$SANDBOX_ORDERS" --time-scale "$SANDBOX_TIME_SCALE" \
-  </dev/null >"$sandbox_log" 2>&1 &
+  </dev/null >"$sandbox_out" 2>"$sandbox_log" &
 for _ in $(seq 1 50); do [[ -s "$pidfile" ]] && break; sleep 0.05; done
 sandbox_pid="$(cat "$pidfile" 2>/dev/null || true)"
 rm -f "$pidfile"
@@ -51,7 +52,7 @@ rm -f "$pidfile"
 sandbox_url=""
 deadline=$((SECONDS + SANDBOX_START_TIMEOUT))
 while [[ -z "$sandbox_url" ]]; do
-  first_line="$(head -n 1 "$sandbox_log" 2>/dev/null || true)"
+  first_line="$(head -n 1 "$sandbox_out" 2>/dev/null || true)"
   if [[ "$first_line" =~ ^listening\ on\ (http://127\.0\.0\.1:[0-9]+) ]]; then
     sandbox_url="${BASH_REMATCH[1]}"
     break
@@ -74,5 +75,5 @@ export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${A
 export AWS_EC2_METADATA_DISABLED=true
 
 rc=0
-"$BIN/sellerbridge" local demo --sandbox-url "$sandbox_url" || rc=$?
+"$BIN/sellerbridge" local demo --sandbox-url "$sandbox_url" --time-scale "$SANDBOX_TIME_SCALE" || rc=$?
 exit "$rc"

@@ -46,6 +46,14 @@ impl Settings {
     }
 }
 
+/// The AWS SDK clients, possibly each pointed at a different endpoint (as on the local stack).
+#[derive(Clone)]
+pub struct Clients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+}
+
 /// The adapters a handler may need, built once and shared by every invocation.
 #[derive(Clone)]
 pub struct Adapters {
@@ -59,12 +67,20 @@ pub struct Adapters {
 
 impl Adapters {
     pub fn new(sdk: &SdkConfig, settings: &Settings, clock: SharedClock) -> Self {
-        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        let clients = Clients {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(sdk),
+        };
+        Self::from_clients(clients, settings, clock)
+    }
+
+    pub fn from_clients(clients: Clients, settings: &Settings, clock: SharedClock) -> Self {
         Self {
-            store: DynamoStore::new(dynamodb.clone(), &settings.table),
-            queue: SqsUpdateQueue::new(aws_sdk_sqs::Client::new(sdk), &settings.updates_queue_url),
-            secrets: SecretStore::new(aws_sdk_secretsmanager::Client::new(sdk)),
-            limiter: Arc::new(DynamoRateLimiter::new(dynamodb, &settings.table, clock.clone())),
+            store: DynamoStore::new(clients.dynamodb.clone(), &settings.table),
+            queue: SqsUpdateQueue::new(clients.sqs, &settings.updates_queue_url),
+            secrets: SecretStore::new(clients.secrets),
+            limiter: Arc::new(DynamoRateLimiter::new(clients.dynamodb, &settings.table, clock.clone())),
             http: http_client(),
             clock,
         }

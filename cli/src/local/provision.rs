@@ -78,7 +78,9 @@ impl TableDef {
     }
 
     pub fn gsi(&self, name: &str) -> Option<&GsiDef> {
-        self.global_secondary_indexes.iter().find(|g| g.name == name)
+        self.global_secondary_indexes
+            .iter()
+            .find(|g| g.name == name)
     }
 }
 
@@ -101,7 +103,9 @@ pub struct QueueDef {
 
 impl QueueDef {
     pub fn is_fifo(&self) -> bool {
-        self.attributes.get("FifoQueue").is_some_and(|v| v == "true")
+        self.attributes
+            .get("FifoQueue")
+            .is_some_and(|v| v == "true")
     }
 }
 
@@ -159,14 +163,14 @@ impl StackDefinition {
 
         let ids: BTreeSet<&str> = queues.iter().map(|q| q.logical_id.as_str()).collect();
         for q in &queues {
-            if let Some(r) = &q.redrive {
-                if !ids.contains(r.dead_letter_logical_id.as_str()) {
-                    bail!(
-                        "queue {} redrives to {}, which is not an {QUEUE_TYPE} of the template",
-                        q.logical_id,
-                        r.dead_letter_logical_id
-                    );
-                }
+            if let Some(r) = &q.redrive
+                && !ids.contains(r.dead_letter_logical_id.as_str())
+            {
+                bail!(
+                    "queue {} redrives to {}, which is not an {QUEUE_TYPE} of the template",
+                    q.logical_id,
+                    r.dead_letter_logical_id
+                );
             }
         }
         // Fails on a redrive cycle.
@@ -212,7 +216,11 @@ fn intrinsic(v: &Value) -> Option<(String, &Value)> {
         Value::Tagged(t) => {
             let tag = t.tag.to_string();
             let name = tag.trim_start_matches('!');
-            let name = if name == "Ref" { "Ref".to_owned() } else { format!("Fn::{name}") };
+            let name = if name == "Ref" {
+                "Ref".to_owned()
+            } else {
+                format!("Fn::{name}")
+            };
             Some((name, &t.value))
         }
         Value::Mapping(m) if m.len() == 1 => {
@@ -313,19 +321,27 @@ fn parse_table(id: &str, props: &Value) -> Result<TableDef> {
         .collect::<Result<Vec<_>>>()
         .context("GlobalSecondaryIndexes")?;
     let ttl_attribute = match props.get("TimeToLiveSpecification") {
-        Some(ttl) if ttl.get("Enabled").and_then(Value::as_bool).unwrap_or(false) => {
-            Some(req_str(ttl, "AttributeName").context("TimeToLiveSpecification")?.to_owned())
-        }
+        Some(ttl) if ttl.get("Enabled").and_then(Value::as_bool).unwrap_or(false) => Some(
+            req_str(ttl, "AttributeName")
+                .context("TimeToLiveSpecification")?
+                .to_owned(),
+        ),
         _ => None,
     };
 
-    let defined: BTreeSet<&str> = attribute_definitions.iter().map(|a| a.name.as_str()).collect();
+    let defined: BTreeSet<&str> = attribute_definitions
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
     let keys = key_schema
         .iter()
         .chain(global_secondary_indexes.iter().flat_map(|g| &g.key_schema));
     for k in keys {
         if !defined.contains(k.attribute_name.as_str()) {
-            bail!("key attribute {} has no AttributeDefinition", k.attribute_name);
+            bail!(
+                "key attribute {} has no AttributeDefinition",
+                k.attribute_name
+            );
         }
     }
 
@@ -358,14 +374,21 @@ fn parse_queue(id: &str, props: &Value, params: &BTreeMap<String, Value>) -> Res
     let mut attributes = BTreeMap::new();
     for &name in QUEUE_ATTRIBUTE_PROPERTIES {
         if let Some(v) = props.get(name) {
-            attributes.insert(name.to_owned(), scalar(v, params).with_context(|| name.to_owned())?);
+            attributes.insert(
+                name.to_owned(),
+                scalar(v, params).with_context(|| name.to_owned())?,
+            );
         }
     }
     let redrive = match props.get("RedrivePolicy") {
         None => None,
         Some(p) => Some(parse_redrive(p).context("RedrivePolicy")?),
     };
-    Ok(QueueDef { logical_id: id.to_owned(), attributes, redrive })
+    Ok(QueueDef {
+        logical_id: id.to_owned(),
+        attributes,
+        redrive,
+    })
 }
 
 fn parse_redrive(policy: &Value) -> Result<RedriveDef> {
@@ -389,7 +412,10 @@ fn parse_redrive(policy: &Value) -> Result<RedriveDef> {
     }
     .filter(|n| *n >= 1)
     .ok_or_else(|| anyhow!("maxReceiveCount must be a positive integer, got {max:?}"))?;
-    Ok(RedriveDef { dead_letter_logical_id, max_receive_count })
+    Ok(RedriveDef {
+        dead_letter_logical_id,
+        max_receive_count,
+    })
 }
 
 /// `!GetAtt X.Arn`, `!GetAtt [X, Arn]`, `{"Fn::GetAtt": ..}` -> `X`.
@@ -405,8 +431,12 @@ fn get_att_arn(v: &Value) -> Result<String> {
             .split_once('.')
             .ok_or_else(|| anyhow!("!GetAtt {s}: expected <LogicalId>.Arn"))?,
         Value::Sequence(parts) if parts.len() == 2 => (
-            parts[0].as_str().ok_or_else(|| anyhow!("!GetAtt: logical id is not a string"))?,
-            parts[1].as_str().ok_or_else(|| anyhow!("!GetAtt: attribute is not a string"))?,
+            parts[0]
+                .as_str()
+                .ok_or_else(|| anyhow!("!GetAtt: logical id is not a string"))?,
+            parts[1]
+                .as_str()
+                .ok_or_else(|| anyhow!("!GetAtt: attribute is not a string"))?,
         ),
         other => bail!("!GetAtt: unexpected argument {other:?}"),
     };
@@ -448,7 +478,8 @@ fn kebab(logical_id: &str) -> String {
     let chars: Vec<char> = logical_id.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
         if c.is_ascii_uppercase() {
-            let prev_lower = i > 0 && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit());
+            let prev_lower =
+                i > 0 && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit());
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
             let prev_upper = i > 0 && chars[i - 1].is_ascii_uppercase();
             if prev_lower || (prev_upper && next_lower) {
@@ -542,7 +573,10 @@ pub async fn create_table(
 
     match req.send().await {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
             // Exists already: make sure it is the same table, not a stale one of another shape.
             let existing = client
                 .describe_table()
@@ -555,7 +589,12 @@ pub async fn create_table(
                 .map(|t| t.key_schema())
                 .unwrap_or_default()
                 .iter()
-                .map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned()))
+                .map(|k| {
+                    (
+                        k.attribute_name().to_owned(),
+                        k.key_type().as_str().to_owned(),
+                    )
+                })
                 .collect();
             let wanted: Vec<(String, String)> = t
                 .key_schema
@@ -586,7 +625,10 @@ pub async fn create_table(
         let desc = current.time_to_live_description();
         let status = desc.and_then(|d| d.time_to_live_status());
         let current_attr = desc.and_then(|d| d.attribute_name());
-        let enabled = matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling));
+        let enabled = matches!(
+            status,
+            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+        );
         if !(enabled && current_attr == Some(attr.as_str())) {
             client
                 .update_time_to_live()
@@ -653,9 +695,9 @@ pub async fn create_queues(
             .map(|(k, v)| (QueueAttributeName::from(k.as_str()), v.clone()))
             .collect();
         if let Some(r) = &q.redrive {
-            let dlq_arn = arns
-                .get(&r.dead_letter_logical_id)
-                .ok_or_else(|| anyhow!("dead-letter queue {} not created", r.dead_letter_logical_id))?;
+            let dlq_arn = arns.get(&r.dead_letter_logical_id).ok_or_else(|| {
+                anyhow!("dead-letter queue {} not created", r.dead_letter_logical_id)
+            })?;
             let policy = serde_json::json!({
                 "deadLetterTargetArn": dlq_arn,
                 "maxReceiveCount": r.max_receive_count,
@@ -674,7 +716,10 @@ pub async fn create_queues(
                 .queue_url()
                 .ok_or_else(|| anyhow!("CreateQueue {name} returned no QueueUrl"))?
                 .to_owned(),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_queue_name_exists()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_queue_name_exists()) =>
+            {
                 // Exists with other attributes: reuse it and bring its attributes in line.
                 let url = client
                     .get_queue_url()
@@ -742,15 +787,25 @@ mod tests {
         assert_eq!(t.key("RANGE"), Some("sk"));
         assert_eq!(t.key_schema.len(), 2);
         for name in ["pk", "sk", "redaction_pk", "redaction_due_at"] {
-            let a = t.attribute_definitions.iter().find(|a| a.name == name).unwrap();
+            let a = t
+                .attribute_definitions
+                .iter()
+                .find(|a| a.name == name)
+                .unwrap();
             assert_eq!(a.attribute_type, "S", "{name}");
         }
         let gsi = t.gsi("by-redaction-due").expect("GSI by-redaction-due");
         assert_eq!(
             gsi.key_schema,
             vec![
-                KeyElement { attribute_name: "redaction_pk".into(), key_type: "HASH".into() },
-                KeyElement { attribute_name: "redaction_due_at".into(), key_type: "RANGE".into() },
+                KeyElement {
+                    attribute_name: "redaction_pk".into(),
+                    key_type: "HASH".into()
+                },
+                KeyElement {
+                    attribute_name: "redaction_due_at".into(),
+                    key_type: "RANGE".into()
+                },
             ]
         );
         // Buyer PII must never be copied into the index.
@@ -766,17 +821,34 @@ mod tests {
         let q = def.queue(UPDATES_QUEUE_ID).expect("UpdatesQueue");
         assert_eq!(
             q.redrive,
-            Some(RedriveDef { dead_letter_logical_id: UPDATES_DLQ_ID.into(), max_receive_count: 5 })
+            Some(RedriveDef {
+                dead_letter_logical_id: UPDATES_DLQ_ID.into(),
+                max_receive_count: 5
+            })
         );
-        assert_eq!(q.attributes.get("VisibilityTimeout").map(String::as_str), Some("60"));
-        assert_eq!(q.attributes.get("SqsManagedSseEnabled").map(String::as_str), Some("true"));
+        assert_eq!(
+            q.attributes.get("VisibilityTimeout").map(String::as_str),
+            Some("60")
+        );
+        assert_eq!(
+            q.attributes.get("SqsManagedSseEnabled").map(String::as_str),
+            Some("true")
+        );
         assert!(!q.is_fifo());
         let dlq = def.queue(UPDATES_DLQ_ID).expect("UpdatesDeadLetterQueue");
         assert_eq!(dlq.redrive, None);
-        assert_eq!(dlq.attributes.get("MessageRetentionPeriod").map(String::as_str), Some("1209600"));
+        assert_eq!(
+            dlq.attributes
+                .get("MessageRetentionPeriod")
+                .map(String::as_str),
+            Some("1209600")
+        );
 
-        let order: Vec<&str> =
-            creation_order(&def.queues).unwrap().iter().map(|q| q.logical_id.as_str()).collect();
+        let order: Vec<&str> = creation_order(&def.queues)
+            .unwrap()
+            .iter()
+            .map(|q| q.logical_id.as_str())
+            .collect();
         let dlq_pos = order.iter().position(|id| *id == UPDATES_DLQ_ID).unwrap();
         let q_pos = order.iter().position(|id| *id == UPDATES_QUEUE_ID).unwrap();
         assert!(dlq_pos < q_pos, "{order:?}");
@@ -822,11 +894,17 @@ Resources:
         assert_eq!(main.attributes["VisibilityTimeout"], "45");
         assert_eq!(
             main.redrive,
-            Some(RedriveDef { dead_letter_logical_id: "Dead".into(), max_receive_count: 3 })
+            Some(RedriveDef {
+                dead_letter_logical_id: "Dead".into(),
+                max_receive_count: 3
+            })
         );
         assert_eq!(local_queue_name("x-", main), "x-main.fifo");
-        let order: Vec<&str> =
-            creation_order(&def.queues).unwrap().iter().map(|q| q.logical_id.as_str()).collect();
+        let order: Vec<&str> = creation_order(&def.queues)
+            .unwrap()
+            .iter()
+            .map(|q| q.logical_id.as_str())
+            .collect();
         assert_eq!(order, ["Dead", "Main"]);
     }
 
@@ -846,7 +924,10 @@ Resources:
 
     #[test]
     fn rejects_key_without_attribute_definition() {
-        let bad = MINI.replace("{AttributeName: id, KeyType: HASH}", "{AttributeName: other, KeyType: HASH}");
+        let bad = MINI.replace(
+            "{AttributeName: id, KeyType: HASH}",
+            "{AttributeName: other, KeyType: HASH}",
+        );
         let err = StackDefinition::from_template(&bad).unwrap_err();
         assert!(format!("{err:#}").contains("other"), "{err:#}");
     }

@@ -225,18 +225,19 @@ async fn run_windows(deps: &SyncDeps, connection: &Connection, stop_at: Instant,
         };
         store_page(deps, connection, page.orders, report).await?;
         report.pages += 1;
-        cursor = match page.next_token {
-            Some(token) => CursorRecord {
-                window: Some(SyncWindow {
-                    pagination_token: Some(token),
-                    pages_read: window.pages_read + 1,
-                    ..window
-                }),
-                ..cursor
-            },
-            None => CursorRecord { committed_until: window.updated_before, window: None },
-        };
-        store.save_cursor(&connection.id, &cursor).await?;
+        match page.next_token {
+            Some(token) => {
+                let next = SyncWindow { pagination_token: Some(token), pages_read: window.pages_read + 1, ..window };
+                cursor.window = Some(next);
+                store.save_cursor(&connection.id, &cursor).await?;
+            }
+            None => {
+                // The window reached "now − 2 min": done until the next scheduled run.
+                cursor = CursorRecord { committed_until: window.updated_before, window: None };
+                store.save_cursor(&connection.id, &cursor).await?;
+                return Ok(SyncOutcome::UpToDate);
+            }
+        }
     }
 }
 

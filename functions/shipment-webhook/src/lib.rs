@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 use sellerbridge_core::domain::clock::SharedClock;
 use sellerbridge_core::domain::shipment::{plan_package, reserve_package};
 use sellerbridge_core::queue::{UpdateMessage, UpdateQueue};
@@ -29,13 +30,10 @@ pub struct WebhookDeps {
 }
 
 pub async fn handle(deps: &WebhookDeps, request: Request) -> Result<Response<Body>, lambda_http::Error> {
-    let request_id = request
-        .headers()
-        .get("x-amzn-requestid")
-        .or_else(|| request.headers().get("x-request-id"))
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let request_id = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone().unwrap_or_default(),
+        _ => String::new(),
+    };
     let span = info_span!("webhook", request_id, event_id = tracing::field::Empty, order_id = tracing::field::Empty);
     let response = receive(deps, &request).instrument(span.clone()).await;
     let _entered = span.enter();

@@ -46,3 +46,20 @@ impl Clock for ManualClock {
 }
 
 pub type SharedClock = Arc<dyn Clock>;
+
+/// Real time shifted by a settable offset: time keeps flowing (rate limits refill), and a demo or test
+/// can still jump days ahead (redaction deadlines).
+#[derive(Debug, Clone, Default)]
+pub struct OffsetClock(Arc<Mutex<Duration>>);
+
+impl OffsetClock {
+    pub fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) += by;
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

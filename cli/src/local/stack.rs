@@ -1,0 +1,160 @@
+//! The local stand-in for a deployed stack: the table and queues created from the SAM template in
+//! DynamoDB Local and moto, the secrets in moto, and the handlers' dependencies wired to them.
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use chrono::{DateTime, Utc};
+use order_sync::{SyncDeps, SyncSettings};
+use pii_redactor::RedactorDeps;
+use sellerbridge_core::domain::clock::SharedClock;
+use sellerbridge_core::domain::connection::{Connection, ConnectionOptions, ConnectionState};
+use sellerbridge_core::domain::ids::{ConnectionId, MarketplaceId, SellerId};
+use sellerbridge_core::runtime::{Adapters, Clients, Settings};
+use sellerbridge_core::spapi::{Endpoints, RateLimiter};
+use sellerbridge_core::webhook::signature::SigningKey;
+use shipment_webhook::WebhookDeps;
+use update_sender::{SenderDeps, SenderSettings};
+
+use super::provision::{self, LocalQueues, StackDefinition};
+
+pub const REGION: &str = "us-east-1";
+
+/// Where the local servers listen.
+#[derive(Debug, Clone)]
+pub struct LocalEndpoints {
+    pub dynamodb: String,
+    pub moto: String,
+    pub sandbox: String,
+}
+
+impl LocalEndpoints {
+    /// DynamoDB Local and moto from the variables `infra/local/stack.sh start` writes.
+    pub fn from_env(sandbox: impl Into<String>) -> Result<Self> {
+        let var = |name: &str| {
+            std::env::var(name).with_context(|| format!("{name} is not set: start the local stack with `infra/local/stack.sh start` and source .local/stack.env"))
+        };
+        Ok(Self { dynamodb: var("SELLERBRIDGE_DYNAMODB_ENDPOINT")?, moto: var("SELLERBRIDGE_MOTO_ENDPOINT")?, sandbox: sandbox.into() })
+    }
+}
+
+/// A connection to create on the local stack.
+#[derive(Debug, Clone)]
+pub struct ConnectionSpec {
+    pub id: ConnectionId,
+    pub seller_id: SellerId,
+    pub marketplace_id: MarketplaceId,
+    pub refresh_token: String,
+    pub options: ConnectionOptions,
+    pub import_from: DateTime<Utc>,
+}
+
+pub struct LocalStack {
+    pub name: String,
+    pub settings: Settings,
+    pub clients: Clients,
+    pub adapters: Adapters,
+    pub queues: LocalQueues,
+    pub signing_key: SigningKey,
+}
+
+impl LocalStack {
+    /// Creates (idempotently) a stack named `name`: table, queues, app and webhook secrets.
+    pub async fn provision(endpoints: &LocalEndpoints, name: &str, lwa_client_id: &str, lwa_client_secret: &str, clock: SharedClock) -> Result<Self> {
+        let clients = Clients {
+            dynamodb: aws_sdk_dynamodb::Client::new(&sdk_config(&endpoints.dynamodb).await),
+            sqs: aws_sdk_sqs::Client::new(&sdk_config(&endpoints.moto).await),
+            secrets: aws_sdk_secretsmanager::Client::new(&sdk_config(&endpoints.moto).await),
+        };
+        let definition = StackDefinition::bundled()?;
+        let table = format!("{name}-table");
+        provision::create_table(&clients.dynamodb, &definition, &table).await?;
+        let queues = provision::create_queues(&clients.sqs, &definition, &format!("{name}-")).await?;
+
+        let lwa_secret_id = format!("{name}/lwa-app");
+        let app = serde_json::json!({"client_id": lwa_client_id, "client_secret": lwa_client_secret});
+        put_secret(&clients.secrets, &lwa_secret_id, &app.to_string()).await?;
+        let webhook_secret_id = format!("{name}/webhook-signing");
+        let signing_secret = uuid::Uuid::new_v4().simple().to_string();
+        put_secret(&clients.secrets, &webhook_secret_id, &signing_secret).await?;
+
+        let sandbox = url::Url::parse(&endpoints.sandbox).context("sandbox URL")?;
+        let settings = Settings {
+            table,
+            updates_queue_url: queues.updates_url.clone(),
+            lwa_secret_id,
+            webhook_secret_id,
+            endpoints: Endpoints { spapi: sandbox.clone(), lwa_token: sandbox.join("/auth/o2/token")? },
+        };
+        let adapters = Adapters::from_clients(clients.clone(), &settings, clock);
+        let signing_key = SigningKey::new(adapters.secrets.string(&settings.webhook_secret_id).await?);
+        Ok(Self { name: name.to_owned(), settings, clients, adapters, queues, signing_key })
+    }
+
+    /// Stores the connection and its refresh-token secret, as `sellerbridge connections add` does.
+    pub async fn add_connection(&self, spec: ConnectionSpec) -> Result<Connection> {
+        let secret_id = format!("sellerbridge/connections/{}-{}", self.name, spec.id);
+        put_secret(&self.clients.secrets, &secret_id, &serde_json::json!({"refresh_token": spec.refresh_token}).to_string()).await?;
+        let connection = Connection {
+            id: spec.id,
+            seller_id: spec.seller_id,
+            marketplace_id: spec.marketplace_id,
+            refresh_token_secret_id: secret_id,
+            options: spec.options,
+            state: ConnectionState::Active,
+            import_from: spec.import_from,
+        };
+        self.adapters.store.put_connection(&connection).await?;
+        Ok(connection)
+    }
+
+    pub async fn sync_deps(&self, settings: SyncSettings) -> Result<SyncDeps> {
+        Ok(SyncDeps { adapters: self.adapters.clone(), spapi: self.adapters.spapi_client(&self.settings).await?, settings })
+    }
+
+    pub fn webhook_deps(&self) -> WebhookDeps {
+        WebhookDeps {
+            store: self.adapters.store.clone(),
+            queue: Arc::new(self.adapters.queue.clone()),
+            signing_key: self.signing_key.clone(),
+            clock: self.adapters.clock.clone(),
+        }
+    }
+
+    /// The sender's dependencies; `limiter` replaces the shared DynamoDB bucket (tests use this to show
+    /// what happens without it).
+    pub async fn sender_deps(&self, settings: SenderSettings, limiter: Option<Arc<dyn RateLimiter>>) -> Result<SenderDeps> {
+        let mut adapters = self.adapters.clone();
+        if let Some(limiter) = limiter {
+            adapters.limiter = limiter;
+        }
+        let spapi = adapters.spapi_client(&self.settings).await?;
+        Ok(SenderDeps { queue: Arc::new(adapters.queue.clone()), adapters, spapi, settings })
+    }
+
+    pub fn redactor_deps(&self) -> RedactorDeps {
+        RedactorDeps { store: self.adapters.store.clone(), clock: self.adapters.clock.clone() }
+    }
+}
+
+/// Static dummy credentials: the local servers accept any.
+pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("local", "local", None, None, "sellerbridge-local"))
+        .load()
+        .await
+}
+
+async fn put_secret(client: &aws_sdk_secretsmanager::Client, id: &str, value: &str) -> Result<()> {
+    let created = client.create_secret().name(id).secret_string(value).send().await;
+    match created {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_exists_exception()) => {
+            client.put_secret_value().secret_id(id).secret_string(value).send().await.map(drop).with_context(|| format!("updating secret {id}"))
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("creating secret {id}"))),
+    }
+}
