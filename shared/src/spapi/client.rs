@@ -20,6 +20,7 @@ use crate::domain::status::{AmazonStatus, FulfilledBy};
 const MAX_ATTEMPTS: u32 = 5;
 const BASE_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+const RATE_HEADROOM: f64 = 0.95;
 
 #[derive(Debug, Clone)]
 pub struct Endpoints {
@@ -212,11 +213,12 @@ impl SpApiClient {
         }
     }
 
-    /// The seller's plan for the operation, less one token of headroom so that requests arriving at
-    /// Amazon a little closer together than we sent them still fit the bucket.
+    /// The seller's plan for the operation with a little headroom: one token less, so requests that
+    /// reach Amazon closer together than we sent them still fit, and a slightly slower refill, so that
+    /// token comes back after it was used.
     fn quota(&self, auth: &SellerAuth, operation: Operation) -> Quota {
         let plan = auth.quota_overrides.get(operation.name()).copied().unwrap_or_else(|| operation.default_quota());
-        Quota { burst: (plan.burst - 1.0).max(1.0), ..plan }
+        Quota { rate_per_second: plan.rate_per_second * RATE_HEADROOM, burst: (plan.burst - 1.0).max(1.0) }
     }
 
     async fn classify(&self, operation: Operation, response: reqwest::Response) -> SpApiError {

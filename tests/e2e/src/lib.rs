@@ -1,1 +1,199 @@
-//! placeholder
+//! Test harness: a fresh table and queues per test (so tests run in parallel on one DynamoDB Local and
+//! one moto), the SP-API sandbox on its own thread, log capture and a queue that records every body.
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use sellerbridge_cli::local::demo::SandboxInspector;
+use sellerbridge_cli::local::stack::{ConnectionSpec, LocalEndpoints, LocalStack};
+use sellerbridge_core::domain::clock::SharedClock;
+use sellerbridge_core::domain::connection::{Connection, ConnectionOptions};
+use sellerbridge_core::domain::ids::{ConnectionId, MarketplaceId, SellerId};
+use sellerbridge_core::domain::rate::Quota;
+use sellerbridge_core::queue::{QueueError, UpdateMessage, UpdateQueue};
+use sellerbridge_core::spapi::Operation;
+use spapi_sandbox::SandboxConfig;
+
+pub const REFRESH_TOKEN: &str = "Atzr|sandbox-refresh-token";
+
+/// The sandbox on a thread and runtime of its own: it stands for Amazon, so its own logs are not part
+/// of what our handlers log, and it keeps serving while a test's runtime is busy.
+pub struct SandboxThread {
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SandboxThread {
+    pub fn start(config: SandboxConfig) -> Self {
+        let (url_tx, url_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("sandbox runtime");
+            runtime.block_on(async move {
+                let handle = spapi_sandbox::start(config).await.expect("sandbox starts");
+                url_tx.send(handle.base_url()).expect("test is waiting");
+                let _ = stopped.await;
+                handle.shutdown().await;
+            });
+        });
+        let url = url_rx.recv_timeout(Duration::from_secs(30)).expect("sandbox listening");
+        Self { url, stop: Some(stop), thread: Some(thread) }
+    }
+}
+
+impl Drop for SandboxThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Everything a test needs: sandbox, stack, and one connection.
+pub struct Harness {
+    pub sandbox: SandboxThread,
+    pub inspector: SandboxInspector,
+    pub stack: LocalStack,
+    pub connection: Connection,
+}
+
+impl Harness {
+    pub async fn start(sandbox: SandboxConfig, clock: SharedClock, options: ConnectionOptions) -> Self {
+        let sandbox = SandboxThread::start(sandbox);
+        let endpoints = LocalEndpoints::from_env(&sandbox.url).expect("run the tests with `make test`, which starts DynamoDB Local and moto");
+        let name = format!("t-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let stack = LocalStack::provision(&endpoints, &name, "sandbox-client-id", "sandbox-client-secret", clock.clone()).await.expect("local stack");
+        let connection = stack
+            .add_connection(ConnectionSpec {
+                id: ConnectionId::parse("us-main").unwrap(),
+                seller_id: SellerId::parse(format!("A1{}", name.to_uppercase().replace('-', ""))).unwrap(),
+                marketplace_id: MarketplaceId::parse("ATVPDKIKX0DER").unwrap(),
+                refresh_token: REFRESH_TOKEN.into(),
+                options,
+                import_from: clock.now() - chrono::Duration::days(30),
+            })
+            .await
+            .expect("connection");
+        Self { inspector: SandboxInspector::new(&sandbox.url), sandbox, stack, connection }
+    }
+
+    pub async fn sandbox_post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let response = reqwest::Client::new().post(format!("{}{path}", self.sandbox.url)).json(&body).send().await.expect("sandbox reachable");
+        assert!(response.status().is_success(), "sandbox {path}: {}", response.status());
+        response.json().await.unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Quota overrides matching a sandbox running at `time_scale`.
+pub fn scaled_quotas(time_scale: f64) -> BTreeMap<String, Quota> {
+    Operation::ALL.iter().map(|op| (op.name().to_owned(), op.default_quota().scaled(time_scale))).collect()
+}
+
+pub fn options_for(time_scale: f64) -> ConnectionOptions {
+    ConnectionOptions { quota_overrides: scaled_quotas(time_scale), ..ConnectionOptions::default() }
+}
+
+pub fn sandbox(orders: usize, seed: u64, time_scale: f64) -> SandboxConfig {
+    SandboxConfig { order_count: orders, seed, time_scale, ..SandboxConfig::default() }
+}
+
+pub fn now_clock() -> SharedClock {
+    Arc::new(sellerbridge_core::domain::clock::OffsetClock::default())
+}
+
+/// Collects every log line written through the project's JSON subscriber.
+#[derive(Clone, Default)]
+pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// Installs the capture for the current thread (tests run on a current-thread runtime).
+    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
+        tracing::subscriber::set_default(sellerbridge_core::telemetry::subscriber(self.clone()))
+    }
+}
+
+impl Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
+    type Writer = LogCapture;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Delegates to the real queue and keeps a copy of every message body sent.
+pub struct RecordingQueue {
+    pub inner: Arc<dyn UpdateQueue>,
+    pub bodies: Mutex<Vec<String>>,
+}
+
+impl RecordingQueue {
+    pub fn wrap(inner: Arc<dyn UpdateQueue>) -> Arc<Self> {
+        Arc::new(Self { inner, bodies: Mutex::new(Vec::new()) })
+    }
+
+    pub fn bodies(&self) -> Vec<String> {
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl UpdateQueue for RecordingQueue {
+    async fn send(&self, message: &UpdateMessage, delay: Duration) -> Result<(), QueueError> {
+        self.bodies.lock().unwrap().push(serde_json::to_string(message).unwrap());
+        self.inner.send(message, delay).await
+    }
+
+    async fn postpone(&self, receipt_handle: &str, timeout: Duration) -> Result<(), QueueError> {
+        self.inner.postpone(receipt_handle, timeout).await
+    }
+}
+
+/// Buyer PII of the sandbox's orders, to search logs and queue bodies for.
+pub fn pii_canaries(orders: &[serde_json::Value]) -> Vec<String> {
+    let pointers = [
+        "/buyer/buyerName",
+        "/buyer/buyerEmail",
+        "/recipient/deliveryAddress/name",
+        "/recipient/deliveryAddress/addressLine1",
+        "/recipient/deliveryAddress/addressLine2",
+        "/recipient/deliveryAddress/phone",
+    ];
+    let mut canaries: Vec<String> = orders
+        .iter()
+        .flat_map(|order| pointers.iter().filter_map(|p| order.pointer(p).and_then(|v| v.as_str()).map(str::to_owned)).collect::<Vec<_>>())
+        .collect();
+    for order in orders {
+        for item in order["orderItems"].as_array().into_iter().flatten() {
+            if let Some(message) = item.pointer("/fulfillment/packing/giftOption/giftMessage").and_then(|v| v.as_str()) {
+                canaries.push(message.to_owned());
+            }
+        }
+    }
+    canaries.retain(|c| c.len() >= 6);
+    canaries
+}
+
+pub fn utc_now() -> chrono::DateTime<Utc> {
+    Utc::now()
+}

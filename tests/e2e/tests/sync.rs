@@ -1,0 +1,123 @@
+//! The scheduled sync against the sandbox: resuming across runs, orders changing between pages,
+//! throttling, and a revoked refresh token.
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use order_sync::{SyncOutcome, SyncSettings};
+use sellerbridge_cli::local::runner;
+use sellerbridge_core::domain::clock::OffsetClock;
+use sellerbridge_core::domain::connection::ConnectionState;
+use sellerbridge_core::domain::rate::Quota;
+use sellerbridge_core::domain::status::OrderStatus;
+use sellerbridge_e2e::{Harness, options_for, sandbox};
+use serde_json::json;
+
+fn actionable(orders: &[serde_json::Value]) -> BTreeSet<String> {
+    orders
+        .iter()
+        .filter(|o| o["fulfillment"]["fulfilledBy"] == "MERCHANT")
+        .filter(|o| matches!(o["fulfillment"]["fulfillmentStatus"].as_str(), Some("UNSHIPPED" | "PARTIALLY_SHIPPED")))
+        .map(|o| o["orderId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_backfill_resumes_across_runs_without_skipping_or_duplicating_orders_that_change_between_pages() {
+    let clock = OffsetClock::default();
+    let mut options = options_for(1.0);
+    // Amazon's real searchOrders rate with a small burst: one run can read only a couple of pages.
+    options.quota_overrides.insert("searchOrders".into(), Quota::new(0.0056, 3.0));
+    let h = Harness::start(sandbox(80, 11, 600.0), Arc::new(clock.clone()), options).await;
+    let settings = SyncSettings { page_size: 10, ..SyncSettings::default() };
+    let sync = h.stack.sync_deps(settings).await.unwrap();
+    let seeded = h.inspector.orders().await.unwrap();
+    let expected = actionable(&seeded);
+
+    let mut runs = 0;
+    let mut inserted = 0;
+    let mut touched: Vec<String> = Vec::new();
+    loop {
+        runs += 1;
+        assert!(runs <= 20, "the backfill never finished");
+        let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+        let connection = &report.connections[0];
+        inserted += connection.inserted;
+        match &connection.outcome {
+            SyncOutcome::UpToDate => break,
+            SyncOutcome::Paused { reason } => assert!(reason.contains("quota"), "{reason}"),
+            other => panic!("unexpected outcome {other:?}"),
+        }
+        // Between runs (and so between pages) Amazon changes orders: one already stored, one not yet read.
+        let stored: BTreeSet<String> = h.stack.adapters.store.scan_orders().await.unwrap().iter().map(|o| o.id().to_string()).collect();
+        let seen = expected.iter().find(|id| stored.contains(*id) && !touched.contains(id)).cloned();
+        let unseen = expected.iter().rev().find(|id| !stored.contains(*id) && !touched.contains(id)).cloned();
+        for id in [seen, unseen].into_iter().flatten() {
+            h.sandbox_post(&format!("/_sandbox/orders/{id}/touch"), json!({})).await;
+            touched.push(id);
+        }
+        // Time passes until the bucket holds tokens again.
+        clock.advance(chrono::Duration::minutes(10));
+        h.sandbox_post("/_sandbox/clock", json!({"advanceSeconds": 600})).await;
+    }
+    assert!(runs >= 3, "the backfill spanned several runs ({runs})");
+    assert!(!touched.is_empty());
+
+    // Orders changed mid-window moved past its end; the next run picks them up with their newer versions.
+    let cancelled = touched[0].clone();
+    h.sandbox_post(&format!("/_sandbox/orders/{cancelled}/touch"), json!({"fulfillmentStatus": "CANCELLED"})).await;
+    clock.advance(chrono::Duration::minutes(10));
+    h.sandbox_post("/_sandbox/clock", json!({"advanceSeconds": 600})).await;
+    let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(report.connections[0].outcome, SyncOutcome::UpToDate);
+    inserted += report.connections[0].inserted;
+    assert!(report.connections[0].updated >= 1, "{:?}", report.connections[0]);
+
+    let stored_ids: BTreeSet<String> = h.stack.adapters.store.scan_orders().await.unwrap().iter().map(|o| o.id().to_string()).collect();
+    assert_eq!(stored_ids, expected, "no actionable order skipped, nothing else imported");
+    assert_eq!(inserted as usize, expected.len(), "every order inserted exactly once");
+    let order = h.stack.adapters.store.get_order(&cancelled.parse_id()).await.unwrap().unwrap();
+    assert_eq!(order.value.status, OrderStatus::Cancelled, "the newer lastUpdatedTime wins");
+}
+
+trait ParseId {
+    fn parse_id(&self) -> sellerbridge_core::domain::ids::AmazonOrderId;
+}
+
+impl ParseId for String {
+    fn parse_id(&self) -> sellerbridge_core::domain::ids::AmazonOrderId {
+        sellerbridge_core::domain::ids::AmazonOrderId::parse(self.clone()).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn throttling_during_a_sync_is_retried_within_the_deadline() {
+    let h = Harness::start(sandbox(30, 5, 600.0), Arc::new(OffsetClock::default()), options_for(600.0)).await;
+    h.sandbox_post("/_sandbox/faults", json!({"operation": "searchOrders", "status": 429, "count": 2})).await;
+    let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
+    let report = runner::tick_sync(&sync, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(report.connections[0].outcome, SyncOutcome::UpToDate);
+    let stats = h.inspector.stats().await.unwrap();
+    assert_eq!(stats.throttled, 2, "both 429s were met and retried");
+    let stored = h.stack.adapters.store.scan_orders().await.unwrap();
+    assert_eq!(stored.len() as u64, stats.actionable_mfn);
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_flags_the_connection_and_stops_calling_amazon() {
+    let h = Harness::start(sandbox(10, 3, 600.0), Arc::new(OffsetClock::default()), options_for(600.0)).await;
+    h.sandbox_post("/_sandbox/refresh-tokens/revoke", json!({"refreshToken": sellerbridge_e2e::REFRESH_TOKEN})).await;
+    let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
+    let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    let SyncOutcome::NeedsReauthorization { hint } = &report.connections[0].outcome else {
+        panic!("expected NeedsReauthorization, got {:?}", report.connections[0].outcome);
+    };
+    assert!(hint.contains("re-authoriz"), "{hint}");
+    let connection = h.stack.adapters.store.get_connection(&h.connection.id).await.unwrap().unwrap();
+    assert!(matches!(connection.state, ConnectionState::NeedsReauthorization { .. }));
+
+    let calls_before = h.inspector.calls().await.unwrap().len();
+    let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(report.connections[0].outcome, SyncOutcome::NotActive);
+    assert_eq!(h.inspector.calls().await.unwrap().len(), calls_before, "no call to Amazon for a flagged connection");
+}

@@ -1,0 +1,96 @@
+//! The throttled-update sender: a shared bucket across concurrent invocations, throttles re-queued,
+//! transient failures dead-lettered, permanent rejections recorded on the package.
+use std::sync::Arc;
+use std::time::Duration;
+
+use sellerbridge_cli::local::demo::{self, Quiet};
+use sellerbridge_cli::local::runner::{self, SqsPoller};
+use sellerbridge_core::domain::clock::OffsetClock;
+use sellerbridge_core::domain::shipment::PackageState;
+use sellerbridge_core::spapi::limiter::Unlimited;
+use sellerbridge_e2e::{Harness, options_for, sandbox};
+use serde_json::json;
+use update_sender::SenderSettings;
+
+/// Imports the sandbox's orders and sends a webhook for every package.
+async fn with_queued_shipments(orders: usize, time_scale: f64) -> Harness {
+    let h = Harness::start(sandbox(orders, 13, time_scale), Arc::new(OffsetClock::default()), options_for(time_scale)).await;
+    let sync = h.stack.sync_deps(Default::default()).await.unwrap();
+    demo::sync_until_current(&sync, 3, &Quiet).await.unwrap();
+    demo::send_shipments(&h.stack.webhook_deps(), &h.stack.signing_key, &h.stack.adapters.store, &Quiet).await.unwrap();
+    h
+}
+
+async fn drain(h: &Harness, limiter: Option<Arc<dyn sellerbridge_core::spapi::RateLimiter>>) {
+    let sender = h.stack.sender_deps(SenderSettings::default(), limiter).await.unwrap();
+    let poller = SqsPoller::new(h.stack.clients.sqs.clone(), h.stack.queues.updates_url.clone());
+    demo::drain_updates(&sender, &poller, 2, Duration::from_secs(240), &Quiet, demo::sandbox_progress(&h.inspector)).await.unwrap();
+}
+
+#[tokio::test]
+async fn two_concurrent_senders_never_exceed_amazons_bucket() {
+    let h = with_queued_shipments(30, 1.5).await;
+    drain(&h, None).await;
+    let stats = h.inspector.stats().await.unwrap();
+    let packages = h.stack.adapters.store.scan_packages().await.unwrap();
+    assert!(packages.len() > 20, "enough packages to overrun a burst of 10: {}", packages.len());
+    assert_eq!(stats.throttled, 0, "the shared bucket kept both invocations within quota");
+    assert_eq!(stats.confirmed_packages as usize, packages.len());
+    let deferrals: u32 = packages.iter().map(|p| p.throttle_deferrals).sum();
+    assert!(deferrals > 0, "the limiter made some updates wait rather than be throttled");
+}
+
+#[tokio::test]
+async fn without_the_shared_limiter_the_same_load_is_throttled_and_still_nothing_is_lost() {
+    let h = with_queued_shipments(30, 1.5).await;
+    drain(&h, Some(Arc::new(Unlimited))).await;
+    let stats = h.inspector.stats().await.unwrap();
+    assert!(stats.throttled > 0, "bypassing the limiter must show up as 429s, or the test above proves nothing");
+    let packages = h.stack.adapters.store.scan_packages().await.unwrap();
+    assert_eq!(stats.confirmed_packages as usize, packages.len(), "429s were re-queued, not lost");
+    assert!(packages.iter().all(|p| matches!(p.state, PackageState::Confirmed { .. })));
+}
+
+#[tokio::test]
+async fn transient_failures_end_in_the_dead_letter_queue_and_on_the_package() {
+    let h = with_queued_shipments(6, 600.0).await;
+    h.sandbox_post("/_sandbox/faults", json!({"operation": "confirmShipment", "status": 503, "count": 1000})).await;
+    let settings = SenderSettings { transient_backoff: Duration::ZERO, ..SenderSettings::default() };
+    let sender = h.stack.sender_deps(settings, None).await.unwrap();
+    let mut poller = SqsPoller::new(h.stack.clients.sqs.clone(), h.stack.queues.updates_url.clone());
+    poller.visibility_timeout = Duration::ZERO;
+    for _ in 0..40 {
+        if poller.depth().await.unwrap().is_empty() {
+            break;
+        }
+        poller.poll_once(&sender, Duration::from_secs(10)).await.unwrap();
+    }
+    let packages = h.stack.adapters.store.scan_packages().await.unwrap();
+    let dlq = runner::depth(&h.stack.clients.sqs, &h.stack.queues.updates_dlq_url).await.unwrap();
+    assert_eq!(dlq.visible as usize, packages.len(), "every message ended in the dead-letter queue");
+    for package in &packages {
+        let PackageState::DeadLettered { reason, .. } = &package.state else { panic!("{:?}", package.state) };
+        assert!(reason.contains("gave up after 5 attempts"), "{reason}");
+    }
+    assert_eq!(h.inspector.stats().await.unwrap().confirmed_packages, 0);
+}
+
+#[tokio::test]
+async fn amazons_permanent_rejection_is_recorded_on_the_package_with_its_message() {
+    let h = with_queued_shipments(6, 600.0).await;
+    let packages = h.stack.adapters.store.scan_packages().await.unwrap();
+    let cancelled = packages[0].order_id.to_string();
+    h.sandbox_post(&format!("/_sandbox/orders/{cancelled}/touch"), json!({"fulfillmentStatus": "CANCELLED"})).await;
+    drain(&h, None).await;
+    for package in h.stack.adapters.store.scan_packages().await.unwrap() {
+        if package.order_id.as_str() == cancelled {
+            let PackageState::Failed { reason, .. } = &package.state else { panic!("{:?}", package.state) };
+            assert!(reason.starts_with("Amazon rejected the shipment confirmation"), "{reason}");
+            assert!(reason.contains(&cancelled) || reason.contains("CANCELLED") || reason.contains("InvalidInput"), "{reason}");
+        } else {
+            assert!(matches!(package.state, PackageState::Confirmed { .. }), "one bad order never stalls the others");
+        }
+    }
+    let dlq = runner::depth(&h.stack.clients.sqs, &h.stack.queues.updates_dlq_url).await.unwrap();
+    assert_eq!(dlq.visible, 0);
+}

@@ -1,0 +1,150 @@
+//! Webhook ingest through the API Gateway v2 handler path: every rejection, repeats, the size limit.
+use std::sync::Arc;
+
+use chrono::Duration;
+use sellerbridge_cli::local::demo::{self, Quiet};
+use sellerbridge_cli::local::runner;
+use sellerbridge_core::domain::clock::OffsetClock;
+use sellerbridge_core::domain::status::OrderStatus;
+use sellerbridge_core::webhook::signature::{SIGNATURE_HEADER, SigningKey};
+use sellerbridge_e2e::{Harness, RecordingQueue, options_for, sandbox};
+use serde_json::{Value, json};
+
+struct Fixture {
+    h: Harness,
+    queue: Arc<RecordingQueue>,
+    deps: shipment_webhook::WebhookDeps,
+    order_id: String,
+    sku: String,
+}
+
+async fn fixture() -> Fixture {
+    let h = Harness::start(sandbox(12, 21, 600.0), Arc::new(OffsetClock::default()), options_for(600.0)).await;
+    let sync = h.stack.sync_deps(Default::default()).await.unwrap();
+    demo::sync_until_current(&sync, 3, &Quiet).await.unwrap();
+    let orders = h.stack.adapters.store.scan_orders().await.unwrap();
+    let order = orders.iter().find(|o| o.status == OrderStatus::AwaitingShipment && o.amazon.items.iter().any(|i| i.quantity_shipped == 0)).unwrap();
+    let item = order.amazon.items.iter().find(|i| i.quantity_shipped == 0).unwrap();
+    let queue = RecordingQueue::wrap(Arc::new(h.stack.adapters.queue.clone()));
+    let mut deps = h.stack.webhook_deps();
+    deps.queue = queue.clone();
+    Fixture { order_id: order.id().to_string(), sku: item.sku.as_ref().unwrap().to_string(), h, queue, deps }
+}
+
+impl Fixture {
+    fn event(&self, event_id: &str, package_id: &str) -> Value {
+        json!({"id": event_id, "type": "shipment.created", "created_at": self.deps.clock.now().to_rfc3339(),
+            "data": {"order_id": self.order_id, "package_id": package_id, "carrier": "UPS", "tracking_number": "1Z999AA10123456784",
+                "ship_date": self.deps.clock.now().to_rfc3339(), "items": [{"sku": self.sku, "quantity": 1}]}})
+    }
+
+    async fn post_signed(&self, body: &[u8]) -> (u16, Value) {
+        let signature = self.h.stack.signing_key.sign(self.deps.clock.now(), body);
+        runner::post_webhook(&self.deps, "/webhooks/shipments", &[(SIGNATURE_HEADER, signature)], body).await.unwrap()
+    }
+
+    async fn post(&self, headers: &[(&str, String)], body: &[u8]) -> (u16, Value) {
+        runner::post_webhook(&self.deps, "/webhooks/shipments", headers, body).await.unwrap()
+    }
+}
+
+fn error(answer: &Value) -> &str {
+    answer["error"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_signed_shipment_is_queued_once_and_repeats_are_acknowledged() {
+    let f = fixture().await;
+    let body = f.event("evt-1", "PKG-1").to_string();
+    let (status, answer) = f.post_signed(body.as_bytes()).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["package_reference_id"], "1");
+    assert_eq!(f.queue.bodies(), vec![format!(r#"{{"type":"confirm_shipment","order_id":"{}","package_id":"PKG-1"}}"#, f.order_id)]);
+
+    let (status, answer) = f.post_signed(body.as_bytes()).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("duplicate")));
+    let (status, answer) = f.post_signed(f.event("evt-2", "PKG-1").to_string().as_bytes()).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("duplicate")), "the same package under another event id");
+    assert_eq!(f.queue.bodies().len(), 1, "repeats are not queued again");
+    let packages = f.h.stack.adapters.store.scan_packages().await.unwrap();
+    assert_eq!(packages.len(), 1);
+}
+
+#[tokio::test]
+async fn bad_signatures_are_refused_with_401() {
+    let f = fixture().await;
+    let body = f.event("evt-1", "PKG-1").to_string();
+    let (status, answer) = f.post(&[], body.as_bytes()).await;
+    assert_eq!(status, 401);
+    assert!(error(&answer).contains("missing x-sellerbridge-signature"), "{answer}");
+    let forged = SigningKey::new("not-the-key").sign(f.deps.clock.now(), body.as_bytes());
+    let (status, answer) = f.post(&[(SIGNATURE_HEADER, forged)], body.as_bytes()).await;
+    assert_eq!(status, 401);
+    assert!(error(&answer).contains("does not match"), "{answer}");
+    let (status, _) = f.post(&[(SIGNATURE_HEADER, "t=abc,v1=zz".into())], body.as_bytes()).await;
+    assert_eq!(status, 401);
+    assert!(f.queue.bodies().is_empty());
+}
+
+#[tokio::test]
+async fn stale_malformed_and_incomplete_events_are_refused_with_400_naming_the_problem() {
+    let f = fixture().await;
+    let body = f.event("evt-1", "PKG-1").to_string();
+    let stale = f.h.stack.signing_key.sign(f.deps.clock.now() - Duration::minutes(10), body.as_bytes());
+    let (status, answer) = f.post(&[(SIGNATURE_HEADER, stale)], body.as_bytes()).await;
+    assert_eq!(status, 400);
+    assert!(error(&answer).contains("stale timestamp"), "{answer}");
+
+    let (status, answer) = f.post_signed(b"{\"id\": \"evt-1\", ").await;
+    assert_eq!(status, 400);
+    assert!(error(&answer).starts_with("malformed JSON"), "{answer}");
+
+    for field in ["tracking_number", "carrier", "package_id", "ship_date", "order_id", "items"] {
+        let mut event = f.event("evt-x", "PKG-x");
+        event["data"].as_object_mut().unwrap().remove(field);
+        let (status, answer) = f.post_signed(event.to_string().as_bytes()).await;
+        assert_eq!(status, 400, "{field}");
+        assert_eq!(error(&answer), format!("missing field `data.{field}`"));
+    }
+    let mut event = f.event("evt-x", "PKG-x");
+    event["data"]["items"][0]["quantity"] = json!(-1);
+    let (status, answer) = f.post_signed(event.to_string().as_bytes()).await;
+    assert_eq!(status, 400);
+    assert!(error(&answer).contains("data.items[0].quantity"), "{answer}");
+    assert!(f.queue.bodies().is_empty());
+    assert!(f.h.stack.adapters.store.scan_packages().await.unwrap().is_empty(), "nothing half-written");
+}
+
+#[tokio::test]
+async fn unknown_orders_and_items_are_refused_with_422_naming_the_order() {
+    let f = fixture().await;
+    let mut event = f.event("evt-1", "PKG-1");
+    event["data"]["order_id"] = json!("999-9999999-9999999");
+    let (status, answer) = f.post_signed(event.to_string().as_bytes()).await;
+    assert_eq!(status, 422);
+    assert_eq!(error(&answer), "unknown order 999-9999999-9999999");
+
+    let mut event = f.event("evt-2", "PKG-2");
+    event["data"]["items"][0]["sku"] = json!("NOT-ON-ORDER");
+    let (status, answer) = f.post_signed(event.to_string().as_bytes()).await;
+    assert_eq!(status, 422);
+    assert_eq!(error(&answer), format!("items[0]: order {} has no item with SKU NOT-ON-ORDER", f.order_id));
+
+    let mut event = f.event("evt-3", "PKG-3");
+    event["data"]["items"][0]["quantity"] = json!(99);
+    let (status, answer) = f.post_signed(event.to_string().as_bytes()).await;
+    assert_eq!(status, 422);
+    assert!(error(&answer).contains("left to ship, the shipment sends 99"), "{answer}");
+    assert!(f.queue.bodies().is_empty());
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_refused_with_413() {
+    let f = fixture().await;
+    let mut event = f.event("evt-1", "PKG-1");
+    event["padding"] = json!("x".repeat(shipment_webhook::MAX_BODY_BYTES));
+    let (status, answer) = f.post_signed(event.to_string().as_bytes()).await;
+    assert_eq!(status, 413);
+    assert!(error(&answer).contains("limit"), "{answer}");
+    assert!(f.queue.bodies().is_empty());
+}
