@@ -370,8 +370,8 @@ pub async fn run(config: &DemoConfig, progress: &dyn Progress) -> Result<Summary
     let webhook = stack.webhook_deps();
     let sent = send_shipments(&webhook, &stack.signing_key, &stack.adapters.store, progress).await?;
 
-    let sender = stack.sender_deps(update_sender::SenderSettings::default(), None).await?;
-    let poller = SqsPoller::new(stack.clients.sqs.clone(), stack.queues.updates_url.clone());
+    let sender = stack.sender_deps(stack.sender_settings(), None).await?;
+    let poller = stack.updates_poller();
     drain_updates(&sender, &poller, config.sender_concurrency, Duration::from_secs(600), progress, sandbox_progress(&sandbox)).await?;
     let dlq = runner::depth(&stack.clients.sqs, &stack.queues.updates_dlq_url).await?;
     progress.line(&format!("[retries] queue drained; dead-letter queue holds {} messages", dlq.visible));

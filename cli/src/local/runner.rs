@@ -103,7 +103,8 @@ pub struct SqsPoller {
 
 impl SqsPoller {
     pub fn new(sqs: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
-        Self { sqs, queue_url: queue_url.into(), batch_size: 10, visibility_timeout: Duration::from_secs(60) }
+        // The template's SQS event: BatchSize 10.
+        Self { sqs, queue_url: queue_url.into(), batch_size: 10, visibility_timeout: Duration::from_secs(30) }
     }
 
     /// Receives one batch, invokes the sender with it, deletes what it did not report as failed.

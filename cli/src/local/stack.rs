@@ -18,6 +18,7 @@ use shipment_webhook::WebhookDeps;
 use update_sender::{SenderDeps, SenderSettings};
 
 use super::provision::{self, LocalQueues, StackDefinition};
+use super::runner::SqsPoller;
 
 pub const REGION: &str = "us-east-1";
 
@@ -52,6 +53,7 @@ pub struct ConnectionSpec {
 
 pub struct LocalStack {
     pub name: String,
+    pub definition: StackDefinition,
     pub settings: Settings,
     pub clients: Clients,
     pub adapters: Adapters,
@@ -89,7 +91,7 @@ impl LocalStack {
         };
         let adapters = Adapters::from_clients(clients.clone(), &settings, clock);
         let signing_key = SigningKey::new(adapters.secrets.string(&settings.webhook_secret_id).await?);
-        Ok(Self { name: name.to_owned(), settings, clients, adapters, queues, signing_key })
+        Ok(Self { name: name.to_owned(), definition, settings, clients, adapters, queues, signing_key })
     }
 
     /// Stores the connection and its refresh-token secret, as `sellerbridge connections add` does.
@@ -131,6 +133,26 @@ impl LocalStack {
         }
         let spapi = adapters.spapi_client(&self.settings).await?;
         Ok(SenderDeps { queue: Arc::new(adapters.queue.clone()), adapters, spapi, settings })
+    }
+
+    /// A poller for the updates queue with the template's visibility timeout, as the event source
+    /// mapping would see it.
+    pub fn updates_poller(&self) -> SqsPoller {
+        let visibility = self
+            .definition
+            .queue(provision::UPDATES_QUEUE_ID)
+            .and_then(|q| q.attributes.get("VisibilityTimeout"))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(30);
+        let mut poller = SqsPoller::new(self.clients.sqs.clone(), self.queues.updates_url.clone());
+        poller.visibility_timeout = std::time::Duration::from_secs(visibility);
+        poller
+    }
+
+    /// The sender's settings with the template's maxReceiveCount, so it knows which receive is the last.
+    pub fn sender_settings(&self) -> SenderSettings {
+        let max_receives = self.definition.queue(provision::UPDATES_QUEUE_ID).and_then(|q| q.redrive.as_ref()).map(|r| r.max_receive_count);
+        SenderSettings { max_receives: max_receives.unwrap_or(SenderSettings::default().max_receives), ..SenderSettings::default() }
     }
 
     pub fn redactor_deps(&self) -> RedactorDeps {

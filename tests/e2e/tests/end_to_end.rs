@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sellerbridge_cli::local::demo::{self, Quiet};
-use sellerbridge_cli::local::runner::{self, SqsPoller};
+use sellerbridge_cli::local::runner;
 use sellerbridge_core::domain::clock::OffsetClock;
 use sellerbridge_core::domain::pii::REDACTED;
 use sellerbridge_core::domain::shipment::PackageState;
@@ -43,9 +43,9 @@ async fn every_shipment_is_confirmed_once_and_pii_is_redacted_and_never_logged()
     webhook.queue = queue.clone();
     let sent = demo::send_shipments(&webhook, &h.stack.signing_key, store, &Quiet).await.unwrap();
     assert!(sent.len() > imported.len(), "multi-item orders ship in two packages");
-    let mut sender = h.stack.sender_deps(Default::default(), None).await.unwrap();
+    let mut sender = h.stack.sender_deps(h.stack.sender_settings(), None).await.unwrap();
     sender.queue = queue.clone();
-    let poller = SqsPoller::new(h.stack.clients.sqs.clone(), h.stack.queues.updates_url.clone());
+    let poller = h.stack.updates_poller();
     demo::drain_updates(&sender, &poller, 2, Duration::from_secs(300), &Quiet, demo::sandbox_progress(&h.inspector)).await.unwrap();
 
     // Amazon saw exactly one confirmShipment per package, with the package's carrier, tracking and items.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sellerbridge_cli::local::demo::{self, Quiet};
-use sellerbridge_cli::local::runner::{self, SqsPoller};
+use sellerbridge_cli::local::runner;
 use sellerbridge_core::domain::clock::OffsetClock;
 use sellerbridge_core::domain::shipment::PackageState;
 use sellerbridge_core::spapi::limiter::Unlimited;
@@ -22,8 +22,8 @@ async fn with_queued_shipments(orders: usize, time_scale: f64) -> Harness {
 }
 
 async fn drain(h: &Harness, limiter: Option<Arc<dyn sellerbridge_core::spapi::RateLimiter>>) {
-    let sender = h.stack.sender_deps(SenderSettings::default(), limiter).await.unwrap();
-    let poller = SqsPoller::new(h.stack.clients.sqs.clone(), h.stack.queues.updates_url.clone());
+    let sender = h.stack.sender_deps(h.stack.sender_settings(), limiter).await.unwrap();
+    let poller = h.stack.updates_poller();
     demo::drain_updates(&sender, &poller, 2, Duration::from_secs(240), &Quiet, demo::sandbox_progress(&h.inspector)).await.unwrap();
 }
 
@@ -55,9 +55,9 @@ async fn without_the_shared_limiter_the_same_load_is_throttled_and_still_nothing
 async fn transient_failures_end_in_the_dead_letter_queue_and_on_the_package() {
     let h = with_queued_shipments(6, 600.0).await;
     h.sandbox_post("/_sandbox/faults", json!({"operation": "confirmShipment", "status": 503, "count": 1000})).await;
-    let settings = SenderSettings { transient_backoff: Duration::ZERO, ..SenderSettings::default() };
+    let settings = SenderSettings { transient_backoff: Duration::ZERO, ..h.stack.sender_settings() };
     let sender = h.stack.sender_deps(settings, None).await.unwrap();
-    let mut poller = SqsPoller::new(h.stack.clients.sqs.clone(), h.stack.queues.updates_url.clone());
+    let mut poller = h.stack.updates_poller();
     poller.visibility_timeout = Duration::ZERO;
     for _ in 0..40 {
         if poller.depth().await.unwrap().is_empty() {
