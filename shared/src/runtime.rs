@@ -27,6 +27,13 @@ pub struct Settings {
 }
 
 impl Settings {
+    pub const TABLE: &'static str = "SELLERBRIDGE_TABLE";
+    pub const UPDATES_QUEUE_URL: &'static str = "SELLERBRIDGE_UPDATES_QUEUE_URL";
+    pub const LWA_SECRET_ID: &'static str = "SELLERBRIDGE_LWA_SECRET_ID";
+    pub const WEBHOOK_SECRET_ID: &'static str = "SELLERBRIDGE_WEBHOOK_SECRET_ID";
+    pub const SPAPI_ENDPOINT: &'static str = "SELLERBRIDGE_SPAPI_ENDPOINT";
+    pub const LWA_ENDPOINT: &'static str = "SELLERBRIDGE_LWA_ENDPOINT";
+
     pub fn from_env() -> Result<Self, ConfigError> {
         let var = |name: &str| std::env::var(name).map_err(|_| ConfigError(format!("environment variable {name} is not set")));
         let url = |name: &str, default: &str| {
@@ -34,15 +41,27 @@ impl Settings {
             url::Url::parse(&raw).map_err(|e| ConfigError(format!("{name} is not a URL: {e}")))
         };
         Ok(Self {
-            table: var("SELLERBRIDGE_TABLE")?,
-            updates_queue_url: var("SELLERBRIDGE_UPDATES_QUEUE_URL")?,
-            lwa_secret_id: var("SELLERBRIDGE_LWA_SECRET_ID")?,
-            webhook_secret_id: var("SELLERBRIDGE_WEBHOOK_SECRET_ID")?,
+            table: var(Self::TABLE)?,
+            updates_queue_url: var(Self::UPDATES_QUEUE_URL)?,
+            lwa_secret_id: var(Self::LWA_SECRET_ID)?,
+            webhook_secret_id: var(Self::WEBHOOK_SECRET_ID)?,
             endpoints: Endpoints {
-                spapi: url("SELLERBRIDGE_SPAPI_ENDPOINT", "https://sellingpartnerapi-na.amazon.com")?,
-                lwa_token: url("SELLERBRIDGE_LWA_ENDPOINT", "https://api.amazon.com/auth/o2/token")?,
+                spapi: url(Self::SPAPI_ENDPOINT, "https://sellingpartnerapi-na.amazon.com")?,
+                lwa_token: url(Self::LWA_ENDPOINT, "https://api.amazon.com/auth/o2/token")?,
             },
         })
+    }
+
+    /// The environment [`Settings::from_env`] reads these settings back from.
+    pub fn to_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (Self::TABLE, self.table.clone()),
+            (Self::UPDATES_QUEUE_URL, self.updates_queue_url.clone()),
+            (Self::LWA_SECRET_ID, self.lwa_secret_id.clone()),
+            (Self::WEBHOOK_SECRET_ID, self.webhook_secret_id.clone()),
+            (Self::SPAPI_ENDPOINT, self.endpoints.spapi.to_string()),
+            (Self::LWA_ENDPOINT, self.endpoints.lwa_token.to_string()),
+        ]
     }
 }
 

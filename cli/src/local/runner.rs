@@ -47,15 +47,15 @@ pub async fn tick_redaction(deps: &RedactorDeps, timeout: Duration, dry_run: boo
     pii_redactor::handle(deps, LambdaEvent::new(payload, lambda_context(timeout))).await.map_err(|e| anyhow::anyhow!(e))
 }
 
-/// An HTTP API (payload 2.0) request to the webhook function; returns the status and JSON body.
-pub async fn post_webhook(deps: &WebhookDeps, path: &str, headers: &[(&str, String)], body: &[u8]) -> Result<(u16, serde_json::Value)> {
+/// An HTTP API (payload format 2.0) event, as API Gateway hands a POST to the function.
+pub fn api_gateway_event(path: &str, headers: &[(&str, String)], body: &[u8]) -> serde_json::Value {
     let headers: serde_json::Map<String, serde_json::Value> =
         headers.iter().map(|(name, value)| (name.to_lowercase(), json!(value))).chain([("content-type".into(), json!("application/json"))]).collect();
     let (encoded, is_base64) = match std::str::from_utf8(body) {
         Ok(text) => (text.to_owned(), false),
         Err(_) => (base64::engine::general_purpose::STANDARD.encode(body), true),
     };
-    let event = json!({
+    json!({
         "version": "2.0", "routeKey": format!("POST {path}"), "rawPath": path, "rawQueryString": "",
         "headers": headers,
         "requestContext": {"accountId": "000000000000", "apiId": "local", "domainName": "localhost", "domainPrefix": "localhost",
@@ -63,12 +63,34 @@ pub async fn post_webhook(deps: &WebhookDeps, path: &str, headers: &[(&str, Stri
             "requestId": uuid::Uuid::new_v4().to_string(), "routeKey": format!("POST {path}"), "stage": "$default",
             "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0},
         "body": encoded, "isBase64Encoded": is_base64
-    });
+    })
+}
+
+/// Sends a request to the webhook function the way the HTTP API does; returns the status and JSON body.
+pub async fn post_webhook(deps: &WebhookDeps, path: &str, headers: &[(&str, String)], body: &[u8]) -> Result<(u16, serde_json::Value)> {
+    let event = api_gateway_event(path, headers, body);
     let request: lambda_http::request::LambdaRequest = serde_json::from_value(event).context("building the API Gateway v2 event")?;
     let response = shipment_webhook::handle(deps, request.into()).await.map_err(|e| anyhow::anyhow!(e))?;
     let status = response.status().as_u16();
     let body: &[u8] = response.body().as_ref();
     Ok((status, serde_json::from_slice(body).unwrap_or(serde_json::Value::Null)))
+}
+
+/// The SQS event the event source mapping builds from received messages.
+pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> serde_json::Value {
+    let records: Vec<serde_json::Value> = messages
+        .iter()
+        .map(|m| {
+            let attributes: serde_json::Map<String, serde_json::Value> =
+                m.attributes().map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), json!(v))).collect()).unwrap_or_default();
+            json!({
+                "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
+                "attributes": attributes, "messageAttributes": {}, "md5OfBody": m.md5_of_body(),
+                "eventSource": "aws:sqs", "eventSourceARN": format!("arn:aws:sqs:{REGION}:000000000000:local"), "awsRegion": REGION
+            })
+        })
+        .collect();
+    json!({"Records": records})
 }
 
 /// What one poll did.
@@ -107,8 +129,8 @@ impl SqsPoller {
         Self { sqs, queue_url: queue_url.into(), batch_size: 10, visibility_timeout: Duration::from_secs(30) }
     }
 
-    /// Receives one batch, invokes the sender with it, deletes what it did not report as failed.
-    pub async fn poll_once(&self, deps: &SenderDeps, timeout: Duration) -> Result<PollStats> {
+    /// Receives up to one batch, as the event source mapping does.
+    pub async fn receive(&self) -> Result<Vec<aws_sdk_sqs::types::Message>> {
         let received = self
             .sqs
             .receive_message()
@@ -120,23 +142,16 @@ impl SqsPoller {
             .send()
             .await
             .context("receiving from the updates queue")?;
-        let messages = received.messages.unwrap_or_default();
+        Ok(received.messages.unwrap_or_default())
+    }
+
+    /// Receives one batch, invokes the sender with it, deletes what it did not report as failed.
+    pub async fn poll_once(&self, deps: &SenderDeps, timeout: Duration) -> Result<PollStats> {
+        let messages = self.receive().await?;
         if messages.is_empty() {
             return Ok(PollStats::default());
         }
-        let records: Vec<serde_json::Value> = messages
-            .iter()
-            .map(|m| {
-                let attributes: serde_json::Map<String, serde_json::Value> =
-                    m.attributes().map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), json!(v))).collect()).unwrap_or_default();
-                json!({
-                    "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
-                    "attributes": attributes, "messageAttributes": {}, "md5OfBody": m.md5_of_body(),
-                    "eventSource": "aws:sqs", "eventSourceARN": format!("arn:aws:sqs:{REGION}:000000000000:local"), "awsRegion": REGION
-                })
-            })
-            .collect();
-        let event: SqsEvent = serde_json::from_value(json!({"Records": records})).context("building the SQS event")?;
+        let event: SqsEvent = serde_json::from_value(sqs_event(&messages)).context("building the SQS event")?;
         let response = update_sender::handle(deps, LambdaEvent::new(event, lambda_context(timeout))).await.map_err(|e| anyhow::anyhow!(e))?;
         let failed: HashSet<String> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
         let done: Vec<DeleteMessageBatchRequestEntry> = messages

@@ -1,0 +1,39 @@
+//! The SAM template and the code agree on what the functions are given.
+use std::collections::BTreeSet;
+
+use sellerbridge_cli::local::provision::TEMPLATE;
+use sellerbridge_core::runtime::Settings;
+use sellerbridge_core::spapi::Endpoints;
+
+#[test]
+fn the_template_sets_exactly_the_environment_the_functions_read() {
+    let template: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).unwrap();
+    let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
+    let in_template: BTreeSet<String> = variables.as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_owned()).collect();
+    let settings = Settings {
+        table: String::new(),
+        updates_queue_url: String::new(),
+        lwa_secret_id: String::new(),
+        webhook_secret_id: String::new(),
+        endpoints: Endpoints { spapi: "https://a.example".parse().unwrap(), lwa_token: "https://b.example".parse().unwrap() },
+    };
+    let read_by_code: BTreeSet<String> = settings.to_env().into_iter().map(|(name, _)| name.to_owned()).collect();
+    assert_eq!(in_template, read_by_code);
+}
+
+#[test]
+fn every_function_binary_named_in_the_template_exists_in_the_workspace() {
+    let template: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).unwrap();
+    let binaries: BTreeSet<String> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|resource| resource["Type"] == "AWS::Serverless::Function")
+        .map(|resource| resource["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned())
+        .collect();
+    let crates: BTreeSet<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../functions"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(binaries, crates);
+}
