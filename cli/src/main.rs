@@ -44,12 +44,21 @@ enum Local {
 #[tokio::main]
 async fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Local(Local::Demo { sandbox_url, time_scale, lwa_client_id, lwa_client_secret, refresh_token, log_file }) => {
+        Command::Local(Local::Demo {
+            sandbox_url,
+            time_scale,
+            lwa_client_id,
+            lwa_client_secret,
+            refresh_token,
+            log_file,
+        }) => {
             if let Some(dir) = log_file.parent() {
                 std::fs::create_dir_all(dir)?;
             }
             let file = std::fs::File::create(&log_file)?;
-            tracing::subscriber::set_global_default(sellerbridge_core::telemetry::subscriber(std::sync::Mutex::new(file)))?;
+            tracing::subscriber::set_global_default(sellerbridge_core::telemetry::subscriber(std::sync::Mutex::new(
+                file,
+            )))?;
             println!("[demo] handler logs: {}", log_file.display());
             let config = DemoConfig {
                 endpoints: LocalEndpoints::from_env(sandbox_url)?,

@@ -9,13 +9,17 @@ use sellerbridge_core::spapi::Endpoints;
 fn the_template_sets_exactly_the_environment_the_functions_read() {
     let template: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).unwrap();
     let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
-    let in_template: BTreeSet<String> = variables.as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_owned()).collect();
+    let in_template: BTreeSet<String> =
+        variables.as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_owned()).collect();
     let settings = Settings {
         table: String::new(),
         updates_queue_url: String::new(),
         lwa_secret_id: String::new(),
         webhook_secret_id: String::new(),
-        endpoints: Endpoints { spapi: "https://a.example".parse().unwrap(), lwa_token: "https://b.example".parse().unwrap() },
+        endpoints: Endpoints {
+            spapi: "https://a.example".parse().unwrap(),
+            lwa_token: "https://b.example".parse().unwrap(),
+        },
     };
     let read_by_code: BTreeSet<String> = settings.to_env().into_iter().map(|(name, _)| name.to_owned()).collect();
     assert_eq!(in_template, read_by_code);

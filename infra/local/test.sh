@@ -37,8 +37,10 @@ export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${A
 export AWS_EC2_METADATA_DISABLED=true
 
 rc=0
-echo "test.sh: cargo test --workspace $* (DynamoDB Local $SELLERBRIDGE_DYNAMODB_ENDPOINT, moto $SELLERBRIDGE_MOTO_ENDPOINT)" >&2
-cargo test --workspace "$@" || rc=$?
+echo "test.sh: cargo test --workspace --no-fail-fast $* (DynamoDB Local $SELLERBRIDGE_DYNAMODB_ENDPOINT, moto $SELLERBRIDGE_MOTO_ENDPOINT)" >&2
+# The function binaries first: the Runtime API test runs them as deployed.
+cargo build --workspace --bins || rc=$?
+((rc)) || cargo test --workspace --no-fail-fast "$@" || rc=$?
 "$STACK" validate || { ((rc)) || rc=1; }
 
 if ((rc)); then

@@ -35,7 +35,9 @@ impl Settings {
     pub const LWA_ENDPOINT: &'static str = "SELLERBRIDGE_LWA_ENDPOINT";
 
     pub fn from_env() -> Result<Self, ConfigError> {
-        let var = |name: &str| std::env::var(name).map_err(|_| ConfigError(format!("environment variable {name} is not set")));
+        let var = |name: &str| {
+            std::env::var(name).map_err(|_| ConfigError(format!("environment variable {name} is not set")))
+        };
         let url = |name: &str, default: &str| {
             let raw = std::env::var(name).unwrap_or_else(|_| default.to_owned());
             url::Url::parse(&raw).map_err(|e| ConfigError(format!("{name} is not a URL: {e}")))
@@ -95,11 +97,12 @@ impl Adapters {
     }
 
     pub fn from_clients(clients: Clients, settings: &Settings, clock: SharedClock) -> Self {
+        let store = DynamoStore::new(clients.dynamodb, &settings.table);
         Self {
-            store: DynamoStore::new(clients.dynamodb.clone(), &settings.table),
+            limiter: Arc::new(DynamoRateLimiter::new(store.clone(), clock.clone())),
+            store,
             queue: SqsUpdateQueue::new(clients.sqs, &settings.updates_queue_url),
             secrets: SecretStore::new(clients.secrets),
-            limiter: Arc::new(DynamoRateLimiter::new(clients.dynamodb, &settings.table, clock.clone())),
             http: http_client(),
             clock,
         }

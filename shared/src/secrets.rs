@@ -24,13 +24,9 @@ impl SecretStore {
     }
 
     pub async fn string(&self, id: &str) -> Result<String, SecretError> {
-        let output = self
-            .client
-            .get_secret_value()
-            .secret_id(id)
-            .send()
-            .await
-            .map_err(|e| SecretError::Unavailable { id: id.to_owned(), message: DisplayErrorContext(&e).to_string() })?;
+        let output = self.client.get_secret_value().secret_id(id).send().await.map_err(|e| {
+            SecretError::Unavailable { id: id.to_owned(), message: DisplayErrorContext(&e).to_string() }
+        })?;
         output
             .secret_string
             .ok_or_else(|| SecretError::Malformed { id: id.to_owned(), message: "no SecretString".into() })

@@ -81,7 +81,8 @@ impl SandboxInspector {
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T> {
-        let response = self.http.get(format!("{}{path}", self.base)).send().await.with_context(|| format!("sandbox {path}"))?;
+        let response =
+            self.http.get(format!("{}{path}", self.base)).send().await.with_context(|| format!("sandbox {path}"))?;
         ensure!(response.status().is_success(), "sandbox {path} answered {}", response.status());
         Ok(response.json().await?)
     }
@@ -196,7 +197,12 @@ pub fn packages_for(order: &Order) -> Vec<Vec<(String, u32)>> {
 
 /// Sends a signed webhook for every package of every order awaiting shipment, plus one repeat of every
 /// tenth event to show that repeats are acknowledged and not queued again.
-pub async fn send_shipments(deps: &WebhookDeps, key: &SigningKey, store: &DynamoStore, progress: &dyn Progress) -> Result<Vec<SentShipment>> {
+pub async fn send_shipments(
+    deps: &WebhookDeps,
+    key: &SigningKey,
+    store: &DynamoStore,
+    progress: &dyn Progress,
+) -> Result<Vec<SentShipment>> {
     let orders = store.scan_orders().await?;
     let mut sent = Vec::new();
     let mut repeats = 0;
@@ -213,12 +219,19 @@ pub async fn send_shipments(deps: &WebhookDeps, key: &SigningKey, store: &Dynamo
             });
             if sent.len() % 10 == 0 {
                 let (status, answer) = runner::post_webhook(deps, "/webhooks/shipments", &headers, &body).await?;
-                ensure!(status == 200 && answer["status"] == "duplicate", "a repeated event answered {status}: {answer}");
+                ensure!(
+                    status == 200 && answer["status"] == "duplicate",
+                    "a repeated event answered {status}: {answer}"
+                );
                 repeats += 1;
             }
         }
     }
-    progress.line(&format!("[webhook] {} shipments accepted for {} orders; {repeats} repeated events acknowledged without re-queueing", sent.len(), orders.len()));
+    progress.line(&format!(
+        "[webhook] {} shipments accepted for {} orders; {repeats} repeated events acknowledged without re-queueing",
+        sent.len(),
+        orders.len()
+    ));
     Ok(sent)
 }
 
@@ -249,7 +262,11 @@ pub async fn drain_updates(
             last_report = Instant::now();
             progress.line(&format!(
                 "[retries] {:>5.1}s queue visible={} delayed={} in-flight={} | {}",
-                started.elapsed().as_secs_f64(), depth.visible, depth.delayed, depth.in_flight, on_tick().await
+                started.elapsed().as_secs_f64(),
+                depth.visible,
+                depth.delayed,
+                depth.in_flight,
+                on_tick().await
             ));
         }
         if batch == 0 {
@@ -271,7 +288,11 @@ pub struct Summary {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "demo: imported={} confirmed={} throttled={} redacted={} lost={}", self.imported, self.confirmed, self.throttled, self.redacted, self.lost)
+        write!(
+            f,
+            "demo: imported={} confirmed={} throttled={} redacted={} lost={}",
+            self.imported, self.confirmed, self.throttled, self.redacted, self.lost
+        )
     }
 }
 
@@ -283,7 +304,8 @@ pub async fn summarize(store: &DynamoStore, sandbox: &SandboxInspector, sent: &[
     let packages = store.scan_packages().await?;
     let confirmed_at_amazon: BTreeSet<(String, String)> =
         sandbox.confirmed_packages().await?.into_iter().map(|(order, reference, _)| (order, reference)).collect();
-    let by_id: BTreeMap<(String, String), _> = packages.iter().map(|p| ((p.order_id.to_string(), p.package_id.to_string()), p)).collect();
+    let by_id: BTreeMap<(String, String), _> =
+        packages.iter().map(|p| ((p.order_id.to_string(), p.package_id.to_string()), p)).collect();
     let lost = sent
         .iter()
         .filter(|s| s.status == 202)
@@ -291,7 +313,8 @@ pub async fn summarize(store: &DynamoStore, sandbox: &SandboxInspector, sent: &[
             None => true,
             Some(p) => {
                 let confirmed = confirmed_at_amazon.contains(&(p.order_id.to_string(), p.reference.to_string()));
-                let visible_failure = matches!(p.state, PackageState::Failed { .. } | PackageState::DeadLettered { .. });
+                let visible_failure =
+                    matches!(p.state, PackageState::Failed { .. } | PackageState::DeadLettered { .. });
                 !confirmed && !visible_failure
             }
         })
@@ -312,7 +335,9 @@ pub fn sandbox_progress(sandbox: &SandboxInspector) -> impl Fn() -> futures::fut
         let sandbox = sandbox.clone();
         Box::pin(async move {
             match sandbox.stats().await {
-                Ok(stats) => format!("confirmed at Amazon={} Amazon 429s={}", stats.confirmed_packages, stats.throttled),
+                Ok(stats) => {
+                    format!("confirmed at Amazon={} Amazon 429s={}", stats.confirmed_packages, stats.throttled)
+                }
                 Err(e) => format!("sandbox stats unavailable: {e}"),
             }
         })
@@ -345,14 +370,28 @@ pub async fn run(config: &DemoConfig, progress: &dyn Progress) -> Result<Summary
 
     let clock = OffsetClock::default();
     let name = format!("demo-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let stack = LocalStack::provision(&config.endpoints, &name, &config.lwa_client_id, &config.lwa_client_secret, Arc::new(clock.clone())).await?;
-    progress.line(&format!("[stack] table {} and queues {} created from infra/template.yaml", stack.settings.table, stack.queues.updates_url));
+    let stack = LocalStack::provision(
+        &config.endpoints,
+        &name,
+        &config.lwa_client_id,
+        &config.lwa_client_secret,
+        Arc::new(clock.clone()),
+    )
+    .await?;
+    progress.line(&format!(
+        "[stack] table {} and queues {} created from infra/template.yaml",
+        stack.settings.table, stack.queues.updates_url
+    ));
 
     let sandbox = SandboxInspector::new(&config.endpoints.sandbox);
     let seeded = sandbox.stats().await?;
-    progress.line(&format!("[sandbox] {} seeded orders, {} actionable merchant-fulfilled", seeded.orders, seeded.actionable_mfn));
+    progress.line(&format!(
+        "[sandbox] {} seeded orders, {} actionable merchant-fulfilled",
+        seeded.orders, seeded.actionable_mfn
+    ));
 
-    let quota_overrides = Operation::ALL.iter().map(|op| (op.name().to_owned(), op.default_quota().scaled(config.time_scale))).collect();
+    let quota_overrides =
+        Operation::ALL.iter().map(|op| (op.name().to_owned(), op.default_quota().scaled(config.time_scale))).collect();
     stack
         .add_connection(ConnectionSpec {
             id: ConnectionId::parse("us-main")?,
@@ -372,7 +411,15 @@ pub async fn run(config: &DemoConfig, progress: &dyn Progress) -> Result<Summary
 
     let sender = stack.sender_deps(stack.sender_settings(), None).await?;
     let poller = stack.updates_poller();
-    drain_updates(&sender, &poller, config.sender_concurrency, Duration::from_secs(600), progress, sandbox_progress(&sandbox)).await?;
+    drain_updates(
+        &sender,
+        &poller,
+        config.sender_concurrency,
+        Duration::from_secs(600),
+        progress,
+        sandbox_progress(&sandbox),
+    )
+    .await?;
     let dlq = runner::depth(&stack.clients.sqs, &stack.queues.updates_dlq_url).await?;
     progress.line(&format!("[retries] queue drained; dead-letter queue holds {} messages", dlq.visible));
 

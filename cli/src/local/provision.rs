@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition as DdbAttributeDefinition, BillingMode, GlobalSecondaryIndex as DdbGsi,
-    IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
-    TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
+    AttributeDefinition as DdbAttributeDefinition, BillingMode, GlobalSecondaryIndex as DdbGsi, IndexStatus,
+    KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    TimeToLiveStatus,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_yaml::Value;
@@ -71,16 +71,11 @@ pub struct TableDef {
 impl TableDef {
     /// The attribute of the key schema with the given key type (`HASH` / `RANGE`).
     pub fn key(&self, key_type: &str) -> Option<&str> {
-        self.key_schema
-            .iter()
-            .find(|k| k.key_type == key_type)
-            .map(|k| k.attribute_name.as_str())
+        self.key_schema.iter().find(|k| k.key_type == key_type).map(|k| k.attribute_name.as_str())
     }
 
     pub fn gsi(&self, name: &str) -> Option<&GsiDef> {
-        self.global_secondary_indexes
-            .iter()
-            .find(|g| g.name == name)
+        self.global_secondary_indexes.iter().find(|g| g.name == name)
     }
 }
 
@@ -103,9 +98,7 @@ pub struct QueueDef {
 
 impl QueueDef {
     pub fn is_fifo(&self) -> bool {
-        self.attributes
-            .get("FifoQueue")
-            .is_some_and(|v| v == "true")
+        self.attributes.get("FifoQueue").is_some_and(|v| v == "true")
     }
 }
 
@@ -139,13 +132,10 @@ impl StackDefinition {
         let mut tables = Vec::new();
         let mut queues = Vec::new();
         for (id, resource) in resources {
-            let id = id
-                .as_str()
-                .ok_or_else(|| anyhow!("resource logical id is not a string: {id:?}"))?;
+            let id = id.as_str().ok_or_else(|| anyhow!("resource logical id is not a string: {id:?}"))?;
             match resource.get("Type").and_then(Value::as_str) {
                 Some(TABLE_TYPE) => tables.push(
-                    parse_table(id, properties(resource))
-                        .with_context(|| format!("resource {id} ({TABLE_TYPE})"))?,
+                    parse_table(id, properties(resource)).with_context(|| format!("resource {id} ({TABLE_TYPE})"))?,
                 ),
                 Some(QUEUE_TYPE) => queues.push(
                     parse_queue(id, properties(resource), &params)
@@ -216,11 +206,7 @@ fn intrinsic(v: &Value) -> Option<(String, &Value)> {
         Value::Tagged(t) => {
             let tag = t.tag.to_string();
             let name = tag.trim_start_matches('!');
-            let name = if name == "Ref" {
-                "Ref".to_owned()
-            } else {
-                format!("Fn::{name}")
-            };
+            let name = if name == "Ref" { "Ref".to_owned() } else { format!("Fn::{name}") };
             Some((name, &t.value))
         }
         Value::Mapping(m) if m.len() == 1 => {
@@ -240,12 +226,8 @@ fn scalar(v: &Value, params: &BTreeMap<String, Value>) -> Result<String> {
         Value::Bool(b) => Ok(b.to_string()),
         _ => match intrinsic(v) {
             Some((name, arg)) if name == "Ref" => {
-                let p = arg
-                    .as_str()
-                    .ok_or_else(|| anyhow!("!Ref argument is not a string"))?;
-                let default = params
-                    .get(p)
-                    .ok_or_else(|| anyhow!("!Ref {p}: not a parameter with a Default"))?;
+                let p = arg.as_str().ok_or_else(|| anyhow!("!Ref argument is not a string"))?;
+                let default = params.get(p).ok_or_else(|| anyhow!("!Ref {p}: not a parameter with a Default"))?;
                 scalar(default, params)
             }
             Some((name, _)) => bail!("{name} is not supported here by the local stack"),
@@ -255,9 +237,7 @@ fn scalar(v: &Value, params: &BTreeMap<String, Value>) -> Result<String> {
 }
 
 fn req_str<'a>(v: &'a Value, key: &str) -> Result<&'a str> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| anyhow!("missing or non-string {key}"))
+    v.get(key).and_then(Value::as_str).ok_or_else(|| anyhow!("missing or non-string {key}"))
 }
 
 fn seq<'a>(v: &'a Value, key: &str) -> Result<&'a [Value]> {
@@ -300,16 +280,10 @@ fn parse_table(id: &str, props: &Value) -> Result<TableDef> {
         .iter()
         .map(|g| {
             let name = req_str(g, "IndexName")?.to_owned();
-            let projection = g
-                .get("Projection")
-                .ok_or_else(|| anyhow!("index {name}: missing Projection"))?;
+            let projection = g.get("Projection").ok_or_else(|| anyhow!("index {name}: missing Projection"))?;
             Ok(GsiDef {
                 key_schema: parse_key_schema(g).with_context(|| format!("index {name}"))?,
-                projection_type: projection
-                    .get("ProjectionType")
-                    .and_then(Value::as_str)
-                    .unwrap_or("ALL")
-                    .to_owned(),
+                projection_type: projection.get("ProjectionType").and_then(Value::as_str).unwrap_or("ALL").to_owned(),
                 non_key_attributes: seq(projection, "NonKeyAttributes")?
                     .iter()
                     .map(|a| a.as_str().map(str::to_owned))
@@ -321,27 +295,17 @@ fn parse_table(id: &str, props: &Value) -> Result<TableDef> {
         .collect::<Result<Vec<_>>>()
         .context("GlobalSecondaryIndexes")?;
     let ttl_attribute = match props.get("TimeToLiveSpecification") {
-        Some(ttl) if ttl.get("Enabled").and_then(Value::as_bool).unwrap_or(false) => Some(
-            req_str(ttl, "AttributeName")
-                .context("TimeToLiveSpecification")?
-                .to_owned(),
-        ),
+        Some(ttl) if ttl.get("Enabled").and_then(Value::as_bool).unwrap_or(false) => {
+            Some(req_str(ttl, "AttributeName").context("TimeToLiveSpecification")?.to_owned())
+        }
         _ => None,
     };
 
-    let defined: BTreeSet<&str> = attribute_definitions
-        .iter()
-        .map(|a| a.name.as_str())
-        .collect();
-    let keys = key_schema
-        .iter()
-        .chain(global_secondary_indexes.iter().flat_map(|g| &g.key_schema));
+    let defined: BTreeSet<&str> = attribute_definitions.iter().map(|a| a.name.as_str()).collect();
+    let keys = key_schema.iter().chain(global_secondary_indexes.iter().flat_map(|g| &g.key_schema));
     for k in keys {
         if !defined.contains(k.attribute_name.as_str()) {
-            bail!(
-                "key attribute {} has no AttributeDefinition",
-                k.attribute_name
-            );
+            bail!("key attribute {} has no AttributeDefinition", k.attribute_name);
         }
     }
 
@@ -374,21 +338,14 @@ fn parse_queue(id: &str, props: &Value, params: &BTreeMap<String, Value>) -> Res
     let mut attributes = BTreeMap::new();
     for &name in QUEUE_ATTRIBUTE_PROPERTIES {
         if let Some(v) = props.get(name) {
-            attributes.insert(
-                name.to_owned(),
-                scalar(v, params).with_context(|| name.to_owned())?,
-            );
+            attributes.insert(name.to_owned(), scalar(v, params).with_context(|| name.to_owned())?);
         }
     }
     let redrive = match props.get("RedrivePolicy") {
         None => None,
         Some(p) => Some(parse_redrive(p).context("RedrivePolicy")?),
     };
-    Ok(QueueDef {
-        logical_id: id.to_owned(),
-        attributes,
-        redrive,
-    })
+    Ok(QueueDef { logical_id: id.to_owned(), attributes, redrive })
 }
 
 fn parse_redrive(policy: &Value) -> Result<RedriveDef> {
@@ -398,13 +355,9 @@ fn parse_redrive(policy: &Value) -> Result<RedriveDef> {
              write it as a mapping with deadLetterTargetArn: !GetAtt <Queue>.Arn"
         );
     }
-    let target = policy
-        .get("deadLetterTargetArn")
-        .ok_or_else(|| anyhow!("missing deadLetterTargetArn"))?;
+    let target = policy.get("deadLetterTargetArn").ok_or_else(|| anyhow!("missing deadLetterTargetArn"))?;
     let dead_letter_logical_id = get_att_arn(target).context("deadLetterTargetArn")?;
-    let max = policy
-        .get("maxReceiveCount")
-        .ok_or_else(|| anyhow!("missing maxReceiveCount"))?;
+    let max = policy.get("maxReceiveCount").ok_or_else(|| anyhow!("missing maxReceiveCount"))?;
     let max_receive_count = match max {
         Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
         Value::String(s) => s.trim().parse().ok(),
@@ -412,10 +365,7 @@ fn parse_redrive(policy: &Value) -> Result<RedriveDef> {
     }
     .filter(|n| *n >= 1)
     .ok_or_else(|| anyhow!("maxReceiveCount must be a positive integer, got {max:?}"))?;
-    Ok(RedriveDef {
-        dead_letter_logical_id,
-        max_receive_count,
-    })
+    Ok(RedriveDef { dead_letter_logical_id, max_receive_count })
 }
 
 /// `!GetAtt X.Arn`, `!GetAtt [X, Arn]`, `{"Fn::GetAtt": ..}` -> `X`.
@@ -427,16 +377,10 @@ fn get_att_arn(v: &Value) -> Result<String> {
         bail!("expected !GetAtt <Queue>.Arn, got {name}");
     }
     let (resource, attribute) = match arg {
-        Value::String(s) => s
-            .split_once('.')
-            .ok_or_else(|| anyhow!("!GetAtt {s}: expected <LogicalId>.Arn"))?,
+        Value::String(s) => s.split_once('.').ok_or_else(|| anyhow!("!GetAtt {s}: expected <LogicalId>.Arn"))?,
         Value::Sequence(parts) if parts.len() == 2 => (
-            parts[0]
-                .as_str()
-                .ok_or_else(|| anyhow!("!GetAtt: logical id is not a string"))?,
-            parts[1]
-                .as_str()
-                .ok_or_else(|| anyhow!("!GetAtt: attribute is not a string"))?,
+            parts[0].as_str().ok_or_else(|| anyhow!("!GetAtt: logical id is not a string"))?,
+            parts[1].as_str().ok_or_else(|| anyhow!("!GetAtt: attribute is not a string"))?,
         ),
         other => bail!("!GetAtt: unexpected argument {other:?}"),
     };
@@ -456,10 +400,7 @@ fn creation_order(queues: &[QueueDef]) -> Result<Vec<&QueueDef>> {
             if done.contains(q.logical_id.as_str()) {
                 continue;
             }
-            let ready = q
-                .redrive
-                .as_ref()
-                .is_none_or(|r| done.contains(r.dead_letter_logical_id.as_str()));
+            let ready = q.redrive.as_ref().is_none_or(|r| done.contains(r.dead_letter_logical_id.as_str()));
             if ready {
                 done.insert(&q.logical_id);
                 order.push(q);
@@ -478,8 +419,7 @@ fn kebab(logical_id: &str) -> String {
     let chars: Vec<char> = logical_id.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
         if c.is_ascii_uppercase() {
-            let prev_lower =
-                i > 0 && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit());
+            let prev_lower = i > 0 && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit());
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
             let prev_upper = i > 0 && chars[i - 1].is_ascii_uppercase();
             if prev_lower || (prev_upper && next_lower) {
@@ -514,23 +454,14 @@ fn key_type(k: &KeyElement) -> Result<KeyType> {
 
 fn key_schema(keys: &[KeyElement]) -> Result<Vec<KeySchemaElement>> {
     keys.iter()
-        .map(|k| {
-            Ok(KeySchemaElement::builder()
-                .attribute_name(&k.attribute_name)
-                .key_type(key_type(k)?)
-                .build()?)
-        })
+        .map(|k| Ok(KeySchemaElement::builder().attribute_name(&k.attribute_name).key_type(key_type(k)?).build()?))
         .collect()
 }
 
 /// Creates the table `table_name` as the template describes it (keys, GSIs, on-demand
 /// billing) and enables its TTL. Idempotent: an existing table with the same primary key is
 /// accepted. Waits until the table and its indexes are ACTIVE.
-pub async fn create_table(
-    client: &aws_sdk_dynamodb::Client,
-    def: &StackDefinition,
-    table_name: &str,
-) -> Result<()> {
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, def: &StackDefinition, table_name: &str) -> Result<()> {
     let t = &def.table;
     let mut req = client
         .create_table()
@@ -545,10 +476,7 @@ pub async fn create_table(
             other => bail!("attribute {}: unknown AttributeType {other}", a.name),
         };
         req = req.attribute_definitions(
-            DdbAttributeDefinition::builder()
-                .attribute_name(&a.name)
-                .attribute_type(ty)
-                .build()?,
+            DdbAttributeDefinition::builder().attribute_name(&a.name).attribute_type(ty).build()?,
         );
     }
     for g in &t.global_secondary_indexes {
@@ -573,10 +501,7 @@ pub async fn create_table(
 
     match req.send().await {
         Ok(_) => {}
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_resource_in_use_exception()) =>
-        {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {
             // Exists already: make sure it is the same table, not a stale one of another shape.
             let existing = client
                 .describe_table()
@@ -589,18 +514,10 @@ pub async fn create_table(
                 .map(|t| t.key_schema())
                 .unwrap_or_default()
                 .iter()
-                .map(|k| {
-                    (
-                        k.attribute_name().to_owned(),
-                        k.key_type().as_str().to_owned(),
-                    )
-                })
+                .map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned()))
                 .collect();
-            let wanted: Vec<(String, String)> = t
-                .key_schema
-                .iter()
-                .map(|k| (k.attribute_name.clone(), k.key_type.clone()))
-                .collect();
+            let wanted: Vec<(String, String)> =
+                t.key_schema.iter().map(|k| (k.attribute_name.clone(), k.key_type.clone())).collect();
             if existing_keys != wanted {
                 bail!(
                     "table {table_name} exists with key schema {existing_keys:?}, \
@@ -625,19 +542,13 @@ pub async fn create_table(
         let desc = current.time_to_live_description();
         let status = desc.and_then(|d| d.time_to_live_status());
         let current_attr = desc.and_then(|d| d.attribute_name());
-        let enabled = matches!(
-            status,
-            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
-        );
+        let enabled = matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling));
         if !(enabled && current_attr == Some(attr.as_str())) {
             client
                 .update_time_to_live()
                 .table_name(table_name)
                 .time_to_live_specification(
-                    TimeToLiveSpecification::builder()
-                        .attribute_name(attr)
-                        .enabled(true)
-                        .build()?,
+                    TimeToLiveSpecification::builder().attribute_name(attr).enabled(true).build()?,
                 )
                 .send()
                 .await
@@ -659,9 +570,7 @@ async fn wait_table_active(client: &aws_sdk_dynamodb::Client, table_name: &str) 
         let table = out.table();
         let table_active = table.and_then(|t| t.table_status()) == Some(&TableStatus::Active);
         let indexes_active = table.is_some_and(|t| {
-            t.global_secondary_indexes()
-                .iter()
-                .all(|g| g.index_status().is_none_or(|s| *s == IndexStatus::Active))
+            t.global_secondary_indexes().iter().all(|g| g.index_status().is_none_or(|s| *s == IndexStatus::Active))
         });
         if table_active && indexes_active {
             return Ok(());
@@ -689,15 +598,12 @@ pub async fn create_queues(
 
     for q in creation_order(&def.queues)? {
         let name = local_queue_name(name_prefix, q);
-        let mut attributes: Vec<(QueueAttributeName, String)> = q
-            .attributes
-            .iter()
-            .map(|(k, v)| (QueueAttributeName::from(k.as_str()), v.clone()))
-            .collect();
+        let mut attributes: Vec<(QueueAttributeName, String)> =
+            q.attributes.iter().map(|(k, v)| (QueueAttributeName::from(k.as_str()), v.clone())).collect();
         if let Some(r) = &q.redrive {
-            let dlq_arn = arns.get(&r.dead_letter_logical_id).ok_or_else(|| {
-                anyhow!("dead-letter queue {} not created", r.dead_letter_logical_id)
-            })?;
+            let dlq_arn = arns
+                .get(&r.dead_letter_logical_id)
+                .ok_or_else(|| anyhow!("dead-letter queue {} not created", r.dead_letter_logical_id))?;
             let policy = serde_json::json!({
                 "deadLetterTargetArn": dlq_arn,
                 "maxReceiveCount": r.max_receive_count,
@@ -712,14 +618,8 @@ pub async fn create_queues(
             .send()
             .await;
         let url = match created {
-            Ok(out) => out
-                .queue_url()
-                .ok_or_else(|| anyhow!("CreateQueue {name} returned no QueueUrl"))?
-                .to_owned(),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_queue_name_exists()) =>
-            {
+            Ok(out) => out.queue_url().ok_or_else(|| anyhow!("CreateQueue {name} returned no QueueUrl"))?.to_owned(),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_queue_name_exists()) => {
                 // Exists with other attributes: reuse it and bring its attributes in line.
                 let url = client
                     .get_queue_url()
@@ -730,10 +630,8 @@ pub async fn create_queues(
                     .queue_url()
                     .ok_or_else(|| anyhow!("GetQueueUrl {name} returned no QueueUrl"))?
                     .to_owned();
-                let settable: std::collections::HashMap<_, _> = attributes
-                    .into_iter()
-                    .filter(|(k, _)| *k != QueueAttributeName::FifoQueue)
-                    .collect();
+                let settable: std::collections::HashMap<_, _> =
+                    attributes.into_iter().filter(|(k, _)| *k != QueueAttributeName::FifoQueue).collect();
                 client
                     .set_queue_attributes()
                     .queue_url(&url)
@@ -762,16 +660,8 @@ pub async fn create_queues(
         urls.insert(q.logical_id.clone(), url);
     }
 
-    let get = |id: &str| {
-        urls.get(id)
-            .cloned()
-            .ok_or_else(|| anyhow!("the template has no queue {id}"))
-    };
-    Ok(LocalQueues {
-        updates_url: get(UPDATES_QUEUE_ID)?,
-        updates_dlq_url: get(UPDATES_DLQ_ID)?,
-        urls,
-    })
+    let get = |id: &str| urls.get(id).cloned().ok_or_else(|| anyhow!("the template has no queue {id}"));
+    Ok(LocalQueues { updates_url: get(UPDATES_QUEUE_ID)?, updates_dlq_url: get(UPDATES_DLQ_ID)?, urls })
 }
 
 #[cfg(test)]
@@ -787,25 +677,15 @@ mod tests {
         assert_eq!(t.key("RANGE"), Some("sk"));
         assert_eq!(t.key_schema.len(), 2);
         for name in ["pk", "sk", "redaction_pk", "redaction_due_at"] {
-            let a = t
-                .attribute_definitions
-                .iter()
-                .find(|a| a.name == name)
-                .unwrap();
+            let a = t.attribute_definitions.iter().find(|a| a.name == name).unwrap();
             assert_eq!(a.attribute_type, "S", "{name}");
         }
         let gsi = t.gsi("by-redaction-due").expect("GSI by-redaction-due");
         assert_eq!(
             gsi.key_schema,
             vec![
-                KeyElement {
-                    attribute_name: "redaction_pk".into(),
-                    key_type: "HASH".into()
-                },
-                KeyElement {
-                    attribute_name: "redaction_due_at".into(),
-                    key_type: "RANGE".into()
-                },
+                KeyElement { attribute_name: "redaction_pk".into(), key_type: "HASH".into() },
+                KeyElement { attribute_name: "redaction_due_at".into(), key_type: "RANGE".into() },
             ]
         );
         // Buyer PII must never be copied into the index.
@@ -819,36 +699,15 @@ mod tests {
     fn bundled_queue_and_dead_letter_queue() {
         let def = StackDefinition::bundled().unwrap();
         let q = def.queue(UPDATES_QUEUE_ID).expect("UpdatesQueue");
-        assert_eq!(
-            q.redrive,
-            Some(RedriveDef {
-                dead_letter_logical_id: UPDATES_DLQ_ID.into(),
-                max_receive_count: 5
-            })
-        );
-        assert_eq!(
-            q.attributes.get("VisibilityTimeout").map(String::as_str),
-            Some("60")
-        );
-        assert_eq!(
-            q.attributes.get("SqsManagedSseEnabled").map(String::as_str),
-            Some("true")
-        );
+        assert_eq!(q.redrive, Some(RedriveDef { dead_letter_logical_id: UPDATES_DLQ_ID.into(), max_receive_count: 5 }));
+        assert_eq!(q.attributes.get("VisibilityTimeout").map(String::as_str), Some("180"));
+        assert_eq!(q.attributes.get("SqsManagedSseEnabled").map(String::as_str), Some("true"));
         assert!(!q.is_fifo());
         let dlq = def.queue(UPDATES_DLQ_ID).expect("UpdatesDeadLetterQueue");
         assert_eq!(dlq.redrive, None);
-        assert_eq!(
-            dlq.attributes
-                .get("MessageRetentionPeriod")
-                .map(String::as_str),
-            Some("1209600")
-        );
+        assert_eq!(dlq.attributes.get("MessageRetentionPeriod").map(String::as_str), Some("1209600"));
 
-        let order: Vec<&str> = creation_order(&def.queues)
-            .unwrap()
-            .iter()
-            .map(|q| q.logical_id.as_str())
-            .collect();
+        let order: Vec<&str> = creation_order(&def.queues).unwrap().iter().map(|q| q.logical_id.as_str()).collect();
         let dlq_pos = order.iter().position(|id| *id == UPDATES_DLQ_ID).unwrap();
         let q_pos = order.iter().position(|id| *id == UPDATES_QUEUE_ID).unwrap();
         assert!(dlq_pos < q_pos, "{order:?}");
@@ -892,19 +751,9 @@ Resources:
         assert!(def.table.global_secondary_indexes.is_empty());
         let main = def.queue("Main").unwrap();
         assert_eq!(main.attributes["VisibilityTimeout"], "45");
-        assert_eq!(
-            main.redrive,
-            Some(RedriveDef {
-                dead_letter_logical_id: "Dead".into(),
-                max_receive_count: 3
-            })
-        );
+        assert_eq!(main.redrive, Some(RedriveDef { dead_letter_logical_id: "Dead".into(), max_receive_count: 3 }));
         assert_eq!(local_queue_name("x-", main), "x-main.fifo");
-        let order: Vec<&str> = creation_order(&def.queues)
-            .unwrap()
-            .iter()
-            .map(|q| q.logical_id.as_str())
-            .collect();
+        let order: Vec<&str> = creation_order(&def.queues).unwrap().iter().map(|q| q.logical_id.as_str()).collect();
         assert_eq!(order, ["Dead", "Main"]);
     }
 
@@ -924,10 +773,7 @@ Resources:
 
     #[test]
     fn rejects_key_without_attribute_definition() {
-        let bad = MINI.replace(
-            "{AttributeName: id, KeyType: HASH}",
-            "{AttributeName: other, KeyType: HASH}",
-        );
+        let bad = MINI.replace("{AttributeName: id, KeyType: HASH}", "{AttributeName: other, KeyType: HASH}");
         let err = StackDefinition::from_template(&bad).unwrap_err();
         assert!(format!("{err:#}").contains("other"), "{err:#}");
     }

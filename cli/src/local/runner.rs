@@ -5,9 +5,9 @@ use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
-use base64::Engine as _;
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName};
+use base64::Engine as _;
 use lambda_runtime::{Context, LambdaEvent};
 use order_sync::{SyncDeps, SyncReport};
 use pii_redactor::{RedactionReport, RedactorDeps};
@@ -49,8 +49,11 @@ pub async fn tick_redaction(deps: &RedactorDeps, timeout: Duration, dry_run: boo
 
 /// An HTTP API (payload format 2.0) event, as API Gateway hands a POST to the function.
 pub fn api_gateway_event(path: &str, headers: &[(&str, String)], body: &[u8]) -> serde_json::Value {
-    let headers: serde_json::Map<String, serde_json::Value> =
-        headers.iter().map(|(name, value)| (name.to_lowercase(), json!(value))).chain([("content-type".into(), json!("application/json"))]).collect();
+    let headers: serde_json::Map<String, serde_json::Value> = headers
+        .iter()
+        .map(|(name, value)| (name.to_lowercase(), json!(value)))
+        .chain([("content-type".into(), json!("application/json"))])
+        .collect();
     let (encoded, is_base64) = match std::str::from_utf8(body) {
         Ok(text) => (text.to_owned(), false),
         Err(_) => (base64::engine::general_purpose::STANDARD.encode(body), true),
@@ -67,9 +70,15 @@ pub fn api_gateway_event(path: &str, headers: &[(&str, String)], body: &[u8]) ->
 }
 
 /// Sends a request to the webhook function the way the HTTP API does; returns the status and JSON body.
-pub async fn post_webhook(deps: &WebhookDeps, path: &str, headers: &[(&str, String)], body: &[u8]) -> Result<(u16, serde_json::Value)> {
+pub async fn post_webhook(
+    deps: &WebhookDeps,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> Result<(u16, serde_json::Value)> {
     let event = api_gateway_event(path, headers, body);
-    let request: lambda_http::request::LambdaRequest = serde_json::from_value(event).context("building the API Gateway v2 event")?;
+    let request: lambda_http::request::LambdaRequest =
+        serde_json::from_value(event).context("building the API Gateway v2 event")?;
     let response = shipment_webhook::handle(deps, request.into()).await.map_err(|e| anyhow::anyhow!(e))?;
     let status = response.status().as_u16();
     let body: &[u8] = response.body().as_ref();
@@ -152,16 +161,29 @@ impl SqsPoller {
             return Ok(PollStats::default());
         }
         let event: SqsEvent = serde_json::from_value(sqs_event(&messages)).context("building the SQS event")?;
-        let response = update_sender::handle(deps, LambdaEvent::new(event, lambda_context(timeout))).await.map_err(|e| anyhow::anyhow!(e))?;
+        let response = update_sender::handle(deps, LambdaEvent::new(event, lambda_context(timeout)))
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
         let failed: HashSet<String> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
         let done: Vec<DeleteMessageBatchRequestEntry> = messages
             .iter()
             .filter(|m| !failed.contains(m.message_id().unwrap_or_default()))
             .enumerate()
-            .map(|(i, m)| DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(m.receipt_handle().unwrap_or_default()).build())
+            .map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .build()
+            })
             .collect::<Result<_, _>>()?;
         if !done.is_empty() {
-            self.sqs.delete_message_batch().queue_url(&self.queue_url).set_entries(Some(done)).send().await.context("deleting handled messages")?;
+            self.sqs
+                .delete_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(done))
+                .send()
+                .await
+                .context("deleting handled messages")?;
         }
         Ok(PollStats { received: messages.len(), failed: failed.len() })
     }
@@ -181,7 +203,9 @@ pub async fn depth(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Result<QueueDe
         .send()
         .await
         .context("reading queue attributes")?;
-    let count = |name: QueueAttributeName| attributes.attributes().and_then(|a| a.get(&name)).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let count = |name: QueueAttributeName| {
+        attributes.attributes().and_then(|a| a.get(&name)).and_then(|v| v.parse().ok()).unwrap_or(0)
+    };
     Ok(QueueDepth {
         visible: count(QueueAttributeName::ApproximateNumberOfMessages),
         in_flight: count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),

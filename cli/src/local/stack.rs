@@ -36,7 +36,11 @@ impl LocalEndpoints {
         let var = |name: &str| {
             std::env::var(name).with_context(|| format!("{name} is not set: start the local stack with `infra/local/stack.sh start` and source .local/stack.env"))
         };
-        Ok(Self { dynamodb: var("SELLERBRIDGE_DYNAMODB_ENDPOINT")?, moto: var("SELLERBRIDGE_MOTO_ENDPOINT")?, sandbox: sandbox.into() })
+        Ok(Self {
+            dynamodb: var("SELLERBRIDGE_DYNAMODB_ENDPOINT")?,
+            moto: var("SELLERBRIDGE_MOTO_ENDPOINT")?,
+            sandbox: sandbox.into(),
+        })
     }
 }
 
@@ -63,7 +67,13 @@ pub struct LocalStack {
 
 impl LocalStack {
     /// Creates (idempotently) a stack named `name`: table, queues, app and webhook secrets.
-    pub async fn provision(endpoints: &LocalEndpoints, name: &str, lwa_client_id: &str, lwa_client_secret: &str, clock: SharedClock) -> Result<Self> {
+    pub async fn provision(
+        endpoints: &LocalEndpoints,
+        name: &str,
+        lwa_client_id: &str,
+        lwa_client_secret: &str,
+        clock: SharedClock,
+    ) -> Result<Self> {
         let clients = Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk_config(&endpoints.dynamodb).await),
             sqs: aws_sdk_sqs::Client::new(&sdk_config(&endpoints.moto).await),
@@ -97,7 +107,12 @@ impl LocalStack {
     /// Stores the connection and its refresh-token secret, as `sellerbridge connections add` does.
     pub async fn add_connection(&self, spec: ConnectionSpec) -> Result<Connection> {
         let secret_id = format!("sellerbridge/connections/{}-{}", self.name, spec.id);
-        put_secret(&self.clients.secrets, &secret_id, &serde_json::json!({"refresh_token": spec.refresh_token}).to_string()).await?;
+        put_secret(
+            &self.clients.secrets,
+            &secret_id,
+            &serde_json::json!({"refresh_token": spec.refresh_token}).to_string(),
+        )
+        .await?;
         let connection = Connection {
             id: spec.id,
             seller_id: spec.seller_id,
@@ -112,7 +127,11 @@ impl LocalStack {
     }
 
     pub async fn sync_deps(&self, settings: SyncSettings) -> Result<SyncDeps> {
-        Ok(SyncDeps { adapters: self.adapters.clone(), spapi: self.adapters.spapi_client(&self.settings).await?, settings })
+        Ok(SyncDeps {
+            adapters: self.adapters.clone(),
+            spapi: self.adapters.spapi_client(&self.settings).await?,
+            settings,
+        })
     }
 
     pub fn webhook_deps(&self) -> WebhookDeps {
@@ -126,7 +145,11 @@ impl LocalStack {
 
     /// The sender's dependencies; `limiter` replaces the shared DynamoDB bucket (tests use this to show
     /// what happens without it).
-    pub async fn sender_deps(&self, settings: SenderSettings, limiter: Option<Arc<dyn RateLimiter>>) -> Result<SenderDeps> {
+    pub async fn sender_deps(
+        &self,
+        settings: SenderSettings,
+        limiter: Option<Arc<dyn RateLimiter>>,
+    ) -> Result<SenderDeps> {
         let mut adapters = self.adapters.clone();
         if let Some(limiter) = limiter {
             adapters.limiter = limiter;
@@ -151,8 +174,15 @@ impl LocalStack {
 
     /// The sender's settings with the template's maxReceiveCount, so it knows which receive is the last.
     pub fn sender_settings(&self) -> SenderSettings {
-        let max_receives = self.definition.queue(provision::UPDATES_QUEUE_ID).and_then(|q| q.redrive.as_ref()).map(|r| r.max_receive_count);
-        SenderSettings { max_receives: max_receives.unwrap_or(SenderSettings::default().max_receives), ..SenderSettings::default() }
+        let max_receives = self
+            .definition
+            .queue(provision::UPDATES_QUEUE_ID)
+            .and_then(|q| q.redrive.as_ref())
+            .map(|r| r.max_receive_count);
+        SenderSettings {
+            max_receives: max_receives.unwrap_or(SenderSettings::default().max_receives),
+            ..SenderSettings::default()
+        }
     }
 
     pub fn redactor_deps(&self) -> RedactorDeps {
@@ -174,9 +204,14 @@ async fn put_secret(client: &aws_sdk_secretsmanager::Client, id: &str, value: &s
     let created = client.create_secret().name(id).secret_string(value).send().await;
     match created {
         Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_exists_exception()) => {
-            client.put_secret_value().secret_id(id).secret_string(value).send().await.map(drop).with_context(|| format!("updating secret {id}"))
-        }
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_exists_exception()) => client
+            .put_secret_value()
+            .secret_id(id)
+            .secret_string(value)
+            .send()
+            .await
+            .map(drop)
+            .with_context(|| format!("updating secret {id}")),
         Err(e) => Err(anyhow::Error::new(e).context(format!("creating secret {id}"))),
     }
 }

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::{Error, LambdaEvent};
 use sellerbridge_core::domain::connection::{Connection, ConnectionState};
 use sellerbridge_core::domain::ids::ConnectionId;
-use sellerbridge_core::domain::status::{AmazonStatus, FulfilledBy, import_decision};
 use sellerbridge_core::domain::order::AmazonOrder;
+use sellerbridge_core::domain::status::{AmazonStatus, FulfilledBy, import_decision};
 use sellerbridge_core::runtime::Adapters;
 use sellerbridge_core::secrets::SecretError;
 use sellerbridge_core::spapi::models::OrderMappingError;
@@ -79,10 +79,17 @@ pub enum SyncOutcome {
     /// The cursor reached the window's end.
     UpToDate,
     /// Stopped before the deadline or for quota; the next run resumes the saved page.
-    Paused { reason: String },
-    NeedsReauthorization { hint: String },
+    Paused {
+        reason: String,
+    },
+    NeedsReauthorization {
+        hint: String,
+    },
     NotActive,
-    Failed { error: String, retryable: bool },
+    Failed {
+        error: String,
+        retryable: bool,
+    },
 }
 
 pub async fn handle(deps: &SyncDeps, event: LambdaEvent<serde_json::Value>) -> Result<SyncReport, Error> {
@@ -140,9 +147,9 @@ async fn sync_connection(deps: &SyncDeps, connection: &Connection, stop_at: Inst
             }
             SyncOutcome::NeedsReauthorization { hint }
         }
-        Err(SyncError::Amazon(SpApiError::Throttled { retry_after, .. })) => {
-            SyncOutcome::Paused { reason: format!("searchOrders quota exhausted; next token in {}s", retry_after.as_secs()) }
-        }
+        Err(SyncError::Amazon(SpApiError::Throttled { retry_after, .. })) => SyncOutcome::Paused {
+            reason: format!("searchOrders quota exhausted; next token in {}s", retry_after.as_secs()),
+        },
         Err(e) => {
             warn!(connection_id = %connection.id, error = %e, "sync failed; the cursor stays where it was");
             SyncOutcome::Failed { retryable: e.is_retryable(), error: e.to_string() }
@@ -171,7 +178,12 @@ impl SyncError {
     }
 }
 
-async fn run_windows(deps: &SyncDeps, connection: &Connection, stop_at: Instant, report: &mut ConnectionReport) -> Result<SyncOutcome, SyncError> {
+async fn run_windows(
+    deps: &SyncDeps,
+    connection: &Connection,
+    stop_at: Instant,
+    report: &mut ConnectionReport,
+) -> Result<SyncOutcome, SyncError> {
     let store = &deps.adapters.store;
     let auth = deps.adapters.seller_auth(connection).await?;
     let mut cursor = store
@@ -200,7 +212,12 @@ async fn run_windows(deps: &SyncDeps, connection: &Connection, stop_at: Instant,
             marketplace_id: connection.marketplace_id.clone(),
             updated_after: window.updated_after,
             updated_before: window.updated_before,
-            statuses: vec![AmazonStatus::Unshipped, AmazonStatus::PartiallyShipped, AmazonStatus::Shipped, AmazonStatus::Cancelled],
+            statuses: vec![
+                AmazonStatus::Unshipped,
+                AmazonStatus::PartiallyShipped,
+                AmazonStatus::Shipped,
+                AmazonStatus::Cancelled,
+            ],
             fulfilled_by: if connection.options.import_amazon_fulfilled {
                 vec![FulfilledBy::Merchant, FulfilledBy::Amazon]
             } else {
@@ -262,7 +279,8 @@ async fn store_page(
                 continue;
             }
         };
-        let decision = import_decision(order.fulfilled_by, order.amazon_status, connection.options.import_amazon_fulfilled);
+        let decision =
+            import_decision(order.fulfilled_by, order.amazon_status, connection.options.import_amazon_fulfilled);
         let order_id = order.id.clone();
         match store.upsert_from_amazon(&connection.id, order, decision, now).await? {
             UpsertOutcome::Inserted => {

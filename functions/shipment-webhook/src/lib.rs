@@ -78,7 +78,10 @@ async fn receive(deps: &WebhookDeps, request: &Request) -> Result<Accepted, Reje
     }
     let body: &[u8] = request.body().as_ref();
     if body.len() > MAX_BODY_BYTES {
-        return Err(Rejected::new(StatusCode::PAYLOAD_TOO_LARGE, format!("body is {} bytes; the limit is {MAX_BODY_BYTES}", body.len())));
+        return Err(Rejected::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body is {} bytes; the limit is {MAX_BODY_BYTES}", body.len()),
+        ));
     }
     let signature = request.headers().get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
     deps.signing_key.verify(signature, body, deps.clock.now()).map_err(|e| match e {
@@ -99,7 +102,10 @@ async fn receive(deps: &WebhookDeps, request: &Request) -> Result<Accepted, Reje
             other => return other,
         }
     }
-    Err(Rejected::new(StatusCode::SERVICE_UNAVAILABLE, format!("order {} is being updated concurrently; retry", event.shipment.order_id)))
+    Err(Rejected::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("order {} is being updated concurrently; retry", event.shipment.order_id),
+    ))
 }
 
 async fn place(deps: &WebhookDeps, event: &ShipmentCreated) -> Result<Accepted, Rejected> {
@@ -157,15 +163,19 @@ async fn acknowledge_repeat(deps: &WebhookDeps, recorded: EventRecord) -> Result
     if !recorded.enqueued {
         enqueue(deps, &recorded).await?;
     }
-    Ok(Accepted { status: StatusCode::OK, outcome: "duplicate_event", body: json!({"status": "duplicate", "event_id": recorded.event_id}) })
+    Ok(Accepted {
+        status: StatusCode::OK,
+        outcome: "duplicate_event",
+        body: json!({"status": "duplicate", "event_id": recorded.event_id}),
+    })
 }
 
 async fn enqueue(deps: &WebhookDeps, record: &EventRecord) -> Result<(), Rejected> {
-    let message = UpdateMessage::ConfirmShipment { order_id: record.order_id.clone(), package_id: record.package_id.clone() };
-    deps.queue
-        .send(&message, std::time::Duration::ZERO)
-        .await
-        .map_err(|e| Rejected::new(StatusCode::SERVICE_UNAVAILABLE, format!("event recorded but not queued yet ({e}); retry")))?;
+    let message =
+        UpdateMessage::ConfirmShipment { order_id: record.order_id.clone(), package_id: record.package_id.clone() };
+    deps.queue.send(&message, std::time::Duration::ZERO).await.map_err(|e| {
+        Rejected::new(StatusCode::SERVICE_UNAVAILABLE, format!("event recorded but not queued yet ({e}); retry"))
+    })?;
     deps.store.mark_event_enqueued(record).await?;
     Ok(())
 }

@@ -12,6 +12,7 @@ async fn main() -> Result<(), Error> {
     let settings = Settings::from_env()?;
     let adapters = Adapters::new(&aws_config().await, &settings, Arc::new(SystemClock));
     let signing_key = SigningKey::new(adapters.secrets.string(&settings.webhook_secret_id).await?);
-    let deps = WebhookDeps { store: adapters.store, queue: Arc::new(adapters.queue), signing_key, clock: adapters.clock };
+    let deps =
+        WebhookDeps { store: adapters.store, queue: Arc::new(adapters.queue), signing_key, clock: adapters.clock };
     run(service_fn(|request| handle(&deps, request))).await
 }

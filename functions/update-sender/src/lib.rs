@@ -54,7 +54,8 @@ pub async fn handle(deps: &SenderDeps, event: LambdaEvent<SqsEvent>) -> Result<S
 pub async fn process_batch(deps: &SenderDeps, records: Vec<SqsMessage>) -> SqsBatchResponse {
     let outcomes = futures::future::join_all(records.iter().map(|record| {
         let message_id = record.message_id.clone().unwrap_or_default();
-        let span = info_span!("update", message_id, order_id = tracing::field::Empty, package_id = tracing::field::Empty);
+        let span =
+            info_span!("update", message_id, order_id = tracing::field::Empty, package_id = tracing::field::Empty);
         async move { (message_id, process(deps, record).await) }.instrument(span)
     }))
     .await;
@@ -171,14 +172,16 @@ async fn try_process(deps: &SenderDeps, record: &SqsMessage, receives: u32) -> R
         }
         Err(e @ (SpApiError::Rejected { .. } | SpApiError::Decode { .. })) => {
             warn!(error = %e, "Amazon rejected the shipment confirmation; marking the package failed");
-            package.state = PackageState::Failed { reason: format!("Amazon rejected the shipment confirmation: {e}"), at: now };
+            package.state =
+                PackageState::Failed { reason: format!("Amazon rejected the shipment confirmation: {e}"), at: now };
             store.save_package(&package, version).await?;
             Ok(Outcome::Done)
         }
         Err(e) => {
             if receives >= deps.settings.max_receives {
                 error!(error = %e, receives, "giving up; the message goes to the dead-letter queue");
-                package.state = PackageState::DeadLettered { reason: format!("gave up after {receives} attempts: {e}"), at: now };
+                package.state =
+                    PackageState::DeadLettered { reason: format!("gave up after {receives} attempts: {e}"), at: now };
             } else {
                 warn!(error = %e, receives, "transient failure; will retry");
             }
@@ -191,7 +194,12 @@ async fn try_process(deps: &SenderDeps, record: &SqsMessage, receives: u32) -> R
     }
 }
 
-async fn confirmed(deps: &SenderDeps, mut package: Package, version: u64, now: DateTime<Utc>) -> Result<Outcome, SendError> {
+async fn confirmed(
+    deps: &SenderDeps,
+    mut package: Package,
+    version: u64,
+    now: DateTime<Utc>,
+) -> Result<Outcome, SendError> {
     let store = &deps.adapters.store;
     package.state = PackageState::Confirmed { at: now };
     store.save_package(&package, version).await?;

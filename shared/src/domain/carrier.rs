@@ -4,15 +4,81 @@ use thiserror::Error;
 
 /// Amazon's `CarrierCode` values (amzn-base.xsd), the ones a US/EU/JP merchant meets in practice.
 pub const AMAZON_CARRIER_CODES: &[&str] = &[
-    "USPS", "UPS", "UPSMI", "FedEx", "DHL", "Fastway", "GLS", "GO!", "Hermes Logistik Gruppe", "Royal Mail",
-    "Parcelforce", "City Link", "TNT", "Target", "SagawaExpress", "NipponExpress", "YamatoTransport",
-    "DHL Global Mail", "UPS Mail Innovations", "FedEx SmartPost", "OSM", "OnTrac", "Streamlite", "Newgistics",
-    "Canada Post", "Blue Package", "Chronopost", "Deutsche Post", "DPD", "La Poste", "Parcelnet", "Poste Italiane",
-    "SDA", "Smartmail", "FEDEX_JP", "JP_EXPRESS", "NITTSU", "SAGAWA", "YAMATO", "BlueDart", "AFL/Fedex", "Aramex",
-    "India Post", "Professional", "DTDC", "Overnite Express", "First Flight", "Delhivery", "Lasership", "Yodel",
-    "Amazon Shipping", "AMZL", "AMZL_UK", "4PX", "ABF", "APC", "Asendia", "Australia Post", "BPOST", "BRT",
-    "China Post", "Colissimo", "Correios", "Correos", "Couriers Please", "DB Schenker", "DHL eCommerce",
-    "DHL Express", "DHL Parcel UK", "DPD Local", "Estes", "GEODIS", "Hermes", "InPost", "Other",
+    "USPS",
+    "UPS",
+    "UPSMI",
+    "FedEx",
+    "DHL",
+    "Fastway",
+    "GLS",
+    "GO!",
+    "Hermes Logistik Gruppe",
+    "Royal Mail",
+    "Parcelforce",
+    "City Link",
+    "TNT",
+    "Target",
+    "SagawaExpress",
+    "NipponExpress",
+    "YamatoTransport",
+    "DHL Global Mail",
+    "UPS Mail Innovations",
+    "FedEx SmartPost",
+    "OSM",
+    "OnTrac",
+    "Streamlite",
+    "Newgistics",
+    "Canada Post",
+    "Blue Package",
+    "Chronopost",
+    "Deutsche Post",
+    "DPD",
+    "La Poste",
+    "Parcelnet",
+    "Poste Italiane",
+    "SDA",
+    "Smartmail",
+    "FEDEX_JP",
+    "JP_EXPRESS",
+    "NITTSU",
+    "SAGAWA",
+    "YAMATO",
+    "BlueDart",
+    "AFL/Fedex",
+    "Aramex",
+    "India Post",
+    "Professional",
+    "DTDC",
+    "Overnite Express",
+    "First Flight",
+    "Delhivery",
+    "Lasership",
+    "Yodel",
+    "Amazon Shipping",
+    "AMZL",
+    "AMZL_UK",
+    "4PX",
+    "ABF",
+    "APC",
+    "Asendia",
+    "Australia Post",
+    "BPOST",
+    "BRT",
+    "China Post",
+    "Colissimo",
+    "Correios",
+    "Correos",
+    "Couriers Please",
+    "DB Schenker",
+    "DHL eCommerce",
+    "DHL Express",
+    "DHL Parcel UK",
+    "DPD Local",
+    "Estes",
+    "GEODIS",
+    "Hermes",
+    "InPost",
+    "Other",
 ];
 
 /// Common ways stores spell a carrier, checked after the connection's own rules.
@@ -143,7 +209,8 @@ mod tests {
 
     #[test]
     fn configured_rules_win_over_defaults() {
-        let rules = CarrierRules::new(vec![CarrierRule { store_name: "UPS".into(), amazon_code: "UPSMI".into() }]).unwrap();
+        let rules =
+            CarrierRules::new(vec![CarrierRule { store_name: "UPS".into(), amazon_code: "UPSMI".into() }]).unwrap();
         assert_eq!(rules.map("ups").unwrap(), code("UPSMI"));
     }
 
@@ -156,7 +223,8 @@ mod tests {
 
     #[test]
     fn rules_naming_a_code_amazon_does_not_accept_are_refused() {
-        let err = CarrierRules::new(vec![CarrierRule { store_name: "x".into(), amazon_code: "Fedex".into() }]).unwrap_err();
+        let err =
+            CarrierRules::new(vec![CarrierRule { store_name: "x".into(), amazon_code: "Fedex".into() }]).unwrap_err();
         assert!(err.to_string().contains("not one of Amazon's carrier codes"));
     }
 

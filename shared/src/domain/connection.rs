@@ -46,7 +46,10 @@ pub struct ConnectionOptions {
 pub enum ConnectionState {
     Active,
     /// Amazon answered `invalid_grant`: the seller must re-authorize the app in Seller Central.
-    NeedsReauthorization { since: DateTime<Utc>, reason: String },
+    NeedsReauthorization {
+        since: DateTime<Utc>,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

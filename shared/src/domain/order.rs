@@ -151,10 +151,9 @@ impl Order {
     pub fn has_pii(&self) -> bool {
         let a = &self.amazon;
         let buyer = a.buyer.as_ref().is_some_and(|b| b.name.is_some() || b.email.is_some());
-        let address = a
-            .ship_to
-            .as_ref()
-            .is_some_and(|s| s.name.is_some() || s.line1.is_some() || s.line2.is_some() || s.line3.is_some() || s.phone.is_some());
+        let address = a.ship_to.as_ref().is_some_and(|s| {
+            s.name.is_some() || s.line1.is_some() || s.line2.is_some() || s.line3.is_some() || s.phone.is_some()
+        });
         let gift = a.items.iter().any(|item| item.gift_message.is_some());
         buyer || address || gift
     }

@@ -91,7 +91,8 @@ pub(super) fn strip_pii(amazon: &mut AmazonOrder) {
         replace(&mut buyer.email);
     }
     if let Some(address) = amazon.ship_to.as_mut() {
-        for field in [&mut address.name, &mut address.line1, &mut address.line2, &mut address.line3, &mut address.phone] {
+        for field in [&mut address.name, &mut address.line1, &mut address.line2, &mut address.line3, &mut address.phone]
+        {
             replace(field);
         }
     }
@@ -134,7 +135,12 @@ mod tests {
         assert_eq!(redaction_due(&order), Some(day(1) + Duration::days(30)));
 
         // a ship date far after the label: label + 44 wins.
-        let late = ShipmentFacts { label_created_at: day(1), shipped_at: day(1) + Duration::days(20), delivered_at: None, tracked: true };
+        let late = ShipmentFacts {
+            label_created_at: day(1),
+            shipped_at: day(1) + Duration::days(20),
+            delivered_at: None,
+            tracked: true,
+        };
         shipped(&mut order, vec![late]);
         assert_eq!(redaction_due(&order), Some(day(1) + Duration::days(44)));
     }
@@ -142,7 +148,10 @@ mod tests {
     #[test]
     fn untracked_shipments_are_due_thirty_days_after_the_shipment() {
         let mut order = sample_order(day(1));
-        shipped(&mut order, vec![ShipmentFacts { label_created_at: day(5), shipped_at: day(6), delivered_at: None, tracked: false }]);
+        shipped(
+            &mut order,
+            vec![ShipmentFacts { label_created_at: day(5), shipped_at: day(6), delivered_at: None, tracked: false }],
+        );
         assert_eq!(redaction_due(&order), Some(day(5) + Duration::days(30)));
     }
 
@@ -163,12 +172,12 @@ mod tests {
 
         let mut fba = sample_order(day(1));
         fba.amazon.buyer = None;
-        fba.amazon.ship_to.as_mut().map(|a| {
+        if let Some(a) = fba.amazon.ship_to.as_mut() {
             a.name = None;
             a.line1 = None;
             a.line2 = None;
             a.phone = None;
-        });
+        }
         fba.amazon.items.iter_mut().for_each(|i| i.gift_message = None);
         assert_eq!(redaction_due(&fba), None);
     }

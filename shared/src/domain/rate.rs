@@ -41,7 +41,10 @@ impl Bucket {
 
     pub fn refilled(self, quota: Quota, now: DateTime<Utc>) -> Self {
         let elapsed = (now - self.refilled_at).num_microseconds().unwrap_or(i64::MAX).max(0) as f64 / 1e6;
-        Self { tokens: (self.tokens + elapsed * quota.rate_per_second).min(quota.burst), refilled_at: now.max(self.refilled_at) }
+        Self {
+            tokens: (self.tokens + elapsed * quota.rate_per_second).min(quota.burst),
+            refilled_at: now.max(self.refilled_at),
+        }
     }
 
     pub fn take(self, quota: Quota, now: DateTime<Utc>) -> Take {

@@ -46,11 +46,19 @@ pub struct PackageLine {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum PackageState {
     Queued,
-    Confirmed { at: DateTime<Utc> },
+    Confirmed {
+        at: DateTime<Utc>,
+    },
     /// Amazon refused the package for good; `reason` is Amazon's message (or ours) in plain words.
-    Failed { reason: String, at: DateTime<Utc> },
+    Failed {
+        reason: String,
+        at: DateTime<Utc>,
+    },
     /// Transient failures outlasted the retries; the message sits in the dead-letter queue.
-    DeadLettered { reason: String, at: DateTime<Utc> },
+    DeadLettered {
+        reason: String,
+        at: DateTime<Utc>,
+    },
 }
 
 impl PackageState {
@@ -173,7 +181,9 @@ pub fn plan_package(
         }
     }
 
-    let carrier = carriers.map(&request.carrier).map_err(|source| ShipmentRejected::Carrier { order_id: order_id.clone(), source })?;
+    let carrier = carriers
+        .map(&request.carrier)
+        .map_err(|source| ShipmentRejected::Carrier { order_id: order_id.clone(), source })?;
     Ok(Package {
         order_id,
         package_id: request.package_id.clone(),
@@ -248,10 +258,14 @@ mod tests {
     #[test]
     fn a_valid_shipment_becomes_a_package_with_the_next_reference() {
         let order = sample_order(now());
-        let package = plan_package(&order, &request(&order, vec![by_sku("SKU-A", 1)]), &CarrierRules::default(), now()).unwrap();
+        let package =
+            plan_package(&order, &request(&order, vec![by_sku("SKU-A", 1)]), &CarrierRules::default(), now()).unwrap();
         assert_eq!(package.reference.to_string(), "1");
         assert_eq!(package.carrier.code(), "UPS");
-        assert_eq!(package.lines, vec![PackageLine { order_item_id: OrderItemId::parse("11111111111111").unwrap(), quantity: 1 }]);
+        assert_eq!(
+            package.lines,
+            vec![PackageLine { order_item_id: OrderItemId::parse("11111111111111").unwrap(), quantity: 1 }]
+        );
         assert_eq!(package.state, PackageState::Queued);
     }
 
@@ -284,7 +298,8 @@ mod tests {
     fn orders_not_awaiting_shipment_take_no_packages() {
         let mut order = sample_order(now());
         order.status = OrderStatus::Cancelled;
-        let err = plan_package(&order, &request(&order, vec![by_sku("SKU-A", 1)]), &CarrierRules::default(), now()).unwrap_err();
+        let err = plan_package(&order, &request(&order, vec![by_sku("SKU-A", 1)]), &CarrierRules::default(), now())
+            .unwrap_err();
         assert!(err.to_string().contains("is cancelled"));
         let mut fba = sample_order(now());
         fba.amazon.fulfilled_by = FulfilledBy::Amazon;
@@ -298,7 +313,9 @@ mod tests {
     fn confirming_every_unit_ships_the_order_once() {
         let mut order = sample_order(now());
         let carriers = CarrierRules::default();
-        let package = plan_package(&order, &request(&order, vec![by_sku("SKU-A", 2), by_sku("SKU-B", 1)]), &carriers, now()).unwrap();
+        let package =
+            plan_package(&order, &request(&order, vec![by_sku("SKU-A", 2), by_sku("SKU-B", 1)]), &carriers, now())
+                .unwrap();
         reserve_package(&mut order, &package);
         record_confirmed(&mut order, &package);
         record_confirmed(&mut order, &package);

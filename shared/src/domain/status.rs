@@ -53,15 +53,25 @@ pub enum ImportDecision {
     Skip,
 }
 
-pub fn import_decision(fulfilled_by: FulfilledBy, status: AmazonStatus, import_amazon_fulfilled: bool) -> ImportDecision {
+pub fn import_decision(
+    fulfilled_by: FulfilledBy,
+    status: AmazonStatus,
+    import_amazon_fulfilled: bool,
+) -> ImportDecision {
     use AmazonStatus as A;
     match (fulfilled_by, status) {
-        (FulfilledBy::Merchant, A::Unshipped | A::PartiallyShipped) => ImportDecision::Import(OrderStatus::AwaitingShipment),
+        (FulfilledBy::Merchant, A::Unshipped | A::PartiallyShipped) => {
+            ImportDecision::Import(OrderStatus::AwaitingShipment)
+        }
         (FulfilledBy::Merchant, A::Shipped) => ImportDecision::UpdateIfKnown(OrderStatus::Shipped),
-        (FulfilledBy::Merchant, A::Cancelled | A::Unfulfillable) => ImportDecision::UpdateIfKnown(OrderStatus::Cancelled),
+        (FulfilledBy::Merchant, A::Cancelled | A::Unfulfillable) => {
+            ImportDecision::UpdateIfKnown(OrderStatus::Cancelled)
+        }
         // FBA orders are kept for record keeping only, and only once Amazon has shipped them.
         (FulfilledBy::Amazon, A::Shipped) if import_amazon_fulfilled => ImportDecision::Import(OrderStatus::Shipped),
-        (FulfilledBy::Amazon, A::Cancelled) if import_amazon_fulfilled => ImportDecision::UpdateIfKnown(OrderStatus::Cancelled),
+        (FulfilledBy::Amazon, A::Cancelled) if import_amazon_fulfilled => {
+            ImportDecision::UpdateIfKnown(OrderStatus::Cancelled)
+        }
         _ => ImportDecision::Skip,
     }
 }

@@ -29,8 +29,15 @@ pub fn sample_order(imported_at: DateTime<Utc>) -> Order {
         service_level: Some("Standard".into()),
         flags: OrderFlags { gift: true, ..OrderFlags::default() },
         total: Some(Money { amount: "37.50".into(), currency_code: "USD".into() }),
-        items: vec![item("11111111111111", "SKU-A", 2, Some("Happy birthday Ada")), item("22222222222222", "SKU-B", 1, None)],
-        buyer: Some(Buyer { name: Some("Ada Lovelace".into()), email: Some("ada@marketplace.amazon.com".into()), company: None }),
+        items: vec![
+            item("11111111111111", "SKU-A", 2, Some("Happy birthday Ada")),
+            item("22222222222222", "SKU-B", 1, None),
+        ],
+        buyer: Some(Buyer {
+            name: Some("Ada Lovelace".into()),
+            email: Some("ada@marketplace.amazon.com".into()),
+            company: None,
+        }),
         ship_to: Some(Address {
             name: Some("Ada Lovelace".into()),
             line1: Some("1 Analytical Way".into()),

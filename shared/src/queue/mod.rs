@@ -92,7 +92,10 @@ mod tests {
             package_id: PackageId::parse("PKG-1").unwrap(),
         };
         let json = serde_json::to_value(&message).unwrap();
-        assert_eq!(json, serde_json::json!({"type": "confirm_shipment", "order_id": "902-1106328-1059050", "package_id": "PKG-1"}));
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "confirm_shipment", "order_id": "902-1106328-1059050", "package_id": "PKG-1"})
+        );
         assert_eq!(serde_json::from_value::<UpdateMessage>(json).unwrap(), message);
     }
 }

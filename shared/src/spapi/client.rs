@@ -91,7 +91,12 @@ impl SpApiClient {
         Self { http, endpoints, lwa, limiter }
     }
 
-    pub async fn search_orders(&self, auth: &SellerAuth, query: &SearchOrdersQuery, budget: WaitBudget) -> Result<SearchPage, SpApiError> {
+    pub async fn search_orders(
+        &self,
+        auth: &SellerAuth,
+        query: &SearchOrdersQuery,
+        budget: WaitBudget,
+    ) -> Result<SearchPage, SpApiError> {
         let mut params: Vec<(&str, String)> = vec![("marketplaceIds", query.marketplace_id.to_string())];
         match &query.pagination_token {
             // The token carries the original filter; it is passed exactly as received (reqwest encodes it once).
@@ -105,18 +110,26 @@ impl SpApiClient {
             }
         }
         params.push(("includedData", "BUYER,RECIPIENT,PROCEEDS,FULFILLMENT,PACKAGES".into()));
-        let response: SearchOrdersResponse =
-            self.call(auth, Operation::SearchOrders, Method::GET, "/orders/2026-01-01/orders", &params, None, budget).await?.json()?;
+        let response: SearchOrdersResponse = self
+            .call(auth, Operation::SearchOrders, Method::GET, "/orders/2026-01-01/orders", &params, None, budget)
+            .await?
+            .json()?;
         Ok(SearchPage {
             orders: response.orders.into_iter().map(models::map_order).collect(),
             next_token: response.pagination.and_then(|p| p.next_token).filter(|t| !t.is_empty()),
         })
     }
 
-    pub async fn get_order(&self, auth: &SellerAuth, order_id: &AmazonOrderId, budget: WaitBudget) -> Result<AmazonOrder, SpApiError> {
+    pub async fn get_order(
+        &self,
+        auth: &SellerAuth,
+        order_id: &AmazonOrderId,
+        budget: WaitBudget,
+    ) -> Result<AmazonOrder, SpApiError> {
         let path = format!("/orders/2026-01-01/orders/{order_id}");
         let params = [("includedData", "BUYER,RECIPIENT,PROCEEDS,FULFILLMENT,PACKAGES".to_owned())];
-        let response: GetOrderResponse = self.call(auth, Operation::GetOrder, Method::GET, &path, &params, None, budget).await?.json()?;
+        let response: GetOrderResponse =
+            self.call(auth, Operation::GetOrder, Method::GET, &path, &params, None, budget).await?.json()?;
         models::map_order(response.order)
             .map_err(|e| SpApiError::Decode { operation: Operation::GetOrder.name(), message: e.to_string() })
     }
@@ -159,7 +172,8 @@ impl SpApiClient {
         loop {
             self.spend_token(&key, quota, budget).await?;
             let token = self.lwa.access_token(auth.connection_id.as_str(), &auth.refresh_token).await?;
-            let mut request = self.http.request(method.clone(), url.clone()).header("x-amz-access-token", token).query(query);
+            let mut request =
+                self.http.request(method.clone(), url.clone()).header("x-amz-access-token", token).query(query);
             if let Some(body) = body {
                 request = request.json(body);
             }
@@ -181,9 +195,15 @@ impl SpApiClient {
                     refreshed_token = true;
                 }
                 SpApiError::Throttled { .. } => {
-                    self.limiter.drain(&key, quota).await.map_err(|e| SpApiError::Transient { operation: operation.name(), message: e.to_string() })?;
+                    self.limiter
+                        .drain(&key, quota)
+                        .await
+                        .map_err(|e| SpApiError::Transient { operation: operation.name(), message: e.to_string() })?;
                     if attempt >= MAX_ATTEMPTS || !budget.allows(backoff) {
-                        return Err(SpApiError::Throttled { operation: operation.name(), retry_after: backoff.max(refill_time(quota)) });
+                        return Err(SpApiError::Throttled {
+                            operation: operation.name(),
+                            retry_after: backoff.max(refill_time(quota)),
+                        });
                     }
                     tracing::warn!(operation = operation.name(), attempt, "throttled by Amazon; backing off");
                     tokio::time::sleep(backoff).await;
@@ -208,7 +228,9 @@ impl SpApiClient {
             match acquired {
                 Acquired::Granted => return Ok(()),
                 Acquired::Wait(wait) if budget.allows(wait) => tokio::time::sleep(wait).await,
-                Acquired::Wait(wait) => return Err(SpApiError::Throttled { operation: key.operation.name(), retry_after: wait }),
+                Acquired::Wait(wait) => {
+                    return Err(SpApiError::Throttled { operation: key.operation.name(), retry_after: wait });
+                }
             }
         }
     }
@@ -231,7 +253,9 @@ impl SpApiClient {
         match status {
             StatusCode::TOO_MANY_REQUESTS => SpApiError::Throttled { operation: name, retry_after: Duration::ZERO },
             StatusCode::FORBIDDEN => SpApiError::Forbidden { operation: name, message },
-            s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => SpApiError::Transient { operation: name, message: format!("{s}: {message}") },
+            s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => {
+                SpApiError::Transient { operation: name, message: format!("{s}: {message}") }
+            }
             s => SpApiError::Rejected { operation: name, status: s.as_u16(), code, message },
         }
     }
@@ -246,7 +270,8 @@ struct Answer {
 
 impl Answer {
     fn json<T: DeserializeOwned>(self) -> Result<T, SpApiError> {
-        serde_json::from_slice(&self.bytes).map_err(|e| SpApiError::Decode { operation: self.operation.name(), message: e.to_string() })
+        serde_json::from_slice(&self.bytes)
+            .map_err(|e| SpApiError::Decode { operation: self.operation.name(), message: e.to_string() })
     }
 }
 

@@ -134,10 +134,18 @@ impl LwaClient {
         Err(match error.error.as_str() {
             "invalid_grant" => SpApiError::NeedsReauthorization(detail),
             "invalid_client" | "unauthorized_client" => SpApiError::InvalidClient(detail),
-            _ if status.is_server_error() || error.error == "temporarily_unavailable" || error.error == "server_error" => {
+            _ if status.is_server_error()
+                || error.error == "temporarily_unavailable"
+                || error.error == "server_error" =>
+            {
                 SpApiError::Transient { operation: OPERATION, message: detail }
             }
-            _ => SpApiError::Rejected { operation: OPERATION, status: status.as_u16(), code: error.error, message: error.error_description },
+            _ => SpApiError::Rejected {
+                operation: OPERATION,
+                status: status.as_u16(),
+                code: error.error,
+                message: error.error_description,
+            },
         })
     }
 }

@@ -177,7 +177,9 @@ pub enum OrderMappingError {
 impl OrderMappingError {
     pub fn order_id(&self) -> &str {
         match self {
-            Self::Unreadable { order_id, .. } | Self::Missing { order_id, .. } | Self::InvalidId { order_id, .. } => order_id,
+            Self::Unreadable { order_id, .. } | Self::Missing { order_id, .. } | Self::InvalidId { order_id, .. } => {
+                order_id
+            }
         }
     }
 }
@@ -229,7 +231,11 @@ impl WireOrder {
             flags,
             total: self.proceeds.and_then(|p| p.grand_total).map(Money::from),
             items,
-            buyer: self.buyer.map(|b| Buyer { name: b.buyer_name, email: b.buyer_email, company: b.buyer_company_name }),
+            buyer: self.buyer.map(|b| Buyer {
+                name: b.buyer_name,
+                email: b.buyer_email,
+                company: b.buyer_company_name,
+            }),
             ship_to: self.recipient.and_then(|r| r.delivery_address).map(Address::from),
         })
     }
@@ -238,7 +244,12 @@ impl WireOrder {
 impl WireOrderItem {
     fn into_domain(self) -> Result<OrderItem, InvalidId> {
         let product = self.product;
-        let gift_message = self.fulfillment.as_ref().and_then(|f| f.packing.as_ref()).and_then(|p| p.gift_option.as_ref()).and_then(|g| g.gift_message.clone());
+        let gift_message = self
+            .fulfillment
+            .as_ref()
+            .and_then(|f| f.packing.as_ref())
+            .and_then(|p| p.gift_option.as_ref())
+            .and_then(|g| g.gift_message.clone());
         Ok(OrderItem {
             id: OrderItemId::parse(self.order_item_id)?,
             sku: product.as_ref().and_then(|p| p.seller_sku.clone()).map(Sku::parse).transpose()?,
@@ -246,7 +257,11 @@ impl WireOrderItem {
             title: product.as_ref().and_then(|p| p.title.clone()),
             quantity_ordered: self.quantity_ordered,
             quantity_shipped: self.fulfillment.as_ref().and_then(|f| f.quantity_fulfilled).unwrap_or(0),
-            unit_price: product.as_ref().and_then(|p| p.price.as_ref()).and_then(|p| p.unit_price.clone()).map(Money::from),
+            unit_price: product
+                .as_ref()
+                .and_then(|p| p.price.as_ref())
+                .and_then(|p| p.unit_price.clone())
+                .map(Money::from),
             condition: product.as_ref().and_then(|p| p.condition.clone()).map(|c| Condition {
                 id: c.condition_type,
                 subtype: c.condition_subtype,

@@ -112,26 +112,7 @@ impl DynamoStore {
     }
 
     pub async fn list_connections(&self) -> Result<Vec<Connection>, StoreError> {
-        let pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_values(":pk", s(keys::connections_partition()))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Vec<_>>()
-            .await;
-        pages
-            .into_iter()
-            .map(|item| {
-                let item = item.map_err(unavailable)?;
-                body(&item_key(&item), &item)
-            })
-            .collect()
+        self.query_partition(keys::connections_partition(), None).await
     }
 
     // ---- sync cursors ----
@@ -191,7 +172,11 @@ impl DynamoStore {
     }
 
     /// Read-modify-write of one order, retried on concurrent updates. `None` if there is no such order.
-    pub async fn update_order(&self, id: &AmazonOrderId, change: impl Fn(&mut Order)) -> Result<Option<Order>, StoreError> {
+    pub async fn update_order(
+        &self,
+        id: &AmazonOrderId,
+        change: impl Fn(&mut Order),
+    ) -> Result<Option<Order>, StoreError> {
         self.retry_conflicts(|| async {
             let Some(Versioned { mut value, version }) = self.get_order(id).await? else { return Ok(None) };
             change(&mut value);
@@ -217,11 +202,14 @@ impl DynamoStore {
         let package_item = package_item(package, 1)?;
         let order_item = order_item(&order.value, order.version + 1)?;
         let new_only = |item: Item| self.put_request(item, Some(0));
-        let writes = [new_only(event_item)?, new_only(package_item)?, self.put_request(order_item, Some(order.version))?];
+        let writes =
+            [new_only(event_item)?, new_only(package_item)?, self.put_request(order_item, Some(order.version))?];
         let result = self
             .client
             .transact_write_items()
-            .set_transact_items(Some(writes.into_iter().map(|put| TransactWriteItem::builder().put(put).build()).collect()))
+            .set_transact_items(Some(
+                writes.into_iter().map(|put| TransactWriteItem::builder().put(put).build()).collect(),
+            ))
             .send()
             .await;
         match result {
@@ -235,7 +223,11 @@ impl DynamoStore {
         }
     }
 
-    pub async fn get_package(&self, order_id: &AmazonOrderId, package_id: &PackageId) -> Result<Option<Versioned<Package>>, StoreError> {
+    pub async fn get_package(
+        &self,
+        order_id: &AmazonOrderId,
+        package_id: &PackageId,
+    ) -> Result<Option<Versioned<Package>>, StoreError> {
         let key = keys::package(order_id, package_id);
         self.get(&key).await?.map(|item| versioned(&key, &item)).transpose()
     }
@@ -246,29 +238,7 @@ impl DynamoStore {
     }
 
     pub async fn list_packages(&self, order_id: &AmazonOrderId) -> Result<Vec<Package>, StoreError> {
-        let pk = keys::order(order_id).0;
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_names("#sk", keys::SK)
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s(keys::package_prefix()))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Vec<_>>()
-            .await;
-        items
-            .into_iter()
-            .map(|item| {
-                let item = item.map_err(unavailable)?;
-                body(&item_key(&item), &item)
-            })
-            .collect()
+        self.query_partition(keys::order(order_id).0, Some(keys::package_prefix())).await
     }
 
     pub async fn get_event(&self, id: &EventId) -> Result<Option<EventRecord>, StoreError> {
@@ -286,7 +256,11 @@ impl DynamoStore {
     // ---- PII redaction ----
 
     /// Orders whose redaction time has come, read from the sparse index (never a table scan).
-    pub async fn orders_due_for_redaction(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<AmazonOrderId>, StoreError> {
+    pub async fn orders_due_for_redaction(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<AmazonOrderId>, StoreError> {
         let mut due = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -308,7 +282,8 @@ impl DynamoStore {
             for item in page.items() {
                 let key = item_key(item);
                 let id = key.0.strip_prefix("ORDER#").unwrap_or_default();
-                let id = AmazonOrderId::parse(id).map_err(|e| StoreError::Corrupt { key: keys::describe(&key), message: e.to_string() })?;
+                let id = AmazonOrderId::parse(id)
+                    .map_err(|e| StoreError::Corrupt { key: keys::describe(&key), message: e.to_string() })?;
                 due.push(id);
             }
             match page.last_evaluated_key() {
@@ -344,13 +319,30 @@ impl DynamoStore {
             .send()
             .collect::<Vec<_>>()
             .await;
-        items
-            .into_iter()
-            .map(|item| {
-                let item = item.map_err(unavailable)?;
-                body(&item_key(&item), &item)
-            })
-            .collect()
+        decode_all(items)
+    }
+
+    /// Every record of partition `pk`, optionally only sort keys starting with `sk_prefix`.
+    async fn query_partition<T: DeserializeOwned>(
+        &self,
+        pk: String,
+        sk_prefix: Option<&str>,
+    ) -> Result<Vec<T>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_values(":pk", s(pk))
+            .consistent_read(true);
+        let query = match sk_prefix {
+            None => query.key_condition_expression("#pk = :pk"),
+            Some(prefix) => query
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#sk", keys::SK)
+                .expression_attribute_values(":prefix", s(prefix)),
+        };
+        decode_all(query.into_paginator().items().send().collect::<Vec<_>>().await)
     }
 
     // ---- plumbing ----
@@ -372,7 +364,7 @@ impl DynamoStore {
         }
     }
 
-    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+    pub(super) async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -413,7 +405,9 @@ impl DynamoStore {
         let builder = Put::builder().table_name(&self.table).set_item(Some(item));
         let builder = match expected_version {
             None => builder,
-            Some(0) => builder.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", keys::PK),
+            Some(0) => {
+                builder.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", keys::PK)
+            }
             Some(version) => builder
                 .condition_expression("#version = :expected")
                 .expression_attribute_names("#version", "version")
@@ -454,6 +448,21 @@ fn record<T: Serialize>(key: &Key, value: &T) -> Result<Item, StoreError> {
     ]))
 }
 
+fn decode_all<T, E, R>(items: Vec<Result<Item, SdkError<E, R>>>) -> Result<Vec<T>, StoreError>
+where
+    T: DeserializeOwned,
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    items
+        .into_iter()
+        .map(|item| {
+            let item = item.map_err(unavailable)?;
+            body(&item_key(&item), &item)
+        })
+        .collect()
+}
+
 fn body<T: DeserializeOwned>(key: &Key, item: &Item) -> Result<T, StoreError> {
     let corrupt = |message: String| StoreError::Corrupt { key: keys::describe(key), message };
     let json = item.get("body").and_then(|v| v.as_s().ok()).ok_or_else(|| corrupt("no body attribute".into()))?;
@@ -474,11 +483,9 @@ fn item_key(item: &Item) -> Key {
 /// For each write of a cancelled transaction, whether its condition failed.
 fn failed_conditions(err: &SdkError<TransactWriteItemsError>) -> Vec<bool> {
     match err.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
-            .cancellation_reasons()
-            .iter()
-            .map(|reason| reason.code() == Some("ConditionalCheckFailed"))
-            .collect(),
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+            e.cancellation_reasons().iter().map(|reason| reason.code() == Some("ConditionalCheckFailed")).collect()
+        }
         _ => Vec::new(),
     }
 }

@@ -2,12 +2,11 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, TimeZone, Utc};
 use rand::Rng;
 
 use super::dynamo::{n, s, unavailable};
-use super::keys;
+use super::{DynamoStore, keys};
 use crate::domain::clock::SharedClock;
 use crate::domain::rate::{Bucket, Quota, Take};
 use crate::spapi::limiter::{Acquired, LimiterError, RateKey, RateLimiter};
@@ -15,28 +14,17 @@ use crate::spapi::limiter::{Acquired, LimiterError, RateKey, RateLimiter};
 const MAX_CONTENTION_RETRIES: usize = 32;
 
 pub struct DynamoRateLimiter {
-    client: Client,
-    table: String,
+    store: DynamoStore,
     clock: SharedClock,
 }
 
 impl DynamoRateLimiter {
-    pub fn new(client: Client, table: impl Into<String>, clock: SharedClock) -> Self {
-        Self { client, table: table.into(), clock }
+    pub fn new(store: DynamoStore, clock: SharedClock) -> Self {
+        Self { store, clock }
     }
 
     async fn load(&self, key: &keys::Key) -> Result<Option<(Bucket, u64)>, LimiterError> {
-        let item = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(&key.0))
-            .key(keys::SK, s(&key.1))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| LimiterError(unavailable(e).to_string()))?
-            .item;
+        let item = self.store.get(key).await.map_err(|e| LimiterError(e.to_string()))?;
         let Some(item) = item else { return Ok(None) };
         let number = |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<f64>().ok());
         match (number("tokens"), number("refilled_at_ms"), number("version")) {
@@ -51,9 +39,10 @@ impl DynamoRateLimiter {
     /// Writes the bucket only if nobody else wrote it since `read_version` (`None`: it did not exist).
     async fn store(&self, key: &keys::Key, bucket: Bucket, read_version: Option<u64>) -> Result<bool, LimiterError> {
         let request = self
-            .client
+            .store
+            .client()
             .put_item()
-            .table_name(&self.table)
+            .table_name(self.store.table())
             .item(keys::PK, s(&key.0))
             .item(keys::SK, s(&key.1))
             .item("tokens", n(bucket.tokens))
@@ -97,9 +86,10 @@ impl RateLimiter for DynamoRateLimiter {
 
     async fn drain(&self, key: &RateKey, _quota: Quota) -> Result<(), LimiterError> {
         let item_key = keys::rate_bucket(&key.seller_id, key.operation.name());
-        self.client
+        self.store
+            .client()
             .update_item()
-            .table_name(&self.table)
+            .table_name(self.store.table())
             .key(keys::PK, s(&item_key.0))
             .key(keys::SK, s(&item_key.1))
             .update_expression("SET tokens = :zero, refilled_at_ms = :now ADD version :one")
@@ -116,4 +106,3 @@ impl RateLimiter for DynamoRateLimiter {
 fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
-

@@ -37,7 +37,8 @@ pub enum EventError {
 }
 
 pub fn parse_shipment_created(body: &[u8]) -> Result<ShipmentCreated, EventError> {
-    let root: Value = serde_json::from_slice(body).map_err(|e| EventError::MalformedJson(format!("line {} column {}", e.line(), e.column())))?;
+    let root: Value = serde_json::from_slice(body)
+        .map_err(|e| EventError::MalformedJson(format!("line {} column {}", e.line(), e.column())))?;
     let event = Fields::new(&root, "")?;
     let event_type = event.string("type")?;
     if event_type != SHIPMENT_CREATED {
@@ -58,7 +59,8 @@ pub fn parse_shipment_created(body: &[u8]) -> Result<ShipmentCreated, EventError
                 (None, None) => return Err(EventError::Missing(format!("data.items[{index}].sku"))),
             };
             let quantity = line.required("quantity")?.as_u64().filter(|q| (1..=10_000).contains(q));
-            let quantity = quantity.ok_or_else(|| invalid(&format!("data.items[{index}].quantity"), "must be a whole number from 1"))?;
+            let quantity = quantity
+                .ok_or_else(|| invalid(&format!("data.items[{index}].quantity"), "must be a whole number from 1"))?;
             Ok(ShipmentLine { item, quantity: quantity as u32 })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -92,7 +94,11 @@ impl<'a> Fields<'a> {
     fn new(value: &'a Value, prefix: &str) -> Result<Self, EventError> {
         let object = value.as_object().ok_or_else(|| {
             let name = prefix.trim_end_matches('.');
-            if name.is_empty() { EventError::MalformedJson("expected a JSON object".into()) } else { invalid(name, "must be an object") }
+            if name.is_empty() {
+                EventError::MalformedJson("expected a JSON object".into())
+            } else {
+                invalid(name, "must be an object")
+            }
         })?;
         Ok(Self { object, prefix: prefix.to_owned() })
     }
@@ -121,7 +127,11 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn parse<T, E: std::fmt::Display>(&self, name: &str, parse: impl FnOnce(String) -> Result<T, E>) -> Result<T, EventError> {
+    fn parse<T, E: std::fmt::Display>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(String) -> Result<T, E>,
+    ) -> Result<T, EventError> {
         let raw = self.string(name)?;
         parse(raw.to_owned()).map_err(|e| invalid(&self.path(name), &e.to_string()))
     }
@@ -156,7 +166,11 @@ mod tests {
         let parsed = parse(&event()).unwrap();
         assert_eq!(parsed.event_id.as_str(), "evt_1");
         assert_eq!(parsed.shipment.order_id.as_str(), "902-1106328-1059050");
-        assert_eq!(parsed.shipment.ship_date.to_rfc3339(), "2026-03-01T12:00:00+00:00", "offsets are normalised to UTC");
+        assert_eq!(
+            parsed.shipment.ship_date.to_rfc3339(),
+            "2026-03-01T12:00:00+00:00",
+            "offsets are normalised to UTC"
+        );
         assert_eq!(parsed.shipment.lines.len(), 2);
         assert_eq!(parsed.shipment.lines[1].item, ItemRef::OrderItem(OrderItemId::parse("12345678901234").unwrap()));
     }
@@ -188,7 +202,10 @@ mod tests {
         assert!(parse(&value).unwrap_err().to_string().starts_with("field `data.order_id`: invalid Amazon order id"));
         let mut value = event();
         value["data"]["items"][1]["quantity"] = json!(0);
-        assert_eq!(parse(&value).unwrap_err().to_string(), "field `data.items[1].quantity`: must be a whole number from 1");
+        assert_eq!(
+            parse(&value).unwrap_err().to_string(),
+            "field `data.items[1].quantity`: must be a whole number from 1"
+        );
         let mut value = event();
         value["data"]["ship_date"] = json!("yesterday");
         assert!(parse(&value).unwrap_err().to_string().starts_with("field `data.ship_date`"));

@@ -102,7 +102,10 @@ mod tests {
     fn the_timestamp_is_signed_and_bounded() {
         let key = SigningKey::new("s3cret");
         let header = key.sign(now(), b"x");
-        assert!(matches!(key.verify(Some(&header), b"x", now() + Duration::minutes(6)), Err(SignatureError::Stale { .. })));
+        assert!(matches!(
+            key.verify(Some(&header), b"x", now() + Duration::minutes(6)),
+            Err(SignatureError::Stale { .. })
+        ));
         let forged = header.replace(&format!("t={}", now().timestamp()), &format!("t={}", now().timestamp() + 60));
         assert_eq!(key.verify(Some(&forged), b"x", now()), Err(SignatureError::Mismatch));
     }

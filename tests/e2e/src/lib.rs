@@ -34,7 +34,11 @@ impl SandboxThread {
         let (url_tx, url_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("sandbox runtime");
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("sandbox runtime");
             runtime.block_on(async move {
                 let handle = spapi_sandbox::start(config).await.expect("sandbox starts");
                 url_tx.send(handle.base_url()).expect("test is waiting");
@@ -69,9 +73,13 @@ pub struct Harness {
 impl Harness {
     pub async fn start(sandbox: SandboxConfig, clock: SharedClock, options: ConnectionOptions) -> Self {
         let sandbox = SandboxThread::start(sandbox);
-        let endpoints = LocalEndpoints::from_env(&sandbox.url).expect("run the tests with `make test`, which starts DynamoDB Local and moto");
+        let endpoints = LocalEndpoints::from_env(&sandbox.url)
+            .expect("run the tests with `make test`, which starts DynamoDB Local and moto");
         let name = format!("t-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let stack = LocalStack::provision(&endpoints, &name, "sandbox-client-id", "sandbox-client-secret", clock.clone()).await.expect("local stack");
+        let stack =
+            LocalStack::provision(&endpoints, &name, "sandbox-client-id", "sandbox-client-secret", clock.clone())
+                .await
+                .expect("local stack");
         let connection = stack
             .add_connection(ConnectionSpec {
                 id: ConnectionId::parse("us-main").unwrap(),
@@ -87,7 +95,12 @@ impl Harness {
     }
 
     pub async fn sandbox_post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
-        let response = reqwest::Client::new().post(format!("{}{path}", self.sandbox.url)).json(&body).send().await.expect("sandbox reachable");
+        let response = reqwest::Client::new()
+            .post(format!("{}{path}", self.sandbox.url))
+            .json(&body)
+            .send()
+            .await
+            .expect("sandbox reachable");
         assert!(response.status().is_success(), "sandbox {path}: {}", response.status());
         response.json().await.unwrap_or(serde_json::Value::Null)
     }
@@ -183,11 +196,17 @@ pub fn pii_canaries(orders: &[serde_json::Value]) -> Vec<String> {
     ];
     let mut canaries: Vec<String> = orders
         .iter()
-        .flat_map(|order| pointers.iter().filter_map(|p| order.pointer(p).and_then(|v| v.as_str()).map(str::to_owned)).collect::<Vec<_>>())
+        .flat_map(|order| {
+            pointers
+                .iter()
+                .filter_map(|p| order.pointer(p).and_then(|v| v.as_str()).map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
         .collect();
     for order in orders {
         for item in order["orderItems"].as_array().into_iter().flatten() {
-            if let Some(message) = item.pointer("/fulfillment/packing/giftOption/giftMessage").and_then(|v| v.as_str()) {
+            if let Some(message) = item.pointer("/fulfillment/packing/giftOption/giftMessage").and_then(|v| v.as_str())
+            {
                 canaries.push(message.to_owned());
             }
         }

@@ -52,7 +52,10 @@ impl RuntimeApi {
         let (done, result) = oneshot::channel();
         self.pending.lock().unwrap().insert(id.clone(), done);
         self.invocations.send((id, event)).await.expect("runtime API running");
-        tokio::time::timeout(Duration::from_secs(60), result).await.expect("function answered in time").expect("answer delivered")
+        tokio::time::timeout(Duration::from_secs(60), result)
+            .await
+            .expect("function answered in time")
+            .expect("answer delivered")
     }
 }
 
@@ -69,7 +72,10 @@ async fn next_invocation(State(api): State<Api>) -> (HeaderMap, String) {
     let mut headers = HeaderMap::new();
     headers.insert("lambda-runtime-aws-request-id", HeaderValue::from_str(&id).unwrap());
     headers.insert("lambda-runtime-deadline-ms", HeaderValue::from_str(&deadline_ms).unwrap());
-    headers.insert("lambda-runtime-invoked-function-arn", HeaderValue::from_static("arn:aws:lambda:us-east-1:000000000000:function:local"));
+    headers.insert(
+        "lambda-runtime-invoked-function-arn",
+        HeaderValue::from_static("arn:aws:lambda:us-east-1:000000000000:function:local"),
+    );
     headers.insert("lambda-runtime-trace-id", HeaderValue::from_static("Root=1-00000000-000000000000000000000000"));
     (headers, event.to_string())
 }

@@ -46,7 +46,9 @@ async fn every_shipment_is_confirmed_once_and_pii_is_redacted_and_never_logged()
     let mut sender = h.stack.sender_deps(h.stack.sender_settings(), None).await.unwrap();
     sender.queue = queue.clone();
     let poller = h.stack.updates_poller();
-    demo::drain_updates(&sender, &poller, 2, Duration::from_secs(300), &Quiet, demo::sandbox_progress(&h.inspector)).await.unwrap();
+    demo::drain_updates(&sender, &poller, 2, Duration::from_secs(300), &Quiet, demo::sandbox_progress(&h.inspector))
+        .await
+        .unwrap();
 
     // Amazon saw exactly one confirmShipment per package, with the package's carrier, tracking and items.
     let packages = store.scan_packages().await.unwrap();
@@ -61,7 +63,13 @@ async fn every_shipment_is_confirmed_once_and_pii_is_redacted_and_never_logged()
     let throttled: Vec<&str> = calls.iter().filter(|c| c.status == 429).map(|c| c.operation.as_str()).collect();
     assert!(throttled.is_empty(), "the shared limiter keeps every call within quota; throttled: {throttled:?}");
     for package in &packages {
-        assert!(matches!(package.state, PackageState::Confirmed { .. }), "{} {}: {:?}", package.order_id, package.package_id, package.state);
+        assert!(
+            matches!(package.state, PackageState::Confirmed { .. }),
+            "{} {}: {:?}",
+            package.order_id,
+            package.package_id,
+            package.state
+        );
         let key = (package.order_id.to_string(), package.reference.to_string());
         let bodies = confirm_calls.get(&key).unwrap_or_else(|| panic!("no confirmShipment for {key:?}"));
         assert_eq!(bodies.len(), 1, "package {key:?} was sent {} times", bodies.len());
@@ -75,12 +83,16 @@ async fn every_shipment_is_confirmed_once_and_pii_is_redacted_and_never_logged()
             .iter()
             .map(|i| (i["orderItemId"].as_str().unwrap().to_owned(), i["quantity"].as_u64().unwrap()))
             .collect();
-        let expected: Vec<(String, u64)> = package.lines.iter().map(|l| (l.order_item_id.to_string(), u64::from(l.quantity))).collect();
+        let expected: Vec<(String, u64)> =
+            package.lines.iter().map(|l| (l.order_item_id.to_string(), u64::from(l.quantity))).collect();
         assert_eq!(items, expected);
     }
     assert_eq!(confirm_calls.len(), packages.len());
     let carriers: BTreeSet<&str> = packages.iter().map(|p| p.carrier.code()).collect();
-    assert!(carriers.contains("Other") && carriers.contains("UPS") && carriers.contains("USPS"), "carrier mapping exercised: {carriers:?}");
+    assert!(
+        carriers.contains("Other") && carriers.contains("UPS") && carriers.contains("USPS"),
+        "carrier mapping exercised: {carriers:?}"
+    );
     let stats = h.inspector.stats().await.unwrap();
     assert_eq!(stats.confirmed_packages as usize, packages.len());
 
@@ -98,7 +110,10 @@ async fn every_shipment_is_confirmed_once_and_pii_is_redacted_and_never_logged()
         assert_eq!(address.phone.as_deref(), Some(REDACTED));
         assert_eq!(order.amazon.buyer.as_ref().unwrap().name.as_deref(), Some(REDACTED));
         assert_eq!(address.city.as_deref(), source.pointer("/recipient/deliveryAddress/city").and_then(|v| v.as_str()));
-        assert_eq!(address.postal_code.as_deref(), source.pointer("/recipient/deliveryAddress/postalCode").and_then(|v| v.as_str()));
+        assert_eq!(
+            address.postal_code.as_deref(),
+            source.pointer("/recipient/deliveryAddress/postalCode").and_then(|v| v.as_str())
+        );
         let stored = serde_json::to_string(&order).unwrap();
         for canary in pii_canaries(std::slice::from_ref(source)) {
             assert!(!stored.contains(&canary), "order {} still holds PII after redaction", order.id());
@@ -111,7 +126,10 @@ async fn every_shipment_is_confirmed_once_and_pii_is_redacted_and_never_logged()
     // PII canaries: nothing of the buyers' data in any log line or queue message we produced.
     let log_text = logs.text();
     let bodies = queue.bodies();
-    assert!(log_text.contains("shipment confirmed at Amazon") && log_text.contains("order imported"), "logs were captured");
+    assert!(
+        log_text.contains("shipment confirmed at Amazon") && log_text.contains("order imported"),
+        "logs were captured"
+    );
     assert!(bodies.len() >= sent.len());
     let canaries = pii_canaries(&sandbox_orders);
     assert!(canaries.len() > 100, "the sandbox's orders carry PII to look for");

@@ -31,7 +31,8 @@ async fn each_binary_serves_its_event_through_the_lambda_runtime_api() {
     // Scheduled sync.
     let api = RuntimeApi::start().await;
     let _sync = spawn_function("order-sync", &api, &env);
-    let report = api.invoke(json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})).await.unwrap();
+    let report =
+        api.invoke(json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})).await.unwrap();
     assert_eq!(report["connections"][0]["outcome"]["outcome"], "up_to_date", "{report}");
     let orders = store.scan_orders().await.unwrap();
     assert_eq!(orders.len() as u64, h.inspector.stats().await.unwrap().actionable_mfn);
@@ -47,7 +48,10 @@ async fn each_binary_serves_its_event_through_the_lambda_runtime_api() {
     let signature = h.stack.signing_key.sign(now, body.as_bytes());
     let api = RuntimeApi::start().await;
     let _webhook = spawn_function("shipment-webhook", &api, &env);
-    let response = api.invoke(runner::api_gateway_event("/webhooks/shipments", &[(SIGNATURE_HEADER, signature)], body.as_bytes())).await.unwrap();
+    let response = api
+        .invoke(runner::api_gateway_event("/webhooks/shipments", &[(SIGNATURE_HEADER, signature)], body.as_bytes()))
+        .await
+        .unwrap();
     assert_eq!(response["statusCode"], 202, "{response}");
     let unsigned = api.invoke(runner::api_gateway_event("/webhooks/shipments", &[], body.as_bytes())).await.unwrap();
     assert_eq!(unsigned["statusCode"], 401, "{unsigned}");

@@ -49,7 +49,8 @@ async fn a_backfill_resumes_across_runs_without_skipping_or_duplicating_orders_t
             other => panic!("unexpected outcome {other:?}"),
         }
         // Between runs (and so between pages) Amazon changes orders: one already stored, one not yet read.
-        let stored: BTreeSet<String> = h.stack.adapters.store.scan_orders().await.unwrap().iter().map(|o| o.id().to_string()).collect();
+        let stored: BTreeSet<String> =
+            h.stack.adapters.store.scan_orders().await.unwrap().iter().map(|o| o.id().to_string()).collect();
         let seen = expected.iter().find(|id| stored.contains(*id) && !touched.contains(id)).cloned();
         let unseen = expected.iter().rev().find(|id| !stored.contains(*id) && !touched.contains(id)).cloned();
         for id in [seen, unseen].into_iter().flatten() {
@@ -73,7 +74,8 @@ async fn a_backfill_resumes_across_runs_without_skipping_or_duplicating_orders_t
     inserted += report.connections[0].inserted;
     assert!(report.connections[0].updated >= 1, "{:?}", report.connections[0]);
 
-    let stored_ids: BTreeSet<String> = h.stack.adapters.store.scan_orders().await.unwrap().iter().map(|o| o.id().to_string()).collect();
+    let stored_ids: BTreeSet<String> =
+        h.stack.adapters.store.scan_orders().await.unwrap().iter().map(|o| o.id().to_string()).collect();
     assert_eq!(stored_ids, expected, "no actionable order skipped, nothing else imported");
     assert_eq!(inserted as usize, expected.len(), "every order inserted exactly once");
     let order = h.stack.adapters.store.get_order(&cancelled.parse_id()).await.unwrap().unwrap();

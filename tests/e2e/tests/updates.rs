@@ -14,7 +14,8 @@ use update_sender::SenderSettings;
 
 /// Imports the sandbox's orders and sends a webhook for every package.
 async fn with_queued_shipments(orders: usize, time_scale: f64) -> Harness {
-    let h = Harness::start(sandbox(orders, 13, time_scale), Arc::new(OffsetClock::default()), options_for(time_scale)).await;
+    let h = Harness::start(sandbox(orders, 13, time_scale), Arc::new(OffsetClock::default()), options_for(time_scale))
+        .await;
     let sync = h.stack.sync_deps(Default::default()).await.unwrap();
     demo::sync_until_current(&sync, 3, &Quiet).await.unwrap();
     demo::send_shipments(&h.stack.webhook_deps(), &h.stack.signing_key, &h.stack.adapters.store, &Quiet).await.unwrap();
@@ -24,7 +25,9 @@ async fn with_queued_shipments(orders: usize, time_scale: f64) -> Harness {
 async fn drain(h: &Harness, limiter: Option<Arc<dyn sellerbridge_core::spapi::RateLimiter>>) {
     let sender = h.stack.sender_deps(h.stack.sender_settings(), limiter).await.unwrap();
     let poller = h.stack.updates_poller();
-    demo::drain_updates(&sender, &poller, 2, Duration::from_secs(240), &Quiet, demo::sandbox_progress(&h.inspector)).await.unwrap();
+    demo::drain_updates(&sender, &poller, 2, Duration::from_secs(240), &Quiet, demo::sandbox_progress(&h.inspector))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -86,7 +89,10 @@ async fn amazons_permanent_rejection_is_recorded_on_the_package_with_its_message
         if package.order_id.as_str() == cancelled {
             let PackageState::Failed { reason, .. } = &package.state else { panic!("{:?}", package.state) };
             assert!(reason.starts_with("Amazon rejected the shipment confirmation"), "{reason}");
-            assert!(reason.contains(&cancelled) || reason.contains("CANCELLED") || reason.contains("InvalidInput"), "{reason}");
+            assert!(
+                reason.contains(&cancelled) || reason.contains("CANCELLED") || reason.contains("InvalidInput"),
+                "{reason}"
+            );
         } else {
             assert!(matches!(package.state, PackageState::Confirmed { .. }), "one bad order never stalls the others");
         }

@@ -23,7 +23,10 @@ async fn fixture() -> Fixture {
     let sync = h.stack.sync_deps(Default::default()).await.unwrap();
     demo::sync_until_current(&sync, 3, &Quiet).await.unwrap();
     let orders = h.stack.adapters.store.scan_orders().await.unwrap();
-    let order = orders.iter().find(|o| o.status == OrderStatus::AwaitingShipment && o.amazon.items.iter().any(|i| i.quantity_shipped == 0)).unwrap();
+    let order = orders
+        .iter()
+        .find(|o| o.status == OrderStatus::AwaitingShipment && o.amazon.items.iter().any(|i| i.quantity_shipped == 0))
+        .unwrap();
     let item = order.amazon.items.iter().find(|i| i.quantity_shipped == 0).unwrap();
     let queue = RecordingQueue::wrap(Arc::new(h.stack.adapters.queue.clone()));
     let mut deps = h.stack.webhook_deps();
@@ -59,12 +62,19 @@ async fn a_signed_shipment_is_queued_once_and_repeats_are_acknowledged() {
     let (status, answer) = f.post_signed(body.as_bytes()).await;
     assert_eq!(status, 202, "{answer}");
     assert_eq!(answer["package_reference_id"], "1");
-    assert_eq!(f.queue.bodies(), vec![format!(r#"{{"type":"confirm_shipment","order_id":"{}","package_id":"PKG-1"}}"#, f.order_id)]);
+    assert_eq!(
+        f.queue.bodies(),
+        vec![format!(r#"{{"type":"confirm_shipment","order_id":"{}","package_id":"PKG-1"}}"#, f.order_id)]
+    );
 
     let (status, answer) = f.post_signed(body.as_bytes()).await;
     assert_eq!((status, answer["status"].as_str()), (200, Some("duplicate")));
     let (status, answer) = f.post_signed(f.event("evt-2", "PKG-1").to_string().as_bytes()).await;
-    assert_eq!((status, answer["status"].as_str()), (200, Some("duplicate")), "the same package under another event id");
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("duplicate")),
+        "the same package under another event id"
+    );
     assert_eq!(f.queue.bodies().len(), 1, "repeats are not queued again");
     let packages = f.h.stack.adapters.store.scan_packages().await.unwrap();
     assert_eq!(packages.len(), 1);

@@ -41,10 +41,7 @@ impl Operation {
 
     /// SP-API operations need an access token and are rate limited; LWA and unknown routes are not.
     pub fn is_sp_api(self) -> bool {
-        matches!(
-            self,
-            Operation::SearchOrders | Operation::GetOrder | Operation::ConfirmShipment
-        )
+        matches!(self, Operation::SearchOrders | Operation::GetOrder | Operation::ConfirmShipment)
     }
 
     /// Amazon's default usage plan (rate per second, burst) from the API models.
@@ -123,30 +120,17 @@ impl Default for SandboxConfig {
 impl SandboxConfig {
     /// Effective (rate, burst) for an operation, if it is rate limited at all.
     pub fn rate_for(&self, op: Operation) -> Option<(f64, f64)> {
-        self.rate_overrides
-            .get(&op)
-            .copied()
-            .or_else(|| op.default_rate())
+        self.rate_overrides.get(&op).copied().or_else(|| op.default_rate())
     }
 }
 
 /// Parses a `--rate` value such as `confirmShipment=2:10`.
 pub fn parse_rate_override(s: &str) -> Result<(Operation, (f64, f64)), String> {
-    let (op, spec) = s
-        .split_once('=')
-        .ok_or_else(|| format!("expected OPERATION=RATE:BURST, got '{s}'"))?;
+    let (op, spec) = s.split_once('=').ok_or_else(|| format!("expected OPERATION=RATE:BURST, got '{s}'"))?;
     let op: Operation = op.parse().map_err(|e: UnknownOperation| e.to_string())?;
-    let (rate, burst) = spec
-        .split_once(':')
-        .ok_or_else(|| format!("expected RATE:BURST, got '{spec}'"))?;
-    let rate: f64 = rate
-        .trim()
-        .parse()
-        .map_err(|_| format!("bad rate '{rate}'"))?;
-    let burst: f64 = burst
-        .trim()
-        .parse()
-        .map_err(|_| format!("bad burst '{burst}'"))?;
+    let (rate, burst) = spec.split_once(':').ok_or_else(|| format!("expected RATE:BURST, got '{spec}'"))?;
+    let rate: f64 = rate.trim().parse().map_err(|_| format!("bad rate '{rate}'"))?;
+    let burst: f64 = burst.trim().parse().map_err(|_| format!("bad burst '{burst}'"))?;
     if !(rate >= 0.0 && burst >= 0.0) {
         return Err("rate and burst must be non-negative".into());
     }
@@ -170,8 +154,7 @@ mod tests {
     fn overrides_win_over_defaults() {
         let mut cfg = SandboxConfig::default();
         assert_eq!(cfg.rate_for(Operation::SearchOrders), Some((0.0056, 20.0)));
-        cfg.rate_overrides
-            .insert(Operation::SearchOrders, (1.0, 2.0));
+        cfg.rate_overrides.insert(Operation::SearchOrders, (1.0, 2.0));
         assert_eq!(cfg.rate_for(Operation::SearchOrders), Some((1.0, 2.0)));
         assert_eq!(cfg.rate_for(Operation::LwaToken), None);
     }

@@ -15,11 +15,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
+        Self { status, code, message: message.into() }
     }
 
     pub fn invalid_input(message: impl Into<String>) -> Self {
@@ -31,19 +27,11 @@ impl ApiError {
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "Unauthorized",
-            "Access to requested resource is denied.",
-        )
+        Self::new(StatusCode::FORBIDDEN, "Unauthorized", "Access to requested resource is denied.")
     }
 
     pub fn quota_exceeded() -> Self {
-        Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "QuotaExceeded",
-            "You exceeded your quota for the requested resource.",
-        )
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "QuotaExceeded", "You exceeded your quota for the requested resource.")
     }
 
     /// Response for an injected fault with an arbitrary status.
@@ -53,22 +41,16 @@ impl ApiError {
             403 => Self::unauthorized(),
             404 => Self::not_found("Resource not found"),
             400 => Self::invalid_input("Invalid input"),
-            s if s >= 500 => Self::new(
-                status,
-                "InternalFailure",
-                "We encountered an internal error. Please try again.",
-            ),
+            s if s >= 500 => {
+                Self::new(status, "InternalFailure", "We encountered an internal error. Please try again.")
+            }
             _ => Self::new(status, "Fault", "Injected fault"),
         }
     }
 
     fn details(&self) -> &'static str {
         // Amazon's 403 carries a hint in `details`; the other errors send an empty string.
-        if self.code == "Unauthorized" {
-            "The access token you provided is revoked, malformed or invalid."
-        } else {
-            ""
-        }
+        if self.code == "Unauthorized" { "The access token you provided is revoked, malformed or invalid." } else { "" }
     }
 }
 
@@ -87,13 +69,8 @@ struct ErrorEntry<'a> {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorList {
-            errors: [ErrorEntry {
-                code: self.code,
-                message: &self.message,
-                details: self.details(),
-            }],
-        };
+        let body =
+            ErrorList { errors: [ErrorEntry { code: self.code, message: &self.message, details: self.details() }] };
         (self.status, Json(body)).into_response()
     }
 }
@@ -114,11 +91,7 @@ pub struct LwaError {
 
 impl LwaError {
     pub fn new(error: &str, description: impl Into<String>) -> Self {
-        Self {
-            status: Self::status_for(error),
-            error: error.to_string(),
-            description: description.into(),
-        }
+        Self { status: Self::status_for(error), error: error.to_string(), description: description.into() }
     }
 
     pub fn invalid_request(description: impl Into<String>) -> Self {
@@ -148,10 +121,7 @@ impl LwaError {
 
 impl IntoResponse for LwaError {
     fn into_response(self) -> Response {
-        let body = LwaErrorBody {
-            error: &self.error,
-            error_description: &self.description,
-        };
+        let body = LwaErrorBody { error: &self.error, error_description: &self.description };
         (self.status, Json(body)).into_response()
     }
 }

@@ -33,8 +33,7 @@ fn optional_json<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid_input(format!("Malformed request body: {e}")))
+    serde_json::from_slice(body).map_err(|e| ApiError::invalid_input(format!("Malformed request body: {e}")))
 }
 
 async fn calls(State(state): State<AppState>) -> Json<Vec<CallRecord>> {
@@ -49,14 +48,8 @@ async fn orders(State(state): State<AppState>) -> Json<Vec<Order>> {
     Json(state.orders())
 }
 
-async fn order(
-    State(state): State<AppState>,
-    Path(order_id): Path<String>,
-) -> Result<Json<Order>, ApiError> {
-    state
-        .order(&order_id)
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("Order {order_id} not found")))
+async fn order(State(state): State<AppState>, Path(order_id): Path<String>) -> Result<Json<Order>, ApiError> {
+    state.order(&order_id).map(Json).ok_or_else(|| ApiError::not_found(format!("Order {order_id} not found")))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -93,27 +86,18 @@ fn one() -> u32 {
 }
 
 async fn add_fault(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let request: FaultRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::invalid_input(format!("Malformed request body: {e}")))?;
+    let request: FaultRequest =
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid_input(format!("Malformed request body: {e}")))?;
     let op: Operation = request
         .operation
         .parse()
         .map_err(|e: crate::config::UnknownOperation| ApiError::invalid_input(e.to_string()))?;
     let status = match (request.status, request.error.as_deref()) {
-        (Some(code), _) => {
-            StatusCode::from_u16(code).map_err(|_| ApiError::invalid_input("Invalid status"))?
-        }
+        (Some(code), _) => StatusCode::from_u16(code).map_err(|_| ApiError::invalid_input("Invalid status"))?,
         (None, Some(error)) => crate::error::LwaError::status_for(error),
         (None, None) => return Err(ApiError::invalid_input("Provide status and/or error")),
     };
-    state.inject_fault(
-        op,
-        Fault {
-            status,
-            lwa_error: request.error.clone(),
-            remaining: request.count,
-        },
-    );
+    state.inject_fault(op, Fault { status, lwa_error: request.error.clone(), remaining: request.count });
     Ok(Json(json!({
         "operation": op.as_str(),
         "status": status.as_u16(),
@@ -129,8 +113,8 @@ struct RevokeRequest {
 }
 
 async fn revoke(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let request: RevokeRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::invalid_input(format!("Malformed request body: {e}")))?;
+    let request: RevokeRequest =
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid_input(format!("Malformed request body: {e}")))?;
     let revoked = state.revoke_refresh_token(&request.refresh_token);
     Ok(Json(json!({ "revoked": revoked })))
 }
@@ -154,8 +138,7 @@ struct ClockRequest {
 async fn set_clock(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
     let request: ClockRequest = optional_json(&body)?;
     if let Some(raw) = request.now.as_deref() {
-        let now = parse_utc(raw)
-            .ok_or_else(|| ApiError::invalid_input(format!("Invalid now '{raw}'")))?;
+        let now = parse_utc(raw).ok_or_else(|| ApiError::invalid_input(format!("Invalid now '{raw}'")))?;
         state.set_now(now);
     }
     if let Some(seconds) = request.advance_seconds {

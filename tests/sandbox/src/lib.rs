@@ -48,12 +48,7 @@ pub async fn start(config: SandboxConfig) -> std::io::Result<SandboxHandle> {
             .await
     });
     tracing::info!(%addr, "spapi sandbox listening");
-    Ok(SandboxHandle {
-        addr,
-        state,
-        shutdown,
-        task,
-    })
+    Ok(SandboxHandle { addr, state, shutdown, task })
 }
 
 impl SandboxHandle {

@@ -6,10 +6,7 @@ use clap::Parser;
 use spapi_sandbox::{Operation, SandboxConfig, parse_rate_override, start};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "spapi-sandbox",
-    about = "Local stand-in for Login with Amazon + SP-API orders"
-)]
+#[command(name = "spapi-sandbox", about = "Local stand-in for Login with Amazon + SP-API orders")]
 struct Args {
     /// Port on 127.0.0.1 (0 = pick a free one).
     #[arg(long, default_value_t = 0)]
@@ -44,10 +41,7 @@ impl Args {
         let start_time = self
             .start_time
             .as_deref()
-            .map(|raw| {
-                spapi_sandbox::time::parse_utc(raw)
-                    .ok_or_else(|| format!("invalid --start-time '{raw}'"))
-            })
+            .map(|raw| spapi_sandbox::time::parse_utc(raw).ok_or_else(|| format!("invalid --start-time '{raw}'")))
             .transpose()?;
         Ok(SandboxConfig {
             seed: self.seed,
@@ -70,9 +64,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let config = Args::parse().into_config()?;
     let handle = start(config).await?;

@@ -18,12 +18,7 @@ pub struct TokenBucket {
 impl TokenBucket {
     /// Buckets start full, like a fresh Amazon usage plan.
     pub fn full(rate: f64, burst: f64, now: Instant) -> Self {
-        Self {
-            rate,
-            burst,
-            tokens: burst,
-            last_refill: now,
-        }
+        Self { rate, burst, tokens: burst, last_refill: now }
     }
 
     pub fn rate(&self) -> f64 {
@@ -35,9 +30,7 @@ impl TokenBucket {
     }
 
     fn refill(&mut self, now: Instant, time_scale: f64) {
-        let elapsed = now
-            .saturating_duration_since(self.last_refill)
-            .as_secs_f64();
+        let elapsed = now.saturating_duration_since(self.last_refill).as_secs_f64();
         self.tokens = (self.tokens + self.rate * elapsed * time_scale).min(self.burst);
         self.last_refill = now;
     }
@@ -67,16 +60,9 @@ impl Quotas {
         let now = Instant::now();
         let buckets = Operation::ALL
             .into_iter()
-            .filter_map(|op| {
-                config
-                    .rate_for(op)
-                    .map(|(r, b)| (op, TokenBucket::full(r, b, now)))
-            })
+            .filter_map(|op| config.rate_for(op).map(|(r, b)| (op, TokenBucket::full(r, b, now))))
             .collect();
-        Self {
-            time_scale: config.time_scale,
-            buckets,
-        }
+        Self { time_scale: config.time_scale, buckets }
     }
 
     /// The advertised `x-amzn-RateLimit-Limit` for an operation.

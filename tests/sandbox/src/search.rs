@@ -78,9 +78,7 @@ impl QueryParams {
     pub fn parse(raw: Option<&str>) -> Self {
         let mut map: HashMap<String, Vec<String>> = HashMap::new();
         for (key, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
-            map.entry(key.into_owned())
-                .or_default()
-                .push(value.into_owned());
+            map.entry(key.into_owned()).or_default().push(value.into_owned());
         }
         Self(map)
     }
@@ -92,12 +90,7 @@ impl QueryParams {
 
     pub fn list(&self, name: &str) -> Option<Vec<String>> {
         self.0.get(name).map(|values| {
-            values
-                .iter()
-                .flat_map(|v| v.split(','))
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect()
+            values.iter().flat_map(|v| v.split(',')).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
         })
     }
 
@@ -106,11 +99,7 @@ impl QueryParams {
             .map(|values| {
                 values
                     .iter()
-                    .map(|v| {
-                        v.parse().map_err(|_| {
-                            ApiError::invalid_input(format!("Invalid value '{v}' for {name}"))
-                        })
-                    })
+                    .map(|v| v.parse().map_err(|_| ApiError::invalid_input(format!("Invalid value '{v}' for {name}"))))
                     .collect()
             })
             .transpose()
@@ -130,12 +119,8 @@ impl QueryParams {
 }
 
 /// `includedData` (shared with getOrder).
-pub fn parse_included_data(
-    params: &QueryParams,
-) -> Result<Option<BTreeSet<IncludedData>>, ApiError> {
-    Ok(params
-        .enum_list::<IncludedData>("includedData")?
-        .map(|v| v.into_iter().collect()))
+pub fn parse_included_data(params: &QueryParams) -> Result<Option<BTreeSet<IncludedData>>, ApiError> {
+    Ok(params.enum_list::<IncludedData>("includedData")?.map(|v| v.into_iter().collect()))
 }
 
 fn parse_page_size(params: &QueryParams) -> Result<Option<usize>, ApiError> {
@@ -143,9 +128,7 @@ fn parse_page_size(params: &QueryParams) -> Result<Option<usize>, ApiError> {
         .scalar("maxResultsPerPage")
         .map(|raw| match raw.trim().parse::<usize>() {
             Ok(n) if (1..=100).contains(&n) => Ok(n),
-            _ => Err(ApiError::invalid_input(
-                "maxResultsPerPage must be an integer between 1 and 100",
-            )),
+            _ => Err(ApiError::invalid_input("maxResultsPerPage must be an integer between 1 and 100")),
         })
         .transpose()
 }
@@ -164,18 +147,12 @@ impl SearchRequest {
             if let Some(included) = included {
                 decoded.filter.included_data = included;
             }
-            return Ok(Self {
-                filter: decoded.filter,
-                cursor: Some(decoded.after),
-            });
+            return Ok(Self { filter: decoded.filter, cursor: Some(decoded.after) });
         }
         let mut filter = parse_filter(params, now)?;
         filter.page_size = page_size.unwrap_or(DEFAULT_PAGE_SIZE);
         filter.included_data = included.unwrap_or_default();
-        Ok(Self {
-            filter,
-            cursor: None,
-        })
+        Ok(Self { filter, cursor: None })
     }
 }
 
@@ -185,37 +162,17 @@ fn parse_filter(params: &QueryParams, now: DateTime<Utc>) -> Result<SearchFilter
         .filter(|ids| !ids.is_empty())
         .ok_or_else(|| ApiError::invalid_input("Missing required parameter: marketplaceIds"))?;
     if marketplace_ids.len() > MAX_MARKETPLACES {
-        return Err(ApiError::invalid_input(
-            "marketplaceIds accepts at most 50 values",
-        ));
+        return Err(ApiError::invalid_input("marketplaceIds accepts at most 50 values"));
     }
-    let created = (
-        params.timestamp("createdAfter")?,
-        params.timestamp("createdBefore")?,
-    );
-    let updated = (
-        params.timestamp("lastUpdatedAfter")?,
-        params.timestamp("lastUpdatedBefore")?,
-    );
+    let created = (params.timestamp("createdAfter")?, params.timestamp("createdBefore")?);
+    let updated = (params.timestamp("lastUpdatedAfter")?, params.timestamp("lastUpdatedBefore")?);
     let (kind, after, before, after_name, before_name) = match (created, updated) {
-        ((Some(after), before), (None, None)) => (
-            WindowKind::Created,
-            after,
-            before,
-            "createdAfter",
-            "createdBefore",
-        ),
-        ((None, None), (Some(after), before)) => (
-            WindowKind::LastUpdated,
-            after,
-            before,
-            "lastUpdatedAfter",
-            "lastUpdatedBefore",
-        ),
+        ((Some(after), before), (None, None)) => (WindowKind::Created, after, before, "createdAfter", "createdBefore"),
+        ((None, None), (Some(after), before)) => {
+            (WindowKind::LastUpdated, after, before, "lastUpdatedAfter", "lastUpdatedBefore")
+        }
         ((None, _), (None, _)) => {
-            return Err(ApiError::invalid_input(
-                "Exactly one of createdAfter and lastUpdatedAfter must be provided",
-            ));
+            return Err(ApiError::invalid_input("Exactly one of createdAfter and lastUpdatedAfter must be provided"));
         }
         _ => {
             return Err(ApiError::invalid_input(
@@ -225,9 +182,7 @@ fn parse_filter(params: &QueryParams, now: DateTime<Utc>) -> Result<SearchFilter
     };
     let latest_allowed = now - Duration::minutes(MIN_LAG_MINUTES);
     if after > now {
-        return Err(ApiError::invalid_input(format!(
-            "{after_name} must not be in the future"
-        )));
+        return Err(ApiError::invalid_input(format!("{after_name} must not be in the future")));
     }
     if let Some(before) = before {
         if before > latest_allowed {
@@ -236,9 +191,7 @@ fn parse_filter(params: &QueryParams, now: DateTime<Utc>) -> Result<SearchFilter
             )));
         }
         if before < after {
-            return Err(ApiError::invalid_input(format!(
-                "{before_name} must be equal to or after {after_name}"
-            )));
+            return Err(ApiError::invalid_input(format!("{before_name} must be equal to or after {after_name}")));
         }
     }
     let before = before.unwrap_or_else(|| truncate_to_second(latest_allowed));
@@ -260,9 +213,7 @@ fn parse_filter(params: &QueryParams, now: DateTime<Utc>) -> Result<SearchFilter
 
 fn decode_token(token: &str) -> Result<PageToken, ApiError> {
     let invalid = || ApiError::invalid_input("Invalid paginationToken");
-    let bytes = URL_SAFE_NO_PAD
-        .decode(token.trim())
-        .map_err(|_| invalid())?;
+    let bytes = URL_SAFE_NO_PAD.decode(token.trim()).map_err(|_| invalid())?;
     serde_json::from_slice(&bytes).map_err(|_| invalid())
 }
 
@@ -278,16 +229,10 @@ impl SearchFilter {
             WindowKind::LastUpdated => order.last_updated_time,
         };
         let status_ok = self.fulfillment_statuses.is_empty()
-            || order
-                .status()
-                .is_some_and(|s| self.fulfillment_statuses.contains(&s));
-        let channel_ok = self.fulfilled_by.is_empty()
-            || order
-                .fulfilled_by()
-                .is_some_and(|f| self.fulfilled_by.contains(&f));
-        self.marketplace_ids
-            .iter()
-            .any(|m| m == order.marketplace_id())
+            || order.status().is_some_and(|s| self.fulfillment_statuses.contains(&s));
+        let channel_ok =
+            self.fulfilled_by.is_empty() || order.fulfilled_by().is_some_and(|f| self.fulfilled_by.contains(&f));
+        self.marketplace_ids.iter().any(|m| m == order.marketplace_id())
             && window_time >= self.after
             && window_time <= self.before
             && order.last_updated_time <= self.updated_not_after
@@ -305,10 +250,7 @@ impl SearchFilter {
 }
 
 fn key(order: &Order) -> Cursor {
-    Cursor {
-        last_updated_time: order.last_updated_time,
-        order_id: order.order_id.clone(),
-    }
+    Cursor { last_updated_time: order.last_updated_time, order_id: order.order_id.clone() }
 }
 
 /// Runs one page of a search over `orders`.
@@ -323,19 +265,10 @@ pub fn run(request: &SearchRequest, orders: &[Order]) -> Page {
     let has_more = matching.len() > filter.page_size;
     matching.truncate(filter.page_size);
     let next_token = match (has_more, matching.last()) {
-        (true, Some(last)) => Some(encode_token(&PageToken {
-            filter: filter.clone(),
-            after: key(last),
-        })),
+        (true, Some(last)) => Some(encode_token(&PageToken { filter: filter.clone(), after: key(last) })),
         _ => None,
     };
-    Page {
-        orders: matching
-            .into_iter()
-            .map(|o| o.project(&filter.included_data))
-            .collect(),
-        next_token,
-    }
+    Page { orders: matching.into_iter().map(|o| o.project(&filter.included_data)).collect(), next_token }
 }
 
 #[cfg(test)]
@@ -353,21 +286,29 @@ mod tests {
     #[test]
     fn validates_windows() {
         assert!(request("marketplaceIds=X&lastUpdatedAfter=2026-03-01T00:00:00Z").is_ok());
-        let err = request("marketplaceIds=X&lastUpdatedAfter=2026-03-01T00:00:00Z&lastUpdatedBefore=2026-03-10T11:59:00Z")
-            .unwrap_err();
+        let err =
+            request("marketplaceIds=X&lastUpdatedAfter=2026-03-01T00:00:00Z&lastUpdatedBefore=2026-03-10T11:59:00Z")
+                .unwrap_err();
         assert!(err.message.contains("lastUpdatedBefore"), "{}", err.message);
-        assert!(request("marketplaceIds=X&lastUpdatedAfter=2026-03-01T00:00:00Z&lastUpdatedBefore=2026-03-10T11:58:00Z").is_ok());
+        assert!(
+            request("marketplaceIds=X&lastUpdatedAfter=2026-03-01T00:00:00Z&lastUpdatedBefore=2026-03-10T11:58:00Z")
+                .is_ok()
+        );
         let err = request("marketplaceIds=X&createdAfter=2026-03-01T00:00:00%2B09:00").unwrap_err();
         assert!(err.message.contains("createdAfter"));
         assert!(request("lastUpdatedAfter=2026-03-01T00:00:00Z").is_err());
         assert!(request("marketplaceIds=X").is_err());
-        assert!(request("marketplaceIds=X&createdAfter=2026-03-01T00:00:00Z&lastUpdatedAfter=2026-03-01T00:00:00Z").is_err());
-        assert!(request("marketplaceIds=X&createdAfter=2026-03-05T00:00:00Z&createdBefore=2026-03-04T00:00:00Z").is_err());
         assert!(
-            request("marketplaceIds=X&createdAfter=2026-03-01T00:00:00Z&maxResultsPerPage=101")
+            request("marketplaceIds=X&createdAfter=2026-03-01T00:00:00Z&lastUpdatedAfter=2026-03-01T00:00:00Z")
                 .is_err()
         );
-        assert!(request("marketplaceIds=X&createdAfter=2026-03-01T00:00:00Z&fulfillmentStatuses=SHIPPED,NOPE").is_err());
+        assert!(
+            request("marketplaceIds=X&createdAfter=2026-03-05T00:00:00Z&createdBefore=2026-03-04T00:00:00Z").is_err()
+        );
+        assert!(request("marketplaceIds=X&createdAfter=2026-03-01T00:00:00Z&maxResultsPerPage=101").is_err());
+        assert!(
+            request("marketplaceIds=X&createdAfter=2026-03-01T00:00:00Z&fulfillmentStatuses=SHIPPED,NOPE").is_err()
+        );
         assert!(request("paginationToken=garbage!!").is_err());
     }
 
@@ -375,9 +316,6 @@ mod tests {
     fn default_upper_bound_is_two_minutes_ago() {
         let r = request("marketplaceIds=X&lastUpdatedAfter=2026-03-01T00:00:00Z").unwrap();
         assert_eq!(format_iso(r.filter.before), "2026-03-10T11:58:00Z");
-        assert_eq!(
-            r.filter.echoed_bounds().0.as_deref(),
-            Some("2026-03-10T11:58:00Z")
-        );
+        assert_eq!(r.filter.echoed_bounds().0.as_deref(), Some("2026-03-10T11:58:00Z"));
     }
 }

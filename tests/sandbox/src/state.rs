@@ -131,18 +131,8 @@ pub struct SandboxState {
 impl SandboxState {
     pub fn new(config: SandboxConfig) -> Self {
         let clock = SandboxClock::starting_at(config.start_time);
-        let generated = generate_orders(
-            config.seed,
-            config.order_count,
-            &config.marketplace_id,
-            clock.now(),
-        );
-        let index = generated
-            .orders
-            .iter()
-            .enumerate()
-            .map(|(i, o)| (o.order_id.clone(), i))
-            .collect();
+        let generated = generate_orders(config.seed, config.order_count, &config.marketplace_id, clock.now());
+        let index = generated.orders.iter().enumerate().map(|(i, o)| (o.order_id.clone(), i)).collect();
         let inner = Inner {
             clock,
             orders: generated.orders,
@@ -155,10 +145,7 @@ impl SandboxState {
             quotas: Quotas::new(&config),
             confirmations: HashMap::new(),
         };
-        Self {
-            config,
-            inner: Mutex::new(inner),
-        }
+        Self { config, inner: Mutex::new(inner) }
     }
 
     pub fn config(&self) -> &SandboxConfig {
@@ -167,9 +154,7 @@ impl SandboxState {
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic elsewhere must not wedge every later request of a test.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Current sandbox time.
@@ -243,11 +228,7 @@ impl SandboxState {
 
     /// Issues a fresh access token valid for an hour of sandbox time.
     pub fn issue_access_token(&self) -> String {
-        let suffix: String = rand::rng()
-            .sample_iter(&Alphanumeric)
-            .take(64)
-            .map(char::from)
-            .collect();
+        let suffix: String = rand::rng().sample_iter(&Alphanumeric).take(64).map(char::from).collect();
         let token = format!("Atza|{suffix}");
         let mut inner = self.lock();
         let expiry = inner.now() + Duration::seconds(ACCESS_TOKEN_TTL_SECS);
@@ -265,9 +246,7 @@ impl SandboxState {
         let mut inner = self.lock();
         if op.is_sp_api() {
             let now = inner.now();
-            let valid = access_token
-                .and_then(|t| inner.access_tokens.get(t))
-                .is_some_and(|expiry| *expiry > now);
+            let valid = access_token.and_then(|t| inner.access_tokens.get(t)).is_some_and(|expiry| *expiry > now);
             if !valid {
                 return Err(Rejection::Unauthorized);
             }

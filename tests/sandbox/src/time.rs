@@ -53,9 +53,7 @@ pub fn parse_utc(s: &str) -> Option<DateTime<Utc>> {
     if !(s.ends_with('Z') || s.ends_with('z')) {
         return None;
     }
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
 }
 
 /// Serde adapter writing `DateTime<Utc>` as `…Z` with whole seconds.
@@ -69,9 +67,7 @@ pub mod iso {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
         let raw = String::deserialize(d)?;
-        DateTime::parse_from_rfc3339(&raw)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(D::Error::custom)
+        DateTime::parse_from_rfc3339(&raw).map(|t| t.with_timezone(&Utc)).map_err(D::Error::custom)
     }
 }
 
@@ -94,9 +90,6 @@ mod tests {
         let clock = SandboxClock::starting_at(Some(target));
         let delta = (clock.now() - target).num_seconds().abs();
         assert!(delta < 5);
-        assert_eq!(
-            format_iso(truncate_to_hour(clock.now() + Duration::minutes(1))),
-            "2030-05-05T10:00:00Z"
-        );
+        assert_eq!(format_iso(truncate_to_hour(clock.now() + Duration::minutes(1))), "2030-05-05T10:00:00Z");
     }
 }

@@ -19,10 +19,8 @@ async fn lwa_token_grants_and_errors() {
     let response = sb
         .client
         .post(&url)
-        .json(
-            &json!({"grant_type":"refresh_token","refresh_token":REFRESH_TOKEN,
-            "client_id":"sandbox-client-id","client_secret":"sandbox-client-secret"}),
-        )
+        .json(&json!({"grant_type":"refresh_token","refresh_token":REFRESH_TOKEN,
+            "client_id":"sandbox-client-id","client_secret":"sandbox-client-secret"}))
         .send()
         .await
         .unwrap();
@@ -42,74 +40,31 @@ async fn lwa_token_grants_and_errors() {
     };
     let post = |fields: Vec<(&'static str, String)>| sb.client.post(&url).form(&fields).send();
 
-    let r = post(form(
-        "Atzr|nope",
-        "sandbox-client-id",
-        "sandbox-client-secret",
-        "refresh_token",
-    ))
-    .await
-    .unwrap();
+    let r = post(form("Atzr|nope", "sandbox-client-id", "sandbox-client-secret", "refresh_token")).await.unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_grant");
 
-    let r = post(form(
-        REFRESH_TOKEN,
-        "sandbox-client-id",
-        "wrong",
-        "refresh_token",
-    ))
-    .await
-    .unwrap();
+    let r = post(form(REFRESH_TOKEN, "sandbox-client-id", "wrong", "refresh_token")).await.unwrap();
     assert_eq!(r.status(), 401);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
 
-    let r = post(form(
-        REFRESH_TOKEN,
-        "other-client",
-        "sandbox-client-secret",
-        "refresh_token",
-    ))
-    .await
-    .unwrap();
+    let r = post(form(REFRESH_TOKEN, "other-client", "sandbox-client-secret", "refresh_token")).await.unwrap();
     assert_eq!(r.status(), 401);
 
-    let r = post(form(
-        REFRESH_TOKEN,
-        "sandbox-client-id",
-        "sandbox-client-secret",
-        "client_credentials",
-    ))
-    .await
-    .unwrap();
+    let r =
+        post(form(REFRESH_TOKEN, "sandbox-client-id", "sandbox-client-secret", "client_credentials")).await.unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
 
-    let r = post(vec![
-        ("grant_type", "refresh_token".into()),
-        ("client_id", "sandbox-client-id".into()),
-    ])
-    .await
-    .unwrap();
+    let r =
+        post(vec![("grant_type", "refresh_token".into()), ("client_id", "sandbox-client-id".into())]).await.unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
 
     // Revocation turns the refresh token into invalid_grant.
-    let r = sb
-        .sandbox_post(
-            "/_sandbox/refresh-tokens/revoke",
-            json!({"refreshToken": REFRESH_TOKEN}),
-        )
-        .await;
+    let r = sb.sandbox_post("/_sandbox/refresh-tokens/revoke", json!({"refreshToken": REFRESH_TOKEN})).await;
     assert_eq!(r.status(), 200);
-    let r = post(form(
-        REFRESH_TOKEN,
-        "sandbox-client-id",
-        "sandbox-client-secret",
-        "refresh_token",
-    ))
-    .await
-    .unwrap();
+    let r = post(form(REFRESH_TOKEN, "sandbox-client-id", "sandbox-client-secret", "refresh_token")).await.unwrap();
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], "invalid_grant");
@@ -126,18 +81,9 @@ async fn lwa_token_grants_and_errors() {
 #[tokio::test]
 async fn sp_api_requires_a_valid_unexpired_token() {
     let sb = Sandbox::default().await;
-    let query = [
-        ("marketplaceIds", MARKETPLACE.to_string()),
-        ("lastUpdatedAfter", "2020-01-01T00:00:00Z".into()),
-    ];
+    let query = [("marketplaceIds", MARKETPLACE.to_string()), ("lastUpdatedAfter", "2020-01-01T00:00:00Z".into())];
 
-    let r = sb
-        .client
-        .get(sb.url("/orders/2026-01-01/orders"))
-        .query(&query)
-        .send()
-        .await
-        .unwrap();
+    let r = sb.client.get(sb.url("/orders/2026-01-01/orders")).query(&query).send().await.unwrap();
     assert_eq!(r.status(), 403);
     assert!(r.headers().get("x-amzn-RequestId").is_some());
     assert!(r.headers().get("x-amzn-RateLimit-Limit").is_none());

@@ -12,16 +12,11 @@ const QUOTA_BODY: &str = r#"{"errors":[{"code":"QuotaExceeded","message":"You ex
 async fn burst_then_429_then_scaled_refill() {
     let mut config = SandboxConfig::default();
     // 0.01/s × time_scale 100 = one token per real second; burst of 5.
-    config
-        .rate_overrides
-        .insert(Operation::GetOrder, (0.01, 5.0));
+    config.rate_overrides.insert(Operation::GetOrder, (0.01, 5.0));
     config.time_scale = 100.0;
     let sb = Sandbox::start(config).await;
     let token = sb.token().await;
-    let id = sb.all_orders().await[0]["orderId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = sb.all_orders().await[0]["orderId"].as_str().unwrap().to_string();
     let path = format!("/orders/2026-01-01/orders/{id}");
 
     for n in 0..5 {
@@ -39,11 +34,7 @@ async fn burst_then_429_then_scaled_refill() {
     assert_eq!(sb.get(&path, "Atza|bad", &[]).await.status(), 403);
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(
-        sb.get(&path, &token, &[]).await.status(),
-        200,
-        "refilled one token"
-    );
+    assert_eq!(sb.get(&path, &token, &[]).await.status(), 200, "refilled one token");
     assert_eq!(sb.get(&path, &token, &[]).await.status(), 429);
 
     // Other operations have their own buckets; LWA is never limited.
@@ -60,10 +51,7 @@ async fn burst_then_429_then_scaled_refill() {
 #[tokio::test]
 async fn search_orders_default_plan_with_time_scale() {
     // 0.0056/s × 600 ≈ 3.4 tokens per real second
-    let config = SandboxConfig {
-        time_scale: 600.0,
-        ..SandboxConfig::default()
-    };
+    let config = SandboxConfig { time_scale: 600.0, ..SandboxConfig::default() };
     let sb = Sandbox::start(config).await;
     let token = sb.token().await;
     let query = [
@@ -76,10 +64,7 @@ async fn search_orders_default_plan_with_time_scale() {
         ok += 1;
         assert!(ok < 40, "bucket never ran dry");
     }
-    assert!(
-        (20..=22).contains(&ok),
-        "burst 20 (plus refill during the loop), got {ok}"
-    );
+    assert!((20..=22).contains(&ok), "burst 20 (plus refill during the loop), got {ok}");
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(sb.search(&token, &query).await.status(), 200);
     sb.handle.shutdown().await;
@@ -89,17 +74,9 @@ async fn search_orders_default_plan_with_time_scale() {
 async fn injected_faults() {
     let sb = Sandbox::default().await;
     let token = sb.token().await;
-    let query = [
-        ("marketplaceIds", MARKETPLACE.to_string()),
-        ("lastUpdatedAfter", "2020-01-01T00:00:00Z".to_string()),
-    ];
+    let query = [("marketplaceIds", MARKETPLACE.to_string()), ("lastUpdatedAfter", "2020-01-01T00:00:00Z".to_string())];
 
-    let r = sb
-        .sandbox_post(
-            "/_sandbox/faults",
-            json!({"operation": "searchOrders", "status": 503, "count": 2}),
-        )
-        .await;
+    let r = sb.sandbox_post("/_sandbox/faults", json!({"operation": "searchOrders", "status": 503, "count": 2})).await;
     assert_eq!(r.status(), 200);
     // Unauthenticated calls don't consume the fault.
     assert_eq!(sb.search("Atza|bad", &query).await.status(), 403);
@@ -112,36 +89,17 @@ async fn injected_faults() {
     }
     assert_eq!(sb.search(&token, &query).await.status(), 200);
 
-    sb.sandbox_post(
-        "/_sandbox/faults",
-        json!({"operation": "getOrder", "status": 429, "count": 1}),
-    )
-    .await;
-    let r = sb
-        .get("/orders/2026-01-01/orders/anything", &token, &[])
-        .await;
+    sb.sandbox_post("/_sandbox/faults", json!({"operation": "getOrder", "status": 429, "count": 1})).await;
+    let r = sb.get("/orders/2026-01-01/orders/anything", &token, &[]).await;
     assert_eq!(r.status(), 429);
     assert_eq!(r.text().await.unwrap(), QUOTA_BODY);
-    assert_eq!(
-        sb.get("/orders/2026-01-01/orders/anything", &token, &[])
-            .await
-            .status(),
-        404
-    );
+    assert_eq!(sb.get("/orders/2026-01-01/orders/anything", &token, &[]).await.status(), 404);
 
-    sb.sandbox_post(
-        "/_sandbox/faults",
-        json!({"operation": "confirmShipment", "status": 500, "count": 1}),
-    )
-    .await;
+    sb.sandbox_post("/_sandbox/faults", json!({"operation": "confirmShipment", "status": 500, "count": 1})).await;
     let r = sb.confirm(&token, "anything", &json!({})).await;
     assert_eq!(r.status(), 500);
 
-    sb.sandbox_post(
-        "/_sandbox/faults",
-        json!({"operation": "lwaToken", "error": "invalid_grant", "count": 1}),
-    )
-    .await;
+    sb.sandbox_post("/_sandbox/faults", json!({"operation": "lwaToken", "error": "invalid_grant", "count": 1})).await;
     let r = sb
         .client
         .post(sb.url("/auth/o2/token"))
@@ -158,30 +116,12 @@ async fn injected_faults() {
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_grant");
     sb.token().await; // back to normal
 
-    sb.sandbox_post(
-        "/_sandbox/faults",
-        json!({"operation": "lwaToken", "status": 503}),
-    )
-    .await;
-    let r = sb
-        .client
-        .post(sb.url("/auth/o2/token"))
-        .form(&[("grant_type", "x")])
-        .send()
-        .await
-        .unwrap();
+    sb.sandbox_post("/_sandbox/faults", json!({"operation": "lwaToken", "status": 503})).await;
+    let r = sb.client.post(sb.url("/auth/o2/token")).form(&[("grant_type", "x")]).send().await.unwrap();
     assert_eq!(r.status(), 503);
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["error"],
-        "temporarily_unavailable"
-    );
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "temporarily_unavailable");
 
-    let r = sb
-        .sandbox_post(
-            "/_sandbox/faults",
-            json!({"operation": "nope", "status": 500}),
-        )
-        .await;
+    let r = sb.sandbox_post("/_sandbox/faults", json!({"operation": "nope", "status": 500})).await;
     assert_eq!(r.status(), 400);
     let stats = sb.sandbox_get("/_sandbox/stats").await;
     assert_eq!(stats["calls"]["searchOrders"]["503"], 2);

@@ -13,12 +13,8 @@ fn iso(t: DateTime<Utc>) -> String {
 
 fn unlimited() -> SandboxConfig {
     let mut config = SandboxConfig::default();
-    config
-        .rate_overrides
-        .insert(Operation::SearchOrders, (1000.0, 1000.0));
-    config
-        .rate_overrides
-        .insert(Operation::GetOrder, (1000.0, 1000.0));
+    config.rate_overrides.insert(Operation::SearchOrders, (1000.0, 1000.0));
+    config.rate_overrides.insert(Operation::GetOrder, (1000.0, 1000.0));
     config
 }
 
@@ -36,20 +32,11 @@ async fn collect_pages(
         let r = sb.search(token, &query).await;
         assert_eq!(r.status(), 200);
         let body: Value = r.json().await.unwrap();
-        ids.extend(
-            body["orders"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|o| o["orderId"].as_str().unwrap().to_string()),
-        );
+        ids.extend(body["orders"].as_array().unwrap().iter().map(|o| o["orderId"].as_str().unwrap().to_string()));
         page += 1;
         if let Some(order_id) = between(page, &ids) {
             let r = sb
-                .sandbox_post(
-                    &format!("/_sandbox/orders/{order_id}/touch"),
-                    json!({"fulfillmentStatus": "CANCELLED"}),
-                )
+                .sandbox_post(&format!("/_sandbox/orders/{order_id}/touch"), json!({"fulfillmentStatus": "CANCELLED"}))
                 .await;
             assert_eq!(r.status(), 200);
         }
@@ -72,22 +59,14 @@ async fn keyset_pagination_survives_touches() {
         let t: DateTime<Utc> = o["lastUpdatedTime"].as_str().unwrap().parse().unwrap();
         t >= after && t <= before
     };
-    let expected: Vec<String> = all
-        .iter()
-        .filter(|o| in_window(o))
-        .map(|o| o["orderId"].as_str().unwrap().to_string())
-        .collect();
+    let expected: Vec<String> =
+        all.iter().filter(|o| in_window(o)).map(|o| o["orderId"].as_str().unwrap().to_string()).collect();
     assert_eq!(expected.len(), 200);
 
     // Sorted by (lastUpdatedTime, orderId) so we know which orders lie ahead.
     let mut sorted: Vec<(String, String)> = all
         .iter()
-        .map(|o| {
-            (
-                o["lastUpdatedTime"].as_str().unwrap().to_string(),
-                o["orderId"].as_str().unwrap().to_string(),
-            )
-        })
+        .map(|o| (o["lastUpdatedTime"].as_str().unwrap().to_string(), o["orderId"].as_str().unwrap().to_string()))
         .collect();
     sorted.sort();
     let ahead_victim = sorted[150].1.clone();
@@ -108,19 +87,10 @@ async fn keyset_pagination_survives_touches() {
 
     let unique: BTreeSet<&String> = ids.iter().collect();
     assert_eq!(unique.len(), ids.len(), "no order is repeated");
-    let expected_now: BTreeSet<&String> =
-        expected.iter().filter(|id| **id != ahead_victim).collect();
+    let expected_now: BTreeSet<&String> = expected.iter().filter(|id| **id != ahead_victim).collect();
     assert_eq!(unique, expected_now, "nothing else skipped");
-    let expected_order: Vec<&String> = sorted
-        .iter()
-        .map(|(_, id)| id)
-        .filter(|id| **id != ahead_victim)
-        .collect();
-    assert_eq!(
-        ids.iter().collect::<Vec<_>>(),
-        expected_order,
-        "sorted by (lastUpdatedTime, orderId)"
-    );
+    let expected_order: Vec<&String> = sorted.iter().map(|(_, id)| id).filter(|id| **id != ahead_victim).collect();
+    assert_eq!(ids.iter().collect::<Vec<_>>(), expected_order, "sorted by (lastUpdatedTime, orderId)");
 
     // The next incremental window picks up both touched orders.
     let state = sb.handle.state();
@@ -128,10 +98,7 @@ async fn keyset_pagination_survives_touches() {
     let ids = collect_pages(
         &sb,
         &token,
-        vec![
-            ("marketplaceIds", MARKETPLACE.into()),
-            ("lastUpdatedAfter", iso(before)),
-        ],
+        vec![("marketplaceIds", MARKETPLACE.into()), ("lastUpdatedAfter", iso(before))],
         |_, _| None,
     )
     .await;
@@ -149,32 +116,19 @@ async fn created_window_pagination_and_bad_token() {
         .all_orders()
         .await
         .iter()
-        .filter(|o| {
-            o["createdTime"]
-                .as_str()
-                .unwrap()
-                .parse::<DateTime<Utc>>()
-                .unwrap()
-                >= after
-        })
+        .filter(|o| o["createdTime"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap() >= after)
         .count();
     let ids = collect_pages(
         &sb,
         &token,
-        vec![
-            ("marketplaceIds", MARKETPLACE.into()),
-            ("createdAfter", iso(after)),
-            ("maxResultsPerPage", "10".into()),
-        ],
+        vec![("marketplaceIds", MARKETPLACE.into()), ("createdAfter", iso(after)), ("maxResultsPerPage", "10".into())],
         |_, _| None,
     )
     .await;
     assert_eq!(ids.len(), expected);
     assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), expected);
 
-    let r = sb
-        .search(&token, &[("paginationToken", "not-a-token".into())])
-        .await;
+    let r = sb.search(&token, &[("paginationToken", "not-a-token".into())]).await;
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["errors"][0]["code"], "InvalidInput");
@@ -244,35 +198,19 @@ async fn two_minute_rule_and_utc_only() {
     assert_eq!(body["lastUpdatedBefore"], iso(now - Duration::minutes(3)));
 
     // Omitted lastUpdatedBefore defaults to now − 2 min and is echoed.
-    let r = sb
-        .search(
-            &token,
-            &base(vec![("lastUpdatedAfter", iso(now - Duration::days(1)))]),
-        )
-        .await;
+    let r = sb.search(&token, &base(vec![("lastUpdatedAfter", iso(now - Duration::days(1)))])).await;
     let body: Value = r.json().await.unwrap();
     let echoed: DateTime<Utc> = body["lastUpdatedBefore"].as_str().unwrap().parse().unwrap();
     assert!((echoed - (now - Duration::minutes(2))).num_seconds().abs() <= 2);
 
-    let r = sb
-        .search(
-            &token,
-            &base(vec![("createdAfter", "2026-01-01T00:00:00+09:00".into())]),
-        )
-        .await;
+    let r = sb.search(&token, &base(vec![("createdAfter", "2026-01-01T00:00:00+09:00".into())])).await;
     let (status, code, message) = error_code(r).await;
     assert_eq!((status, code.as_str()), (400, "InvalidInput"));
     assert!(message.contains("createdAfter"));
 
     let r = sb.search(&token, &base(vec![])).await;
-    assert_eq!(
-        error_code(r).await.0,
-        400,
-        "one of createdAfter/lastUpdatedAfter is required"
-    );
-    let r = sb
-        .search(&token, &[("createdAfter", iso(now - Duration::days(1)))])
-        .await;
+    assert_eq!(error_code(r).await.0, 400, "one of createdAfter/lastUpdatedAfter is required");
+    let r = sb.search(&token, &[("createdAfter", iso(now - Duration::days(1)))]).await;
     assert_eq!(error_code(r).await.0, 400, "marketplaceIds is required");
     let r = sb
         .search(
@@ -285,13 +223,7 @@ async fn two_minute_rule_and_utc_only() {
         .await;
     assert_eq!(error_code(r).await.0, 400);
     let r = sb
-        .search(
-            &token,
-            &base(vec![
-                ("createdAfter", iso(now - Duration::days(1))),
-                ("maxResultsPerPage", "0".into()),
-            ]),
-        )
+        .search(&token, &base(vec![("createdAfter", iso(now - Duration::days(1))), ("maxResultsPerPage", "0".into())]))
         .await;
     assert_eq!(error_code(r).await.0, 400);
     sb.handle.shutdown().await;
@@ -304,10 +236,7 @@ async fn filters_and_included_data() {
     let all = sb.all_orders().await;
     let after = iso(sb.handle.state().now() - Duration::days(30));
     let window = |extra: Vec<(&'static str, String)>| {
-        let mut q = vec![
-            ("marketplaceIds", MARKETPLACE.to_string()),
-            ("lastUpdatedAfter", after.clone()),
-        ];
+        let mut q = vec![("marketplaceIds", MARKETPLACE.to_string()), ("lastUpdatedAfter", after.clone())];
         q.extend(extra);
         q
     };
@@ -330,15 +259,9 @@ async fn filters_and_included_data() {
         }
     };
 
-    let merchant = fetch(window(vec![
-        ("fulfilledBy", "MERCHANT".into()),
-        ("includedData", "FULFILLMENT".into()),
-    ]))
-    .await;
-    assert_eq!(
-        merchant.len(),
-        all.iter().filter(|o| fulfilled_by(o) == "MERCHANT").count()
-    );
+    let merchant =
+        fetch(window(vec![("fulfilledBy", "MERCHANT".into()), ("includedData", "FULFILLMENT".into())])).await;
+    assert_eq!(merchant.len(), all.iter().filter(|o| fulfilled_by(o) == "MERCHANT").count());
     assert!(merchant.iter().all(|o| fulfilled_by(o) == "MERCHANT"));
 
     let actionable = fetch(window(vec![
@@ -349,20 +272,11 @@ async fn filters_and_included_data() {
     .await;
     let expected = all.iter().filter(|o| is_actionable_mfn(o)).count();
     assert_eq!(actionable.len(), expected);
-    assert!(
-        expected as f64 >= 0.5 * all.len() as f64,
-        "actionable share {expected}/{}",
-        all.len()
-    );
+    assert!(expected as f64 >= 0.5 * all.len() as f64, "actionable share {expected}/{}", all.len());
     for order in &actionable {
         assert!(is_actionable_mfn(order));
         assert!(order["buyer"]["buyerName"].is_string());
-        assert!(
-            order["buyer"]["buyerEmail"]
-                .as_str()
-                .unwrap()
-                .ends_with("@marketplace.amazon.com")
-        );
+        assert!(order["buyer"]["buyerEmail"].as_str().unwrap().ends_with("@marketplace.amazon.com"));
         assert!(order["recipient"]["deliveryAddress"]["addressLine1"].is_string());
         assert!(order.get("proceeds").is_none());
         assert!(order.get("packages").is_none());
@@ -373,20 +287,15 @@ async fn filters_and_included_data() {
     assert_eq!(bare.len(), all.len());
     for order in &bare {
         for key in ["buyer", "recipient", "proceeds", "fulfillment", "packages"] {
-            assert!(
-                order.get(key).is_none(),
-                "{key} leaked without includedData"
-            );
+            assert!(order.get(key).is_none(), "{key} leaked without includedData");
         }
         assert!(!order["orderItems"].as_array().unwrap().is_empty());
         assert!(order["salesChannel"]["marketplaceId"] == MARKETPLACE);
     }
 
-    let amazon = fetch(window(vec![
-        ("fulfilledBy", "AMAZON".into()),
-        ("includedData", "BUYER,RECIPIENT,FULFILLMENT".into()),
-    ]))
-    .await;
+    let amazon =
+        fetch(window(vec![("fulfilledBy", "AMAZON".into()), ("includedData", "BUYER,RECIPIENT,FULFILLMENT".into())]))
+            .await;
     assert!(!amazon.is_empty());
     for order in &amazon {
         assert!(order.get("buyer").is_none());
@@ -397,33 +306,18 @@ async fn filters_and_included_data() {
         }
     }
 
-    let r = sb
-        .search(
-            &token,
-            &window(vec![("includedData", "BUYER,BOGUS".into())]),
-        )
-        .await;
+    let r = sb.search(&token, &window(vec![("includedData", "BUYER,BOGUS".into())])).await;
     assert_eq!(error_code(r).await.0, 400);
-    let r = sb
-        .search(&token, &window(vec![("fulfilledBy", "SELLER".into())]))
-        .await;
+    let r = sb.search(&token, &window(vec![("fulfilledBy", "SELLER".into())])).await;
     assert_eq!(error_code(r).await.0, 400);
 
     // Status filter alone.
-    let shipped = fetch(window(vec![
-        ("fulfillmentStatuses", "SHIPPED".into()),
-        ("includedData", "FULFILLMENT,PACKAGES".into()),
-    ]))
-    .await;
-    assert_eq!(
-        shipped.len(),
-        all.iter().filter(|o| status_of(o) == "SHIPPED").count()
-    );
+    let shipped =
+        fetch(window(vec![("fulfillmentStatuses", "SHIPPED".into()), ("includedData", "FULFILLMENT,PACKAGES".into())]))
+            .await;
+    assert_eq!(shipped.len(), all.iter().filter(|o| status_of(o) == "SHIPPED").count());
     assert!(
-        shipped
-            .iter()
-            .filter(|o| fulfilled_by(o) == "MERCHANT")
-            .all(|o| !o["packages"].as_array().unwrap().is_empty())
+        shipped.iter().filter(|o| fulfilled_by(o) == "MERCHANT").all(|o| !o["packages"].as_array().unwrap().is_empty())
     );
     sb.handle.shutdown().await;
 }
@@ -436,9 +330,7 @@ async fn get_order_gates_data_and_404s() {
     let order = all.iter().find(|o| is_actionable_mfn(o)).unwrap();
     let id = order["orderId"].as_str().unwrap();
 
-    let r = sb
-        .get(&format!("/orders/2026-01-01/orders/{id}"), &token, &[])
-        .await;
+    let r = sb.get(&format!("/orders/2026-01-01/orders/{id}"), &token, &[]).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-amzn-RateLimit-Limit"], "1000");
     let body: Value = r.json().await.unwrap();
@@ -449,18 +341,13 @@ async fn get_order_gates_data_and_404s() {
         .get(
             &format!("/orders/2026-01-01/orders/{id}"),
             &token,
-            &[(
-                "includedData",
-                "BUYER,RECIPIENT,PROCEEDS,FULFILLMENT,PACKAGES".into(),
-            )],
+            &[("includedData", "BUYER,RECIPIENT,PROCEEDS,FULFILLMENT,PACKAGES".into())],
         )
         .await;
     let body: Value = r.json().await.unwrap();
     assert_eq!(&body["order"], order, "all datasets = inspection view");
 
-    let r = sb
-        .get("/orders/2026-01-01/orders/999-0000000-0000000", &token, &[])
-        .await;
+    let r = sb.get("/orders/2026-01-01/orders/999-0000000-0000000", &token, &[]).await;
     assert_eq!(r.status(), 404);
     assert_eq!(
         r.text().await.unwrap(),

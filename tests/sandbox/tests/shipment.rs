@@ -24,10 +24,7 @@ fn items_of(order: &Value) -> Vec<(String, u64)> {
         .unwrap()
         .iter()
         .map(|i| {
-            (
-                i["orderItemId"].as_str().unwrap().to_string(),
-                i["fulfillment"]["quantityUnfulfilled"].as_u64().unwrap(),
-            )
+            (i["orderItemId"].as_str().unwrap().to_string(), i["fulfillment"]["quantityUnfulfilled"].as_u64().unwrap())
         })
         .collect()
 }
@@ -53,10 +50,7 @@ async fn confirm_partial_then_full_and_idempotent() {
     let items = items_of(order);
     let before_update = order["lastUpdatedTime"].as_str().unwrap().to_string();
 
-    let first = body(
-        "1",
-        json!([{"orderItemId": items[0].0, "quantity": items[0].1}]),
-    );
+    let first = body("1", json!([{"orderItemId": items[0].0, "quantity": items[0].1}]));
     let r = sb.confirm(&token, id, &first).await;
     assert_eq!(r.status(), 204);
     assert_eq!(r.headers()["x-amzn-RateLimit-Limit"], "2");
@@ -65,30 +59,16 @@ async fn confirm_partial_then_full_and_idempotent() {
     let after = inspect(&sb, id).await;
     assert_eq!(status_of(&after), "PARTIALLY_SHIPPED");
     assert_ne!(after["lastUpdatedTime"].as_str().unwrap(), before_update);
-    let package = after["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["packageReferenceId"] == "1")
-        .unwrap();
+    let package = after["packages"].as_array().unwrap().iter().find(|p| p["packageReferenceId"] == "1").unwrap();
     assert_eq!(package["carrier"], "UPS");
     assert_eq!(package["trackingNumber"], "1ZTEST1");
     assert_eq!(package["shippingService"], "UPS Ground");
     assert_eq!(package["shipTime"], "2026-01-15T10:00:00Z");
     assert_eq!(package["packageStatus"]["status"], "SHIPPED");
-    assert_eq!(
-        package["packageItems"][0]["orderItemId"],
-        items[0].0.as_str()
-    );
+    assert_eq!(package["packageItems"][0]["orderItemId"], items[0].0.as_str());
     assert_eq!(package["packageItems"][0]["quantity"], items[0].1);
-    assert_eq!(
-        after["orderItems"][0]["fulfillment"]["quantityUnfulfilled"],
-        0
-    );
-    assert_eq!(
-        after["orderItems"][0]["fulfillment"]["quantityFulfilled"],
-        items[0].1
-    );
+    assert_eq!(after["orderItems"][0]["fulfillment"]["quantityUnfulfilled"], 0);
+    assert_eq!(after["orderItems"][0]["fulfillment"]["quantityFulfilled"], items[0].1);
 
     // Identical resend: 204, nothing double-counted.
     let r = sb.confirm(&token, id, &first).await;
@@ -97,40 +77,21 @@ async fn confirm_partial_then_full_and_idempotent() {
     assert_eq!(again, after);
 
     // Shipping the same units again under a new reference is over-shipping.
-    let r = sb
-        .confirm(
-            &token,
-            id,
-            &body("2", json!([{"orderItemId": items[0].0, "quantity": 1}])),
-        )
-        .await;
+    let r = sb.confirm(&token, id, &body("2", json!([{"orderItemId": items[0].0, "quantity": 1}]))).await;
     let (status, code, message) = error_code(r).await;
     assert_eq!((status, code.as_str()), (400, "InvalidInput"));
     assert!(message.contains("exceeds"), "{message}");
 
     // The rest goes out in package 2.
-    let rest: Vec<Value> = items[1..]
-        .iter()
-        .map(|(id, q)| json!({"orderItemId": id, "quantity": q}))
-        .collect();
+    let rest: Vec<Value> = items[1..].iter().map(|(id, q)| json!({"orderItemId": id, "quantity": q})).collect();
     let r = sb.confirm(&token, id, &body("2", Value::Array(rest))).await;
     assert_eq!(r.status(), 204);
     let shipped = inspect(&sb, id).await;
     assert_eq!(status_of(&shipped), "SHIPPED");
-    assert!(
-        items_of(&shipped)
-            .iter()
-            .all(|(_, unshipped)| *unshipped == 0)
-    );
+    assert!(items_of(&shipped).iter().all(|(_, unshipped)| *unshipped == 0));
 
     // A new package on a fully shipped order is refused; resending an old one still is a 204.
-    let r = sb
-        .confirm(
-            &token,
-            id,
-            &body("3", json!([{"orderItemId": items[0].0, "quantity": 1}])),
-        )
-        .await;
+    let r = sb.confirm(&token, id, &body("3", json!([{"orderItemId": items[0].0, "quantity": 1}]))).await;
     assert_eq!(error_code(r).await.0, 400);
     assert_eq!(sb.confirm(&token, id, &first).await.status(), 204);
 
@@ -143,16 +104,11 @@ async fn confirm_partial_then_full_and_idempotent() {
 #[tokio::test]
 async fn confirm_validation_errors() {
     let mut config = SandboxConfig::default();
-    config
-        .rate_overrides
-        .insert(Operation::ConfirmShipment, (1000.0, 1000.0));
+    config.rate_overrides.insert(Operation::ConfirmShipment, (1000.0, 1000.0));
     let sb = Sandbox::start(config).await;
     let token = sb.token().await;
     let all = sb.all_orders().await;
-    let order = all
-        .iter()
-        .find(|o| status_of(o) == "UNSHIPPED" && fulfilled_by(o) == "MERCHANT")
-        .unwrap();
+    let order = all.iter().find(|o| status_of(o) == "UNSHIPPED" && fulfilled_by(o) == "MERCHANT").unwrap();
     let id = order["orderId"].as_str().unwrap();
     let (item, quantity) = items_of(order)[0].clone();
     let good = body("1", json!([{"orderItemId": item, "quantity": 1}]));
@@ -173,10 +129,7 @@ async fn confirm_validation_errors() {
     };
 
     let cases: Vec<(Value, &str)> = vec![
-        (
-            with(&["marketplaceId"], json!("A2EUQ1WTGCTBG2")),
-            "MarketplaceId",
-        ),
+        (with(&["marketplaceId"], json!("A2EUQ1WTGCTBG2")), "MarketplaceId"),
         (
             with(&["packageDetail", "packageReferenceId"], json!("0")),
             "PackageReferenceId must be a positive numeric value",
@@ -185,53 +138,20 @@ async fn confirm_validation_errors() {
             with(&["packageDetail", "packageReferenceId"], json!("PKG-1")),
             "PackageReferenceId must be a positive numeric value",
         ),
+        (with(&["packageDetail", "packageReferenceId"], json!(1)), "invalid type [packageDetail.packageReferenceId]"),
+        (with(&["packageDetail", "carrierCode"], json!("ups")), "carrierCode"),
+        (with(&["packageDetail", "carrierCode"], json!("Other")), "CarrierName"),
+        (with(&["packageDetail", "trackingNumber"], json!("")), "TrackingNumber"),
         (
-            with(&["packageDetail", "packageReferenceId"], json!(1)),
-            "invalid type [packageDetail.packageReferenceId]",
-        ),
-        (
-            with(&["packageDetail", "carrierCode"], json!("ups")),
-            "carrierCode",
-        ),
-        (
-            with(&["packageDetail", "carrierCode"], json!("Other")),
-            "CarrierName",
-        ),
-        (
-            with(&["packageDetail", "trackingNumber"], json!("")),
-            "TrackingNumber",
-        ),
-        (
-            with(
-                &["packageDetail", "orderItems"],
-                json!([{"orderItemId": "00000000000000", "quantity": 1}]),
-            ),
+            with(&["packageDetail", "orderItems"], json!([{"orderItemId": "00000000000000", "quantity": 1}])),
             "OrderItemId 00000000000000 is invalid",
         ),
-        (
-            with(
-                &["packageDetail", "orderItems"],
-                json!([{"orderItemId": item, "quantity": 0}]),
-            ),
-            "positive integer",
-        ),
-        (
-            with(
-                &["packageDetail", "orderItems"],
-                json!([{"orderItemId": item, "quantity": quantity + 1}]),
-            ),
-            "exceeds",
-        ),
-        (
-            without("trackingNumber"),
-            "Missing required field: packageDetail.trackingNumber",
-        ),
+        (with(&["packageDetail", "orderItems"], json!([{"orderItemId": item, "quantity": 0}])), "positive integer"),
+        (with(&["packageDetail", "orderItems"], json!([{"orderItemId": item, "quantity": quantity + 1}])), "exceeds"),
+        (without("trackingNumber"), "Missing required field: packageDetail.trackingNumber"),
         (without("carrierCode"), "Missing required field"),
         (without("orderItems"), "Missing required field"),
-        (
-            json!({"packageDetail": good["packageDetail"]}),
-            "Missing required field: marketplaceId",
-        ),
+        (json!({"packageDetail": good["packageDetail"]}), "Missing required field: marketplaceId"),
     ];
     for (request, expected) in cases {
         let r = sb.confirm(&token, id, &request).await;
@@ -240,13 +160,7 @@ async fn confirm_validation_errors() {
         let parsed: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed["errors"][0]["code"], "InvalidInput", "{text}");
         assert_eq!(parsed["errors"][0]["details"], "", "{text}");
-        assert!(
-            parsed["errors"][0]["message"]
-                .as_str()
-                .unwrap()
-                .contains(expected),
-            "expected '{expected}' in {text}"
-        );
+        assert!(parsed["errors"][0]["message"].as_str().unwrap().contains(expected), "expected '{expected}' in {text}");
     }
 
     // Malformed JSON.
@@ -268,8 +182,7 @@ async fn confirm_validation_errors() {
 
     // Order state: AFN, cancelled, shipped.
     for predicate in [
-        (|o: &Value| fulfilled_by(o) == "AMAZON" && status_of(o) == "UNSHIPPED")
-            as fn(&Value) -> bool,
+        (|o: &Value| fulfilled_by(o) == "AMAZON" && status_of(o) == "UNSHIPPED") as fn(&Value) -> bool,
         |o: &Value| fulfilled_by(o) == "MERCHANT" && status_of(o) == "CANCELLED",
         |o: &Value| fulfilled_by(o) == "MERCHANT" && status_of(o) == "SHIPPED",
         |o: &Value| fulfilled_by(o) == "MERCHANT" && status_of(o) == "PENDING",
@@ -279,19 +192,9 @@ async fn confirm_validation_errors() {
         };
         let other_id = other["orderId"].as_str().unwrap();
         let item = other["orderItems"][0]["orderItemId"].as_str().unwrap();
-        let r = sb
-            .confirm(
-                &token,
-                other_id,
-                &body("1", json!([{"orderItemId": item, "quantity": 1}])),
-            )
-            .await;
+        let r = sb.confirm(&token, other_id, &body("1", json!([{"orderItemId": item, "quantity": 1}]))).await;
         let (status, code, message) = error_code(r).await;
-        assert_eq!(
-            (status, code.as_str()),
-            (400, "InvalidInput"),
-            "{other_id}: {message}"
-        );
+        assert_eq!((status, code.as_str()), (400, "InvalidInput"), "{other_id}: {message}");
     }
 
     // Other + carrierName is fine; nothing above changed the order.
@@ -301,9 +204,6 @@ async fn confirm_validation_errors() {
     other_carrier["packageDetail"]["carrierName"] = json!("Pony Express Local");
     assert_eq!(sb.confirm(&token, id, &other_carrier).await.status(), 204);
     let updated = inspect(&sb, id).await;
-    assert_eq!(
-        updated["packages"].as_array().unwrap().last().unwrap()["carrier"],
-        "Pony Express Local"
-    );
+    assert_eq!(updated["packages"].as_array().unwrap().last().unwrap()["carrier"], "Pony Express Local");
     sb.handle.shutdown().await;
 }

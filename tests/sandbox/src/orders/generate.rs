@@ -22,8 +22,8 @@ pub struct GeneratedOrders {
 }
 
 const FIRST_NAMES: &[&str] = &[
-    "Olivia", "Liam", "Amara", "Noah", "Sofia", "Mateo", "Harper", "Elijah", "Yuki", "Priya",
-    "Lucas", "Zara", "Ezra", "Ingrid", "Kofi", "Maren", "Dmitri", "Leilani", "Tobias", "Anouk",
+    "Olivia", "Liam", "Amara", "Noah", "Sofia", "Mateo", "Harper", "Elijah", "Yuki", "Priya", "Lucas", "Zara", "Ezra",
+    "Ingrid", "Kofi", "Maren", "Dmitri", "Leilani", "Tobias", "Anouk",
 ];
 const LAST_NAMES: &[&str] = &[
     "Marchetti",
@@ -111,20 +111,12 @@ struct Product {
 }
 
 /// Generates `count` orders for `marketplace_id`, with timestamps before `now`.
-pub fn generate_orders(
-    seed: u64,
-    count: usize,
-    marketplace_id: &str,
-    now: DateTime<Utc>,
-) -> GeneratedOrders {
+pub fn generate_orders(seed: u64, count: usize, marketplace_id: &str, now: DateTime<Utc>) -> GeneratedOrders {
     let mut generator = Generator::new(seed, marketplace_id, truncate_to_hour(now));
     let mut orders: Vec<Order> = (0..count).map(|i| generator.order(i)).collect();
     orders.sort_by(|a, b| (a.created_time, &a.order_id).cmp(&(b.created_time, &b.order_id)));
     let actionable_mfn = orders.iter().filter(|o| o.is_actionable_mfn()).count();
-    GeneratedOrders {
-        orders,
-        actionable_mfn,
-    }
+    GeneratedOrders { orders, actionable_mfn }
 }
 
 fn pick_weighted<T: Copy>(rng: &mut StdRng, choices: &[(T, u32)]) -> T {
@@ -140,9 +132,7 @@ fn pick_weighted<T: Copy>(rng: &mut StdRng, choices: &[(T, u32)]) -> T {
 }
 
 fn random_chars(rng: &mut StdRng, alphabet: &[u8], len: usize) -> String {
-    (0..len)
-        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
-        .collect()
+    (0..len).map(|_| alphabet[rng.random_range(0..alphabet.len())] as char).collect()
 }
 
 const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -192,11 +182,7 @@ impl Generator {
     }
 
     fn order(&mut self, index: usize) -> Order {
-        let fulfilled_by = if self.rng.random_bool(0.72) {
-            FulfilledBy::Merchant
-        } else {
-            FulfilledBy::Amazon
-        };
+        let fulfilled_by = if self.rng.random_bool(0.72) { FulfilledBy::Merchant } else { FulfilledBy::Amazon };
         let mut status = self.status_for(fulfilled_by);
         let mut items = self.items();
         let total_units: u32 = items.iter().map(|i| i.quantity_ordered).sum();
@@ -205,55 +191,33 @@ impl Generator {
             status = FulfillmentStatus::Unshipped;
         }
         let (created, last_updated) = self.timestamps(status);
-        let service_level = pick_weighted(
-            &mut self.rng,
-            &[
-                ("STANDARD", 70),
-                ("EXPEDITED", 15),
-                ("SECOND_DAY", 8),
-                ("NEXT_DAY", 7),
-            ],
-        );
+        let service_level =
+            pick_weighted(&mut self.rng, &[("STANDARD", 70), ("EXPEDITED", 15), ("SECOND_DAY", 8), ("NEXT_DAY", 7)]);
         let programs = self.programs();
         let priced = status != FulfillmentStatus::Pending;
         let shipping_cents = if service_level == "STANDARD" { 0 } else { 599 };
         let tag = format!("{}{:04}", random_chars(&mut self.rng, UPPER, 2), index);
         let buyer = self.person(&tag);
-        let gift_recipient =
-            (priced && self.rng.random_bool(0.10)).then(|| self.person(&format!("G{tag}")));
+        let gift_recipient = (priced && self.rng.random_bool(0.10)).then(|| self.person(&format!("G{tag}")));
 
         if !priced {
             items.iter_mut().for_each(|i| i.product.price = None);
         }
         if let Some(recipient) = &gift_recipient {
-            let message = format!(
-                "Happy birthday {}! With love from {} ({tag})",
-                recipient.first, buyer.first
-            );
+            let message = format!("Happy birthday {}! With love from {} ({tag})", recipient.first, buyer.first);
             if let Some(fulfillment) = items[0].fulfillment.as_mut() {
                 fulfillment.packing = Some(ItemPacking {
-                    gift_option: GiftOption {
-                        gift_message: Some(message),
-                        gift_wrap_level: Some("Classic".into()),
-                    },
+                    gift_option: GiftOption { gift_message: Some(message), gift_wrap_level: Some("Classic".into()) },
                 });
             }
         }
         let packages = self.ship_items(&mut items, status, fulfilled_by, last_updated);
         let proceeds = priced.then(|| OrderProceeds {
             grand_total: Money::usd_cents(
-                items
-                    .iter()
-                    .map(|i| self.unit_cents(i) * u64::from(i.quantity_ordered))
-                    .sum::<u64>()
-                    + shipping_cents,
+                items.iter().map(|i| self.unit_cents(i) * u64::from(i.quantity_ordered)).sum::<u64>() + shipping_cents,
             ),
         });
-        let ship_days = if matches!(service_level, "NEXT_DAY" | "EXPEDITED") {
-            1
-        } else {
-            2
-        };
+        let ship_days = if matches!(service_level, "NEXT_DAY" | "EXPEDITED") { 1 } else { 2 };
         let deliver_days = match service_level {
             "NEXT_DAY" => 1,
             "SECOND_DAY" | "EXPEDITED" => 2,
@@ -275,18 +239,10 @@ impl Generator {
         };
         let ship_to = gift_recipient.as_ref().unwrap_or(&buyer);
         let (buyer_info, recipient) = match fulfilled_by {
-            FulfilledBy::Merchant => self.mfn_pii(
-                index,
-                &tag,
-                &buyer,
-                ship_to,
-                status,
-                programs.iter().any(|p| p == "AMAZON_BUSINESS"),
-            ),
-            FulfilledBy::Amazon => (
-                None,
-                (status != FulfillmentStatus::Pending).then(|| self.afn_recipient()),
-            ),
+            FulfilledBy::Merchant => {
+                self.mfn_pii(index, &tag, &buyer, ship_to, status, programs.iter().any(|p| p == "AMAZON_BUSINESS"))
+            }
+            FulfilledBy::Amazon => (None, (status != FulfillmentStatus::Pending).then(|| self.afn_recipient())),
         };
 
         Order {
@@ -314,23 +270,11 @@ impl Generator {
             // MFN is what sellerbridge acts on: mostly waiting to be shipped.
             FulfilledBy::Merchant => pick_weighted(
                 &mut self.rng,
-                &[
-                    (Unshipped, 68),
-                    (PartiallyShipped, 14),
-                    (Shipped, 8),
-                    (Pending, 5),
-                    (Cancelled, 5),
-                ],
+                &[(Unshipped, 68), (PartiallyShipped, 14), (Shipped, 8), (Pending, 5), (Cancelled, 5)],
             ),
             FulfilledBy::Amazon => pick_weighted(
                 &mut self.rng,
-                &[
-                    (Shipped, 60),
-                    (Unshipped, 15),
-                    (Pending, 10),
-                    (Cancelled, 10),
-                    (PartiallyShipped, 5),
-                ],
+                &[(Shipped, 60), (Unshipped, 15), (Pending, 10), (Cancelled, 10), (PartiallyShipped, 5)],
             ),
         }
     }
@@ -364,19 +308,14 @@ impl Generator {
 
     fn items(&mut self) -> Vec<OrderItem> {
         let count = pick_weighted(&mut self.rng, &[(1usize, 40), (2, 30), (3, 20), (4, 10)]);
-        let chosen: Vec<usize> =
-            rand::seq::index::sample(&mut self.rng, self.catalogue.len(), count).into_vec();
+        let chosen: Vec<usize> = rand::seq::index::sample(&mut self.rng, self.catalogue.len(), count).into_vec();
         chosen
             .into_iter()
             .map(|p| {
                 let quantity = pick_weighted(&mut self.rng, &[(1u32, 70), (2, 20), (3, 10)]);
                 let product = &self.catalogue[p];
-                let (asin, sku, title, cents) = (
-                    product.asin.clone(),
-                    product.sku.clone(),
-                    product.title,
-                    product.price_cents,
-                );
+                let (asin, sku, title, cents) =
+                    (product.asin.clone(), product.sku.clone(), product.title, product.price_cents);
                 OrderItem {
                     order_item_id: self.item_id(),
                     quantity_ordered: quantity,
@@ -388,9 +327,7 @@ impl Generator {
                             condition_type: "New".into(),
                             condition_subtype: Some("New".into()),
                         },
-                        price: Some(ItemPrice {
-                            unit_price: Money::usd_cents(cents),
-                        }),
+                        price: Some(ItemPrice { unit_price: Money::usd_cents(cents) }),
                     },
                     fulfillment: Some(ItemFulfillment {
                         quantity_fulfilled: 0,
@@ -403,10 +340,7 @@ impl Generator {
     }
 
     fn unit_cents(&self, item: &OrderItem) -> u64 {
-        self.catalogue
-            .iter()
-            .find(|p| p.asin == item.product.asin)
-            .map_or(0, |p| p.price_cents)
+        self.catalogue.iter().find(|p| p.asin == item.product.asin).map_or(0, |p| p.price_cents)
     }
 
     /// Marks shipped quantities on the items; returns the packages (MFN only) covering them.
@@ -420,23 +354,13 @@ impl Generator {
         let shipped: Vec<PackageItem> = match status {
             FulfillmentStatus::Shipped => items
                 .iter()
-                .map(|i| PackageItem {
-                    order_item_id: i.order_item_id.clone(),
-                    quantity: i.quantity_ordered,
-                })
+                .map(|i| PackageItem { order_item_id: i.order_item_id.clone(), quantity: i.quantity_ordered })
                 .collect(),
             FulfillmentStatus::PartiallyShipped => {
                 // Multi-item: the first item went out in full; single item: one unit went out.
                 let first = &items[0];
-                let quantity = if items.len() > 1 {
-                    first.quantity_ordered
-                } else {
-                    1
-                };
-                vec![PackageItem {
-                    order_item_id: first.order_item_id.clone(),
-                    quantity,
-                }]
+                let quantity = if items.len() > 1 { first.quantity_ordered } else { 1 };
+                vec![PackageItem { order_item_id: first.order_item_id.clone(), quantity }]
             }
             _ => Vec::new(),
         };
@@ -459,18 +383,10 @@ impl Generator {
         Some(vec![self.package(shipped, shipped_at)])
     }
 
-    fn package(
-        &mut self,
-        package_items: Vec<PackageItem>,
-        shipped_at: DateTime<Utc>,
-    ) -> OrderPackage {
-        let (carrier, service) = *[
-            ("UPS", "UPS Ground"),
-            ("USPS", "Priority Mail"),
-            ("FedEx", "FedEx Home Delivery"),
-        ]
-        .choose(&mut self.rng)
-        .unwrap_or(&("UPS", "UPS Ground"));
+    fn package(&mut self, package_items: Vec<PackageItem>, shipped_at: DateTime<Utc>) -> OrderPackage {
+        let (carrier, service) = *[("UPS", "UPS Ground"), ("USPS", "Priority Mail"), ("FedEx", "FedEx Home Delivery")]
+            .choose(&mut self.rng)
+            .unwrap_or(&("UPS", "UPS Ground"));
         let tracking_number = match carrier {
             "UPS" => format!("1Z{}", random_chars(&mut self.rng, UPPER_ALNUM, 16)),
             "USPS" => format!("9400{}", random_chars(&mut self.rng, DIGITS, 18)),
@@ -480,9 +396,7 @@ impl Generator {
             // High numbers so they never collide with a client's own "1", "2", ... references.
             package_reference_id: self.rng.random_range(900_000..1_000_000u32).to_string(),
             created_time: format_iso(shipped_at),
-            package_status: PackageStatus {
-                status: "SHIPPED".into(),
-            },
+            package_status: PackageStatus { status: "SHIPPED".into() },
             carrier: carrier.into(),
             ship_time: format_iso(shipped_at),
             shipping_service: Some(service.into()),
@@ -494,10 +408,7 @@ impl Generator {
     fn person(&mut self, tag: &str) -> Person {
         let first = *FIRST_NAMES.choose(&mut self.rng).unwrap_or(&"Alex");
         let last = *LAST_NAMES.choose(&mut self.rng).unwrap_or(&"Smith");
-        Person {
-            first,
-            full_name: format!("{first} {last} {tag}"),
-        }
+        Person { first, full_name: format!("{first} {last} {tag}") }
     }
 
     fn mfn_pii(
@@ -512,20 +423,13 @@ impl Generator {
         if status == FulfillmentStatus::Pending {
             return (None, None);
         }
-        let email = format!(
-            "{}{}@marketplace.amazon.com",
-            random_chars(&mut self.rng, LOWER_ALNUM, 12),
-            tag.to_lowercase()
-        );
+        let email =
+            format!("{}{}@marketplace.amazon.com", random_chars(&mut self.rng, LOWER_ALNUM, 12), tag.to_lowercase());
         let buyer_info = Buyer {
             buyer_name: Some(buyer.full_name.clone()),
             buyer_email: Some(email),
-            buyer_company_name: business.then(|| {
-                format!(
-                    "{} Supply Co {tag}",
-                    buyer.full_name.split(' ').nth(1).unwrap_or("Acme")
-                )
-            }),
+            buyer_company_name: business
+                .then(|| format!("{} Supply Co {tag}", buyer.full_name.split(' ').nth(1).unwrap_or("Acme"))),
         };
         if status == FulfillmentStatus::Cancelled {
             // Like v0, no shipping address once an order is cancelled.
@@ -538,34 +442,15 @@ impl Generator {
         let address = CustomerAddress {
             name: Some(ship_to.full_name.clone()),
             address_line1: Some(format!("{house} {street} St")),
-            address_line2: self
-                .rng
-                .random_bool(0.3)
-                .then(|| format!("Apt {}", self.rng.random_range(1..999))),
+            address_line2: self.rng.random_bool(0.3).then(|| format!("Apt {}", self.rng.random_range(1..999))),
             city: city.into(),
             state_or_region: state.into(),
             postal_code: format!("{zip}{:02}", self.rng.random_range(0..100)),
             country_code: "US".into(),
-            phone: Some(format!(
-                "+1-555-01{:02}-{:04}",
-                (phone_number / 10_000) % 100,
-                phone_number % 10_000
-            )),
-            address_type: Some(
-                if business {
-                    "COMMERCIAL"
-                } else {
-                    "RESIDENTIAL"
-                }
-                .into(),
-            ),
+            phone: Some(format!("+1-555-01{:02}-{:04}", (phone_number / 10_000) % 100, phone_number % 10_000)),
+            address_type: Some(if business { "COMMERCIAL" } else { "RESIDENTIAL" }.into()),
         };
-        (
-            Some(buyer_info),
-            Some(Recipient {
-                delivery_address: address,
-            }),
-        )
+        (Some(buyer_info), Some(Recipient { delivery_address: address }))
     }
 
     /// FBA orders expose only coarse location data.
@@ -602,10 +487,7 @@ impl Generator {
 
     fn item_id(&mut self) -> String {
         loop {
-            let id = self
-                .rng
-                .random_range(10_000_000_000_000u64..100_000_000_000_000)
-                .to_string();
+            let id = self.rng.random_range(10_000_000_000_000u64..100_000_000_000_000).to_string();
             if self.item_ids.insert(id.clone()) {
                 return id;
             }
@@ -628,12 +510,7 @@ mod tests {
         let a = serde_json::to_string(&sample().orders).unwrap();
         let b = serde_json::to_string(&sample().orders).unwrap();
         assert_eq!(a, b);
-        let other = generate_orders(
-            7,
-            300,
-            "ATVPDKIKX0DER",
-            parse_utc("2026-03-10T12:34:56Z").unwrap(),
-        );
+        let other = generate_orders(7, 300, "ATVPDKIKX0DER", parse_utc("2026-03-10T12:34:56Z").unwrap());
         assert_ne!(a, serde_json::to_string(&other.orders).unwrap());
     }
 
@@ -643,16 +520,9 @@ mod tests {
         let generated = sample();
         let orders = &generated.orders;
         let n = orders.len() as f64;
-        let mfn = orders
-            .iter()
-            .filter(|o| o.fulfilled_by() == Some(FulfilledBy::Merchant))
-            .count() as f64;
+        let mfn = orders.iter().filter(|o| o.fulfilled_by() == Some(FulfilledBy::Merchant)).count() as f64;
         assert!((0.6..0.85).contains(&(mfn / n)), "mfn share {}", mfn / n);
-        assert!(
-            generated.actionable_mfn as f64 / n >= 0.5,
-            "actionable {}",
-            generated.actionable_mfn
-        );
+        assert!(generated.actionable_mfn as f64 / n >= 0.5, "actionable {}", generated.actionable_mfn);
         for status in [
             FulfillmentStatus::Pending,
             FulfillmentStatus::Unshipped,
@@ -660,21 +530,12 @@ mod tests {
             FulfillmentStatus::Shipped,
             FulfillmentStatus::Cancelled,
         ] {
-            assert!(
-                orders.iter().any(|o| o.status() == Some(status)),
-                "missing {status}"
-            );
+            assert!(orders.iter().any(|o| o.status() == Some(status)), "missing {status}");
         }
         let ids: HashSet<_> = orders.iter().map(|o| &o.order_id).collect();
         assert_eq!(ids.len(), orders.len());
-        let names: HashSet<_> = orders
-            .iter()
-            .filter_map(|o| o.buyer.as_ref()?.buyer_name.clone())
-            .collect();
-        assert_eq!(
-            names.len(),
-            orders.iter().filter(|o| o.buyer.is_some()).count()
-        );
+        let names: HashSet<_> = orders.iter().filter_map(|o| o.buyer.as_ref()?.buyer_name.clone()).collect();
+        assert_eq!(names.len(), orders.iter().filter(|o| o.buyer.is_some()).count());
         for o in orders {
             assert!(o.last_updated_time >= o.created_time);
             assert!(o.last_updated_time < now - Duration::minutes(5));
@@ -684,10 +545,7 @@ mod tests {
             for item in &o.order_items {
                 assert_eq!(item.order_item_id.len(), 14);
                 let f = item.fulfillment.as_ref().unwrap();
-                assert_eq!(
-                    f.quantity_fulfilled + f.quantity_unfulfilled,
-                    item.quantity_ordered
-                );
+                assert_eq!(f.quantity_fulfilled + f.quantity_unfulfilled, item.quantity_ordered);
             }
             if o.status() == Some(FulfillmentStatus::Pending) {
                 assert!(o.recipient.is_none() && o.proceeds.is_none());
@@ -696,9 +554,7 @@ mod tests {
             if o.fulfilled_by() == Some(FulfilledBy::Amazon) {
                 assert!(o.buyer.is_none());
                 if let Some(r) = &o.recipient {
-                    assert!(
-                        r.delivery_address.name.is_none() && r.delivery_address.phone.is_none()
-                    );
+                    assert!(r.delivery_address.name.is_none() && r.delivery_address.phone.is_none());
                 }
             }
             if o.status() == Some(FulfillmentStatus::PartiallyShipped)
@@ -709,22 +565,10 @@ mod tests {
         }
         let gifts = orders
             .iter()
-            .filter(|o| {
-                o.order_items
-                    .iter()
-                    .any(|i| i.fulfillment.as_ref().is_some_and(|f| f.packing.is_some()))
-            })
+            .filter(|o| o.order_items.iter().any(|i| i.fulfillment.as_ref().is_some_and(|f| f.packing.is_some())))
             .count();
         assert!(gifts > 0);
-        assert!(
-            orders
-                .iter()
-                .any(|o| o.programs.iter().any(|p| p == "PRIME"))
-        );
-        assert!(
-            orders
-                .iter()
-                .any(|o| o.programs.iter().any(|p| p == "AMAZON_BUSINESS"))
-        );
+        assert!(orders.iter().any(|o| o.programs.iter().any(|p| p == "PRIME")));
+        assert!(orders.iter().any(|o| o.programs.iter().any(|p| p == "AMAZON_BUSINESS")));
     }
 }

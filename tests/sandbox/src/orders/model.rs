@@ -45,8 +45,7 @@ pub enum IncludedData {
 
 /// Parses the SCREAMING_SNAKE_CASE wire value of one of the enums above.
 fn parse_wire_enum<T: for<'de> Deserialize<'de>>(s: &str) -> Result<T, String> {
-    serde_json::from_value(serde_json::Value::String(s.trim().to_string()))
-        .map_err(|_| s.to_string())
+    serde_json::from_value(serde_json::Value::String(s.trim().to_string())).map_err(|_| s.to_string())
 }
 
 fn wire_name<T: Serialize>(v: &T) -> String {
@@ -78,10 +77,7 @@ pub struct Money {
 
 impl Money {
     pub fn usd_cents(cents: u64) -> Self {
-        Self {
-            amount: format!("{}.{:02}", cents / 100, cents % 100),
-            currency_code: "USD".into(),
-        }
+        Self { amount: format!("{}.{:02}", cents / 100, cents % 100), currency_code: "USD".into() }
     }
 }
 
@@ -280,16 +276,11 @@ impl Order {
     /// MFN order a seller still has to ship something for.
     pub fn is_actionable_mfn(&self) -> bool {
         self.fulfilled_by() == Some(FulfilledBy::Merchant)
-            && matches!(
-                self.status(),
-                Some(FulfillmentStatus::Unshipped | FulfillmentStatus::PartiallyShipped)
-            )
+            && matches!(self.status(), Some(FulfillmentStatus::Unshipped | FulfillmentStatus::PartiallyShipped))
     }
 
     pub fn item(&self, order_item_id: &str) -> Option<&OrderItem> {
-        self.order_items
-            .iter()
-            .find(|i| i.order_item_id == order_item_id)
+        self.order_items.iter().find(|i| i.order_item_id == order_item_id)
     }
 
     /// Copy containing only the datasets requested via `includedData` (items are always present).
@@ -311,9 +302,7 @@ impl Order {
         if !has(IncludedData::Fulfillment) {
             // FULFILLMENT covers "how the order and order items are processed and shipped".
             out.fulfillment = None;
-            out.order_items
-                .iter_mut()
-                .for_each(|i| i.fulfillment = None);
+            out.order_items.iter_mut().for_each(|i| i.fulfillment = None);
         }
         out
     }
@@ -338,16 +327,10 @@ mod tests {
 
     #[test]
     fn wire_enums_roundtrip() {
-        assert_eq!(
-            "PARTIALLY_SHIPPED".parse::<FulfillmentStatus>(),
-            Ok(FulfillmentStatus::PartiallyShipped)
-        );
+        assert_eq!("PARTIALLY_SHIPPED".parse::<FulfillmentStatus>(), Ok(FulfillmentStatus::PartiallyShipped));
         assert_eq!(FulfillmentStatus::Cancelled.to_string(), "CANCELLED");
         assert_eq!("MERCHANT".parse::<FulfilledBy>(), Ok(FulfilledBy::Merchant));
-        assert_eq!(
-            "FULFILLMENT_ORDERS".parse::<IncludedData>(),
-            Ok(IncludedData::FulfillmentOrders)
-        );
+        assert_eq!("FULFILLMENT_ORDERS".parse::<IncludedData>(), Ok(IncludedData::FulfillmentOrders));
         assert!("shipped".parse::<FulfillmentStatus>().is_err());
     }
 

@@ -27,9 +27,7 @@ pub(crate) fn classify(method: &Method, path: &str) -> Option<(Operation, Option
     let found = match (method, segments.as_slice()) {
         (&Method::POST, ["auth", "o2", "token"]) => (Operation::LwaToken, None),
         (&Method::GET, ["orders", "2026-01-01", "orders"]) => (Operation::SearchOrders, None),
-        (&Method::GET, ["orders", "2026-01-01", "orders", id]) => {
-            (Operation::GetOrder, Some(id.to_string()))
-        }
+        (&Method::GET, ["orders", "2026-01-01", "orders", id]) => (Operation::GetOrder, Some(id.to_string())),
         (&Method::POST, ["orders", "v0", "orders", id, "shipmentConfirmation"]) => {
             (Operation::ConfirmShipment, Some(id.to_string()))
         }
@@ -47,20 +45,8 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
     let query = request.uri().query().map(str::to_string);
     let (parts, body) = request.into_parts();
     let (bytes, mut response) = match to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => (
-            bytes.clone(),
-            dispatch(
-                &state,
-                op,
-                Request::from_parts(parts, Body::from(bytes)),
-                next,
-            )
-            .await,
-        ),
-        Err(_) => (
-            Bytes::new(),
-            ApiError::invalid_input("Request body too large").into_response(),
-        ),
+        Ok(bytes) => (bytes.clone(), dispatch(&state, op, Request::from_parts(parts, Body::from(bytes)), next).await),
+        Err(_) => (Bytes::new(), ApiError::invalid_input("Request body too large").into_response()),
     };
     decorate(&state, op, &mut response);
     state.record_call(CallRecord {
@@ -81,11 +67,7 @@ async fn dispatch(state: &AppState, op: Operation, request: Request, next: Next)
     if op == Operation::Unknown {
         return ApiError::not_found("Resource not found").into_response();
     }
-    let token = request
-        .headers()
-        .get("x-amz-access-token")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let token = request.headers().get("x-amz-access-token").and_then(|v| v.to_str().ok()).map(str::to_string);
     match state.admit(op, token.as_deref()) {
         Ok(()) => next.run(request).await,
         Err(Rejection::Unauthorized) => ApiError::unauthorized().into_response(),
@@ -98,16 +80,8 @@ fn fault_response(op: Operation, fault: &Fault) -> Response {
     if op != Operation::LwaToken {
         return ApiError::for_status(fault.status).into_response();
     }
-    let error = fault
-        .lwa_error
-        .clone()
-        .unwrap_or_else(|| LwaError::error_for_status(fault.status).to_string());
-    LwaError {
-        status: fault.status,
-        error,
-        description: "Injected by the sandbox".into(),
-    }
-    .into_response()
+    let error = fault.lwa_error.clone().unwrap_or_else(|| LwaError::error_for_status(fault.status).to_string());
+    LwaError { status: fault.status, error, description: "Injected by the sandbox".into() }.into_response()
 }
 
 /// Adds `x-amzn-RequestId` everywhere and `x-amzn-RateLimit-Limit` where Amazon's models declare it.
@@ -117,15 +91,11 @@ fn decorate(state: &AppState, op: Operation, response: &mut Response) {
         headers.insert("x-amzn-RequestId", id);
     }
     let status = response.status();
-    let declares_rate = matches!(
-        status,
-        StatusCode::OK | StatusCode::NO_CONTENT | StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND
-    );
+    let declares_rate =
+        matches!(status, StatusCode::OK | StatusCode::NO_CONTENT | StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND);
     let rate = state.rate_limit(op).filter(|_| declares_rate);
     if let Some(value) = rate.and_then(|r| HeaderValue::from_str(&r.to_string()).ok()) {
-        response
-            .headers_mut()
-            .insert("x-amzn-RateLimit-Limit", value);
+        response.headers_mut().insert("x-amzn-RateLimit-Limit", value);
     }
 }
 
@@ -175,32 +145,19 @@ mod tests {
 
     #[test]
     fn classifies_paths() {
+        assert_eq!(classify(&Method::POST, "/auth/o2/token"), Some((Operation::LwaToken, None)));
+        assert_eq!(classify(&Method::GET, "/orders/2026-01-01/orders"), Some((Operation::SearchOrders, None)));
         assert_eq!(
-            classify(&Method::POST, "/auth/o2/token"),
-            Some((Operation::LwaToken, None))
-        );
-        assert_eq!(
-            classify(&Method::GET, "/orders/2026-01-01/orders"),
-            Some((Operation::SearchOrders, None))
-        );
-        assert_eq!(
-            classify(
-                &Method::POST,
-                "/orders/v0/orders/111-1-2/shipmentConfirmation"
-            ),
+            classify(&Method::POST, "/orders/v0/orders/111-1-2/shipmentConfirmation"),
             Some((Operation::ConfirmShipment, Some("111-1-2".into())))
         );
-        assert_eq!(
-            classify(&Method::GET, "/auth/o2/token"),
-            Some((Operation::Unknown, None))
-        );
+        assert_eq!(classify(&Method::GET, "/auth/o2/token"), Some((Operation::Unknown, None)));
         assert_eq!(classify(&Method::GET, "/_sandbox/calls"), None);
     }
 
     #[test]
     fn lwa_secrets_are_redacted() {
-        let form =
-            b"grant_type=refresh_token&refresh_token=Atzr%7Csecret&client_id=id&client_secret=shh";
+        let form = b"grant_type=refresh_token&refresh_token=Atzr%7Csecret&client_id=id&client_secret=shh";
         let logged = loggable_body(Operation::LwaToken, form);
         assert_eq!(logged["refresh_token"], "***");
         assert_eq!(logged["client_secret"], "***");

@@ -24,11 +24,7 @@ pub(crate) struct TokenResponse {
     refresh_token: String,
 }
 
-pub(crate) async fn token(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub(crate) async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     match issue(&state, &headers, &body) {
         Ok(value) => Json(value).into_response(),
         Err(error) => error.into_response(),
@@ -38,17 +34,14 @@ pub(crate) async fn token(
 fn issue(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<TokenResponse, LwaError> {
     let fields = parse_fields(headers, body)?;
     let field = |name: &str| {
-        fields.get(name).filter(|v| !v.is_empty()).ok_or_else(|| {
-            LwaError::invalid_request(format!(
-                "The request is missing a required parameter : {name}"
-            ))
-        })
+        fields
+            .get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| LwaError::invalid_request(format!("The request is missing a required parameter : {name}")))
     };
     let grant_type = field("grant_type")?;
     if grant_type != "refresh_token" {
-        return Err(LwaError::invalid_request(format!(
-            "Unsupported grant_type: {grant_type}"
-        )));
+        return Err(LwaError::invalid_request(format!("Unsupported grant_type: {grant_type}")));
     }
     let refresh_token = field("refresh_token")?;
     let client_id = field("client_id")?;
@@ -56,16 +49,10 @@ fn issue(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<TokenResp
 
     let config = state.config();
     if *client_id != config.client_id || *client_secret != config.client_secret {
-        return Err(LwaError::new(
-            "invalid_client",
-            "Client authentication failed",
-        ));
+        return Err(LwaError::new("invalid_client", "Client authentication failed"));
     }
     if !state.is_refresh_token_valid(refresh_token) {
-        return Err(LwaError::new(
-            "invalid_grant",
-            "The request has an invalid grant parameter : refresh_token",
-        ));
+        return Err(LwaError::new("invalid_grant", "The request has an invalid grant parameter : refresh_token"));
     }
     Ok(TokenResponse {
         access_token: state.issue_access_token(),
@@ -79,15 +66,11 @@ fn issue(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<TokenResp
 fn parse_fields(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, LwaError> {
     let looks_like_json = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     if is_json(headers) || looks_like_json {
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|_| LwaError::invalid_request("Malformed JSON request body"))?;
-        let object = value
-            .as_object()
-            .ok_or_else(|| LwaError::invalid_request("Request body must be a JSON object"))?;
-        return Ok(object
-            .iter()
-            .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-            .collect());
+        let value: Value =
+            serde_json::from_slice(body).map_err(|_| LwaError::invalid_request("Malformed JSON request body"))?;
+        let object =
+            value.as_object().ok_or_else(|| LwaError::invalid_request("Request body must be a JSON object"))?;
+        return Ok(object.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect());
     }
     Ok(url::form_urlencoded::parse(body).into_owned().collect())
 }

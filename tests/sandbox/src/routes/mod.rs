@@ -20,14 +20,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/auth/o2/token", post(lwa::token))
         .route("/orders/2026-01-01/orders", get(orders::search_orders))
-        .route(
-            "/orders/2026-01-01/orders/{order_id}",
-            get(orders::get_order),
-        )
-        .route(
-            "/orders/v0/orders/{order_id}/shipmentConfirmation",
-            post(shipment::confirm_shipment),
-        )
+        .route("/orders/2026-01-01/orders/{order_id}", get(orders::get_order))
+        .route("/orders/v0/orders/{order_id}/shipmentConfirmation", post(shipment::confirm_shipment))
         .merge(crate::inspect::router())
         .fallback(not_found)
         // Runs for every request, matched or not: auth, faults, quota, headers, call log.

@@ -51,8 +51,6 @@ pub(crate) async fn get_order(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let included = parse_included_data(&QueryParams::parse(query.as_deref()))?.unwrap_or_default();
-    let order = state
-        .order(&order_id)
-        .ok_or_else(|| ApiError::not_found(format!("Order {order_id} not found")))?;
+    let order = state.order(&order_id).ok_or_else(|| ApiError::not_found(format!("Order {order_id} not found")))?;
     Ok(Json(json!({ "order": order.project(&included) })))
 }

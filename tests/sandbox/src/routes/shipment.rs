@@ -9,9 +9,7 @@ use serde_json::{Map, Value};
 use super::AppState;
 use crate::carriers::is_known_carrier;
 use crate::error::ApiError;
-use crate::orders::{
-    FulfilledBy, FulfillmentStatus, Order, OrderPackage, PackageItem, PackageStatus,
-};
+use crate::orders::{FulfilledBy, FulfillmentStatus, Order, OrderPackage, PackageItem, PackageStatus};
 use crate::state::{Confirmation, Inner};
 use crate::time::{format_iso, truncate_to_second};
 
@@ -33,26 +31,18 @@ pub(crate) async fn confirm_shipment(
 
 /// Validates the request body shape and field values (independent of the order).
 pub(crate) fn parse_confirmation(body: &[u8]) -> Result<Confirmation, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid_input(format!("Malformed request body: {e}")))?;
-    let root = value
-        .as_object()
-        .ok_or_else(|| ApiError::invalid_input("Request body must be a JSON object"))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::invalid_input(format!("Malformed request body: {e}")))?;
+    let root = value.as_object().ok_or_else(|| ApiError::invalid_input("Request body must be a JSON object"))?;
     let marketplace_id = required_str(root, "marketplaceId", "marketplaceId")?;
     let detail = root
         .get("packageDetail")
         .and_then(Value::as_object)
         .ok_or_else(|| ApiError::invalid_input("Missing required field: packageDetail"))?;
 
-    let package_reference_id = required_str(
-        detail,
-        "packageReferenceId",
-        "packageDetail.packageReferenceId",
-    )?;
+    let package_reference_id = required_str(detail, "packageReferenceId", "packageDetail.packageReferenceId")?;
     if !is_positive_integer(&package_reference_id) {
-        return Err(ApiError::invalid_input(
-            "PackageReferenceId must be a positive numeric value",
-        ));
+        return Err(ApiError::invalid_input("PackageReferenceId must be a positive numeric value"));
     }
     let carrier_code = required_str(detail, "carrierCode", "packageDetail.carrierCode")?;
     if !is_known_carrier(&carrier_code) {
@@ -84,20 +74,14 @@ pub(crate) fn parse_confirmation(body: &[u8]) -> Result<Confirmation, ApiError> 
 
 fn required_str(object: &Map<String, Value>, key: &str, path: &str) -> Result<String, ApiError> {
     match object.get(key) {
-        None | Some(Value::Null) => Err(ApiError::invalid_input(format!(
-            "Missing required field: {path}"
-        ))),
+        None | Some(Value::Null) => Err(ApiError::invalid_input(format!("Missing required field: {path}"))),
         Some(Value::String(s)) => Ok(s.clone()),
         // Amazon rejects e.g. an unquoted packageReferenceId this way.
         Some(_) => Err(ApiError::invalid_input(format!("invalid type [{path}]"))),
     }
 }
 
-fn optional_str(
-    object: &Map<String, Value>,
-    key: &str,
-    path: &str,
-) -> Result<Option<String>, ApiError> {
+fn optional_str(object: &Map<String, Value>, key: &str, path: &str) -> Result<Option<String>, ApiError> {
     match object.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(_) => required_str(object, key, path).map(Some),
@@ -111,12 +95,12 @@ fn is_positive_integer(s: &str) -> bool {
 fn validate_carrier_name(carrier_code: &str, carrier_name: Option<&str>) -> Result<(), ApiError> {
     let name = carrier_name.map(str::trim).filter(|n| !n.is_empty());
     match name {
-        None if carrier_code == "Other" => Err(ApiError::invalid_input(
-            "CarrierName is required when carrierCode is 'Other'",
-        )),
-        Some(n) if n.chars().count() > MAX_CARRIER_NAME_CHARS => Err(ApiError::invalid_input(
-            "CarrierName must be at most 50 characters",
-        )),
+        None if carrier_code == "Other" => {
+            Err(ApiError::invalid_input("CarrierName is required when carrierCode is 'Other'"))
+        }
+        Some(n) if n.chars().count() > MAX_CARRIER_NAME_CHARS => {
+            Err(ApiError::invalid_input("CarrierName must be at most 50 characters"))
+        }
         _ => Ok(()),
     }
 }
@@ -124,43 +108,28 @@ fn validate_carrier_name(carrier_code: &str, carrier_name: Option<&str>) -> Resu
 fn parse_ship_date(raw: &str) -> Result<DateTime<Utc>, ApiError> {
     DateTime::parse_from_rfc3339(raw.trim())
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            ApiError::invalid_input(format!(
-                "Invalid shipDate '{raw}': expected an ISO 8601 date-time"
-            ))
-        })
+        .map_err(|_| ApiError::invalid_input(format!("Invalid shipDate '{raw}': expected an ISO 8601 date-time")))
 }
 
 /// `orderItems[]`, with repeated orderItemIds merged.
 fn parse_items(detail: &Map<String, Value>) -> Result<Vec<(String, u32)>, ApiError> {
     let list = match detail.get("orderItems") {
         None | Some(Value::Null) => {
-            return Err(ApiError::invalid_input(
-                "Missing required field: packageDetail.orderItems",
-            ));
+            return Err(ApiError::invalid_input("Missing required field: packageDetail.orderItems"));
         }
         Some(Value::Array(list)) => list,
         Some(_) => {
-            return Err(ApiError::invalid_input(
-                "invalid type [packageDetail.orderItems]",
-            ));
+            return Err(ApiError::invalid_input("invalid type [packageDetail.orderItems]"));
         }
     };
     if list.is_empty() {
-        return Err(ApiError::invalid_input(
-            "packageDetail.orderItems must contain at least one item",
-        ));
+        return Err(ApiError::invalid_input("packageDetail.orderItems must contain at least one item"));
     }
     let mut items: Vec<(String, u32)> = Vec::new();
     for entry in list {
-        let object = entry
-            .as_object()
-            .ok_or_else(|| ApiError::invalid_input("invalid type [packageDetail.orderItems]"))?;
-        let item_id = required_str(
-            object,
-            "orderItemId",
-            "packageDetail.orderItems.orderItemId",
-        )?;
+        let object =
+            entry.as_object().ok_or_else(|| ApiError::invalid_input("invalid type [packageDetail.orderItems]"))?;
+        let item_id = required_str(object, "orderItemId", "packageDetail.orderItems.orderItemId")?;
         let quantity = parse_quantity(object.get("quantity"), &item_id)?;
         match items.iter_mut().find(|(id, _)| *id == item_id) {
             Some((_, q)) => *q = q.saturating_add(quantity),
@@ -171,40 +140,25 @@ fn parse_items(detail: &Map<String, Value>) -> Result<Vec<(String, u32)>, ApiErr
 }
 
 fn parse_quantity(value: Option<&Value>, item_id: &str) -> Result<u32, ApiError> {
-    let value = value.filter(|v| !v.is_null()).ok_or_else(|| {
-        ApiError::invalid_input("Missing required field: packageDetail.orderItems.quantity")
-    })?;
-    let number = value.as_i64().ok_or_else(|| {
-        ApiError::invalid_input("invalid type [packageDetail.orderItems.quantity]")
-    })?;
-    u32::try_from(number)
-        .ok()
-        .filter(|q| *q > 0)
-        .ok_or_else(|| {
-            ApiError::invalid_input(format!(
-                "Quantity for OrderItemId {item_id} must be a positive integer"
-            ))
-        })
+    let value = value
+        .filter(|v| !v.is_null())
+        .ok_or_else(|| ApiError::invalid_input("Missing required field: packageDetail.orderItems.quantity"))?;
+    let number =
+        value.as_i64().ok_or_else(|| ApiError::invalid_input("invalid type [packageDetail.orderItems.quantity]"))?;
+    u32::try_from(number).ok().filter(|q| *q > 0).ok_or_else(|| {
+        ApiError::invalid_input(format!("Quantity for OrderItemId {item_id} must be a positive integer"))
+    })
 }
 
 /// Applies a validated confirmation to the order (or recognizes an identical resend).
-pub(crate) fn apply(
-    inner: &mut Inner,
-    order_id: &str,
-    confirmation: Confirmation,
-) -> Result<(), ApiError> {
+pub(crate) fn apply(inner: &mut Inner, order_id: &str, confirmation: Confirmation) -> Result<(), ApiError> {
     let now = truncate_to_second(inner.now());
-    let key = (
-        order_id.to_string(),
-        confirmation.package_reference_id.clone(),
-    );
+    let key = (order_id.to_string(), confirmation.package_reference_id.clone());
     if inner.confirmations.get(&key) == Some(&confirmation) {
         // Identical resend: Amazon treats it as an update with no changes.
         return Ok(());
     }
-    let order = inner
-        .order_mut(order_id)
-        .ok_or_else(|| ApiError::not_found(format!("Order {order_id} not found")))?;
+    let order = inner.order_mut(order_id).ok_or_else(|| ApiError::not_found(format!("Order {order_id} not found")))?;
     check_order_state(order, &confirmation)?;
     let previous = existing_package_items(order, &confirmation.package_reference_id);
     check_quantities(order, &confirmation, &previous)?;
@@ -231,19 +185,17 @@ fn check_order_state(order: &Order, confirmation: &Confirmation) -> Result<(), A
             "Order {id} is fulfilled by Amazon; only merchant-fulfilled orders can be confirmed"
         )));
     }
-    let updating = order.packages.as_ref().is_some_and(|p| {
-        p.iter()
-            .any(|p| p.package_reference_id == confirmation.package_reference_id)
-    });
+    let updating = order
+        .packages
+        .as_ref()
+        .is_some_and(|p| p.iter().any(|p| p.package_reference_id == confirmation.package_reference_id));
     let status = order.status();
     let shippable = matches!(status, Some(FulfillmentStatus::Unshipped | FulfillmentStatus::PartiallyShipped))
         // Editing an already confirmed package stays possible after the order is fully shipped.
         || (updating && status == Some(FulfillmentStatus::Shipped));
     if !shippable {
         let status = status.map_or_else(|| "UNKNOWN".to_string(), |s| s.to_string());
-        return Err(ApiError::invalid_input(format!(
-            "Order {id} cannot be confirmed in fulfillment status {status}"
-        )));
+        return Err(ApiError::invalid_input(format!("Order {id} cannot be confirmed in fulfillment status {status}")));
     }
     Ok(())
 }
@@ -258,24 +210,12 @@ fn existing_package_items(order: &Order, reference: &str) -> Vec<PackageItem> {
         .unwrap_or_default()
 }
 
-fn check_quantities(
-    order: &Order,
-    confirmation: &Confirmation,
-    previous: &[PackageItem],
-) -> Result<(), ApiError> {
+fn check_quantities(order: &Order, confirmation: &Confirmation, previous: &[PackageItem]) -> Result<(), ApiError> {
     for (item_id, quantity) in &confirmation.items {
-        let item = order
-            .item(item_id)
-            .ok_or_else(|| ApiError::invalid_input(format!("OrderItemId {item_id} is invalid")))?;
-        let unshipped = item
-            .fulfillment
-            .as_ref()
-            .map_or(item.quantity_ordered, |f| f.quantity_unfulfilled);
-        let already_in_package: u32 = previous
-            .iter()
-            .filter(|p| p.order_item_id == *item_id)
-            .map(|p| p.quantity)
-            .sum();
+        let item =
+            order.item(item_id).ok_or_else(|| ApiError::invalid_input(format!("OrderItemId {item_id} is invalid")))?;
+        let unshipped = item.fulfillment.as_ref().map_or(item.quantity_ordered, |f| f.quantity_unfulfilled);
+        let already_in_package: u32 = previous.iter().filter(|p| p.order_item_id == *item_id).map(|p| p.quantity).sum();
         let available = unshipped + already_in_package;
         if *quantity > available {
             return Err(ApiError::invalid_input(format!(
@@ -288,22 +228,16 @@ fn check_quantities(
 
 /// Moves `quantity` units of an item between unfulfilled (negative delta) and fulfilled.
 fn adjust(order: &mut Order, item_id: &str, shipped_delta: i64) {
-    let Some(item) = order
-        .order_items
-        .iter_mut()
-        .find(|i| i.order_item_id == item_id)
-    else {
+    let Some(item) = order.order_items.iter_mut().find(|i| i.order_item_id == item_id) else {
         return;
     };
     let quantity_ordered = item.quantity_ordered;
     let ordered = i64::from(quantity_ordered);
-    let fulfillment = item
-        .fulfillment
-        .get_or_insert(crate::orders::ItemFulfillment {
-            quantity_fulfilled: 0,
-            quantity_unfulfilled: quantity_ordered,
-            packing: None,
-        });
+    let fulfillment = item.fulfillment.get_or_insert(crate::orders::ItemFulfillment {
+        quantity_fulfilled: 0,
+        quantity_unfulfilled: quantity_ordered,
+        packing: None,
+    });
     let shipped = (i64::from(fulfillment.quantity_fulfilled) + shipped_delta).clamp(0, ordered);
     fulfillment.quantity_fulfilled = shipped as u32;
     fulfillment.quantity_unfulfilled = (ordered - shipped) as u32;
@@ -325,9 +259,7 @@ fn package_from(c: &Confirmation, now: DateTime<Utc>) -> OrderPackage {
     OrderPackage {
         package_reference_id: c.package_reference_id.clone(),
         created_time: format_iso(now),
-        package_status: PackageStatus {
-            status: "SHIPPED".into(),
-        },
+        package_status: PackageStatus { status: "SHIPPED".into() },
         carrier: match (&c.carrier_name, c.carrier_code.as_str()) {
             (Some(name), "Other") => name.trim().to_string(),
             _ => c.carrier_code.clone(),
@@ -338,36 +270,24 @@ fn package_from(c: &Confirmation, now: DateTime<Utc>) -> OrderPackage {
         package_items: c
             .items
             .iter()
-            .map(|(id, quantity)| PackageItem {
-                order_item_id: id.clone(),
-                quantity: *quantity,
-            })
+            .map(|(id, quantity)| PackageItem { order_item_id: id.clone(), quantity: *quantity })
             .collect(),
     }
 }
 
 fn upsert_package(order: &mut Order, package: OrderPackage) {
     let packages = order.packages.get_or_insert_with(Vec::new);
-    match packages
-        .iter_mut()
-        .find(|p| p.package_reference_id == package.package_reference_id)
-    {
+    match packages.iter_mut().find(|p| p.package_reference_id == package.package_reference_id) {
         Some(existing) => *existing = package,
         None => packages.push(package),
     }
 }
 
 fn update_status(order: &mut Order) {
-    let all_shipped = order.order_items.iter().all(|i| {
-        i.fulfillment
-            .as_ref()
-            .is_some_and(|f| f.quantity_unfulfilled == 0)
-    });
-    let any_shipped = order.order_items.iter().any(|i| {
-        i.fulfillment
-            .as_ref()
-            .is_some_and(|f| f.quantity_fulfilled > 0)
-    });
+    let all_shipped =
+        order.order_items.iter().all(|i| i.fulfillment.as_ref().is_some_and(|f| f.quantity_unfulfilled == 0));
+    let any_shipped =
+        order.order_items.iter().any(|i| i.fulfillment.as_ref().is_some_and(|f| f.quantity_fulfilled > 0));
     if let Some(fulfillment) = order.fulfillment.as_mut() {
         fulfillment.fulfillment_status = match (all_shipped, any_shipped) {
             (true, _) => FulfillmentStatus::Shipped,
@@ -382,10 +302,7 @@ mod tests {
     use super::*;
 
     fn body(detail: Value) -> Vec<u8> {
-        serde_json::to_vec(
-            &serde_json::json!({"marketplaceId": "ATVPDKIKX0DER", "packageDetail": detail}),
-        )
-        .unwrap()
+        serde_json::to_vec(&serde_json::json!({"marketplaceId": "ATVPDKIKX0DER", "packageDetail": detail})).unwrap()
     }
 
     fn detail() -> Value {
@@ -415,9 +332,7 @@ mod tests {
         assert!(error_for(|d| d["carrierCode"] = "Pony".into()).contains("carrierCode"));
         assert!(error_for(|d| d["carrierCode"] = "Other".into()).contains("CarrierName"));
         assert!(error_for(|d| d["trackingNumber"] = " ".into()).contains("TrackingNumber"));
-        assert!(
-            error_for(|d| d["orderItems"][0]["quantity"] = 0.into()).contains("positive integer")
-        );
+        assert!(error_for(|d| d["orderItems"][0]["quantity"] = 0.into()).contains("positive integer"));
         assert!(error_for(|d| d["orderItems"] = serde_json::json!([])).contains("at least one"));
         assert!(error_for(|d| d["shipDate"] = "yesterday".into()).contains("shipDate"));
         assert!(
@@ -426,11 +341,6 @@ mod tests {
             })
             .contains("Missing required field")
         );
-        assert!(
-            parse_confirmation(b"{not json")
-                .unwrap_err()
-                .message
-                .contains("Malformed")
-        );
+        assert!(parse_confirmation(b"{not json").unwrap_err().message.contains("Malformed"));
     }
 }

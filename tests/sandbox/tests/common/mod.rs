@@ -18,11 +18,7 @@ impl Sandbox {
     pub async fn start(config: SandboxConfig) -> Self {
         let handle = start(config).await.expect("start sandbox");
         let base = handle.base_url();
-        Self {
-            handle,
-            client: Client::new(),
-            base,
-        }
+        Self { handle, client: Client::new(), base }
     }
 
     pub async fn default() -> Self {
@@ -52,13 +48,7 @@ impl Sandbox {
     }
 
     pub async fn get(&self, path: &str, token: &str, query: &[(&str, String)]) -> Response {
-        self.client
-            .get(self.url(path))
-            .header("x-amz-access-token", token)
-            .query(query)
-            .send()
-            .await
-            .unwrap()
+        self.client.get(self.url(path)).header("x-amz-access-token", token).query(query).send().await.unwrap()
     }
 
     pub async fn search(&self, token: &str, query: &[(&str, String)]) -> Response {
@@ -67,9 +57,7 @@ impl Sandbox {
 
     pub async fn confirm(&self, token: &str, order_id: &str, body: &Value) -> Response {
         self.client
-            .post(self.url(&format!(
-                "/orders/v0/orders/{order_id}/shipmentConfirmation"
-            )))
+            .post(self.url(&format!("/orders/v0/orders/{order_id}/shipmentConfirmation")))
             .header("x-amz-access-token", token)
             .json(body)
             .send()
@@ -78,39 +66,21 @@ impl Sandbox {
     }
 
     pub async fn sandbox_get(&self, path: &str) -> Value {
-        self.client
-            .get(self.url(path))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.client.get(self.url(path)).send().await.unwrap().json().await.unwrap()
     }
 
     pub async fn sandbox_post(&self, path: &str, body: Value) -> Response {
-        self.client
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
+        self.client.post(self.url(path)).json(&body).send().await.unwrap()
     }
 
     /// All orders with every dataset, straight from the inspection API.
     pub async fn all_orders(&self) -> Vec<Value> {
-        self.sandbox_get("/_sandbox/orders")
-            .await
-            .as_array()
-            .unwrap()
-            .clone()
+        self.sandbox_get("/_sandbox/orders").await.as_array().unwrap().clone()
     }
 }
 
 pub fn status_of(order: &Value) -> &str {
-    order["fulfillment"]["fulfillmentStatus"]
-        .as_str()
-        .unwrap_or("")
+    order["fulfillment"]["fulfillmentStatus"].as_str().unwrap_or("")
 }
 
 pub fn fulfilled_by(order: &Value) -> &str {
@@ -118,8 +88,7 @@ pub fn fulfilled_by(order: &Value) -> &str {
 }
 
 pub fn is_actionable_mfn(order: &Value) -> bool {
-    fulfilled_by(order) == "MERCHANT"
-        && matches!(status_of(order), "UNSHIPPED" | "PARTIALLY_SHIPPED")
+    fulfilled_by(order) == "MERCHANT" && matches!(status_of(order), "UNSHIPPED" | "PARTIALLY_SHIPPED")
 }
 
 pub async fn error_code(response: Response) -> (u16, String, String) {
@@ -127,13 +96,7 @@ pub async fn error_code(response: Response) -> (u16, String, String) {
     let body: Value = response.json().await.unwrap();
     (
         status,
-        body["errors"][0]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
+        body["errors"][0]["code"].as_str().unwrap_or_default().to_string(),
+        body["errors"][0]["message"].as_str().unwrap_or_default().to_string(),
     )
 }
