@@ -25,3 +25,41 @@ where
         .with_writer(writer)
         .finish()
 }
+
+/// A parser's error message with every quoted string value removed. serde quotes the offending value
+/// ("invalid type: string \"1 Main St\", expected ..."), which for an order can be buyer PII; field
+/// names (in backticks), types and positions stay.
+pub fn without_quoted_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        match (c, quoted) {
+            ('"', false) => {
+                quoted = true;
+                out.push_str("\"…");
+            }
+            ('"', true) => {
+                quoted = false;
+                out.push('"');
+            }
+            (_, true) => {}
+            (c, false) => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_are_removed_and_field_names_kept() {
+        let err = serde_json::from_str::<std::collections::HashMap<String, u32>>(r#"{"qty": "1 Analytical Way"}"#)
+            .unwrap_err();
+        let safe = without_quoted_values(&err.to_string());
+        assert!(!safe.contains("Analytical"), "{safe}");
+        assert!(safe.starts_with("invalid type: string \"…\", expected u32"), "{safe}");
+        assert_eq!(without_quoted_values("missing field `buyerName`"), "missing field `buyerName`");
+    }
+}

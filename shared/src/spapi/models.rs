@@ -189,8 +189,7 @@ pub fn map_order(raw: serde_json::Value) -> Result<AmazonOrder, OrderMappingErro
     let order_id = raw.get("orderId").and_then(|v| v.as_str()).unwrap_or("<no orderId>").to_owned();
     let wire: WireOrder = serde_json::from_value(raw).map_err(|e| OrderMappingError::Unreadable {
         order_id: order_id.clone(),
-        // serde's message names the field and the expected type; it quotes no values for these types.
-        message: e.to_string(),
+        message: crate::telemetry::without_quoted_values(&e.to_string()),
     })?;
     wire.into_domain()
 }
@@ -417,6 +416,11 @@ mod tests {
         let mut raw = wire_order();
         raw.as_object_mut().unwrap().remove("fulfillment");
         assert_eq!(map_order(raw).unwrap_err().to_string(), "order 113-0000001-0000001: fulfillment missing");
+
+        let mut raw = wire_order();
+        raw["recipient"]["deliveryAddress"] = json!("2 Cobol Ct, Arlington");
+        let err = map_order(raw).unwrap_err().to_string();
+        assert!(!err.contains("Cobol"), "{err}");
 
         let mut raw = wire_order();
         raw["createdTime"] = json!(1995);

@@ -171,7 +171,8 @@ impl DynamoStore {
         .await
     }
 
-    /// Read-modify-write of one order, retried on concurrent updates. `None` if there is no such order.
+    /// Read-modify-write of one order, retried on concurrent updates; nothing is written if `change`
+    /// changes nothing. `None` if there is no such order.
     pub async fn update_order(
         &self,
         id: &AmazonOrderId,
@@ -179,8 +180,11 @@ impl DynamoStore {
     ) -> Result<Option<Order>, StoreError> {
         self.retry_conflicts(|| async {
             let Some(Versioned { mut value, version }) = self.get_order(id).await? else { return Ok(None) };
+            let before = value.clone();
             change(&mut value);
-            self.save_order(&value, version).await?;
+            if value != before {
+                self.save_order(&value, version).await?;
+            }
             Ok(Some(value))
         })
         .await
@@ -466,8 +470,7 @@ where
 fn body<T: DeserializeOwned>(key: &Key, item: &Item) -> Result<T, StoreError> {
     let corrupt = |message: String| StoreError::Corrupt { key: keys::describe(key), message };
     let json = item.get("body").and_then(|v| v.as_s().ok()).ok_or_else(|| corrupt("no body attribute".into()))?;
-    // serde_json's messages name the position and expected type, never the stored values.
-    serde_json::from_str(json).map_err(|e| corrupt(e.to_string()))
+    serde_json::from_str(json).map_err(|e| corrupt(crate::telemetry::without_quoted_values(&e.to_string())))
 }
 
 fn versioned<T: DeserializeOwned>(key: &Key, item: &Item) -> Result<Versioned<T>, StoreError> {
