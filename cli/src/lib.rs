@@ -1,2 +1,3 @@
 //! The `sellerbridge` operator tool and the local runner.
 pub mod local;
+pub mod ops;

@@ -1,11 +1,20 @@
+use std::io::Read;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use sellerbridge_cli::local::demo::{self, DemoConfig, Stdout};
 use sellerbridge_cli::local::stack::LocalEndpoints;
+use sellerbridge_cli::ops;
+use sellerbridge_core::domain::clock::SystemClock;
+use sellerbridge_core::domain::connection::{Connection, ConnectionOptions, ConnectionState};
+use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId, MarketplaceId, SellerId};
+use sellerbridge_core::runtime::{Adapters, Settings, aws_config};
 
-/// The sellerbridge operator tool.
+/// The sellerbridge operator tool. Commands other than `local` work on the stack the environment
+/// describes: the SELLERBRIDGE_* variables (the stack's outputs) and the usual AWS configuration.
 #[derive(Parser)]
 #[command(name = "sellerbridge", version)]
 struct Cli {
@@ -15,9 +24,57 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    #[command(subcommand)]
+    Connections(Connections),
+    /// Runs the sync now, from this machine, for one connection or all.
+    SyncNow {
+        #[arg(long)]
+        connection: Option<ConnectionId>,
+    },
+    /// Shows an order's status, items and packages (no buyer PII).
+    Order { order_id: AmazonOrderId },
+    /// Moves dead-lettered updates back to the updates queue to be tried again.
+    Redrive {
+        #[arg(long, env = "SELLERBRIDGE_UPDATES_DLQ_URL")]
+        dlq_url: String,
+    },
+    /// Lists the orders whose PII is due for redaction now, changing nothing.
+    RedactionDryRun,
     /// Work with the local stack (DynamoDB Local, moto and the SP-API sandbox).
     #[command(subcommand)]
     Local(Local),
+}
+
+#[derive(Subcommand)]
+enum Connections {
+    List,
+    /// Adds a connection; its LWA refresh token is read from standard input.
+    Add {
+        #[arg(long)]
+        id: ConnectionId,
+        #[arg(long)]
+        seller_id: SellerId,
+        #[arg(long, default_value = "ATVPDKIKX0DER")]
+        marketplace_id: MarketplaceId,
+        /// Import orders updated since (default: 7 days ago).
+        #[arg(long)]
+        import_from: Option<DateTime<Utc>>,
+        /// Also import Amazon-fulfilled (FBA) orders, as shipped, for record keeping.
+        #[arg(long)]
+        import_fba: bool,
+    },
+    /// Stores a new refresh token (from standard input) after the seller re-authorized, and reactivates.
+    SetToken {
+        #[arg(long)]
+        id: ConnectionId,
+    },
+    /// Re-imports orders updated since `--from` on the next sync.
+    ResetImportDate {
+        #[arg(long)]
+        id: ConnectionId,
+        #[arg(long)]
+        from: DateTime<Utc>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -27,7 +84,7 @@ enum Local {
         #[arg(long)]
         sandbox_url: String,
         /// The sandbox's --time-scale.
-        #[arg(long, default_value_t = 20.0)]
+        #[arg(long, default_value_t = 2.0)]
         time_scale: f64,
         #[arg(long, default_value = "sandbox-client-id")]
         lwa_client_id: String,
@@ -72,5 +129,86 @@ async fn main() -> Result<()> {
             println!("{summary}");
             Ok(())
         }
+        command => operate(command).await,
     }
+}
+
+async fn operate(command: Command) -> Result<()> {
+    sellerbridge_core::telemetry::init();
+    let settings = Settings::from_env()?;
+    let sdk = aws_config().await;
+    let adapters = Adapters::new(&sdk, &settings, Arc::new(SystemClock));
+    let store = &adapters.store;
+    let print = |value: serde_json::Value| println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+    match command {
+        Command::Connections(Connections::List) => {
+            for c in store.list_connections().await? {
+                println!(
+                    "{}\t{}\t{}\t{:?}\timport from {}",
+                    c.id, c.seller_id, c.marketplace_id, c.state, c.import_from
+                );
+                if !c.is_active() {
+                    println!("\t{}", c.reauthorization_hint());
+                }
+            }
+        }
+        Command::Connections(Connections::Add { id, seller_id, marketplace_id, import_from, import_fba }) => {
+            let secret_id = ops::refresh_token_secret_id(&id);
+            ops::put_secret(&aws_sdk_secretsmanager::Client::new(&sdk), &secret_id, &refresh_token_json()?).await?;
+            let connection = Connection {
+                id,
+                seller_id,
+                marketplace_id,
+                refresh_token_secret_id: secret_id,
+                options: ConnectionOptions { import_amazon_fulfilled: import_fba, ..ConnectionOptions::default() },
+                state: ConnectionState::Active,
+                import_from: import_from.unwrap_or_else(|| Utc::now() - chrono::Duration::days(7)),
+            };
+            store.put_connection(&connection).await?;
+            println!("connection {} added", connection.id);
+        }
+        Command::Connections(Connections::SetToken { id }) => {
+            let secret_id = ops::refresh_token_secret_id(&id);
+            ops::put_secret(&aws_sdk_secretsmanager::Client::new(&sdk), &secret_id, &refresh_token_json()?).await?;
+            ops::reactivate(store, &id).await?;
+            println!("connection {id} has a new refresh token and is active again");
+        }
+        Command::Connections(Connections::ResetImportDate { id, from }) => {
+            ops::reset_import_date(store, &id, from).await?;
+            println!("connection {id} will re-import orders updated since {from} on its next sync");
+        }
+        Command::SyncNow { connection } => {
+            let spapi = adapters.spapi_client(&settings).await?;
+            let deps = order_sync::SyncDeps { adapters: adapters.clone(), spapi, settings: Default::default() };
+            let stop_at = tokio::time::Instant::now() + std::time::Duration::from_secs(600);
+            let report = order_sync::sync(&deps, connection.as_ref(), stop_at).await?;
+            print(serde_json::to_value(report)?);
+        }
+        Command::Order { order_id } => print(ops::order_summary(store, &order_id).await?),
+        Command::Redrive { dlq_url } => {
+            let moved =
+                ops::redrive_dead_letters(store, &adapters_sqs(&sdk), &dlq_url, &settings.updates_queue_url).await?;
+            println!("{moved} updates moved back to the queue");
+        }
+        Command::RedactionDryRun => {
+            let deps = pii_redactor::RedactorDeps { store: store.clone(), clock: adapters.clock.clone() };
+            let stop_at = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+            print(serde_json::to_value(pii_redactor::redact_due(&deps, true, stop_at).await?)?);
+        }
+        Command::Local(_) => unreachable!("handled in main"),
+    }
+    Ok(())
+}
+
+fn adapters_sqs(sdk: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(sdk)
+}
+
+/// The refresh token from standard input (never an argument: it would land in the shell history).
+fn refresh_token_json() -> Result<String> {
+    let mut token = String::new();
+    std::io::stdin().read_to_string(&mut token).context("reading the refresh token from standard input")?;
+    let token = token.trim();
+    anyhow::ensure!(token.starts_with("Atzr|"), "standard input does not hold an LWA refresh token (Atzr|...)");
+    Ok(serde_json::json!({"refresh_token": token}).to_string())
 }

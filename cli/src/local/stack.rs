@@ -19,6 +19,7 @@ use update_sender::{SenderDeps, SenderSettings};
 
 use super::provision::{self, LocalQueues, StackDefinition};
 use super::runner::SqsPoller;
+use crate::ops::put_secret;
 
 pub const REGION: &str = "us-east-1";
 
@@ -198,20 +199,4 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
         .credentials_provider(Credentials::new("local", "local", None, None, "sellerbridge-local"))
         .load()
         .await
-}
-
-async fn put_secret(client: &aws_sdk_secretsmanager::Client, id: &str, value: &str) -> Result<()> {
-    let created = client.create_secret().name(id).secret_string(value).send().await;
-    match created {
-        Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_exists_exception()) => client
-            .put_secret_value()
-            .secret_id(id)
-            .secret_string(value)
-            .send()
-            .await
-            .map(drop)
-            .with_context(|| format!("updating secret {id}")),
-        Err(e) => Err(anyhow::Error::new(e).context(format!("creating secret {id}"))),
-    }
 }

@@ -31,6 +31,13 @@ macro_rules! string_id {
             }
         }
 
+        impl std::str::FromStr for $name {
+            type Err = InvalidId;
+            fn from_str(raw: &str) -> Result<Self, InvalidId> {
+                Self::parse(raw)
+            }
+        }
+
         impl TryFrom<String> for $name {
             type Error = InvalidId;
             fn try_from(raw: String) -> Result<Self, InvalidId> {

@@ -1,0 +1,111 @@
+//! Operator tasks, shared by the `sellerbridge` command and the tests. They work on whatever stack the
+//! AWS configuration points at: a deployed one, or the local one through `AWS_ENDPOINT_URL_*`.
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
+use sellerbridge_core::domain::connection::{Connection, ConnectionState};
+use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId};
+use sellerbridge_core::domain::shipment::PackageState;
+use sellerbridge_core::queue::UpdateMessage;
+use sellerbridge_core::store::{CursorRecord, DynamoStore};
+use serde_json::json;
+
+/// "Reset the import date": the next sync reads every order updated since `from` again. Orders already
+/// held are only updated where Amazon has something newer.
+pub async fn reset_import_date(store: &DynamoStore, id: &ConnectionId, from: DateTime<Utc>) -> Result<Connection> {
+    let mut connection = store.get_connection(id).await?.with_context(|| format!("no connection {id}"))?;
+    connection.import_from = from;
+    store.put_connection(&connection).await?;
+    store.save_cursor(id, &CursorRecord { committed_until: from, window: None }).await?;
+    Ok(connection)
+}
+
+/// After the seller re-authorized the app (and the new refresh token is in the connection's secret).
+pub async fn reactivate(store: &DynamoStore, id: &ConnectionId) -> Result<Connection> {
+    let mut connection = store.get_connection(id).await?.with_context(|| format!("no connection {id}"))?;
+    connection.state = ConnectionState::Active;
+    store.put_connection(&connection).await?;
+    Ok(connection)
+}
+
+/// An order as an operator needs it: status, items and packages with their states and errors. No PII.
+pub async fn order_summary(store: &DynamoStore, id: &AmazonOrderId) -> Result<serde_json::Value> {
+    let Some(order) = store.get_order(id).await? else { bail!("no order {id}") };
+    let order = order.value;
+    let packages = store.list_packages(id).await?;
+    Ok(json!({
+        "order_id": order.id(),
+        "connection_id": order.connection_id,
+        "status": order.status,
+        "amazon_status": order.amazon.amazon_status,
+        "ship_by": order.amazon.ship_by,
+        "imported_at": order.local.imported_at,
+        "redaction": order.local.redaction,
+        "redaction_due": sellerbridge_core::domain::pii::redaction_due(&order),
+        "items": order.amazon.items.iter().map(|i| json!({"order_item_id": i.id, "sku": i.sku, "ordered": i.quantity_ordered, "shipped": i.quantity_shipped})).collect::<Vec<_>>(),
+        "packages": packages.iter().map(|p| json!({
+            "package_id": p.package_id, "package_reference_id": p.reference.to_string(), "carrier": p.carrier.code(),
+            "tracking_number": p.tracking_number, "state": p.state, "throttle_deferrals": p.throttle_deferrals,
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+/// Moves every message of the dead-letter queue back to the updates queue, first resetting its package
+/// from `dead_lettered` to `queued` so the sender tries it again. Returns how many were moved.
+pub async fn redrive_dead_letters(
+    store: &DynamoStore,
+    sqs: &aws_sdk_sqs::Client,
+    dlq_url: &str,
+    queue_url: &str,
+) -> Result<usize> {
+    let mut moved = 0;
+    loop {
+        let received =
+            sqs.receive_message().queue_url(dlq_url).max_number_of_messages(10).visibility_timeout(60).send().await?;
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return Ok(moved);
+        }
+        for message in messages {
+            let body = message.body().unwrap_or_default();
+            let update: UpdateMessage =
+                serde_json::from_str(body).context("a dead-letter message is not an update message")?;
+            let UpdateMessage::ConfirmShipment { order_id, package_id } = &update;
+            if let Some(mut package) = store.get_package(order_id, package_id).await? {
+                if matches!(package.value.state, PackageState::DeadLettered { .. }) {
+                    package.value.state = PackageState::Queued;
+                    package.value.claimed_at = None;
+                    store.save_package(&package.value, package.version).await?;
+                }
+            }
+            sqs.send_message().queue_url(queue_url).message_body(body).send().await?;
+            sqs.delete_message()
+                .queue_url(dlq_url)
+                .receipt_handle(message.receipt_handle().unwrap_or_default())
+                .send()
+                .await?;
+            moved += 1;
+        }
+    }
+}
+
+/// Creates the secret, or stores a new value in it if it exists.
+pub async fn put_secret(client: &aws_sdk_secretsmanager::Client, id: &str, value: &str) -> Result<()> {
+    match client.create_secret().name(id).secret_string(value).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_exists_exception()) => client
+            .put_secret_value()
+            .secret_id(id)
+            .secret_string(value)
+            .send()
+            .await
+            .map(drop)
+            .with_context(|| format!("updating secret {id}")),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("creating secret {id}"))),
+    }
+}
+
+/// The secret id under which a connection's refresh token lives (the template grants the functions
+/// read access to this prefix).
+pub fn refresh_token_secret_id(id: &ConnectionId) -> String {
+    format!("sellerbridge/connections/{id}")
+}
