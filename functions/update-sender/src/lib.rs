@@ -52,11 +52,12 @@ pub async fn handle(deps: &SenderDeps, event: LambdaEvent<SqsEvent>) -> Result<S
 
 /// Processes every message concurrently; the ones to retry are reported as batch item failures.
 pub async fn process_batch(deps: &SenderDeps, records: Vec<SqsMessage>) -> SqsBatchResponse {
+    let batch_size = records.len();
     let outcomes = futures::future::join_all(records.iter().map(|record| {
         let message_id = record.message_id.clone().unwrap_or_default();
         let span =
             info_span!("update", message_id, order_id = tracing::field::Empty, package_id = tracing::field::Empty);
-        async move { (message_id, process(deps, record).await) }.instrument(span)
+        async move { (message_id, process(deps, record, batch_size).await) }.instrument(span)
     }))
     .await;
     let mut response = SqsBatchResponse::default();
@@ -90,9 +91,9 @@ enum SendError {
     Queue(#[from] sellerbridge_core::queue::QueueError),
 }
 
-async fn process(deps: &SenderDeps, record: &SqsMessage) -> Outcome {
+async fn process(deps: &SenderDeps, record: &SqsMessage, batch_size: usize) -> Outcome {
     let receives = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse::<u32>().ok()).unwrap_or(1);
-    match try_process(deps, record, receives).await {
+    match try_process(deps, record, receives, batch_size).await {
         Ok(outcome) => outcome,
         Err(e) => {
             error!(error = %e, receives, "update failed; leaving it on the queue");
@@ -104,7 +105,7 @@ async fn process(deps: &SenderDeps, record: &SqsMessage) -> Outcome {
     }
 }
 
-async fn try_process(deps: &SenderDeps, record: &SqsMessage, receives: u32) -> Result<Outcome, SendError> {
+async fn try_process(deps: &SenderDeps, record: &SqsMessage, receives: u32, batch_size: usize) -> Result<Outcome, SendError> {
     let body = record.body.as_deref().unwrap_or_default();
     let message: UpdateMessage = serde_json::from_str(body).map_err(|e| SendError::Unreadable(e.to_string()))?;
     let UpdateMessage::ConfirmShipment { order_id, package_id } = &message;
@@ -156,7 +157,7 @@ async fn try_process(deps: &SenderDeps, record: &SqsMessage, receives: u32) -> R
         Err(SpApiError::Throttled { retry_after, .. }) => {
             package.throttle_deferrals += 1;
             store.save_package(&package, version).await?;
-            let delay = retry_after.max(Duration::from_secs(1));
+            let delay = throttle_delay(retry_after, batch_size);
             info!(delay_s = delay.as_secs(), "quota exhausted; re-queued with a delay");
             deps.queue.send(&message, delay).await?;
             Ok(Outcome::Done)
@@ -208,6 +209,28 @@ async fn confirmed(
     Ok(Outcome::Done)
 }
 
+/// When a throttled update comes back. The batch's throttled messages are spread over the time the
+/// quota needs to serve them all (about `retry_after` per token), instead of all returning at once to be
+/// throttled again together.
+fn throttle_delay(retry_after: Duration, batch_size: usize) -> Duration {
+    let slot = rand::random_range(0..batch_size.max(1)) as u32;
+    retry_after.saturating_mul(1 + slot).clamp(Duration::from_secs(1), MAX_DELAY)
+}
+
 fn backoff(deps: &SenderDeps, receives: u32) -> Duration {
     deps.settings.transient_backoff.saturating_mul(1 << receives.saturating_sub(1).min(6)).min(MAX_DELAY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttled_updates_are_spread_over_the_batch_and_bounded() {
+        let delays: Vec<Duration> = (0..200).map(|_| throttle_delay(Duration::from_millis(500), 20)).collect();
+        assert!(delays.iter().all(|d| *d >= Duration::from_secs(1) && *d <= Duration::from_secs(10)));
+        assert!(delays.iter().any(|d| *d >= Duration::from_secs(5)), "later slots are used");
+        assert_eq!(throttle_delay(Duration::from_secs(3600), 1), MAX_DELAY);
+        assert_eq!(throttle_delay(Duration::ZERO, 10), Duration::from_secs(1));
+    }
 }
