@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Error, LambdaEvent};
-use sellerbridge_core::domain::connection::{Connection, ConnectionState};
+use sellerbridge_core::domain::connection::Connection;
 use sellerbridge_core::domain::ids::ConnectionId;
 use sellerbridge_core::domain::order::AmazonOrder;
 use sellerbridge_core::domain::status::{AmazonStatus, FulfilledBy, import_decision};
@@ -140,8 +140,7 @@ async fn sync_connection(deps: &SyncDeps, connection: &Connection, stop_at: Inst
         Err(SyncError::Amazon(SpApiError::NeedsReauthorization(detail))) => {
             warn!(connection_id = %connection.id, detail, "Amazon refused the refresh token; connection needs re-authorization");
             let hint = connection.reauthorization_hint();
-            let mut flagged = connection.clone();
-            flagged.state = ConnectionState::NeedsReauthorization { since: deps.adapters.clock.now(), reason: detail };
+            let flagged = connection.needing_reauthorization(deps.adapters.clock.now(), detail);
             if let Err(e) = deps.adapters.store.put_connection(&flagged).await {
                 warn!(error = %e, "could not flag the connection");
             }

@@ -164,9 +164,7 @@ async fn try_process(deps: &SenderDeps, record: &SqsMessage, receives: u32, batc
         }
         Err(SpApiError::NeedsReauthorization(detail)) => {
             warn!(detail, "Amazon refused the refresh token; flagging the connection and holding the update");
-            let mut flagged = connection.clone();
-            flagged.state = ConnectionState::NeedsReauthorization { since: now, reason: detail };
-            store.put_connection(&flagged).await?;
+            store.put_connection(&connection.needing_reauthorization(now, detail)).await?;
             store.save_package(&package, version).await?;
             deps.queue.send(&message, MAX_DELAY).await?;
             Ok(Outcome::Done)

@@ -70,6 +70,11 @@ impl Connection {
         self.state == ConnectionState::Active
     }
 
+    /// This connection, stopped until the seller re-authorizes the app.
+    pub fn needing_reauthorization(&self, since: DateTime<Utc>, reason: String) -> Self {
+        Self { state: ConnectionState::NeedsReauthorization { since, reason }, ..self.clone() }
+    }
+
     pub fn reauthorization_hint(&self) -> String {
         format!(
             "connection {} needs re-authorization: the seller must authorize the app again in Seller Central \

@@ -102,15 +102,20 @@ fn finish(api: &Api, id: &str, result: Result<serde_json::Value, serde_json::Val
     }
 }
 
-/// Builds the function binary (cached by cargo) and returns its path.
+/// The function binary's path, building the workspace's binaries first. The build selects the whole
+/// workspace, as `make test` does before running the tests, so features resolve the same way and
+/// nothing is rebuilt.
 pub fn function_binary(name: &str) -> PathBuf {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let status = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", name, "--bin", name])
-        .current_dir(&workspace)
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building {name}");
+    BUILT.get_or_init(|| {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--workspace", "--bins"])
+            .current_dir(&workspace)
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the function binaries");
+    });
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace.join("target"));
     target.join("debug").join(name)
 }
