@@ -105,7 +105,12 @@ async fn process(deps: &SenderDeps, record: &SqsMessage, batch_size: usize) -> O
     }
 }
 
-async fn try_process(deps: &SenderDeps, record: &SqsMessage, receives: u32, batch_size: usize) -> Result<Outcome, SendError> {
+async fn try_process(
+    deps: &SenderDeps,
+    record: &SqsMessage,
+    receives: u32,
+    batch_size: usize,
+) -> Result<Outcome, SendError> {
     let body = record.body.as_deref().unwrap_or_default();
     let message: UpdateMessage = serde_json::from_str(body).map_err(|e| SendError::Unreadable(e.to_string()))?;
     let UpdateMessage::ConfirmShipment { order_id, package_id } = &message;

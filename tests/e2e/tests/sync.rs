@@ -123,3 +123,27 @@ async fn a_revoked_refresh_token_flags_the_connection_and_stops_calling_amazon()
     assert_eq!(report.connections[0].outcome, SyncOutcome::NotActive);
     assert_eq!(h.inspector.calls().await.unwrap().len(), calls_before, "no call to Amazon for a flagged connection");
 }
+
+#[tokio::test]
+async fn a_run_out_of_time_stops_before_reading_and_the_next_run_resumes_the_same_window() {
+    let h = Harness::start(sandbox(20, 9, 600.0), Arc::new(OffsetClock::default()), options_for(600.0)).await;
+    let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
+    // A Lambda timeout shorter than the margin kept for saving state: nothing may be read.
+    let report = runner::tick_sync(&sync, Duration::from_secs(5)).await.unwrap();
+    let SyncOutcome::Paused { reason } = &report.connections[0].outcome else {
+        panic!("expected a pause, got {:?}", report.connections[0].outcome)
+    };
+    assert!(reason.contains("deadline"), "{reason}");
+    assert_eq!(report.connections[0].pages, 0);
+    let cursor = h.stack.adapters.store.load_cursor(&h.connection.id).await.unwrap().unwrap();
+    let window = cursor.window.expect("the window is saved before the first page");
+
+    let report = runner::tick_sync(&sync, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(report.connections[0].outcome, SyncOutcome::UpToDate);
+    let cursor = h.stack.adapters.store.load_cursor(&h.connection.id).await.unwrap().unwrap();
+    assert_eq!(cursor.committed_until, window.updated_before, "the saved window was resumed, not a new one");
+    assert_eq!(
+        h.stack.adapters.store.scan_orders().await.unwrap().len() as u64,
+        h.inspector.stats().await.unwrap().actionable_mfn
+    );
+}
