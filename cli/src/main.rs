@@ -163,6 +163,7 @@ async fn operate(command: Command) -> Result<()> {
                 options: ConnectionOptions { import_amazon_fulfilled: import_fba, ..ConnectionOptions::default() },
                 state: ConnectionState::Active,
                 import_from: import_from.unwrap_or_else(|| Utc::now() - chrono::Duration::days(7)),
+                credentials_version: 0,
             };
             store.put_connection(&connection).await?;
             println!("connection {} added", connection.id);
@@ -170,7 +171,7 @@ async fn operate(command: Command) -> Result<()> {
         Command::Connections(Connections::SetToken { id }) => {
             let secret_id = ops::refresh_token_secret_id(&id);
             ops::put_secret(&aws_sdk_secretsmanager::Client::new(&sdk), &secret_id, &refresh_token_json()?).await?;
-            ops::reactivate(store, &id).await?;
+            ops::reactivate_with_new_credentials(store, &id).await?;
             println!("connection {id} has a new refresh token and is active again");
         }
         Command::Connections(Connections::ResetImportDate { id, from }) => {

@@ -2,7 +2,7 @@
 //! AWS configuration points at: a deployed one, or the local one through `AWS_ENDPOINT_URL_*`.
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
-use sellerbridge_core::domain::connection::{Connection, ConnectionState};
+use sellerbridge_core::domain::connection::Connection;
 use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId};
 use sellerbridge_core::domain::shipment::PackageState;
 use sellerbridge_core::queue::UpdateMessage;
@@ -19,10 +19,11 @@ pub async fn reset_import_date(store: &DynamoStore, id: &ConnectionId, from: Dat
     Ok(connection)
 }
 
-/// After the seller re-authorized the app (and the new refresh token is in the connection's secret).
-pub async fn reactivate(store: &DynamoStore, id: &ConnectionId) -> Result<Connection> {
-    let mut connection = store.get_connection(id).await?.with_context(|| format!("no connection {id}"))?;
-    connection.state = ConnectionState::Active;
+/// After the seller re-authorized the app and the new refresh token is in the connection's secret:
+/// active again, and every function drops the credentials it had cached.
+pub async fn reactivate_with_new_credentials(store: &DynamoStore, id: &ConnectionId) -> Result<Connection> {
+    let connection =
+        store.get_connection(id).await?.with_context(|| format!("no connection {id}"))?.with_new_credentials();
     store.put_connection(&connection).await?;
     Ok(connection)
 }

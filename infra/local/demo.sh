@@ -33,7 +33,8 @@ trap 'exit 143' TERM
 "$STACK" status >/dev/null 2>&1 || started_stack=1
 "$STACK" start >/dev/null
 
-cargo build -p spapi-sandbox -p sellerbridge-cli
+# The same selection as `make test`, so features resolve alike and the two share every artifact.
+cargo build --workspace --bins
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
 
 mkdir -p "$LOGS"

@@ -1,16 +1,22 @@
 //! What every Lambda builds once at cold start: settings from the environment, SDK clients, the HTTP
 //! client, and the SP-API client with its shared rate limiter.
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use thiserror::Error;
 
 use crate::domain::clock::SharedClock;
 use crate::domain::connection::Connection;
+use crate::domain::ids::ConnectionId;
 use crate::queue::SqsUpdateQueue;
 use crate::secrets::{RefreshTokenSecret, SecretError, SecretStore};
 use crate::spapi::{AppCredentials, Endpoints, LwaClient, RateLimiter, SellerAuth, SpApiClient};
 use crate::store::{DynamoRateLimiter, DynamoStore};
+
+/// How long a connection's refresh token is kept in memory before Secrets Manager is asked again.
+const CREDENTIALS_TTL: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Error)]
 #[error("configuration: {0}")]
@@ -84,6 +90,7 @@ pub struct Adapters {
     pub limiter: Arc<dyn RateLimiter>,
     pub http: reqwest::Client,
     pub clock: SharedClock,
+    credentials: Arc<Mutex<HashMap<(ConnectionId, u32), (SellerAuth, Instant)>>>,
 }
 
 impl Adapters {
@@ -105,6 +112,7 @@ impl Adapters {
             secrets: SecretStore::new(clients.secrets),
             http: http_client(),
             clock,
+            credentials: Arc::default(),
         }
     }
 
@@ -115,15 +123,32 @@ impl Adapters {
         Ok(SpApiClient::new(self.http.clone(), settings.endpoints.clone(), lwa, self.limiter.clone()))
     }
 
-    /// Who calls are made for on behalf of `connection`: its refresh token comes from its own secret.
+    /// Who calls are made for on behalf of `connection`: its refresh token comes from its own secret,
+    /// read once per credentials version and kept for a few minutes (not once per message).
     pub async fn seller_auth(&self, connection: &Connection) -> Result<SellerAuth, SecretError> {
+        let key = (connection.id.clone(), connection.credentials_version);
+        let cached = self
+            .lock_credentials()
+            .get(&key)
+            .filter(|(_, at)| at.elapsed() < CREDENTIALS_TTL)
+            .map(|(auth, _)| auth.clone());
+        if let Some(mut auth) = cached {
+            auth.quota_overrides = connection.options.quota_overrides.clone();
+            return Ok(auth);
+        }
         let secret: RefreshTokenSecret = self.secrets.json(&connection.refresh_token_secret_id).await?;
-        Ok(SellerAuth {
+        let auth = SellerAuth {
             connection_id: connection.id.clone(),
             seller_id: connection.seller_id.clone(),
             refresh_token: secret.refresh_token,
             quota_overrides: connection.options.quota_overrides.clone(),
-        })
+        };
+        self.lock_credentials().insert(key, (auth.clone(), Instant::now()));
+        Ok(auth)
+    }
+
+    fn lock_credentials(&self) -> std::sync::MutexGuard<'_, HashMap<(ConnectionId, u32), (SellerAuth, Instant)>> {
+        self.credentials.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -122,6 +122,7 @@ impl LocalStack {
             options: spec.options,
             state: ConnectionState::Active,
             import_from: spec.import_from,
+            credentials_version: 0,
         };
         self.adapters.store.put_connection(&connection).await?;
         Ok(connection)

@@ -63,11 +63,19 @@ pub struct Connection {
     pub state: ConnectionState,
     /// Orders updated since this time are imported ("reset the import date" moves it back).
     pub import_from: DateTime<Utc>,
+    /// Bumped whenever a new refresh token is stored, so cached credentials are never used after it.
+    #[serde(default)]
+    pub credentials_version: u32,
 }
 
 impl Connection {
     pub fn is_active(&self) -> bool {
         self.state == ConnectionState::Active
+    }
+
+    /// This connection with a freshly stored refresh token: active again, cached credentials void.
+    pub fn with_new_credentials(&self) -> Self {
+        Self { state: ConnectionState::Active, credentials_version: self.credentials_version + 1, ..self.clone() }
     }
 
     /// This connection, stopped until the seller re-authorizes the app.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use order_sync::{SyncOutcome, SyncSettings};
 use sellerbridge_cli::local::runner;
+use sellerbridge_cli::ops;
 use sellerbridge_core::domain::clock::OffsetClock;
 use sellerbridge_core::domain::connection::ConnectionState;
 use sellerbridge_core::domain::rate::Quota;
@@ -107,7 +108,9 @@ async fn throttling_during_a_sync_is_retried_within_the_deadline() {
 
 #[tokio::test]
 async fn a_revoked_refresh_token_flags_the_connection_and_stops_calling_amazon() {
-    let h = Harness::start(sandbox(10, 3, 600.0), Arc::new(OffsetClock::default()), options_for(600.0)).await;
+    let mut config = sandbox(10, 3, 600.0);
+    config.refresh_tokens.push(RENEWED_TOKEN.into());
+    let h = Harness::start(config, Arc::new(OffsetClock::default()), options_for(600.0)).await;
     h.sandbox_post("/_sandbox/refresh-tokens/revoke", json!({"refreshToken": sellerbridge_e2e::REFRESH_TOKEN})).await;
     let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
     let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
@@ -122,7 +125,17 @@ async fn a_revoked_refresh_token_flags_the_connection_and_stops_calling_amazon()
     let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
     assert_eq!(report.connections[0].outcome, SyncOutcome::NotActive);
     assert_eq!(h.inspector.calls().await.unwrap().len(), calls_before, "no call to Amazon for a flagged connection");
+
+    // The seller re-authorizes; the operator stores the new token: the same warm function uses it at once.
+    let secret = json!({"refresh_token": RENEWED_TOKEN}).to_string();
+    ops::put_secret(&h.stack.clients.secrets, &connection.refresh_token_secret_id, &secret).await.unwrap();
+    ops::reactivate_with_new_credentials(&h.stack.adapters.store, &h.connection.id).await.unwrap();
+    let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(report.connections[0].outcome, SyncOutcome::UpToDate);
+    assert!(report.connections[0].inserted > 0);
 }
+
+const RENEWED_TOKEN: &str = "Atzr|renewed-after-reauthorization";
 
 #[tokio::test]
 async fn a_run_out_of_time_stops_before_reading_and_the_next_run_resumes_the_same_window() {
