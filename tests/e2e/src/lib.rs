@@ -218,3 +218,19 @@ pub fn pii_canaries(orders: &[serde_json::Value]) -> Vec<String> {
 pub fn utc_now() -> chrono::DateTime<Utc> {
     Utc::now()
 }
+
+/// Sends every queued update with no backoff and an immediate redelivery, until the queue is empty,
+/// so transient failures run through all their receives into the dead-letter queue quickly.
+pub async fn send_without_backoff(h: &Harness) -> update_sender::SenderDeps {
+    let settings = update_sender::SenderSettings { transient_backoff: Duration::ZERO, ..h.stack.sender_settings() };
+    let sender = h.stack.sender_deps(settings, None).await.expect("sender");
+    let mut poller = h.stack.updates_poller();
+    poller.visibility_timeout = Duration::ZERO;
+    for _ in 0..100 {
+        if poller.depth().await.expect("queue depth").is_empty() {
+            break;
+        }
+        poller.poll_once(&sender, Duration::from_secs(10)).await.expect("poll");
+    }
+    sender
+}

@@ -8,9 +8,8 @@ use sellerbridge_cli::local::runner;
 use sellerbridge_cli::ops;
 use sellerbridge_core::domain::clock::OffsetClock;
 use sellerbridge_core::domain::shipment::PackageState;
-use sellerbridge_e2e::{Harness, options_for, pii_canaries, sandbox};
+use sellerbridge_e2e::{Harness, options_for, pii_canaries, sandbox, send_without_backoff};
 use serde_json::json;
-use update_sender::SenderSettings;
 
 async fn synced(orders: usize, seed: u64) -> Harness {
     let h = Harness::start(sandbox(orders, seed, 600.0), Arc::new(OffsetClock::default()), options_for(600.0)).await;
@@ -25,18 +24,9 @@ async fn dead_lettered_updates_can_be_redriven_and_then_go_through() {
     demo::send_shipments(&h.stack.webhook_deps(), &h.stack.signing_key, &h.stack.adapters.store, &Quiet).await.unwrap();
     let store = &h.stack.adapters.store;
     let packages = store.scan_packages().await.unwrap().len();
-    let settings = SenderSettings { transient_backoff: Duration::ZERO, ..h.stack.sender_settings() };
-    let failures = packages * settings.max_receives as usize;
+    let failures = packages * h.stack.sender_settings().max_receives as usize;
     h.sandbox_post("/_sandbox/faults", json!({"operation": "confirmShipment", "status": 500, "count": failures})).await;
-    let sender = h.stack.sender_deps(settings, None).await.unwrap();
-    let mut poller = h.stack.updates_poller();
-    poller.visibility_timeout = Duration::ZERO;
-    for _ in 0..60 {
-        if poller.depth().await.unwrap().is_empty() {
-            break;
-        }
-        poller.poll_once(&sender, Duration::from_secs(10)).await.unwrap();
-    }
+    let sender = send_without_backoff(&h).await;
     assert!(store.scan_packages().await.unwrap().iter().all(|p| matches!(p.state, PackageState::DeadLettered { .. })));
 
     let moved = ops::redrive_dead_letters(
@@ -49,9 +39,16 @@ async fn dead_lettered_updates_can_be_redriven_and_then_go_through() {
     .unwrap();
     assert_eq!(moved, packages);
     assert!(runner::depth(&h.stack.clients.sqs, &h.stack.queues.updates_dlq_url).await.unwrap().is_empty());
-    demo::drain_updates(&sender, &poller, 1, Duration::from_secs(120), &Quiet, demo::sandbox_progress(&h.inspector))
-        .await
-        .unwrap();
+    demo::drain_updates(
+        &sender,
+        &h.stack.updates_poller(),
+        1,
+        Duration::from_secs(120),
+        &Quiet,
+        demo::sandbox_progress(&h.inspector),
+    )
+    .await
+    .unwrap();
     assert!(store.scan_packages().await.unwrap().iter().all(|p| matches!(p.state, PackageState::Confirmed { .. })));
     assert_eq!(h.inspector.stats().await.unwrap().confirmed_packages as usize, packages);
 }

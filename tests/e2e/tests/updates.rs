@@ -8,9 +8,8 @@ use sellerbridge_cli::local::runner;
 use sellerbridge_core::domain::clock::OffsetClock;
 use sellerbridge_core::domain::shipment::PackageState;
 use sellerbridge_core::spapi::limiter::Unlimited;
-use sellerbridge_e2e::{Harness, options_for, sandbox};
+use sellerbridge_e2e::{Harness, options_for, sandbox, send_without_backoff};
 use serde_json::json;
-use update_sender::SenderSettings;
 
 /// Imports the sandbox's orders and sends a webhook for every package.
 async fn with_queued_shipments(orders: usize, time_scale: f64) -> Harness {
@@ -58,16 +57,7 @@ async fn without_the_shared_limiter_the_same_load_is_throttled_and_still_nothing
 async fn transient_failures_end_in_the_dead_letter_queue_and_on_the_package() {
     let h = with_queued_shipments(6, 600.0).await;
     h.sandbox_post("/_sandbox/faults", json!({"operation": "confirmShipment", "status": 503, "count": 1000})).await;
-    let settings = SenderSettings { transient_backoff: Duration::ZERO, ..h.stack.sender_settings() };
-    let sender = h.stack.sender_deps(settings, None).await.unwrap();
-    let mut poller = h.stack.updates_poller();
-    poller.visibility_timeout = Duration::ZERO;
-    for _ in 0..40 {
-        if poller.depth().await.unwrap().is_empty() {
-            break;
-        }
-        poller.poll_once(&sender, Duration::from_secs(10)).await.unwrap();
-    }
+    send_without_backoff(&h).await;
     let packages = h.stack.adapters.store.scan_packages().await.unwrap();
     let dlq = runner::depth(&h.stack.clients.sqs, &h.stack.queues.updates_dlq_url).await.unwrap();
     assert_eq!(dlq.visible as usize, packages.len(), "every message ended in the dead-letter queue");

@@ -1,4 +1,7 @@
 //! Amazon `CarrierCode` values accepted by confirmShipment (spapi-reference.md §6).
+//!
+//! Kept apart from sellerbridge-core's list on purpose: the sandbox stands in for Amazon, and must not
+//! accept a code merely because our own mapping produces it.
 
 /// 2012 `amzn-base.xsd` enumeration.
 const CARRIERS_2012: &[&str] = &[
