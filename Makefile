@@ -1,6 +1,6 @@
 # Local development and CI entry points. The logic lives in infra/local/*.sh.
 
-.PHONY: setup stack-up stack-down validate-infra test demo
+.PHONY: setup stack-up stack-down validate-infra test demo lint
 
 setup:
 	bash infra/local/stack.sh install
@@ -21,3 +21,8 @@ test:
 # setup, start the stack and the SP-API sandbox, run `sellerbridge local demo`, stop everything.
 demo:
 	bash infra/local/demo.sh
+
+# formatting and clippy, warnings as errors.
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings

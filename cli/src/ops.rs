@@ -71,12 +71,12 @@ pub async fn redrive_dead_letters(
             let update: UpdateMessage =
                 serde_json::from_str(body).context("a dead-letter message is not an update message")?;
             let UpdateMessage::ConfirmShipment { order_id, package_id } = &update;
-            if let Some(mut package) = store.get_package(order_id, package_id).await? {
-                if matches!(package.value.state, PackageState::DeadLettered { .. }) {
-                    package.value.state = PackageState::Queued;
-                    package.value.claimed_at = None;
-                    store.save_package(&package.value, package.version).await?;
-                }
+            if let Some(mut package) = store.get_package(order_id, package_id).await?
+                && matches!(package.value.state, PackageState::DeadLettered { .. })
+            {
+                package.value.state = PackageState::Queued;
+                package.value.claimed_at = None;
+                store.save_package(&package.value, package.version).await?;
             }
             sqs.send_message().queue_url(queue_url).message_body(body).send().await?;
             sqs.delete_message()

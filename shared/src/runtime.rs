@@ -15,6 +15,9 @@ use crate::secrets::{RefreshTokenSecret, SecretError, SecretStore};
 use crate::spapi::{AppCredentials, Endpoints, LwaClient, RateLimiter, SellerAuth, SpApiClient};
 use crate::store::{DynamoRateLimiter, DynamoStore};
 
+/// Seller credentials by connection and credentials version, with when they were read.
+type CredentialsCache = HashMap<(ConnectionId, u32), (SellerAuth, Instant)>;
+
 /// How long a connection's refresh token is kept in memory before Secrets Manager is asked again.
 const CREDENTIALS_TTL: Duration = Duration::from_secs(300);
 
@@ -90,7 +93,7 @@ pub struct Adapters {
     pub limiter: Arc<dyn RateLimiter>,
     pub http: reqwest::Client,
     pub clock: SharedClock,
-    credentials: Arc<Mutex<HashMap<(ConnectionId, u32), (SellerAuth, Instant)>>>,
+    credentials: Arc<Mutex<CredentialsCache>>,
 }
 
 impl Adapters {
@@ -147,7 +150,7 @@ impl Adapters {
         Ok(auth)
     }
 
-    fn lock_credentials(&self) -> std::sync::MutexGuard<'_, HashMap<(ConnectionId, u32), (SellerAuth, Instant)>> {
+    fn lock_credentials(&self) -> std::sync::MutexGuard<'_, CredentialsCache> {
         self.credentials.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
