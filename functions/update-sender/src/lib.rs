@@ -112,7 +112,8 @@ async fn try_process(
     batch_size: usize,
 ) -> Result<Outcome, SendError> {
     let body = record.body.as_deref().unwrap_or_default();
-    let message: UpdateMessage = serde_json::from_str(body).map_err(|e| SendError::Unreadable(e.to_string()))?;
+    let message: UpdateMessage = serde_json::from_str(body)
+        .map_err(|e| SendError::Unreadable(sellerbridge_core::telemetry::without_quoted_values(&e.to_string())))?;
     let UpdateMessage::ConfirmShipment { order_id, package_id } = &message;
     let span = tracing::Span::current();
     span.record("order_id", order_id.as_str());
