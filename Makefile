@@ -1,6 +1,6 @@
 # Local development and CI entry points. The logic lives in infra/local/*.sh.
 
-.PHONY: setup stack-up stack-down validate-infra test demo lint
+.PHONY: setup stack-up stack-down validate-infra test demo lint bench
 
 setup:
 	bash infra/local/stack.sh install
@@ -26,3 +26,7 @@ demo:
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# throughput on the local stack: the shared rate limiter against none, side by side.
+bench:
+	bash infra/local/bench.sh
