@@ -22,19 +22,29 @@ struct Run {
 }
 
 async fn run(limiter: Option<Arc<dyn RateLimiter>>) -> Run {
-    let h = Harness::start(sandbox(ORDERS, 42, TIME_SCALE), Arc::new(OffsetClock::default()), options_for(TIME_SCALE)).await;
+    let h = Harness::start(sandbox(ORDERS, 42, TIME_SCALE), Arc::new(OffsetClock::default()), options_for(TIME_SCALE))
+        .await;
     let sync = h.stack.sync_deps(Default::default()).await.unwrap();
     demo::sync_until_current(&sync, 3, &Quiet).await.unwrap();
 
     let started = Instant::now();
-    let sent = demo::send_shipments(&h.stack.webhook_deps(), &h.stack.signing_key, &h.stack.adapters.store, &Quiet).await.unwrap();
+    let sent = demo::send_shipments(&h.stack.webhook_deps(), &h.stack.signing_key, &h.stack.adapters.store, &Quiet)
+        .await
+        .unwrap();
     let ingest = started.elapsed();
 
     let sender = h.stack.sender_deps(h.stack.sender_settings(), limiter).await.unwrap();
     let started = Instant::now();
-    demo::drain_updates(&sender, &h.stack.updates_poller(), 2, Duration::from_secs(600), &Quiet, demo::sandbox_progress(&h.inspector))
-        .await
-        .unwrap();
+    demo::drain_updates(
+        &sender,
+        &h.stack.updates_poller(),
+        2,
+        Duration::from_secs(600),
+        &Quiet,
+        demo::sandbox_progress(&h.inspector),
+    )
+    .await
+    .unwrap();
     let confirm = started.elapsed();
     let stats = h.inspector.stats().await.unwrap();
     assert_eq!(stats.confirmed_packages as usize, sent.len(), "every shipment confirmed");
