@@ -109,9 +109,14 @@ pub fn function_binary(name: &str) -> PathBuf {
     static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     BUILT.get_or_init(|| {
+        // Only a shell's essentials: the variables cargo sets for a test process would make build scripts
+        // that watch them run again, and rebuild half the workspace.
+        let keep = ["PATH", "HOME", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "CARGO_TARGET_DIR"];
         let status = std::process::Command::new(env!("CARGO"))
             .args(["build", "--quiet", "--workspace", "--bins"])
             .current_dir(&workspace)
+            .env_clear()
+            .envs(std::env::vars().filter(|(name, _)| keep.contains(&name.as_str())))
             .status()
             .expect("cargo runs");
         assert!(status.success(), "building the function binaries");
