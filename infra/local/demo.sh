@@ -4,7 +4,6 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-STACK="$ROOT/infra/local/stack.sh"
 LOGS="$ROOT/.local/logs"
 cd "$ROOT"
 
@@ -12,9 +11,8 @@ SANDBOX_ORDERS="${SANDBOX_ORDERS:-240}"
 SANDBOX_TIME_SCALE="${SANDBOX_TIME_SCALE:-2}"
 SANDBOX_START_TIMEOUT="${SANDBOX_START_TIMEOUT:-60}"
 
-"$STACK" install
-
-started_stack=0
+# shellcheck source=infra/local/use-stack.sh
+source "$ROOT/infra/local/use-stack.sh"
 sandbox_pid=""
 cleanup() {
   if [[ -n "$sandbox_pid" ]] && kill -0 "$sandbox_pid" 2>/dev/null; then
@@ -22,16 +20,13 @@ cleanup() {
     for _ in $(seq 1 50); do kill -0 "$sandbox_pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL -- "-$sandbox_pid" 2>/dev/null || true
   fi
-  if ((started_stack)); then
-    "$STACK" stop || true
-  fi
+  release_local_stack
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-"$STACK" status >/dev/null 2>&1 || started_stack=1
-"$STACK" start >/dev/null
+use_local_stack
 
 # The same selection as `make test`, so features resolve alike and the two share every artifact.
 cargo build --workspace --bins
@@ -66,14 +61,6 @@ while [[ -z "$sandbox_url" ]]; do
   sleep 0.1
 done
 echo "demo.sh: SP-API sandbox at $sandbox_url (log: $sandbox_log)" >&2
-
-set -a
-# shellcheck disable=SC1091
-source "$ROOT/.local/stack.env"
-set +a
-export AWS_REGION="${AWS_REGION:-us-east-1}" AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
-export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
-export AWS_EC2_METADATA_DISABLED=true
 
 rc=0
 "$BIN/sellerbridge" local demo --sandbox-url "$sandbox_url" --time-scale "$SANDBOX_TIME_SCALE" || rc=$?
