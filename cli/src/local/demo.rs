@@ -4,16 +4,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use chrono::{DateTime, Utc};
 use order_sync::{SyncDeps, SyncOutcome};
+use sellerbridge_core::domain::clock::{Clock, OffsetClock};
+use sellerbridge_core::domain::connection::ConnectionOptions;
+use sellerbridge_core::domain::ids::{ConnectionId, MarketplaceId, SellerId};
 use sellerbridge_core::domain::order::Order;
 use sellerbridge_core::domain::pii::RedactionState;
 use sellerbridge_core::domain::shipment::PackageState;
 use sellerbridge_core::domain::status::OrderStatus;
+use sellerbridge_core::spapi::Operation;
 use sellerbridge_core::store::DynamoStore;
 use sellerbridge_core::webhook::signature::{SIGNATURE_HEADER, SigningKey};
 use serde::Deserialize;
@@ -22,6 +25,7 @@ use shipment_webhook::WebhookDeps;
 use update_sender::SenderDeps;
 
 use super::runner::{self, SqsPoller};
+use super::stack::{ConnectionSpec, LocalEndpoints, LocalStack};
 
 const CARRIERS: &[(&str, &str)] = &[
     ("UPS", "Ground"),
@@ -246,7 +250,6 @@ pub async fn drain_updates(
     on_tick: impl Fn() -> futures::future::BoxFuture<'static, String>,
 ) -> Result<()> {
     let started = Instant::now();
-    let received = AtomicUsize::new(0);
     let mut last_report = Instant::now();
     loop {
         let depth = poller.depth().await?;
@@ -257,7 +260,6 @@ pub async fn drain_updates(
         let polls = (0..concurrency).map(|_| poller.poll_once(deps, Duration::from_secs(10)));
         let stats = futures::future::try_join_all(polls).await?;
         let batch: usize = stats.iter().map(|s| s.received).sum();
-        received.fetch_add(batch, Ordering::Relaxed);
         if last_report.elapsed() >= Duration::from_secs(1) {
             last_report = Instant::now();
             progress.line(&format!(
@@ -344,12 +346,10 @@ pub fn sandbox_progress(sandbox: &SandboxInspector) -> impl Fn() -> futures::fut
     }
 }
 
-pub type SharedProgress = Arc<dyn Progress>;
-
 /// What the demo needs to know about the sandbox it talks to.
 #[derive(Debug, Clone)]
 pub struct DemoConfig {
-    pub endpoints: super::stack::LocalEndpoints,
+    pub endpoints: LocalEndpoints,
     /// The sandbox's quota time scale: the connection's quota overrides match it, as a seller's
     /// granted quota would.
     pub time_scale: f64,
@@ -361,13 +361,6 @@ pub struct DemoConfig {
 
 /// The whole demo on a fresh local stack; returns the closing numbers.
 pub async fn run(config: &DemoConfig, progress: &dyn Progress) -> Result<Summary> {
-    use sellerbridge_core::domain::clock::OffsetClock;
-    use sellerbridge_core::domain::connection::ConnectionOptions;
-    use sellerbridge_core::domain::ids::{ConnectionId, MarketplaceId, SellerId};
-    use sellerbridge_core::spapi::Operation;
-
-    use super::stack::{ConnectionSpec, LocalStack};
-
     let clock = OffsetClock::default();
     let name = format!("demo-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let stack = LocalStack::provision(
@@ -429,5 +422,3 @@ pub async fn run(config: &DemoConfig, progress: &dyn Progress) -> Result<Summary
 
     summarize(&stack.adapters.store, &sandbox, &sent).await
 }
-
-use sellerbridge_core::domain::clock::Clock as _;

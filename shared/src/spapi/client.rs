@@ -179,9 +179,8 @@ impl SpApiClient {
             }
             let failure = match request.send().await {
                 Ok(response) if response.status().is_success() => {
-                    let status = response.status();
                     let bytes = response.bytes().await.map_err(|e| transient(operation, e))?;
-                    return Ok(Answer { operation, status, bytes });
+                    return Ok(Answer { operation, bytes });
                 }
                 Ok(response) => self.classify(operation, response).await,
                 Err(e) => transient(operation, e),
@@ -263,8 +262,6 @@ impl SpApiClient {
 
 struct Answer {
     operation: Operation,
-    #[allow(dead_code)]
-    status: StatusCode,
     bytes: bytes::Bytes,
 }
 
