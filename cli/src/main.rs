@@ -193,8 +193,7 @@ async fn operate(command: Command) -> Result<()> {
         }
         Command::RedactionDryRun => {
             let deps = pii_redactor::RedactorDeps { store: store.clone(), clock: adapters.clock.clone() };
-            let stop_at = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
-            print(serde_json::to_value(pii_redactor::redact_due(&deps, true, stop_at).await?)?);
+            print(serde_json::to_value(ops::redaction_dry_run(&deps).await?)?);
         }
         Command::Local(_) => unreachable!("handled in main"),
     }

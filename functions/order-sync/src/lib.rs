@@ -1,10 +1,14 @@
 //! Scheduled sync: imports orders changed at Amazon since each connection's cursor.
 //!
-//! The window `[cursor − overlap, now − 2 min)` is read page by page; after every page the orders are
-//! stored and then the pagination token is saved, so a run that meets its deadline or Amazon's tiny
-//! quota stops cleanly and the next run resumes the same window. The cursor moves to the window's end
-//! only once the whole window is stored.
+//! The window `[cursor − overlap, now − 2 min − skew margin)` is read page by page; after every page
+//! the orders are stored and then the pagination token is saved, so a run that meets its deadline or
+//! Amazon's tiny quota stops cleanly and the next run resumes the same window. The cursor moves to the
+//! window's end only once the whole window is stored. Connections run concurrently, each under a lease
+//! so "sync now" never races the schedule, and the cursor is versioned so an operator's reset wins over
+//! a running sync. Orders that cannot be read are kept (without PII) and retried by later runs.
 use std::time::Duration;
+
+use futures::StreamExt;
 
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Error, LambdaEvent};
@@ -14,9 +18,8 @@ use sellerbridge_core::domain::order::AmazonOrder;
 use sellerbridge_core::domain::status::{AmazonStatus, FulfilledBy, import_decision};
 use sellerbridge_core::runtime::Adapters;
 use sellerbridge_core::secrets::SecretError;
-use sellerbridge_core::spapi::models::OrderMappingError;
-use sellerbridge_core::spapi::{SearchOrdersQuery, SpApiClient, SpApiError, WaitBudget};
-use sellerbridge_core::store::{CursorRecord, StoreError, SyncWindow, UpsertOutcome};
+use sellerbridge_core::spapi::{SearchOrdersQuery, SellerAuth, SpApiClient, SpApiError, UnreadableOrder, WaitBudget};
+use sellerbridge_core::store::{CursorRecord, StoreError, SyncWindow, UnreadableRecord, UpsertOutcome};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tracing::{Instrument, info, info_span, warn};
@@ -25,11 +28,21 @@ use tracing::{Instrument, info, info_span, warn};
 pub struct SyncSettings {
     /// How far each window reaches back before the cursor, for orders Amazon settles late.
     pub overlap: chrono::Duration,
-    /// Amazon refuses an upper bound closer than two minutes to now.
+    /// Amazon refuses an upper bound closer than two minutes to its own now.
     pub settle_delay: chrono::Duration,
+    /// Kept on top of `settle_delay`, so a Lambda clock running ahead of Amazon's is not refused.
+    pub clock_skew_margin: chrono::Duration,
     pub page_size: u8,
     /// Time kept free before the Lambda deadline to save state and return.
     pub deadline_margin: Duration,
+    /// A saved pagination token older than this is not sent: the window is read again instead. Amazon's
+    /// tokens live 24 hours, far longer than the schedule's interval, so a backfill paused for quota
+    /// still resumes its page; a connection paused for days starts its window over.
+    pub pagination_token_lifetime: chrono::Duration,
+    /// How many kept unreadable orders one run asks Amazon for again.
+    pub unreadable_retries_per_run: usize,
+    /// How many connections sync at once.
+    pub concurrency: usize,
 }
 
 impl Default for SyncSettings {
@@ -37,8 +50,12 @@ impl Default for SyncSettings {
         Self {
             overlap: chrono::Duration::minutes(5),
             settle_delay: chrono::Duration::minutes(2),
+            clock_skew_margin: chrono::Duration::minutes(1),
             page_size: 100,
             deadline_margin: Duration::from_secs(10),
+            pagination_token_lifetime: chrono::Duration::hours(23),
+            unreadable_retries_per_run: 10,
+            concurrency: 8,
         }
     }
 }
@@ -69,8 +86,13 @@ pub struct ConnectionReport {
     pub updated: u32,
     pub unchanged: u32,
     pub skipped: u32,
-    /// Orders Amazon sent that could not be read; each is logged with its id.
+    /// Orders Amazon sent that could not be read (or whose stored copy could not be read); each is
+    /// kept without PII for `sellerbridge order` and retried by later runs.
     pub unreadable: u32,
+    /// Every order of the connection currently kept as unreadable.
+    pub unreadable_orders: Vec<String>,
+    /// Kept unreadable orders that a retry read and stored this run.
+    pub recovered: u32,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -86,6 +108,8 @@ pub enum SyncOutcome {
         hint: String,
     },
     NotActive,
+    /// Another run (the schedule, or "sync now") holds the connection.
+    Busy,
     Failed {
         error: String,
         retryable: bool,
@@ -104,21 +128,31 @@ pub async fn handle(deps: &SyncDeps, event: LambdaEvent<serde_json::Value>) -> R
     Ok(sync(deps, request.connection_id.as_ref(), stop_at).instrument(span).await?)
 }
 
-/// Syncs every active connection (or just `only`) until `stop_at`. One failing connection never stops
+/// Syncs every active connection (or just `only`) until `stop_at`, several at once, so a connection
+/// waiting for its seller's quota never holds up another seller. One failing connection never stops
 /// the others.
 pub async fn sync(deps: &SyncDeps, only: Option<&ConnectionId>, stop_at: Instant) -> Result<SyncReport, StoreError> {
-    let mut report = SyncReport::default();
-    for connection in deps.adapters.store.list_connections().await? {
-        if only.is_some_and(|id| *id != connection.id) {
-            continue;
-        }
-        let span = info_span!("connection", connection_id = %connection.id);
-        let result = sync_connection(deps, &connection, stop_at).instrument(span).await;
-        info!(connection_id = %result.connection_id, outcome = ?result.outcome, pages = result.pages,
-              inserted = result.inserted, updated = result.updated, unreadable = result.unreadable, "sync finished");
-        report.connections.push(result);
-    }
-    Ok(report)
+    let connections: Vec<Connection> = deps
+        .adapters
+        .store
+        .list_connections()
+        .await?
+        .into_iter()
+        .filter(|connection| only.is_none_or(|id| *id == connection.id))
+        .collect();
+    let mut reports: Vec<ConnectionReport> = futures::stream::iter(connections)
+        .map(|connection| async move {
+            let span = info_span!("connection", connection_id = %connection.id);
+            let result = sync_connection(deps, &connection, stop_at).instrument(span).await;
+            info!(connection_id = %result.connection_id, outcome = ?result.outcome, pages = result.pages,
+                  inserted = result.inserted, updated = result.updated, unreadable = result.unreadable, "sync finished");
+            result
+        })
+        .buffer_unordered(deps.settings.concurrency.max(1))
+        .collect()
+        .await;
+    reports.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
+    Ok(SyncReport { connections: reports })
 }
 
 async fn sync_connection(deps: &SyncDeps, connection: &Connection, stop_at: Instant) -> ConnectionReport {
@@ -131,11 +165,57 @@ async fn sync_connection(deps: &SyncDeps, connection: &Connection, stop_at: Inst
         unchanged: 0,
         skipped: 0,
         unreadable: 0,
+        unreadable_orders: Vec::new(),
+        recovered: 0,
     };
     if !connection.is_active() {
         return report;
     }
-    report.outcome = match run_windows(deps, connection, stop_at, &mut report).await {
+    let store = &deps.adapters.store;
+    let holder = uuid::Uuid::new_v4().to_string();
+    let now = deps.adapters.clock.now();
+    let lease_until = now
+        + chrono::Duration::from_std(stop_at.saturating_duration_since(Instant::now())).unwrap_or_default()
+        + chrono::Duration::from_std(deps.settings.deadline_margin).unwrap_or_default();
+    match store.acquire_sync_lease(&connection.id, &holder, now, lease_until).await {
+        Ok(true) => {}
+        Ok(false) => {
+            info!(connection_id = %connection.id, "another sync of this connection is running; leaving it to that one");
+            report.outcome = SyncOutcome::Busy;
+            return report;
+        }
+        Err(e) => {
+            report.outcome = SyncOutcome::Failed { retryable: e.is_retryable(), error: e.to_string() };
+            return report;
+        }
+    }
+    report.outcome = sync_leased(deps, connection, stop_at, &mut report).await;
+    if let Err(e) = store.release_sync_lease(&connection.id, &holder).await {
+        warn!(error = %e, "could not release the sync lease; it runs out by itself");
+    }
+    match store.list_unreadable(&connection.id).await {
+        Ok(kept) => report.unreadable_orders = kept.into_iter().map(|u| u.order_id).collect(),
+        Err(e) => warn!(error = %e, "could not list the unreadable orders"),
+    }
+    report
+}
+
+async fn sync_leased(
+    deps: &SyncDeps,
+    connection: &Connection,
+    stop_at: Instant,
+    report: &mut ConnectionReport,
+) -> SyncOutcome {
+    let result = async {
+        let auth = deps.adapters.seller_auth(connection).await?;
+        let outcome = run_windows(deps, connection, &auth, stop_at, report).await?;
+        if outcome == SyncOutcome::UpToDate {
+            retry_unreadable(deps, connection, &auth, stop_at, report).await?;
+        }
+        Ok::<_, SyncError>(outcome)
+    }
+    .await;
+    match result {
         Ok(outcome) => outcome,
         Err(SyncError::Amazon(SpApiError::NeedsReauthorization(detail))) => {
             warn!(connection_id = %connection.id, detail, "Amazon refused the refresh token; connection needs re-authorization");
@@ -146,15 +226,17 @@ async fn sync_connection(deps: &SyncDeps, connection: &Connection, stop_at: Inst
             }
             SyncOutcome::NeedsReauthorization { hint }
         }
-        Err(SyncError::Amazon(SpApiError::Throttled { retry_after, .. })) => SyncOutcome::Paused {
-            reason: format!("searchOrders quota exhausted; next token in {}s", retry_after.as_secs()),
+        Err(SyncError::Amazon(SpApiError::Throttled { operation, retry_after })) => SyncOutcome::Paused {
+            reason: format!("{operation} quota exhausted; next token in {}s", retry_after.as_secs()),
+        },
+        Err(SyncError::Store(StoreError::Conflict { .. })) => SyncOutcome::Paused {
+            reason: "the sync cursor was changed meanwhile (import date reset?); the next run starts from it".into(),
         },
         Err(e) => {
             warn!(connection_id = %connection.id, error = %e, "sync failed; the cursor stays where it was");
             SyncOutcome::Failed { retryable: e.is_retryable(), error: e.to_string() }
         }
-    };
-    report
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -180,27 +262,39 @@ impl SyncError {
 async fn run_windows(
     deps: &SyncDeps,
     connection: &Connection,
+    auth: &SellerAuth,
     stop_at: Instant,
     report: &mut ConnectionReport,
 ) -> Result<SyncOutcome, SyncError> {
     let store = &deps.adapters.store;
-    let auth = deps.adapters.seller_auth(connection).await?;
-    let mut cursor = store
-        .load_cursor(&connection.id)
-        .await?
-        .unwrap_or(CursorRecord { committed_until: connection.import_from, window: None });
+    let settings = &deps.settings;
+    let (mut cursor, mut version) = match store.load_cursor(&connection.id).await? {
+        Some(stored) => (stored.value, stored.version),
+        None => (CursorRecord { committed_until: connection.import_from, window: None }, 0),
+    };
     let mut restarted_window = false;
     loop {
+        let now = deps.adapters.clock.now();
         let window = match cursor.window.clone() {
+            Some(window) if window.token_expired(now, settings.pagination_token_lifetime) => {
+                info!(
+                    pages_read = window.pages_read,
+                    "saved pagination token too old to send; reading the window again"
+                );
+                let window = open_window(window.updated_after, window.updated_before);
+                cursor.window = Some(window.clone());
+                version = store.save_cursor(&connection.id, &cursor, version).await?;
+                window
+            }
             Some(window) => window,
             None => {
-                let before = deps.adapters.clock.now() - deps.settings.settle_delay;
+                let before = now - settings.settle_delay - settings.clock_skew_margin;
                 if before <= cursor.committed_until {
                     return Ok(SyncOutcome::UpToDate);
                 }
-                let window = open_window(cursor.committed_until - deps.settings.overlap, before);
+                let window = open_window(cursor.committed_until - settings.overlap, before);
                 cursor.window = Some(window.clone());
-                store.save_cursor(&connection.id, &cursor).await?;
+                version = store.save_cursor(&connection.id, &cursor, version).await?;
                 window
             }
         };
@@ -222,19 +316,20 @@ async fn run_windows(
             } else {
                 vec![FulfilledBy::Merchant]
             },
-            page_size: deps.settings.page_size,
+            page_size: settings.page_size,
             pagination_token: window.pagination_token.clone(),
         };
-        let page = match deps.spapi.search_orders(&auth, &query, WaitBudget::until(stop_at)).await {
+        let page = match deps.spapi.search_orders(auth, &query, WaitBudget::until(stop_at)).await {
             Ok(page) => page,
-            Err(SpApiError::Rejected { code, message, .. })
-                if window.pagination_token.is_some() && !restarted_window && message.contains("paginationToken") =>
+            // A resumed token Amazon refuses, whatever its words (expired, undecodable, from before a
+            // pause for re-authorization): read the whole window again; storing is idempotent.
+            Err(SpApiError::Rejected { status: 400, code, .. })
+                if window.pagination_token.is_some() && !restarted_window =>
             {
-                // An expired or undecodable token: read the whole window again (storing is idempotent).
-                warn!(code, message, "pagination token refused; restarting the window");
+                warn!(code, pages_read = window.pages_read, "pagination token refused; restarting the window");
                 restarted_window = true;
                 cursor.window = Some(open_window(window.updated_after, window.updated_before));
-                store.save_cursor(&connection.id, &cursor).await?;
+                version = store.save_cursor(&connection.id, &cursor, version).await?;
                 continue;
             }
             Err(e) => return Err(e.into()),
@@ -243,14 +338,19 @@ async fn run_windows(
         report.pages += 1;
         match page.next_token {
             Some(token) => {
-                let next = SyncWindow { pagination_token: Some(token), pages_read: window.pages_read + 1, ..window };
+                let next = SyncWindow {
+                    pagination_token: Some(token),
+                    token_received_at: Some(deps.adapters.clock.now()),
+                    pages_read: window.pages_read + 1,
+                    ..window
+                };
                 cursor.window = Some(next);
-                store.save_cursor(&connection.id, &cursor).await?;
+                version = store.save_cursor(&connection.id, &cursor, version).await?;
             }
             None => {
-                // The window reached "now − 2 min": done until the next scheduled run.
+                // The window reached its end: done until the next scheduled run.
                 cursor = CursorRecord { committed_until: window.updated_before, window: None };
-                store.save_cursor(&connection.id, &cursor).await?;
+                store.save_cursor(&connection.id, &cursor, version).await?;
                 return Ok(SyncOutcome::UpToDate);
             }
         }
@@ -258,37 +358,118 @@ async fn run_windows(
 }
 
 fn open_window(updated_after: DateTime<Utc>, updated_before: DateTime<Utc>) -> SyncWindow {
-    SyncWindow { updated_after, updated_before, pagination_token: None, pages_read: 0 }
+    SyncWindow { updated_after, updated_before, pagination_token: None, token_received_at: None, pages_read: 0 }
 }
 
 async fn store_page(
     deps: &SyncDeps,
     connection: &Connection,
-    orders: Vec<Result<AmazonOrder, OrderMappingError>>,
+    orders: Vec<Result<AmazonOrder, UnreadableOrder>>,
+    report: &mut ConnectionReport,
+) -> Result<(), StoreError> {
+    for order in orders {
+        match order {
+            Ok(order) => store_order(deps, connection, order, report).await?,
+            Err(unreadable) => {
+                let order_id = unreadable.error.order_id().to_owned();
+                warn!(order_id, error = %unreadable.error, "an order Amazon sent cannot be read; keeping it to retry");
+                keep_unreadable(deps, connection, &order_id, unreadable.error.to_string(), Some(unreadable.payload))
+                    .await?;
+                report.unreadable += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Stores one order Amazon sent; a stored copy that cannot be read is kept aside and the run goes on.
+async fn store_order(
+    deps: &SyncDeps,
+    connection: &Connection,
+    order: AmazonOrder,
     report: &mut ConnectionReport,
 ) -> Result<(), StoreError> {
     let store = &deps.adapters.store;
     let now = deps.adapters.clock.now();
-    for order in orders {
-        let order = match order {
-            Ok(order) => order,
-            Err(e) => {
-                warn!(order_id = e.order_id(), error = %e, "skipping an order Amazon sent that cannot be read");
-                report.unreadable += 1;
-                continue;
+    let decision = import_decision(order.fulfilled_by, order.amazon_status, connection.options.import_amazon_fulfilled);
+    let order_id = order.id.clone();
+    match store.upsert_from_amazon(&connection.id, order, decision, now).await {
+        Ok(UpsertOutcome::Inserted) => {
+            info!(order_id = %order_id, "order imported");
+            report.inserted += 1;
+        }
+        Ok(UpsertOutcome::Updated) => report.updated += 1,
+        Ok(UpsertOutcome::Unchanged) => report.unchanged += 1,
+        Ok(UpsertOutcome::Skipped) => report.skipped += 1,
+        Err(e @ StoreError::Corrupt { .. }) => {
+            warn!(order_id = %order_id, error = %e, "the stored copy of an order cannot be read; keeping it aside");
+            keep_unreadable(deps, connection, order_id.as_str(), format!("stored order unreadable: {e}"), None).await?;
+            report.unreadable += 1;
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
+/// Records (or updates) an order kept as unreadable: its id, why, and Amazon's JSON without PII.
+async fn keep_unreadable(
+    deps: &SyncDeps,
+    connection: &Connection,
+    order_id: &str,
+    reason: String,
+    payload: Option<serde_json::Value>,
+) -> Result<(), StoreError> {
+    let store = &deps.adapters.store;
+    let now = deps.adapters.clock.now();
+    let kept = store.get_unreadable(&connection.id, order_id).await?;
+    store
+        .put_unreadable(&UnreadableRecord {
+            connection_id: connection.id.clone(),
+            order_id: order_id.to_owned(),
+            reason,
+            payload: payload.or_else(|| kept.as_ref().and_then(|k| k.payload.clone())),
+            first_seen: kept.as_ref().map_or(now, |k| k.first_seen),
+            last_attempt: now,
+            attempts: kept.map_or(1, |k| k.attempts + 1),
+        })
+        .await
+}
+
+/// Asks Amazon again for a few of the orders kept as unreadable (the oldest attempts first); the ones
+/// that now read and store are released.
+async fn retry_unreadable(
+    deps: &SyncDeps,
+    connection: &Connection,
+    auth: &SellerAuth,
+    stop_at: Instant,
+    report: &mut ConnectionReport,
+) -> Result<(), SyncError> {
+    let store = &deps.adapters.store;
+    let mut kept = store.list_unreadable(&connection.id).await?;
+    kept.sort_by_key(|k| k.last_attempt);
+    for unreadable in kept.into_iter().take(deps.settings.unreadable_retries_per_run) {
+        if Instant::now() >= stop_at {
+            break;
+        }
+        let order_id = unreadable.order_id.clone();
+        match deps.spapi.fetch_order(auth, &order_id, WaitBudget::until(stop_at)).await {
+            Ok(Ok(order)) => {
+                let unreadable_before = report.unreadable;
+                store_order(deps, connection, order, report).await?;
+                if report.unreadable == unreadable_before {
+                    store.delete_unreadable(&connection.id, &order_id).await?;
+                    report.recovered += 1;
+                    info!(order_id, "an order kept as unreadable was read and stored");
+                }
             }
-        };
-        let decision =
-            import_decision(order.fulfilled_by, order.amazon_status, connection.options.import_amazon_fulfilled);
-        let order_id = order.id.clone();
-        match store.upsert_from_amazon(&connection.id, order, decision, now).await? {
-            UpsertOutcome::Inserted => {
-                info!(order_id = %order_id, "order imported");
-                report.inserted += 1;
+            Ok(Err(still)) => {
+                keep_unreadable(deps, connection, &order_id, still.error.to_string(), Some(still.payload)).await?;
             }
-            UpsertOutcome::Updated => report.updated += 1,
-            UpsertOutcome::Unchanged => report.unchanged += 1,
-            UpsertOutcome::Skipped => report.skipped += 1,
+            Err(SpApiError::Rejected { status: 404, .. }) => {
+                keep_unreadable(deps, connection, &order_id, "Amazon no longer knows this order id".into(), None)
+                    .await?;
+            }
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(())

@@ -1,16 +1,17 @@
 //! Webhook ingest: `POST /webhooks/shipments` with a signed `shipment.created` event.
 //!
-//! Signature (401) → event parsing (400, naming the field) → order lookup (422) → domain shipment rules
-//! (422) → one transaction recording the event, the package and the order's reservation → an SQS message
-//! carrying identifiers only. A repeated event id is acknowledged and not queued again; an event recorded
-//! but not yet queued (SQS was down) is queued when the store retries it.
+//! Signature (401) → event parsing (400, naming the field) → order lookup (422) → the package id: a
+//! repeat is acknowledged (200), a changed package refused (409), a failed one may be sent again →
+//! domain shipment rules (422) → one transaction recording the event, the package and the order's
+//! reservation → an SQS message carrying identifiers only. A repeated event id is acknowledged and not
+//! queued again; an event recorded but not yet queued (SQS was down) is queued when the store retries it.
 use std::sync::Arc;
 
 use http::{Method, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use sellerbridge_core::domain::clock::SharedClock;
-use sellerbridge_core::domain::shipment::{plan_package, reserve_package};
+use sellerbridge_core::domain::shipment::{ShipmentRequest, plan_package, plan_resend, reserve_package};
 use sellerbridge_core::queue::{UpdateMessage, UpdateQueue};
 use sellerbridge_core::store::{DynamoStore, EventRecord, PlacePackage, StoreError};
 use sellerbridge_core::webhook::events::{ShipmentCreated, parse_shipment_created};
@@ -97,9 +98,8 @@ async fn receive(deps: &WebhookDeps, request: &Request) -> Result<Accepted, Reje
         return acknowledge_repeat(deps, recorded).await;
     }
     for _ in 0..MAX_CONFLICT_RETRIES {
-        match place(deps, &event).await {
-            Err(Rejected { status: StatusCode::CONFLICT, .. }) => continue,
-            other => return other,
+        if let Some(answer) = place(deps, &event).await? {
+            return Ok(answer);
         }
     }
     Err(Rejected::new(
@@ -108,18 +108,49 @@ async fn receive(deps: &WebhookDeps, request: &Request) -> Result<Accepted, Reje
     ))
 }
 
-async fn place(deps: &WebhookDeps, event: &ShipmentCreated) -> Result<Accepted, Rejected> {
-    let shipment = &event.shipment;
-    let Some(mut order) = deps.store.get_order(&shipment.order_id).await? else {
-        return Err(Rejected::new(StatusCode::UNPROCESSABLE_ENTITY, format!("unknown order {}", shipment.order_id)));
+/// Records the shipment's package, or answers for the package already recorded under its id. `None`
+/// when the order changed concurrently and the caller should try again.
+async fn place(deps: &WebhookDeps, event: &ShipmentCreated) -> Result<Option<Accepted>, Rejected> {
+    let order_id = &event.shipment.order_id;
+    let Some(mut order) = deps.store.get_order(order_id).await? else {
+        return Err(Rejected::new(StatusCode::UNPROCESSABLE_ENTITY, format!("unknown order {order_id}")));
     };
-    let carriers = match deps.store.get_connection(&order.value.connection_id).await? {
-        Some(connection) => connection.options.carrier_rules,
+    let options = match deps.store.get_connection(&order.value.connection_id).await? {
+        Some(connection) => connection.options,
         None => Default::default(),
     };
+    // Lines read as the connection names products (SKU or ASIN), before anything compares or plans them.
+    let shipment = &event.shipment.clone().named_by(options.product_identifier);
+    // The package id is checked before anything else: a repeat must not be judged by the quantities
+    // its own first delivery reserved.
+    let previous = deps.store.get_package(order_id, &shipment.package_id).await?;
+    if let Some(previous) = &previous
+        && !previous.value.is_resendable()
+    {
+        return if previous.value.same_request(shipment) {
+            Ok(Some(duplicate_package(shipment)))
+        } else {
+            Err(Rejected::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "package {} of order {order_id} was already accepted ({}) with other details; an accepted \
+                     package cannot change. A package that failed can be sent again under its id",
+                    shipment.package_id,
+                    previous.value.state.name()
+                ),
+            ))
+        };
+    }
+    let carriers = &options.carrier_rules;
     let now = deps.clock.now();
-    let package = plan_package(&order.value, shipment, &carriers, now)
-        .map_err(|e| Rejected::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    let planned = match &previous {
+        Some(failed) => plan_resend(&order.value, &failed.value, shipment, carriers, now),
+        None => plan_package(&order.value, shipment, carriers, now),
+    };
+    let mut package = planned.map_err(|e| Rejected::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    // Whether the service reports tracking decides the PII schedule; the connection may know better.
+    let carrier_name = package.carrier.other_name().unwrap_or(package.carrier.code());
+    package.tracked = Some(options.reports_tracking(carrier_name, package.shipping_method.as_deref()));
     reserve_package(&mut order.value, &package);
     let record = EventRecord {
         event_id: event.event_id.clone(),
@@ -128,24 +159,18 @@ async fn place(deps: &WebhookDeps, event: &ShipmentCreated) -> Result<Accepted, 
         received_at: now,
         enqueued: false,
     };
-    match deps.store.place_package(&order, &package, &record).await {
+    match deps.store.place_package(&order, &package, previous.map(|p| p.version), &record).await {
         Ok(PlacePackage::Placed) => {}
         Ok(PlacePackage::DuplicateEvent) => {
             let recorded = deps.store.get_event(&event.event_id).await?.unwrap_or(record);
-            return acknowledge_repeat(deps, recorded).await;
+            return acknowledge_repeat(deps, recorded).await.map(Some);
         }
-        Ok(PlacePackage::DuplicatePackage) => {
-            return Ok(Accepted {
-                status: StatusCode::OK,
-                outcome: "duplicate_package",
-                body: json!({"status": "duplicate", "detail": format!("package {} of order {} was already received", shipment.package_id, shipment.order_id)}),
-            });
-        }
-        Err(StoreError::Conflict { .. }) => return Err(Rejected::new(StatusCode::CONFLICT, "conflict")),
+        // Another delivery placed (or replaced) the package meanwhile: judge again against it.
+        Ok(PlacePackage::DuplicatePackage) | Err(StoreError::Conflict { .. }) => return Ok(None),
         Err(e) => return Err(e.into()),
     }
     enqueue(deps, &record).await?;
-    Ok(Accepted {
+    Ok(Some(Accepted {
         status: StatusCode::ACCEPTED,
         outcome: "queued",
         body: json!({
@@ -155,7 +180,15 @@ async fn place(deps: &WebhookDeps, event: &ShipmentCreated) -> Result<Accepted, 
             "package_reference_id": package.reference.to_string(),
             "carrier_code": package.carrier.code(),
         }),
-    })
+    }))
+}
+
+fn duplicate_package(shipment: &ShipmentRequest) -> Accepted {
+    Accepted {
+        status: StatusCode::OK,
+        outcome: "duplicate_package",
+        body: json!({"status": "duplicate", "detail": format!("package {} of order {} was already received", shipment.package_id, shipment.order_id)}),
+    }
 }
 
 /// A repeated event: acknowledged, and queued only if its first delivery never reached the queue.

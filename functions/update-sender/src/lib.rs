@@ -5,6 +5,7 @@
 //! delay as a *new* message, so waiting for quota never burns a receive; a transient failure stays in
 //! the batch failures with a growing visibility timeout and lands in the dead-letter queue after the
 //! queue's maxReceiveCount; a permanent rejection marks the package failed with Amazon's message.
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,23 +13,32 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Error, LambdaEvent};
 use sellerbridge_core::domain::connection::ConnectionState;
-use sellerbridge_core::domain::shipment::{Package, PackageState, record_confirmed};
+use sellerbridge_core::domain::order::Order;
+use sellerbridge_core::domain::shipment::{Package, PackageState, record_confirmed, release_package};
 use sellerbridge_core::queue::{MAX_DELAY, UpdateMessage, UpdateQueue};
 use sellerbridge_core::runtime::Adapters;
 use sellerbridge_core::spapi::models::ConfirmShipmentRequest;
-use sellerbridge_core::spapi::{SpApiClient, SpApiError, WaitBudget};
+use sellerbridge_core::spapi::{SellerAuth, SpApiClient, SpApiError, WaitBudget};
 use sellerbridge_core::store::{StoreError, Versioned};
 use tracing::{Instrument, error, info, info_span, warn};
 
-/// Amazon's answers meaning "this package is already there": success for a package we sent.
-const ALREADY_CONFIRMED_CODES: &[&str] = &["PackageToUpdateNotFound"];
+/// Amazon's answers meaning "this package is already there": success for a package we sent. Amazon
+/// reports them as `InvalidInput` with the name in the message (`errorMetric=PackageToUpdateNotFound`),
+/// or under their own code; both are recognised.
+const ALREADY_CONFIRMED: &[&str] = &["PackageToUpdateNotFound"];
+
+fn already_confirmed(code: &str, message: &str) -> Option<&'static str> {
+    ALREADY_CONFIRMED.iter().copied().find(|name| code == *name || message.contains(name))
+}
 
 #[derive(Debug, Clone)]
 pub struct SenderSettings {
     /// The queue's maxReceiveCount: on this receive a failing message is about to be dead-lettered.
     pub max_receives: u32,
     pub transient_backoff: Duration,
-    /// How long a claim on a package protects it from a duplicate delivery.
+    /// How long a claim on a package protects it from a duplicate delivery: longer than the function's
+    /// timeout, so only the claim of an attempt that died can expire, and a package whose claim expired
+    /// is checked against Amazon's copy of the order before it is sent again.
     pub claim_lease: chrono::Duration,
 }
 
@@ -141,75 +151,196 @@ async fn try_process(
         deps.queue.send(&message, MAX_DELAY).await?;
         return Ok(Outcome::Done);
     };
+    let auth = deps.adapters.seller_auth(&connection).await?;
+
+    // An earlier attempt may have reached Amazon and died before recording the answer: ask Amazon
+    // before sending again.
+    if package.send_attempts > 0 {
+        match amazon_holds(deps, &auth, &package).await {
+            Ok(true) => {
+                info!(attempts = package.send_attempts, "an earlier attempt reached Amazon; recording it");
+                return settle(deps, confirmed(package, now), version).await;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                return failed_attempt(deps, record, &message, package, version, receives, batch_size, e, now).await;
+            }
+        }
+    }
 
     // Claim the package: of two concurrent deliveries only one gets past this write.
     package.claimed_at = Some(now);
+    package.send_attempts += 1;
     let version = match store.save_package(&package, version).await {
         Ok(version) => version,
         Err(StoreError::Conflict { .. }) => return Ok(Outcome::Retry),
         Err(e) => return Err(e.into()),
     };
 
-    let auth = deps.adapters.seller_auth(&connection).await?;
     let request = ConfirmShipmentRequest::for_package(&order.value.amazon.marketplace_id, &package);
     let result = deps.spapi.confirm_shipment(&auth, order_id, &request, WaitBudget::none()).await;
     package.claimed_at = None;
     match result {
-        Ok(()) => confirmed(deps, package, version, now).await,
-        Err(SpApiError::Rejected { code, .. }) if ALREADY_CONFIRMED_CODES.contains(&code.as_str()) => {
-            info!(code, "Amazon already holds this package; counting it as confirmed");
-            confirmed(deps, package, version, now).await
+        Ok(()) => settle(deps, confirmed(package, now), version).await,
+        Err(SpApiError::Rejected { code, message: amazon_message, .. })
+            if already_confirmed(&code, &amazon_message).is_some() =>
+        {
+            // Only a package an earlier attempt may have delivered can already be there; Amazon's
+            // own view decides, so the store is never told "shipped" for a package Amazon lacks.
+            let sent_before = package.send_attempts > 1;
+            if sent_before && amazon_holds(deps, &auth, &package).await.unwrap_or(false) {
+                info!(code, "Amazon already holds this package; counting it as confirmed");
+                return settle(deps, confirmed(package, now), version).await;
+            }
+            let reason = format!("Amazon rejected the shipment confirmation ({code}): {amazon_message}");
+            warn!(code, sent_before, "Amazon does not hold the package it calls already confirmed; marking it failed");
+            settle(deps, ended(package, PackageState::Failed { reason, at: now }), version).await
         }
-        Err(SpApiError::Throttled { retry_after, .. }) => {
+        Err(e @ (SpApiError::Rejected { .. } | SpApiError::Decode { .. })) => {
+            warn!(error = %e, "Amazon rejected the shipment confirmation; marking the package failed");
+            let reason = format!("Amazon rejected the shipment confirmation: {e}");
+            settle(deps, ended(package, PackageState::Failed { reason, at: now }), version).await
+        }
+        Err(e) => {
+            if not_sent(&e) {
+                // Nothing reached Amazon, so the attempt does not count for reconciliation.
+                package.send_attempts -= 1;
+            }
+            failed_attempt(deps, record, &message, package, version, receives, batch_size, e, now).await
+        }
+    }
+}
+
+/// Whether Amazon's copy of the order holds this package (same reference and tracking number).
+async fn amazon_holds(deps: &SenderDeps, auth: &SellerAuth, package: &Package) -> Result<bool, SpApiError> {
+    let order = deps.spapi.get_order(auth, &package.order_id, WaitBudget::none()).await?;
+    let reference = package.reference.to_string();
+    Ok(order.packages.iter().any(|held| {
+        held.reference_id == reference
+            && held.tracking_number.as_deref().is_none_or(|t| t.eq_ignore_ascii_case(package.tracking_number.as_str()))
+    }))
+}
+
+/// Errors that mean the request never reached Amazon's order (our quota, Amazon's 429, LWA).
+fn not_sent(error: &SpApiError) -> bool {
+    matches!(error, SpApiError::Throttled { .. } | SpApiError::NeedsReauthorization(_) | SpApiError::InvalidClient(_))
+}
+
+/// A send or reconciliation that did not settle the package: throttles are re-queued with a delay,
+/// a revoked refresh token holds the update, anything else is retried until the dead-letter queue.
+#[allow(clippy::too_many_arguments)]
+async fn failed_attempt(
+    deps: &SenderDeps,
+    record: &SqsMessage,
+    message: &UpdateMessage,
+    mut package: Package,
+    version: u64,
+    receives: u32,
+    batch_size: usize,
+    error: SpApiError,
+    now: DateTime<Utc>,
+) -> Result<Outcome, SendError> {
+    let store = &deps.adapters.store;
+    package.claimed_at = None;
+    match error {
+        SpApiError::Throttled { retry_after, .. } => {
             package.throttle_deferrals += 1;
             store.save_package(&package, version).await?;
             let delay = throttle_delay(retry_after, batch_size);
             info!(delay_s = delay.as_secs(), "quota exhausted; re-queued with a delay");
-            deps.queue.send(&message, delay).await?;
+            deps.queue.send(message, delay).await?;
             Ok(Outcome::Done)
         }
-        Err(SpApiError::NeedsReauthorization(detail)) => {
+        SpApiError::NeedsReauthorization(detail) => {
             warn!(detail, "Amazon refused the refresh token; flagging the connection and holding the update");
-            store.put_connection(&connection.needing_reauthorization(now, detail)).await?;
-            store.save_package(&package, version).await?;
-            deps.queue.send(&message, MAX_DELAY).await?;
-            Ok(Outcome::Done)
-        }
-        Err(e @ (SpApiError::Rejected { .. } | SpApiError::Decode { .. })) => {
-            warn!(error = %e, "Amazon rejected the shipment confirmation; marking the package failed");
-            package.state =
-                PackageState::Failed { reason: format!("Amazon rejected the shipment confirmation: {e}"), at: now };
-            store.save_package(&package, version).await?;
-            Ok(Outcome::Done)
-        }
-        Err(e) => {
-            if receives >= deps.settings.max_receives {
-                error!(error = %e, receives, "giving up; the message goes to the dead-letter queue");
-                package.state =
-                    PackageState::DeadLettered { reason: format!("gave up after {receives} attempts: {e}"), at: now };
-            } else {
-                warn!(error = %e, receives, "transient failure; will retry");
+            let order = store.get_order(&package.order_id).await?;
+            if let Some(connection) = match order {
+                Some(order) => store.get_connection(&order.value.connection_id).await?,
+                None => None,
+            } {
+                store.put_connection(&connection.needing_reauthorization(now, detail)).await?;
             }
             store.save_package(&package, version).await?;
-            if let Some(handle) = record.receipt_handle.as_deref() {
-                deps.queue.postpone(handle, backoff(deps, receives)).await?;
-            }
+            deps.queue.send(message, MAX_DELAY).await?;
+            Ok(Outcome::Done)
+        }
+        e if receives >= deps.settings.max_receives => {
+            error!(error = %e, receives, "giving up; the message goes to the dead-letter queue");
+            let reason = format!("gave up after {receives} attempts: {e}");
+            settle(deps, ended(package, PackageState::DeadLettered { reason, at: now }), version).await?;
+            postpone(deps, record, receives).await?;
+            Ok(Outcome::Retry)
+        }
+        e => {
+            warn!(error = %e, receives, "transient failure; will retry");
+            store.save_package(&package, version).await?;
+            postpone(deps, record, receives).await?;
             Ok(Outcome::Retry)
         }
     }
 }
 
-async fn confirmed(
-    deps: &SenderDeps,
-    mut package: Package,
-    version: u64,
-    now: DateTime<Utc>,
-) -> Result<Outcome, SendError> {
-    let store = &deps.adapters.store;
+async fn postpone(deps: &SenderDeps, record: &SqsMessage, receives: u32) -> Result<(), SendError> {
+    if let Some(handle) = record.receipt_handle.as_deref() {
+        deps.queue.postpone(handle, backoff(deps, receives)).await?;
+    }
+    Ok(())
+}
+
+/// What settling a package does to its order.
+enum Settlement {
+    Confirmed(Package),
+    Ended(Package),
+}
+
+fn confirmed(mut package: Package, now: DateTime<Utc>) -> Settlement {
+    package.claimed_at = None;
     package.state = PackageState::Confirmed { at: now };
-    store.save_package(&package, version).await?;
-    store.update_order(&package.order_id, |order| record_confirmed(order, &package)).await?;
-    info!(package_reference_id = %package.reference, "shipment confirmed at Amazon");
+    Settlement::Confirmed(package)
+}
+
+fn ended(mut package: Package, state: PackageState) -> Settlement {
+    package.claimed_at = None;
+    package.state = state;
+    Settlement::Ended(package)
+}
+
+/// Writes the package's outcome and its effect on the order in one transaction: a confirmation
+/// counts on the order, a failure gives its quantities back.
+async fn settle(deps: &SenderDeps, settlement: Settlement, version: u64) -> Result<Outcome, SendError> {
+    let store = &deps.adapters.store;
+    let written = match &settlement {
+        Settlement::Confirmed(package) => {
+            let record = |order: &mut Order| {
+                record_confirmed(order, package);
+                Ok::<(), Infallible>(())
+            };
+            store.settle_package(package, version, record).await
+        }
+        Settlement::Ended(package) => {
+            let release = |order: &mut Order| {
+                release_package(order, package);
+                Ok::<(), Infallible>(())
+            };
+            store.settle_package(package, version, release).await
+        }
+    };
+    match written {
+        Ok(_) => {}
+        Err(StoreError::Conflict { .. }) => {
+            info!("another delivery settled this package first");
+            return Ok(Outcome::Done);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    match settlement {
+        Settlement::Confirmed(package) => {
+            info!(package_reference_id = %package.reference, "shipment confirmed at Amazon");
+        }
+        Settlement::Ended(package) => {
+            info!(state = package.state.name(), "package ended; its quantities are free to ship again");
+        }
+    }
     Ok(Outcome::Done)
 }
 
@@ -228,6 +359,14 @@ fn backoff(deps: &SenderDeps, receives: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn already_confirmed_answers_are_recognised_by_code_or_by_name_in_the_message() {
+        let metric = "Package not found. errorMetric=PackageToUpdateNotFound";
+        assert_eq!(already_confirmed("InvalidInput", metric), Some("PackageToUpdateNotFound"));
+        assert_eq!(already_confirmed("PackageToUpdateNotFound", ""), Some("PackageToUpdateNotFound"));
+        assert_eq!(already_confirmed("InvalidInput", "Invalid carrierCode 'Pony'"), None);
+    }
 
     #[test]
     fn throttled_updates_are_spread_over_the_batch_and_bounded() {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::carrier::CarrierRules;
 use super::ids::{ConnectionId, MarketplaceId, SellerId};
 use super::rate::Quota;
+use super::tracking::{self, TrackingRule};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -39,6 +40,18 @@ pub struct ConnectionOptions {
     /// Per-operation quotas granted to this seller beyond Amazon's defaults, keyed by operation name.
     #[serde(default)]
     pub quota_overrides: BTreeMap<String, Quota>,
+    /// Carrier services that do or do not report tracking, checked before the built-in table
+    /// ([`tracking`]); it decides which PII retention rule applies to the order's packages.
+    #[serde(default)]
+    pub tracking_rules: Vec<TrackingRule>,
+}
+
+impl ConnectionOptions {
+    /// Whether a package of this connection sent by `carrier` (an Amazon code, or the name sent with
+    /// `Other`) with `shipping_method` reports tracking.
+    pub fn reports_tracking(&self, carrier: &str, shipping_method: Option<&str>) -> bool {
+        tracking::reports_tracking(&self.tracking_rules, carrier, shipping_method)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

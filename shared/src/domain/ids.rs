@@ -103,6 +103,17 @@ string_id!(
     Sku, "SKU", |raw| non_empty_token(40)(raw)
 );
 string_id!(
+    /// An Amazon Standard Identification Number: 10 letters and digits (e.g. B0C1XYZ123, or an ISBN-10
+    /// for books). Amazon writes ASINs in capitals; matching ignores case.
+    Asin, "ASIN", |raw| {
+        if raw.len() == 10 && raw.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            Ok(())
+        } else {
+            Err(format!("`{}` is not 10 letters and digits", raw.chars().take(40).collect::<String>()))
+        }
+    }
+);
+string_id!(
     /// A carrier tracking number.
     TrackingNumber, "tracking number", |raw| {
         non_empty_token(60)(raw)?;
@@ -203,6 +214,15 @@ mod tests {
     fn package_references_are_positive() {
         assert_eq!(PackageReference::new(0), None);
         assert_eq!(PackageReference::first().next().to_string(), "2");
+    }
+
+    #[test]
+    fn asins_are_ten_letters_and_digits() {
+        assert!(Asin::parse("B0C1XYZ123").is_ok());
+        assert!(Asin::parse("059035342X").is_ok(), "ISBN-10 books");
+        for bad in ["", "B0C1XYZ12", "B0C1XYZ1234", "B0C1-YZ123", "SKU-A"] {
+            assert_eq!(Asin::parse(bad).unwrap_err().kind, "ASIN", "{bad}");
+        }
     }
 
     #[test]

@@ -10,3 +10,4 @@ pub mod shipment;
 pub mod status;
 #[cfg(test)]
 pub(crate) mod test_support;
+pub mod tracking;

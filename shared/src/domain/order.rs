@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::ids::{AmazonOrderId, ConnectionId, MarketplaceId, OrderItemId, PackageReference, Sku};
+use super::ids::{AmazonOrderId, ConnectionId, MarketplaceId, OrderItemId, PackageId, PackageReference, Sku};
 use super::pii::{RedactionState, ShipmentFacts};
+use super::shipment::ItemRef;
+use super::shipment::PackageLine;
 use super::status::{AmazonStatus, FulfilledBy, OrderStatus};
 
 /// An amount in the marketplace currency, kept as Amazon's decimal string (no float, no conversion).
@@ -23,6 +25,15 @@ pub struct OrderFlags {
     pub business: bool,
     pub gift: bool,
     pub amazon_custom: bool,
+    /// Amazon Easy Ship: Amazon's carrier picks the package up; the merchant does not confirm shipment.
+    #[serde(default)]
+    pub easy_ship: bool,
+    /// Delivery by Amazon: Amazon delivers and confirms; the merchant does not confirm shipment.
+    #[serde(default)]
+    pub delivery_by_amazon: bool,
+    /// At least one item needs Transparency codes, which confirmShipment cannot carry.
+    #[serde(default)]
+    pub transparency: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +97,23 @@ pub struct AmazonOrder {
     pub items: Vec<OrderItem>,
     pub buyer: Option<Buyer>,
     pub ship_to: Option<Address>,
+    /// The packages Amazon holds for the order (merchant-fulfilled orders only).
+    #[serde(default)]
+    pub packages: Vec<AmazonPackage>,
+}
+
+/// A package as Amazon reports it (Orders v2026-01-01 `OrderPackage`): what `getOrder` reconciliation
+/// and the PII schedule read. Carries no PII.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmazonPackage {
+    pub reference_id: String,
+    pub carrier: Option<String>,
+    pub shipping_service: Option<String>,
+    pub tracking_number: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub ship_time: Option<DateTime<Utc>>,
+    /// `PackageStatus.status`, e.g. `SHIPPED`, `DELIVERED`.
+    pub status: Option<String>,
 }
 
 /// Our own bookkeeping about an order.
@@ -97,7 +125,19 @@ pub struct LocalState {
     /// Quantities per item already promised to accepted packages (queued or confirmed).
     pub planned_quantities: BTreeMap<OrderItemId, u32>,
     pub shipments: Vec<ShipmentFacts>,
+    /// The packages Amazon accepted from us, with their lines: the local facts an older copy of the
+    /// order from Amazon must not undo.
+    #[serde(default)]
+    pub confirmed_packages: BTreeMap<PackageId, Vec<PackageLine>>,
     pub redaction: RedactionState,
+    /// When we first saw the order shipped: Amazon's `lastUpdatedTime` on the first copy that said so
+    /// (at most our clock at import). Set once and never moved, so later updates cannot push the PII
+    /// schedule out.
+    #[serde(default)]
+    pub shipped_seen_at: Option<DateTime<Utc>>,
+    /// When we first saw the order cancelled, likewise set once.
+    #[serde(default)]
+    pub cancelled_seen_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,7 +150,8 @@ pub struct Order {
 
 impl Order {
     pub fn import(connection_id: ConnectionId, status: OrderStatus, amazon: AmazonOrder, now: DateTime<Utc>) -> Self {
-        Self {
+        let seen_at = amazon.updated_at.min(now);
+        let mut order = Self {
             connection_id,
             status,
             amazon,
@@ -119,9 +160,14 @@ impl Order {
                 next_package_reference: PackageReference::first(),
                 planned_quantities: BTreeMap::new(),
                 shipments: Vec::new(),
+                confirmed_packages: BTreeMap::new(),
                 redaction: RedactionState::Pending,
+                shipped_seen_at: None,
+                cancelled_seen_at: None,
             },
-        }
+        };
+        order.note_status_seen(seen_at);
+        order
     }
 
     pub fn id(&self) -> &AmazonOrderId {
@@ -131,12 +177,27 @@ impl Order {
     /// Takes Amazon's newer view of the order while keeping our own bookkeeping. An order whose PII we
     /// already removed stays redacted: Amazon's copy is not re-imported into it.
     pub fn absorb_update(&mut self, status: OrderStatus, amazon: AmazonOrder) {
+        // An order stored before these were recorded: the copy we hold is the first seen in its status.
+        self.note_status_seen(self.amazon.updated_at);
         let redacted = self.local.redaction.is_redacted();
         self.status = status;
         self.amazon = amazon;
+        super::shipment::reapply_confirmations(self);
         if redacted {
             super::pii::strip_pii(&mut self.amazon);
         }
+        self.note_status_seen(self.amazon.updated_at);
+    }
+
+    /// Records `at` as when we first saw the order in its current status (shipped or cancelled), unless
+    /// that is known already: these anchor the PII schedule and never move.
+    fn note_status_seen(&mut self, at: DateTime<Utc>) {
+        let slot = match self.status {
+            OrderStatus::Shipped => &mut self.local.shipped_seen_at,
+            OrderStatus::Cancelled => &mut self.local.cancelled_seen_at,
+            OrderStatus::AwaitingShipment => return,
+        };
+        slot.get_or_insert(at);
     }
 
     pub fn item(&self, id: &OrderItemId) -> Option<&OrderItem> {
@@ -145,6 +206,16 @@ impl Order {
 
     pub fn item_by_sku(&self, sku: &Sku) -> Option<&OrderItem> {
         self.amazon.items.iter().find(|item| item.sku.as_ref() == Some(sku))
+    }
+
+    /// Every line a merchant's reference names, in the order's line order: one line for an order item
+    /// id, possibly several for a SKU or an ASIN (ASINs compare without regard to case).
+    pub fn items_matching<'a>(&'a self, item: &'a ItemRef) -> impl Iterator<Item = &'a OrderItem> + 'a {
+        self.amazon.items.iter().filter(move |candidate| match item {
+            ItemRef::OrderItem(id) => candidate.id == *id,
+            ItemRef::Sku(sku) => candidate.sku.as_ref() == Some(sku),
+            ItemRef::Asin(asin) => candidate.asin.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(asin.as_str())),
+        })
     }
 
     /// Whether the order carries any buyer PII at all (FBA orders do not).
@@ -156,5 +227,58 @@ impl Order {
         });
         let gift = a.items.iter().any(|item| item.gift_message.is_some());
         buyer || address || gift
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::domain::connection::ProductIdentifier;
+    use crate::domain::ids::Asin;
+    use crate::domain::test_support::sample_order;
+
+    fn order() -> Order {
+        let mut order = sample_order(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap());
+        order.amazon.items[0].asin = Some("B0AAAAAAA1".into());
+        order.amazon.items[1].asin = Some("B0BBBBBBB2".into());
+        let mut second_a = order.amazon.items[0].clone();
+        second_a.id = OrderItemId::parse("33333333333333").unwrap();
+        order.amazon.items.push(second_a);
+        order
+    }
+
+    fn ids<'a>(items: impl Iterator<Item = &'a OrderItem>) -> Vec<&'a str> {
+        items.map(|item| item.id.as_str()).collect()
+    }
+
+    #[test]
+    fn a_reference_matches_every_line_it_names() {
+        let order = order();
+        let by_id = ItemRef::OrderItem(OrderItemId::parse("22222222222222").unwrap());
+        assert_eq!(ids(order.items_matching(&by_id)), ["22222222222222"]);
+        let by_sku = ItemRef::Sku(Sku::parse("SKU-A").unwrap());
+        assert_eq!(ids(order.items_matching(&by_sku)), ["11111111111111", "33333333333333"]);
+        let by_asin = ItemRef::Asin(Asin::parse("b0aaaaaaa1").unwrap());
+        assert_eq!(ids(order.items_matching(&by_asin)), ["11111111111111", "33333333333333"], "ASINs ignore case");
+        let unknown = ItemRef::Asin(Asin::parse("B0ZZZZZZZ9").unwrap());
+        assert_eq!(order.items_matching(&unknown).count(), 0);
+    }
+
+    #[test]
+    fn an_asin_connection_reads_asin_shaped_skus_as_asins() {
+        let order = order();
+        let sent = ItemRef::Sku(Sku::parse("B0BBBBBBB2").unwrap());
+        assert_eq!(order.items_matching(&sent).count(), 0, "no line has that SKU");
+        let read = sent.clone().named_by(ProductIdentifier::Asin);
+        assert_eq!(read, ItemRef::Asin(Asin::parse("B0BBBBBBB2").unwrap()));
+        assert_eq!(ids(order.items_matching(&read)), ["22222222222222"]);
+
+        assert_eq!(sent.clone().named_by(ProductIdentifier::Sku), sent, "a SKU connection keeps SKUs");
+        let not_an_asin = ItemRef::Sku(Sku::parse("SKU-A").unwrap());
+        assert_eq!(not_an_asin.clone().named_by(ProductIdentifier::Asin), not_an_asin);
+        let by_id = ItemRef::OrderItem(OrderItemId::parse("1234567890").unwrap());
+        assert_eq!(by_id.clone().named_by(ProductIdentifier::Asin), by_id, "ten digits, but an order item id");
     }
 }

@@ -2,8 +2,9 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::order::{AmazonOrder, Order};
+use super::order::{AmazonOrder, AmazonPackage, Order};
 use super::status::OrderStatus;
+use super::tracking::reports_tracking;
 
 pub const REDACTED: &str = "REDACTED (Amazon)";
 
@@ -51,27 +52,59 @@ impl RedactionState {
 
 /// When the order's PII must be gone, or `None` if it holds none (FBA) or it is already redacted.
 ///
-/// Unshipped: 14 days after import. Shipped with tracking: the earliest of delivery + 30, ship date + 30 and
-/// label + 44 days. Shipped without tracking: 30 days after the shipment was created. With several packages
-/// the address is needed until the last one's window ends. An order Amazon reports shipped without any
-/// shipment of ours is treated as untracked, shipped when Amazon last updated it.
+/// Every rule is anchored on facts that never move later, so no update from Amazon can push the date out:
+///
+/// - Awaiting shipment: 14 days after import.
+/// - Shipped, per package: with tracking the earliest of delivery + 30, ship date + 30 and label + 44 days;
+///   without tracking 30 days after the shipment (the label). The packages are ours (as confirmed) and
+///   the ones Amazon reports with a ship time (shipped through Seller Central, or by another tool; tracked
+///   when they carry a tracking number of a service that reports tracking). With several packages the
+///   address is needed until the last one's window ends.
+/// - Shipped without any package we know of: untracked, 30 days after we first saw it shipped
+///   ([`LocalState::shipped_seen_at`](super::order::LocalState), never moved by later updates).
+/// - Cancelled: when we first saw it cancelled, and never later than an unshipped order (14 days after
+///   import). Nothing will be shipped, so there is nothing the address is still needed for; the cap covers
+///   orders stored before the cancellation time was recorded.
 pub fn redaction_due(order: &Order) -> Option<DateTime<Utc>> {
     if order.local.redaction.is_redacted() || !order.has_pii() {
         return None;
     }
     let unshipped_due = order.local.imported_at + Duration::days(UNSHIPPED_RETENTION_DAYS);
     match order.status {
-        OrderStatus::AwaitingShipment | OrderStatus::Cancelled => Some(unshipped_due),
-        OrderStatus::Shipped => Some(
-            order
-                .local
-                .shipments
-                .iter()
-                .map(ShipmentFacts::redaction_due)
-                .max()
-                .unwrap_or(order.amazon.updated_at + Duration::days(UNTRACKED_AFTER_SHIPMENT_DAYS)),
-        ),
+        OrderStatus::AwaitingShipment => Some(unshipped_due),
+        OrderStatus::Cancelled => Some(order.local.cancelled_seen_at.map_or(unshipped_due, |at| at.min(unshipped_due))),
+        OrderStatus::Shipped => {
+            let ours = order.local.shipments.iter().cloned();
+            let amazons = order.amazon.packages.iter().filter_map(amazon_package_facts);
+            let by_packages = ours.chain(amazons).map(|facts| facts.redaction_due()).max();
+            // Orders stored before `shipped_seen_at` was recorded get it at their next update; until then
+            // the update time we hold stands in.
+            let seen_shipped = order.local.shipped_seen_at.unwrap_or(order.amazon.updated_at);
+            Some(by_packages.unwrap_or(seen_shipped + Duration::days(UNTRACKED_AFTER_SHIPMENT_DAYS)))
+        }
     }
+}
+
+/// A package Amazon reports, as shipment facts: only one that left (not cancelled, with a ship time, or
+/// created and past `PENDING`). Amazon gives no delivery time, and delivery never comes before shipping,
+/// so the ship date rules.
+fn amazon_package_facts(package: &AmazonPackage) -> Option<ShipmentFacts> {
+    let status = package.status.as_deref().map(str::to_ascii_uppercase);
+    let left = match status.as_deref() {
+        Some("CANCELLED") => return None,
+        Some("PENDING") | None => false,
+        Some(_) => true,
+    };
+    let shipped_at = package.ship_time.or(if left { package.created_at } else { None })?;
+    let carrier = package.carrier.as_deref().unwrap_or_default();
+    let tracked = package.tracking_number.as_deref().is_some_and(|number| !number.trim().is_empty())
+        && reports_tracking(&[], carrier, package.shipping_service.as_deref());
+    Some(ShipmentFacts {
+        label_created_at: package.created_at.map_or(shipped_at, |created| created.min(shipped_at)),
+        shipped_at,
+        delivered_at: None,
+        tracked,
+    })
 }
 
 /// Replaces buyer PII with `REDACTED (Amazon)`; city, region, postal code and country stay.
@@ -210,5 +243,138 @@ mod tests {
         order.absorb_update(OrderStatus::Shipped, fresh);
         assert_eq!(order.amazon.buyer.as_ref().unwrap().name.as_deref(), Some(REDACTED));
         assert_eq!(order.status, OrderStatus::Shipped);
+    }
+
+    /// Amazon's copy of the sample order, last updated at `updated_at`.
+    fn copy(updated_at: DateTime<Utc>) -> AmazonOrder {
+        AmazonOrder { updated_at, ..sample_order(day(1)).amazon }
+    }
+
+    fn amazon_package(carrier: &str, service: &str, tracking: Option<&str>, ship: DateTime<Utc>) -> AmazonPackage {
+        AmazonPackage {
+            reference_id: "1".into(),
+            carrier: Some(carrier.into()),
+            shipping_service: Some(service.into()),
+            tracking_number: tracking.map(str::to_owned),
+            created_at: Some(ship),
+            ship_time: Some(ship),
+            status: Some("SHIPPED".into()),
+        }
+    }
+
+    #[test]
+    fn a_shipped_order_without_packages_is_anchored_when_first_seen_shipped() {
+        // Shipped through Seller Central: Amazon's copy says shipped on the 3rd; we hold no package.
+        let mut order = sample_order(day(1));
+        order.absorb_update(OrderStatus::Shipped, copy(day(3)));
+        assert_eq!(order.local.shipped_seen_at, Some(day(3)));
+        assert_eq!(redaction_due(&order), Some(day(3) + Duration::days(30)));
+        // Later updates (a refund, a buyer message) do not push the date out.
+        order.absorb_update(OrderStatus::Shipped, copy(day(20)));
+        order.absorb_update(OrderStatus::Shipped, copy(day(28)));
+        assert_eq!(order.local.shipped_seen_at, Some(day(3)));
+        assert_eq!(redaction_due(&order), Some(day(3) + Duration::days(30)));
+
+        // Imported already shipped (an opted-in FBA order carrying PII, a reset import date): anchored on
+        // the copy we first saw, never later than our clock.
+        let mut imported = Order::import(order.connection_id.clone(), OrderStatus::Shipped, copy(day(5)), day(6));
+        assert_eq!(redaction_due(&imported), Some(day(5) + Duration::days(30)));
+        imported.absorb_update(OrderStatus::Shipped, copy(day(25)));
+        assert_eq!(redaction_due(&imported), Some(day(5) + Duration::days(30)));
+    }
+
+    #[test]
+    fn an_order_stored_shipped_before_the_anchor_existed_is_pinned_at_its_next_update() {
+        let mut order = sample_order(day(1));
+        order.status = OrderStatus::Shipped;
+        order.amazon.updated_at = day(3);
+        order.local.shipped_seen_at = None;
+        order.absorb_update(OrderStatus::Shipped, copy(day(20)));
+        assert_eq!(redaction_due(&order), Some(day(3) + Duration::days(30)));
+    }
+
+    #[test]
+    fn packages_amazon_reports_set_the_schedule_by_their_ship_times() {
+        let mut order = sample_order(day(1));
+        let mut shipped = copy(day(10));
+        shipped.packages = vec![
+            // Tracked, delivered: ship date + 30.
+            AmazonPackage {
+                status: Some("DELIVERED".into()),
+                ..amazon_package("UPS", "Ground", Some("1Z999AA10123456784"), day(2))
+            },
+            // Never left: ignored.
+            AmazonPackage { status: Some("CANCELLED".into()), ..amazon_package("UPS", "Ground", None, day(9)) },
+        ];
+        order.absorb_update(OrderStatus::Shipped, shipped.clone());
+        assert_eq!(redaction_due(&order), Some(day(2) + Duration::days(30)));
+
+        // A later copy repeating the same packages changes nothing.
+        order.absorb_update(OrderStatus::Shipped, AmazonOrder { updated_at: day(27), ..shipped.clone() });
+        assert_eq!(redaction_due(&order), Some(day(2) + Duration::days(30)));
+
+        // A second package shipped later by letter post: untracked, 30 days after it; the last one rules.
+        let mut two = AmazonOrder { updated_at: day(28), ..shipped };
+        two.packages.push(amazon_package("USPS", "First-Class Mail", None, day(4)));
+        order.absorb_update(OrderStatus::Shipped, two);
+        assert_eq!(redaction_due(&order), Some(day(4) + Duration::days(30)));
+    }
+
+    #[test]
+    fn a_package_sent_by_a_service_without_tracking_follows_the_untracked_rule() {
+        use crate::domain::carrier::CarrierRules;
+        use crate::domain::connection::ConnectionOptions;
+        use crate::domain::ids::{PackageId, TrackingNumber};
+        use crate::domain::shipment::{ItemRef, ShipmentLine, ShipmentRequest, plan_package};
+        use crate::domain::tracking::TrackingRule;
+
+        let order = sample_order(day(1));
+        // Label on the 1st, handed over on the 21st: tracked, label + 44 would rule (April 14).
+        let request = ShipmentRequest {
+            order_id: order.id().clone(),
+            package_id: PackageId::parse("PKG-1").unwrap(),
+            carrier: "USPS".into(),
+            shipping_method: Some("First-Class Mail".into()),
+            tracking_number: TrackingNumber::parse("9400100000000000000000").unwrap(),
+            ship_date: day(21),
+            label_created_at: day(1),
+            lines: vec![ShipmentLine {
+                item: ItemRef::Sku(crate::domain::ids::Sku::parse("SKU-A").unwrap()),
+                quantity: 2,
+            }],
+        };
+        let mut package = plan_package(&order, &request, &CarrierRules::default(), day(1)).unwrap();
+        assert!(!package.facts().tracked, "USPS First-Class Mail letters report no tracking");
+        let mut letter = order.clone();
+        letter.status = OrderStatus::Shipped;
+        letter.local.shipments = vec![package.facts()];
+        assert_eq!(redaction_due(&letter), Some(day(1) + Duration::days(30)));
+
+        // A connection whose broker does track that service says so, and the tracked rules apply again.
+        let options = ConnectionOptions {
+            tracking_rules: vec![TrackingRule {
+                carrier: "USPS".into(),
+                shipping_method: "First-Class Mail".into(),
+                tracked: true,
+            }],
+            ..ConnectionOptions::default()
+        };
+        package.tracked = Some(options.reports_tracking(package.carrier.code(), package.shipping_method.as_deref()));
+        letter.local.shipments = vec![package.facts()];
+        assert_eq!(redaction_due(&letter), Some(day(1) + Duration::days(44)));
+    }
+
+    #[test]
+    fn a_cancelled_order_is_due_when_first_seen_cancelled() {
+        let mut order = sample_order(day(1));
+        order.absorb_update(OrderStatus::Cancelled, copy(day(3)));
+        assert_eq!(redaction_due(&order), Some(day(3)));
+        order.absorb_update(OrderStatus::Cancelled, copy(day(12)));
+        assert_eq!(redaction_due(&order), Some(day(3)), "later updates do not move it");
+
+        // Seen cancelled only after the unshipped limit: the unshipped limit stands.
+        let mut late = sample_order(day(1));
+        late.absorb_update(OrderStatus::Cancelled, copy(day(25)));
+        assert_eq!(redaction_due(&late), Some(day(15)));
     }
 }

@@ -4,17 +4,65 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::carrier::{Carrier, CarrierError, CarrierRules};
-use super::ids::{AmazonOrderId, OrderItemId, PackageId, PackageReference, Sku, TrackingNumber};
-use super::order::Order;
+use super::connection::ProductIdentifier;
+use super::ids::{AmazonOrderId, Asin, OrderItemId, PackageId, PackageReference, Sku, TrackingNumber};
+use super::order::{Order, OrderItem};
 use super::pii::ShipmentFacts;
 use super::status::{FulfilledBy, OrderStatus};
 
-/// How the merchant names a line of the order.
+/// How the merchant names a line of the order. [`Order::items_matching`] finds the lines a reference
+/// names (several lines can share a SKU or an ASIN).
+///
+/// [`Order::items_matching`]: super::order::Order::items_matching
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemRef {
     OrderItem(OrderItemId),
     Sku(Sku),
+    Asin(Asin),
+}
+
+impl ItemRef {
+    /// The reference as the connection's product identifier reads it. A connection set to ASIN has
+    /// stores that know lines by ASIN and often send it in the `sku` field: there a `sku` value shaped
+    /// like an ASIN (10 letters and digits) names the lines with that ASIN. Any other value stays a SKU,
+    /// and explicit `order_item_id` and `asin` references never change.
+    pub fn named_by(self, identifier: ProductIdentifier) -> Self {
+        match (identifier, self) {
+            (ProductIdentifier::Asin, Self::Sku(sku)) => match Asin::parse(sku.as_str()) {
+                Ok(asin) => Self::Asin(asin),
+                Err(_) => Self::Sku(sku),
+            },
+            (_, other) => other,
+        }
+    }
+}
+
+impl ShipmentRequest {
+    /// Reads every line's reference as the connection's product identifier does ([`ItemRef::named_by`]).
+    /// Call it once the order's connection is known, before planning the package.
+    pub fn named_by(mut self, identifier: ProductIdentifier) -> Self {
+        for line in &mut self.lines {
+            line.item = line.item.clone().named_by(identifier);
+        }
+        self
+    }
+
+    /// A digest of what the merchant asked Amazon to record: carrier, method, tracking number, ship date
+    /// and items. Event ids and delivery times are left out, so a retried event matches its original.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let canonical = serde_json::json!({
+            "order_id": self.order_id,
+            "package_id": self.package_id,
+            "carrier": self.carrier.trim(),
+            "shipping_method": self.shipping_method.as_deref().map(str::trim),
+            "tracking_number": self.tracking_number,
+            "ship_date": self.ship_date.timestamp(),
+            "lines": self.lines,
+        });
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,16 +142,45 @@ pub struct Package {
     /// Set while one consumer is sending this package, so a duplicate delivery never sends it twice.
     #[serde(default)]
     pub claimed_at: Option<DateTime<Utc>>,
+    /// How many times a request for this package may have reached Amazon. Past the first, an outcome
+    /// is reconciled against Amazon's own view before anything is sent again.
+    #[serde(default)]
+    pub send_attempts: u32,
+    /// What the merchant asked for (see [`ShipmentRequest::fingerprint`]): a repeat with the same
+    /// fingerprint is a duplicate, a different one a change we refuse.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+    /// Whether the carrier service reports tracking, as the connection's tracking rules decided
+    /// ([`crate::domain::connection::ConnectionOptions::reports_tracking`]); `None`: the built-in table decides.
+    #[serde(default)]
+    pub tracked: Option<bool>,
     pub created_at: DateTime<Utc>,
 }
 
 impl Package {
+    /// Whether this package may be replaced by a new request under the same package id: Amazon holds
+    /// nothing of it we still stand by (it refused it, or we gave up sending it).
+    pub fn is_resendable(&self) -> bool {
+        matches!(self.state, PackageState::Failed { .. } | PackageState::DeadLettered { .. })
+    }
+
+    /// Whether `request` asks for exactly what this package already is.
+    pub fn same_request(&self, request: &ShipmentRequest) -> bool {
+        // Packages accepted before fingerprints were kept cannot be compared; treat them as the same.
+        self.fingerprint.as_ref().is_none_or(|f| *f == request.fingerprint())
+    }
+
+    /// The package as the PII schedule sees it. Whether its service reports tracking is what the
+    /// connection's tracking rules said when it was accepted (`tracked`), else the built-in table.
     pub fn facts(&self) -> ShipmentFacts {
+        let carrier = self.carrier.other_name().unwrap_or(self.carrier.code());
         ShipmentFacts {
             label_created_at: self.label_created_at,
             shipped_at: self.ship_date,
             delivered_at: None,
-            tracked: true,
+            tracked: self
+                .tracked
+                .unwrap_or_else(|| super::tracking::reports_tracking(&[], carrier, self.shipping_method.as_deref())),
         }
     }
 }
@@ -121,13 +198,16 @@ pub enum ShipmentRejected {
     #[error("items[{index}].quantity: must be at least 1 (order {order_id})")]
     ZeroQuantity { order_id: AmazonOrderId, index: usize },
     #[error("items: order {order_id} item {item} has {remaining} left to ship, the shipment sends {requested}")]
-    TooMany { order_id: AmazonOrderId, item: OrderItemId, remaining: u32, requested: u32 },
+    TooMany { order_id: AmazonOrderId, item: String, remaining: u32, requested: u32 },
+    #[error("order {order_id} {reason}; sellerbridge does not send its shipment confirmation")]
+    NotConfirmedByMerchant { order_id: AmazonOrderId, reason: &'static str },
     #[error("carrier: {source} (order {order_id})")]
     Carrier { order_id: AmazonOrderId, source: CarrierError },
 }
 
 /// Checks a shipment against the order and plans its package. Quantities already promised to earlier
-/// packages count against what is left, so two packages can never ship the same unit twice.
+/// packages count against what is left, so two packages can never ship the same unit twice; a line
+/// naming a SKU the order holds on several lines is spread over them in order.
 pub fn plan_package(
     order: &Order,
     request: &ShipmentRequest,
@@ -138,6 +218,9 @@ pub fn plan_package(
     if order.amazon.fulfilled_by == FulfilledBy::Amazon {
         return Err(ShipmentRejected::AmazonFulfilled { order_id });
     }
+    if let Some(reason) = not_confirmed_by_merchant(order) {
+        return Err(ShipmentRejected::NotConfirmedByMerchant { order_id, reason });
+    }
     if order.status != OrderStatus::AwaitingShipment {
         return Err(ShipmentRejected::NotAwaitingShipment { order_id, status: order.status.as_str() });
     }
@@ -147,37 +230,36 @@ pub fn plan_package(
 
     let mut lines: Vec<PackageLine> = Vec::new();
     for (index, line) in request.lines.iter().enumerate() {
-        let item = match &line.item {
-            ItemRef::OrderItem(id) => order.item(id),
-            ItemRef::Sku(sku) => order.item_by_sku(sku),
-        };
-        let Some(item) = item else {
-            let item = match &line.item {
-                ItemRef::OrderItem(id) => id.to_string(),
-                ItemRef::Sku(sku) => format!("with SKU {sku}"),
-            };
-            return Err(ShipmentRejected::UnknownItem { order_id, index, item });
-        };
+        let candidates: Vec<&OrderItem> = order.items_matching(&line.item).collect();
+        if candidates.is_empty() {
+            return Err(ShipmentRejected::UnknownItem { order_id, index, item: describe(&line.item) });
+        }
         if line.quantity == 0 {
             return Err(ShipmentRejected::ZeroQuantity { order_id, index });
         }
-        match lines.iter_mut().find(|l| l.order_item_id == item.id) {
-            Some(existing) => existing.quantity += line.quantity,
-            None => lines.push(PackageLine { order_item_id: item.id.clone(), quantity: line.quantity }),
+        let left = |item: &OrderItem, lines: &[PackageLine]| {
+            let in_this_package = lines.iter().filter(|l| l.order_item_id == item.id).map(|l| l.quantity).sum::<u32>();
+            remaining(order, item).saturating_sub(in_this_package)
+        };
+        let available: u32 = candidates.iter().map(|item| left(item, &lines)).sum();
+        if line.quantity > available {
+            let item = match candidates.as_slice() {
+                [only] => only.id.to_string(),
+                _ => describe(&line.item),
+            };
+            return Err(ShipmentRejected::TooMany { order_id, item, remaining: available, requested: line.quantity });
         }
-    }
-
-    for line in &lines {
-        let item = order.item(&line.order_item_id).expect("lines were built from the order's items");
-        let planned = order.local.planned_quantities.get(&line.order_item_id).copied().unwrap_or(0);
-        let remaining = item.quantity_ordered.saturating_sub(item.quantity_shipped.max(planned));
-        if line.quantity > remaining {
-            return Err(ShipmentRejected::TooMany {
-                order_id,
-                item: line.order_item_id.clone(),
-                remaining,
-                requested: line.quantity,
-            });
+        let mut needed = line.quantity;
+        for item in candidates {
+            let take = needed.min(left(item, &lines));
+            if take == 0 {
+                continue;
+            }
+            match lines.iter_mut().find(|l| l.order_item_id == item.id) {
+                Some(existing) => existing.quantity += take,
+                None => lines.push(PackageLine { order_item_id: item.id.clone(), quantity: take }),
+            }
+            needed -= take;
         }
     }
 
@@ -197,13 +279,62 @@ pub fn plan_package(
         state: PackageState::Queued,
         throttle_deferrals: 0,
         claimed_at: None,
+        send_attempts: 0,
+        fingerprint: Some(request.fingerprint()),
+        tracked: None,
         created_at: now,
     })
 }
 
+/// Plans a corrected resend of a package Amazon refused or we gave up on: the old package's
+/// quantities were released when it failed, and it keeps its `packageReferenceId`, so if an earlier
+/// attempt did reach Amazon the resend updates that package instead of adding a second one.
+pub fn plan_resend(
+    order: &Order,
+    previous: &Package,
+    request: &ShipmentRequest,
+    carriers: &CarrierRules,
+    now: DateTime<Utc>,
+) -> Result<Package, ShipmentRejected> {
+    debug_assert!(previous.is_resendable());
+    let mut package = plan_package(order, request, carriers, now)?;
+    package.reference = previous.reference;
+    Ok(package)
+}
+
+/// Why Amazon, not the merchant, confirms this order's shipment (or cannot take it through
+/// confirmShipment at all), if so.
+fn not_confirmed_by_merchant(order: &Order) -> Option<&'static str> {
+    let flags = &order.amazon.flags;
+    if flags.easy_ship {
+        Some("is an Amazon Easy Ship order: Amazon's carrier collects it and Amazon records the shipment")
+    } else if flags.delivery_by_amazon {
+        Some("is a Delivery by Amazon order: Amazon delivers it and records the shipment")
+    } else if flags.transparency {
+        Some("has items that need Transparency codes, which confirmShipment cannot carry: confirm it in Seller Central")
+    } else {
+        None
+    }
+}
+
+fn describe(item: &ItemRef) -> String {
+    match item {
+        ItemRef::OrderItem(id) => id.to_string(),
+        ItemRef::Sku(sku) => format!("with SKU {sku}"),
+        ItemRef::Asin(asin) => format!("with ASIN {asin}"),
+    }
+}
+
+/// Units of an item neither shipped at Amazon nor promised to an accepted package.
+fn remaining(order: &Order, item: &OrderItem) -> u32 {
+    let planned = order.local.planned_quantities.get(&item.id).copied().unwrap_or(0);
+    item.quantity_ordered.saturating_sub(item.quantity_shipped.max(planned))
+}
+
 /// Books an accepted package on its order: the next reference number and the quantities it takes.
 pub fn reserve_package(order: &mut Order, package: &Package) {
-    order.local.next_package_reference = package.reference.next();
+    // A resend keeps its old reference, which must not move the counter back.
+    order.local.next_package_reference = order.local.next_package_reference.max(package.reference.next());
     for line in &package.lines {
         let shipped = order.item(&line.order_item_id).map_or(0, |item| item.quantity_shipped);
         let planned = order.local.planned_quantities.entry(line.order_item_id.clone()).or_insert(shipped);
@@ -211,18 +342,62 @@ pub fn reserve_package(order: &mut Order, package: &Package) {
     }
 }
 
-/// Records a package Amazon accepted. Once every unit is confirmed the order counts as shipped.
+/// Takes a released package's quantities again (a dead-lettered package sent once more), unless
+/// other packages took those units meanwhile.
+pub fn reserve_again(order: &mut Order, package: &Package) -> Result<(), ShipmentRejected> {
+    for line in &package.lines {
+        let left = order.item(&line.order_item_id).map_or(0, |item| remaining(order, item));
+        if line.quantity > left {
+            return Err(ShipmentRejected::TooMany {
+                order_id: order.id().clone(),
+                item: line.order_item_id.to_string(),
+                remaining: left,
+                requested: line.quantity,
+            });
+        }
+    }
+    reserve_package(order, package);
+    Ok(())
+}
+
+/// Gives back the quantities of a package Amazon refused or we gave up on, so the merchant can ship
+/// those units again (under a new package id, or the same one with corrected details).
+pub fn release_package(order: &mut Order, package: &Package) {
+    for line in &package.lines {
+        if let Some(planned) = order.local.planned_quantities.get_mut(&line.order_item_id) {
+            *planned = planned.saturating_sub(line.quantity);
+        }
+    }
+}
+
+/// Records a package Amazon accepted, once per package id. Once every unit is confirmed the order
+/// counts as shipped.
 pub fn record_confirmed(order: &mut Order, package: &Package) {
-    if order.local.shipments.iter().any(|facts| *facts == package.facts()) {
+    if order.local.confirmed_packages.contains_key(&package.package_id) {
         return;
     }
+    order.local.confirmed_packages.insert(package.package_id.clone(), package.lines.clone());
     order.local.shipments.push(package.facts());
     for line in &package.lines {
         if let Some(item) = order.amazon.items.iter_mut().find(|item| item.id == line.order_item_id) {
             item.quantity_shipped = (item.quantity_shipped + line.quantity).min(item.quantity_ordered);
         }
     }
-    if order.amazon.items.iter().all(|item| item.quantity_shipped >= item.quantity_ordered) {
+    reapply_confirmations(order);
+}
+
+/// Keeps what we know locally over an older view of Amazon's: units confirmed by our packages stay
+/// shipped even when a copy of the order from before the confirmation arrives later, and an order whose
+/// every unit we confirmed stays shipped. Amazon's cancellation still wins.
+pub fn reapply_confirmations(order: &mut Order) {
+    let confirmed = &order.local.confirmed_packages;
+    for item in &mut order.amazon.items {
+        let ours: u32 =
+            confirmed.values().flatten().filter(|line| line.order_item_id == item.id).map(|line| line.quantity).sum();
+        item.quantity_shipped = item.quantity_shipped.max(ours.min(item.quantity_ordered));
+    }
+    let all_shipped = order.amazon.items.iter().all(|item| item.quantity_shipped >= item.quantity_ordered);
+    if order.status == OrderStatus::AwaitingShipment && all_shipped && !confirmed.is_empty() {
         order.status = OrderStatus::Shipped;
     }
 }
@@ -232,6 +407,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+    use crate::domain::order::OrderFlags;
     use crate::domain::test_support::sample_order;
 
     fn now() -> DateTime<Utc> {
@@ -321,5 +497,123 @@ mod tests {
         record_confirmed(&mut order, &package);
         assert_eq!(order.status, OrderStatus::Shipped);
         assert_eq!(order.local.shipments.len(), 1, "a repeated confirmation is recorded once");
+    }
+
+    fn sku_twice(order: &mut Order) {
+        // Amazon lists one SKU on two lines when, e.g., one unit is a gift and the other is not.
+        let mut second = order.amazon.items[0].clone();
+        second.id = OrderItemId::parse("33333333333333").unwrap();
+        second.quantity_ordered = 1;
+        order.amazon.items.push(second);
+    }
+
+    #[test]
+    fn a_sku_on_two_lines_is_allocated_over_both() {
+        let mut order = sample_order(now());
+        sku_twice(&mut order);
+        let carriers = CarrierRules::default();
+        let first = plan_package(&order, &request(&order, vec![by_sku("SKU-A", 2)]), &carriers, now()).unwrap();
+        reserve_package(&mut order, &first);
+        let second = plan_package(&order, &request(&order, vec![by_sku("SKU-A", 1)]), &carriers, now()).unwrap();
+        assert_eq!(
+            second.lines,
+            vec![PackageLine { order_item_id: OrderItemId::parse("33333333333333").unwrap(), quantity: 1 }]
+        );
+        reserve_package(&mut order, &second);
+        let err = plan_package(&order, &request(&order, vec![by_sku("SKU-A", 1)]), &carriers, now()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("items: order {} item with SKU SKU-A has 0 left to ship, the shipment sends 1", order.id())
+        );
+
+        let mut fresh = sample_order(now());
+        sku_twice(&mut fresh);
+        let all = plan_package(&fresh, &request(&fresh, vec![by_sku("SKU-A", 3)]), &carriers, now()).unwrap();
+        assert_eq!(all.lines.iter().map(|l| l.quantity).collect::<Vec<_>>(), vec![2, 1], "one package, both lines");
+    }
+
+    #[test]
+    fn a_released_package_frees_its_units_and_a_resend_keeps_its_reference() {
+        let mut order = sample_order(now());
+        let carriers = CarrierRules::default();
+        let failed = plan_package(&order, &request(&order, vec![by_sku("SKU-A", 2)]), &carriers, now()).unwrap();
+        reserve_package(&mut order, &failed);
+        let later = plan_package(&order, &request(&order, vec![by_sku("SKU-B", 1)]), &carriers, now()).unwrap();
+        reserve_package(&mut order, &later);
+        assert!(plan_package(&order, &request(&order, vec![by_sku("SKU-A", 1)]), &carriers, now()).is_err());
+
+        let mut failed = failed;
+        failed.state = PackageState::Failed { reason: "carrier code not accepted".into(), at: now() };
+        release_package(&mut order, &failed);
+        let resend =
+            plan_resend(&order, &failed, &request(&order, vec![by_sku("SKU-A", 2)]), &carriers, now()).unwrap();
+        assert_eq!(resend.reference, failed.reference, "a resend updates the same package at Amazon");
+        reserve_package(&mut order, &resend);
+        assert_eq!(order.local.next_package_reference.to_string(), "3", "the counter never moves back");
+    }
+
+    #[test]
+    fn two_packages_with_the_same_times_are_both_counted() {
+        let mut order = sample_order(now());
+        let carriers = CarrierRules::default();
+        let first = plan_package(&order, &request(&order, vec![by_sku("SKU-A", 2)]), &carriers, now()).unwrap();
+        reserve_package(&mut order, &first);
+        let mut second_request = request(&order, vec![by_sku("SKU-B", 1)]);
+        second_request.package_id = PackageId::parse("PKG-2").unwrap();
+        let second = plan_package(&order, &second_request, &carriers, now()).unwrap();
+        reserve_package(&mut order, &second);
+        record_confirmed(&mut order, &first);
+        record_confirmed(&mut order, &second);
+        assert_eq!(order.status, OrderStatus::Shipped);
+        assert_eq!(order.local.shipments.len(), 2);
+    }
+
+    #[test]
+    fn an_older_amazon_copy_does_not_undo_our_confirmation() {
+        let mut order = sample_order(now());
+        let stale = order.amazon.clone();
+        let carriers = CarrierRules::default();
+        let package =
+            plan_package(&order, &request(&order, vec![by_sku("SKU-A", 2), by_sku("SKU-B", 1)]), &carriers, now())
+                .unwrap();
+        reserve_package(&mut order, &package);
+        record_confirmed(&mut order, &package);
+        let mut newer_but_before_our_confirmation = stale;
+        newer_but_before_our_confirmation.updated_at = now() + chrono::Duration::minutes(1);
+        order.absorb_update(OrderStatus::AwaitingShipment, newer_but_before_our_confirmation.clone());
+        assert_eq!(order.status, OrderStatus::Shipped);
+        assert_eq!(order.amazon.items[0].quantity_shipped, 2);
+
+        order.absorb_update(OrderStatus::Cancelled, newer_but_before_our_confirmation);
+        assert_eq!(order.status, OrderStatus::Cancelled, "Amazon's cancellation still wins");
+    }
+
+    #[test]
+    fn orders_amazon_confirms_are_refused_with_the_reason() {
+        let carriers = CarrierRules::default();
+        for (set, expected) in [
+            ((|f: &mut OrderFlags| f.easy_ship = true) as fn(&mut OrderFlags), "Easy Ship"),
+            (|f: &mut OrderFlags| f.delivery_by_amazon = true, "Delivery by Amazon"),
+            (|f: &mut OrderFlags| f.transparency = true, "Transparency codes"),
+        ] {
+            let mut order = sample_order(now());
+            set(&mut order.amazon.flags);
+            let err = plan_package(&order, &request(&order, vec![by_sku("SKU-A", 1)]), &carriers, now()).unwrap_err();
+            assert!(matches!(err, ShipmentRejected::NotConfirmedByMerchant { .. }));
+            assert!(err.to_string().contains(expected), "{err}");
+            assert!(err.to_string().contains(order.id().as_str()), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_repeat_is_recognised_by_what_it_asks_for() {
+        let order = sample_order(now());
+        let original = request(&order, vec![by_sku("SKU-A", 1)]);
+        let package = plan_package(&order, &original, &CarrierRules::default(), now()).unwrap();
+        let retried = ShipmentRequest { label_created_at: now() + chrono::Duration::hours(1), ..original.clone() };
+        assert!(package.same_request(&retried), "a retried event with a new creation time is the same");
+        let corrected =
+            ShipmentRequest { tracking_number: TrackingNumber::parse("1Z999AA10123456785").unwrap(), ..original };
+        assert!(!package.same_request(&corrected));
     }
 }

@@ -50,6 +50,7 @@ pub fn sample_order(imported_at: DateTime<Utc>) -> Order {
             phone: Some("+1-206-555-0100".into()),
             address_type: Some("RESIDENTIAL".into()),
         }),
+        packages: Vec::new(),
     };
     Order::import(ConnectionId::parse("us-main").unwrap(), OrderStatus::AwaitingShipment, amazon, imported_at)
 }

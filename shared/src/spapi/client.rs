@@ -1,5 +1,5 @@
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -21,6 +21,7 @@ const MAX_ATTEMPTS: u32 = 5;
 const BASE_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 const RATE_HEADROOM: f64 = 0.95;
+const LWA_RETRIES: u32 = 3;
 
 #[derive(Debug, Clone)]
 pub struct Endpoints {
@@ -75,8 +76,20 @@ pub struct SearchOrdersQuery {
 #[derive(Debug)]
 pub struct SearchPage {
     /// Each order mapped on its own: one unreadable order never hides the others.
-    pub orders: Vec<Result<AmazonOrder, models::OrderMappingError>>,
+    pub orders: Vec<Result<AmazonOrder, UnreadableOrder>>,
     pub next_token: Option<String>,
+}
+
+/// An order Amazon sent that we could not map: why, and Amazon's JSON with its PII replaced.
+#[derive(Debug)]
+pub struct UnreadableOrder {
+    pub error: models::OrderMappingError,
+    pub payload: serde_json::Value,
+}
+
+fn map_keeping_payload(raw: serde_json::Value) -> Result<AmazonOrder, UnreadableOrder> {
+    models::map_order(raw.clone())
+        .map_err(|error| UnreadableOrder { error, payload: super::wire_pii::without_pii(raw) })
 }
 
 pub struct SpApiClient {
@@ -84,11 +97,14 @@ pub struct SpApiClient {
     endpoints: Endpoints,
     lwa: LwaClient,
     limiter: Arc<dyn RateLimiter>,
+    /// Rates Amazon reported in `x-amzn-RateLimit-Limit`, per seller and operation, for as long as this
+    /// client lives (one Lambda container).
+    observed_rates: Mutex<HashMap<RateKey, f64>>,
 }
 
 impl SpApiClient {
     pub fn new(http: reqwest::Client, endpoints: Endpoints, lwa: LwaClient, limiter: Arc<dyn RateLimiter>) -> Self {
-        Self { http, endpoints, lwa, limiter }
+        Self { http, endpoints, lwa, limiter, observed_rates: Mutex::new(HashMap::new()) }
     }
 
     pub async fn search_orders(
@@ -97,17 +113,18 @@ impl SpApiClient {
         query: &SearchOrdersQuery,
         budget: WaitBudget,
     ) -> Result<SearchPage, SpApiError> {
-        let mut params: Vec<(&str, String)> = vec![("marketplaceIds", query.marketplace_id.to_string())];
-        match &query.pagination_token {
-            // The token carries the original filter; it is passed exactly as received (reqwest encodes it once).
-            Some(token) => params.push(("paginationToken", token.clone())),
-            None => {
-                params.push(("lastUpdatedAfter", models::utc_timestamp(query.updated_after)));
-                params.push(("lastUpdatedBefore", models::utc_timestamp(query.updated_before)));
-                params.push(("fulfillmentStatuses", join(&query.statuses)));
-                params.push(("fulfilledBy", join(&query.fulfilled_by)));
-                params.push(("maxResultsPerPage", query.page_size.to_string()));
-            }
+        // With a token, Amazon wants every other filter again, with the values that produced it.
+        let mut params: Vec<(&str, String)> = vec![
+            ("marketplaceIds", query.marketplace_id.to_string()),
+            ("lastUpdatedAfter", models::utc_timestamp(query.updated_after)),
+            ("lastUpdatedBefore", models::utc_timestamp(query.updated_before)),
+            ("fulfillmentStatuses", join(&query.statuses)),
+            ("fulfilledBy", join(&query.fulfilled_by)),
+            ("maxResultsPerPage", query.page_size.to_string()),
+        ];
+        if let Some(token) = &query.pagination_token {
+            // Passed exactly as received; reqwest encodes it once.
+            params.push(("paginationToken", token.clone()));
         }
         params.push(("includedData", "BUYER,RECIPIENT,PROCEEDS,FULFILLMENT,PACKAGES".into()));
         let response: SearchOrdersResponse = self
@@ -115,7 +132,7 @@ impl SpApiClient {
             .await?
             .json()?;
         Ok(SearchPage {
-            orders: response.orders.into_iter().map(models::map_order).collect(),
+            orders: response.orders.into_iter().map(map_keeping_payload).collect(),
             next_token: response.pagination.and_then(|p| p.next_token).filter(|t| !t.is_empty()),
         })
     }
@@ -126,12 +143,27 @@ impl SpApiClient {
         order_id: &AmazonOrderId,
         budget: WaitBudget,
     ) -> Result<AmazonOrder, SpApiError> {
-        let path = format!("/orders/2026-01-01/orders/{order_id}");
+        self.fetch_order(auth, order_id.as_str(), budget)
+            .await?
+            .map_err(|e| SpApiError::Decode { operation: Operation::GetOrder.name(), message: e.error.to_string() })
+    }
+
+    /// `getOrder` for an id that may not even parse (an order kept as unreadable), with an order that
+    /// still cannot be mapped returned as such rather than as a failed call.
+    pub async fn fetch_order(
+        &self,
+        auth: &SellerAuth,
+        order_id: &str,
+        budget: WaitBudget,
+    ) -> Result<Result<AmazonOrder, UnreadableOrder>, SpApiError> {
+        let path = format!(
+            "/orders/2026-01-01/orders/{}",
+            url::form_urlencoded::byte_serialize(order_id.as_bytes()).collect::<String>()
+        );
         let params = [("includedData", "BUYER,RECIPIENT,PROCEEDS,FULFILLMENT,PACKAGES".to_owned())];
         let response: GetOrderResponse =
             self.call(auth, Operation::GetOrder, Method::GET, &path, &params, None, budget).await?.json()?;
-        models::map_order(response.order)
-            .map_err(|e| SpApiError::Decode { operation: Operation::GetOrder.name(), message: e.to_string() })
+        Ok(map_keeping_payload(response.order))
     }
 
     pub async fn confirm_shipment(
@@ -170,14 +202,19 @@ impl SpApiClient {
         let mut attempt = 0;
         let mut refreshed_token = false;
         loop {
+            // The access token first: a Login with Amazon failure must not cost a quota token.
+            let token = self.access_token(auth).await?;
             self.spend_token(&key, quota, budget).await?;
-            let token = self.lwa.access_token(auth.connection_id.as_str(), &auth.refresh_token).await?;
             let mut request =
                 self.http.request(method.clone(), url.clone()).header("x-amz-access-token", token).query(query);
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let failure = match request.send().await {
+            let sent = request.send().await;
+            if let Ok(response) = &sent {
+                self.observe_rate_limit(auth, operation, response.headers());
+            }
+            let failure = match sent {
                 Ok(response) if response.status().is_success() => {
                     let bytes = response.bytes().await.map_err(|e| transient(operation, e))?;
                     return Ok(Answer { operation, bytes });
@@ -216,6 +253,22 @@ impl SpApiClient {
         }
     }
 
+    /// The connection's access token; a transient Login with Amazon failure is retried a few times
+    /// with a short backoff, whatever the caller's budget (LWA has no quota of ours to wait for).
+    async fn access_token(&self, auth: &SellerAuth) -> Result<String, SpApiError> {
+        let mut attempt = 0;
+        loop {
+            match self.lwa.access_token(auth.connection_id.as_str(), &auth.refresh_token).await {
+                Err(e @ SpApiError::Transient { .. }) if attempt < LWA_RETRIES => {
+                    attempt += 1;
+                    tracing::warn!(attempt, error = %e, "Login with Amazon failed transiently; retrying");
+                    tokio::time::sleep(backoff(attempt).min(Duration::from_secs(2))).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Waits for a token only while the budget allows; otherwise reports the call as throttled.
     async fn spend_token(&self, key: &RateKey, quota: Quota, budget: WaitBudget) -> Result<(), SpApiError> {
         loop {
@@ -238,8 +291,60 @@ impl SpApiClient {
     /// reach Amazon closer together than we sent them still fit, and a slightly slower refill, so that
     /// token comes back after it was used.
     fn quota(&self, auth: &SellerAuth, operation: Operation) -> Quota {
-        let plan = auth.quota_overrides.get(operation.name()).copied().unwrap_or_else(|| operation.default_quota());
+        let plan = match auth.quota_overrides.get(operation.name()) {
+            Some(plan) => *plan,
+            None => self.plan(&auth.seller_id, operation),
+        };
         Quota { rate_per_second: plan.rate_per_second * RATE_HEADROOM, burst: (plan.burst - 1.0).max(1.0) }
+    }
+
+    /// Amazon's default plan for the operation, at the rate Amazon last reported for this seller when
+    /// that is lower. A higher reported rate is not taken on trust (the bucket is shared by every
+    /// container, which may not all have seen it): a connection override uses it.
+    fn plan(&self, seller_id: &SellerId, operation: Operation) -> Quota {
+        let default = operation.default_quota();
+        let key = RateKey { seller_id: seller_id.clone(), operation };
+        match self.lock_observed_rates().get(&key) {
+            Some(&observed) if observed < default.rate_per_second => Quota { rate_per_second: observed, ..default },
+            _ => default,
+        }
+    }
+
+    /// Remembers the rate in `x-amzn-RateLimit-Limit` when Amazon sends one (it often does not, even on
+    /// 429s), and says so once per seller, operation and value when it differs from the plan we use.
+    fn observe_rate_limit(&self, auth: &SellerAuth, operation: Operation, headers: &reqwest::header::HeaderMap) {
+        let Some(reported) = headers.get(RATE_LIMIT_HEADER).and_then(|v| v.to_str().ok()).and_then(parse_rate_limit)
+        else {
+            return;
+        };
+        let key = RateKey { seller_id: auth.seller_id.clone(), operation };
+        let previous = self.lock_observed_rates().insert(key, reported);
+        if previous.is_some_and(|p| same_rate(p, reported)) {
+            return;
+        }
+        let overridden = auth.quota_overrides.get(operation.name());
+        let planned = overridden.copied().unwrap_or_else(|| operation.default_quota()).rate_per_second;
+        if same_rate(planned, reported) {
+            return;
+        }
+        let used = if overridden.is_some() {
+            "the connection's override stays in force"
+        } else if reported < planned {
+            "using Amazon's rate"
+        } else {
+            "keeping the default plan; set a quota override on the connection to use Amazon's rate"
+        };
+        tracing::info!(
+            connection_id = %auth.connection_id,
+            operation = operation.name(),
+            reported_rate = reported,
+            planned_rate = planned,
+            "Amazon reports a different rate limit; {used}"
+        );
+    }
+
+    fn lock_observed_rates(&self) -> std::sync::MutexGuard<'_, HashMap<RateKey, f64>> {
+        self.observed_rates.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     async fn classify(&self, operation: Operation, response: reqwest::Response) -> SpApiError {
@@ -251,7 +356,8 @@ impl SpApiClient {
         let name = operation.name();
         match status {
             StatusCode::TOO_MANY_REQUESTS => SpApiError::Throttled { operation: name, retry_after: Duration::ZERO },
-            StatusCode::FORBIDDEN => SpApiError::Forbidden { operation: name, message },
+            // Amazon answers an expired or revoked access token with 403 (sometimes 401): refreshed once.
+            StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => SpApiError::Forbidden { operation: name, message },
             s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => {
                 SpApiError::Transient { operation: name, message: format!("{s}: {message}") }
             }
@@ -270,6 +376,20 @@ impl Answer {
         serde_json::from_slice(&self.bytes)
             .map_err(|e| SpApiError::Decode { operation: self.operation.name(), message: e.to_string() })
     }
+}
+
+const RATE_LIMIT_HEADER: &str = "x-amzn-RateLimit-Limit";
+
+/// `x-amzn-RateLimit-Limit`: requests per second as a decimal string (e.g. `0.0056`, `2.0`). Anything
+/// else (empty, not a number, zero or negative, absurdly large) is ignored.
+fn parse_rate_limit(raw: &str) -> Option<f64> {
+    let rate: f64 = raw.trim().parse().ok()?;
+    (rate.is_finite() && rate > 0.0 && rate <= 10_000.0).then_some(rate)
+}
+
+/// Rates within 1% of each other are the same plan (Amazon rounds, e.g. 0.0056 for 1/180).
+fn same_rate(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 0.01 * a.abs().max(b.abs())
 }
 
 fn transient(operation: Operation, error: reqwest::Error) -> SpApiError {
@@ -294,4 +414,142 @@ fn join<T: serde::Serialize>(values: &[T]) -> String {
         .filter_map(|v| v.as_str().map(str::to_owned))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+#[cfg(test)]
+mod rate_limit_tests {
+    use std::collections::VecDeque;
+
+    use axum::Router;
+    use axum::extract::State;
+    use axum::http::{HeaderName, StatusCode as AxumStatus};
+    use axum::response::IntoResponse;
+    use axum::routing::post;
+
+    use super::*;
+    use crate::domain::clock::SystemClock;
+    use crate::spapi::limiter::Unlimited;
+    use crate::spapi::lwa::AppCredentials;
+    use crate::spapi::models::{ConfirmItem, PackageDetail};
+
+    /// What the stand-in Amazon answers to each confirmShipment, in turn: status and rate header.
+    type Script = Arc<Mutex<VecDeque<(u16, Option<&'static str>)>>>;
+
+    async fn confirm(State(script): State<Script>) -> axum::response::Response {
+        let (status, rate) = script.lock().unwrap().pop_front().expect("a scripted answer");
+        let status = AxumStatus::from_u16(status).unwrap();
+        let body = match status {
+            AxumStatus::NO_CONTENT => String::new(),
+            AxumStatus::TOO_MANY_REQUESTS => {
+                r#"{"errors":[{"code":"QuotaExceeded","message":"You exceeded your quota for the requested resource."}]}"#
+                    .into()
+            }
+            _ => r#"{"errors":[{"code":"InvalidInput","message":"Invalid input"}]}"#.into(),
+        };
+        let mut response = (status, body).into_response();
+        if let Some(rate) = rate {
+            response.headers_mut().insert(HeaderName::from_static("x-amzn-ratelimit-limit"), rate.parse().unwrap());
+        }
+        response
+    }
+
+    async fn token() -> impl IntoResponse {
+        axum::Json(serde_json::json!({"access_token": "Atza|test", "token_type": "bearer", "expires_in": 3600}))
+    }
+
+    async fn stand_in(script: Script) -> SpApiClient {
+        let app = Router::new()
+            .route("/auth/o2/token", post(token))
+            .route("/orders/v0/orders/{order_id}/shipmentConfirmation", post(confirm))
+            .with_state(script);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base: url::Url = format!("http://{}", listener.local_addr().unwrap()).parse().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let http = reqwest::Client::new();
+        let app_credentials = AppCredentials { client_id: "app".into(), client_secret: "secret".into() };
+        let lwa =
+            LwaClient::new(http.clone(), base.join("/auth/o2/token").unwrap(), app_credentials, Arc::new(SystemClock));
+        let endpoints = Endpoints { spapi: base.clone(), lwa_token: base.join("/auth/o2/token").unwrap() };
+        SpApiClient::new(http, endpoints, lwa, Arc::new(Unlimited))
+    }
+
+    fn auth(seller: &str) -> SellerAuth {
+        SellerAuth {
+            connection_id: ConnectionId::parse("us-main").unwrap(),
+            seller_id: SellerId::parse(seller).unwrap(),
+            refresh_token: RefreshToken::new("Atzr|test"),
+            quota_overrides: BTreeMap::new(),
+        }
+    }
+
+    fn request() -> ConfirmShipmentRequest {
+        ConfirmShipmentRequest {
+            marketplace_id: "ATVPDKIKX0DER".into(),
+            package_detail: PackageDetail {
+                package_reference_id: "1".into(),
+                carrier_code: "UPS".into(),
+                carrier_name: None,
+                shipping_method: Some("Ground".into()),
+                tracking_number: "1Z999AA10123456784".into(),
+                ship_date: "2026-03-01T12:00:00Z".into(),
+                order_items: vec![ConfirmItem { order_item_id: "12345678901234".into(), quantity: 1 }],
+            },
+        }
+    }
+
+    async fn send(client: &SpApiClient, auth: &SellerAuth) -> Result<(), SpApiError> {
+        let order = AmazonOrderId::parse("902-1106328-1059050").unwrap();
+        client.confirm_shipment(auth, &order, &request(), WaitBudget::none()).await
+    }
+
+    fn rate(client: &SpApiClient, auth: &SellerAuth) -> f64 {
+        let quota = client.quota(auth, Operation::ConfirmShipment);
+        assert_eq!(quota.burst, 9.0, "the burst stays the plan's");
+        quota.rate_per_second / RATE_HEADROOM
+    }
+
+    #[tokio::test]
+    async fn a_lower_rate_amazon_reports_is_used_for_later_calls_of_that_seller() {
+        let script: Script = Arc::new(Mutex::new(VecDeque::from([
+            (204, Some("0.5")),
+            (429, None),
+            (400, Some("0.5")),
+            (204, Some("5.0")),
+            (204, None),
+        ])));
+        let client = stand_in(script.clone()).await;
+        let seller = auth("A1SELLER");
+        let other_seller = auth("A2SELLER");
+        assert_eq!(rate(&client, &seller), 2.0, "Amazon's default plan before any answer");
+
+        send(&client, &seller).await.unwrap();
+        assert_eq!(rate(&client, &seller), 0.5, "the reported rate is lower: it is used");
+        assert_eq!(rate(&client, &other_seller), 2.0, "rates are per seller");
+
+        assert!(matches!(send(&client, &seller).await, Err(SpApiError::Throttled { .. })));
+        assert_eq!(rate(&client, &seller), 0.5, "a 429 without the header changes nothing");
+
+        assert!(matches!(send(&client, &seller).await, Err(SpApiError::Rejected { status: 400, .. })));
+        assert_eq!(rate(&client, &seller), 0.5);
+
+        send(&client, &seller).await.unwrap();
+        assert_eq!(rate(&client, &seller), 2.0, "a higher reported rate is not taken without an override");
+
+        let mut overridden = auth("A1SELLER");
+        overridden.quota_overrides.insert("confirmShipment".into(), Quota::new(0.25, 10.0));
+        send(&client, &overridden).await.unwrap();
+        assert_eq!(rate(&client, &overridden), 0.25, "the connection's override wins");
+        assert!(script.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_header_is_read_only_when_it_is_a_sensible_rate() {
+        assert_eq!(parse_rate_limit("0.0056"), Some(0.0056));
+        assert_eq!(parse_rate_limit(" 2.0 "), Some(2.0));
+        assert_eq!(parse_rate_limit("5"), Some(5.0));
+        for bad in ["", "fast", "0", "-1", "NaN", "inf", "1e9"] {
+            assert_eq!(parse_rate_limit(bad), None, "{bad}");
+        }
+        assert!(same_rate(0.0056, 0.00556) && !same_rate(0.5, 2.0));
+    }
 }

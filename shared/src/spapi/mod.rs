@@ -6,8 +6,9 @@ pub mod limiter;
 mod lwa;
 pub mod models;
 mod operation;
+pub mod wire_pii;
 
-pub use client::{Endpoints, SearchOrdersQuery, SearchPage, SellerAuth, SpApiClient, WaitBudget};
+pub use client::{Endpoints, SearchOrdersQuery, SearchPage, SellerAuth, SpApiClient, UnreadableOrder, WaitBudget};
 pub use error::SpApiError;
 pub use limiter::{Acquired, RateKey, RateLimiter};
 pub use lwa::{AppCredentials, LwaClient, RefreshToken};

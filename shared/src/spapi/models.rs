@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::domain::ids::{AmazonOrderId, InvalidId, MarketplaceId, OrderItemId, Sku};
-use crate::domain::order::{Address, AmazonOrder, Buyer, Condition, Money, OrderFlags, OrderItem};
+use crate::domain::order::{Address, AmazonOrder, AmazonPackage, Buyer, Condition, Money, OrderFlags, OrderItem};
 use crate::domain::shipment::Package;
 use crate::domain::status::{AmazonStatus, FulfilledBy};
 
@@ -42,6 +42,9 @@ pub struct WireOrder {
     pub fulfillment: Option<OrderFulfillment>,
     #[serde(default)]
     pub order_items: Vec<WireOrderItem>,
+    /// Requested with `includedData=PACKAGES`; merchant-fulfilled orders only.
+    #[serde(default)]
+    pub packages: Vec<WireOrderPackage>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -96,7 +99,9 @@ pub struct Proceeds {
 #[serde(rename_all = "camelCase")]
 pub struct OrderFulfillment {
     pub fulfillment_status: AmazonStatus,
-    pub fulfilled_by: Option<FulfilledBy>,
+    /// A plain string in the model (`AMAZON`, `MERCHANT`), so a value Amazon adds later must not make the
+    /// order unreadable: see [`parse_fulfilled_by`].
+    pub fulfilled_by: Option<String>,
     pub fulfillment_service_level: Option<String>,
     pub ship_by_window: Option<DateTimeRange>,
     pub deliver_by_window: Option<DateTimeRange>,
@@ -127,7 +132,15 @@ pub struct ItemProduct {
     pub seller_sku: Option<String>,
     pub condition: Option<ItemCondition>,
     pub price: Option<ItemPrice>,
-    pub customization: Option<serde_json::Value>,
+    pub customization: Option<ItemCustomization>,
+}
+
+/// Amazon Custom: where the buyer's customization data lives. The URL itself is buyer PII and is never
+/// kept; only the fact that the item is customized is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemCustomization {
+    pub customized_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -161,6 +174,29 @@ pub struct ItemPacking {
 #[serde(rename_all = "camelCase")]
 pub struct GiftOption {
     pub gift_message: Option<String>,
+    /// Gift wrapping chosen by the buyer, with or without a message.
+    pub gift_wrap_level: Option<String>,
+}
+
+/// Orders v2026-01-01 `OrderPackage`. `shipFromAddress` (the merchant's) and `packageItems` are not read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireOrderPackage {
+    pub package_reference_id: String,
+    pub created_time: Option<DateTime<Utc>>,
+    pub package_status: Option<WirePackageStatus>,
+    pub carrier: Option<String>,
+    pub ship_time: Option<DateTime<Utc>>,
+    pub shipping_service: Option<String>,
+    pub tracking_number: Option<String>,
+}
+
+/// `PackageStatus`: `status` is an enum in the model (`PENDING`, `IN_TRANSIT`, `SHIPPED`, `DELIVERED`,
+/// `CANCELLED`, `UNDELIVERABLE`), kept as a string so a new value never makes the order unreadable.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WirePackageStatus {
+    pub status: Option<String>,
 }
 
 /// Why one order from Amazon could not be mapped. Names the order and the field, never a PII value.
@@ -204,6 +240,9 @@ impl WireOrder {
             .sales_channel
             .marketplace_id
             .ok_or(OrderMappingError::Missing { order_id: order_id.clone(), field: "salesChannel.marketplaceId" })?;
+        let gift = self.order_items.iter().any(WireOrderItem::is_gift);
+        let amazon_custom = self.order_items.iter().any(WireOrderItem::is_customized);
+        let transparency = self.order_items.iter().any(|item| item.programs.iter().any(|p| p == "TRANSPARENCY"));
         let items = self
             .order_items
             .into_iter()
@@ -214,13 +253,17 @@ impl WireOrder {
             prime: has("PRIME"),
             premium: has("PREMIUM"),
             business: has("AMAZON_BUSINESS"),
-            gift: items.iter().any(|item| item.gift_message.is_some()),
-            amazon_custom: false,
+            gift,
+            amazon_custom,
+            easy_ship: has("AMAZON_EASY_SHIP"),
+            delivery_by_amazon: has("DELIVERY_BY_AMAZON"),
+            transparency,
         };
+        let fulfilled_by = parse_fulfilled_by(&order_id, fulfillment.fulfilled_by.as_deref());
         Ok(AmazonOrder {
             id: AmazonOrderId::parse(self.order_id).map_err(invalid)?,
             marketplace_id: MarketplaceId::parse(marketplace).map_err(invalid)?,
-            fulfilled_by: fulfillment.fulfilled_by.unwrap_or(FulfilledBy::Merchant),
+            fulfilled_by,
             amazon_status: fulfillment.fulfillment_status,
             created_at: self.created_time,
             updated_at: self.last_updated_time,
@@ -236,11 +279,58 @@ impl WireOrder {
                 company: b.buyer_company_name,
             }),
             ship_to: self.recipient.and_then(|r| r.delivery_address).map(Address::from),
+            packages: self.packages.into_iter().map(AmazonPackage::from).collect(),
         })
     }
 }
 
+/// `fulfilledBy` is a plain string in the model. Absent means the merchant (as before); a value Amazon
+/// adds later is read as "not the merchant's to ship", so the order stays readable but is never sent a
+/// shipment confirmation (it is imported only as an Amazon-fulfilled record, if at all).
+fn parse_fulfilled_by(order_id: &str, raw: Option<&str>) -> FulfilledBy {
+    match raw {
+        None => FulfilledBy::Merchant,
+        Some(v) if v.eq_ignore_ascii_case("MERCHANT") => FulfilledBy::Merchant,
+        Some(v) if v.eq_ignore_ascii_case("AMAZON") => FulfilledBy::Amazon,
+        Some(other) => {
+            let value: String = other.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(40).collect();
+            tracing::warn!(order_id, fulfilled_by = %value, "unknown fulfilledBy; treated as not merchant-fulfilled");
+            FulfilledBy::Amazon
+        }
+    }
+}
+
+impl From<WireOrderPackage> for AmazonPackage {
+    fn from(p: WireOrderPackage) -> Self {
+        AmazonPackage {
+            reference_id: p.package_reference_id,
+            carrier: p.carrier,
+            shipping_service: p.shipping_service,
+            tracking_number: p.tracking_number,
+            created_at: p.created_time,
+            ship_time: p.ship_time,
+            status: p.package_status.and_then(|s| s.status),
+        }
+    }
+}
+
 impl WireOrderItem {
+    fn gift_option(&self) -> Option<&GiftOption> {
+        self.fulfillment.as_ref()?.packing.as_ref()?.gift_option.as_ref()
+    }
+
+    /// A gift message or gift wrapping (a wrapped item may carry no message).
+    fn is_gift(&self) -> bool {
+        let present = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+        self.gift_option().is_some_and(|g| present(&g.gift_message) || present(&g.gift_wrap_level))
+    }
+
+    /// Amazon Custom: the item carries the URL of the buyer's customization.
+    fn is_customized(&self) -> bool {
+        let customization = self.product.as_ref().and_then(|p| p.customization.as_ref());
+        customization.and_then(|c| c.customized_url.as_deref()).is_some_and(|url| !url.trim().is_empty())
+    }
+
     fn into_domain(self) -> Result<OrderItem, InvalidId> {
         let product = self.product;
         let gift_message = self
@@ -377,7 +467,7 @@ mod tests {
             "createdTime": "2026-03-01T10:00:00Z",
             "lastUpdatedTime": "2026-03-01T11:00:00Z",
             "programs": ["PRIME", "AMAZON_BUSINESS"],
-            "salesChannel": {"channelName": "Amazon.com", "marketplaceId": "ATVPDKIKX0DER"},
+            "salesChannel": {"channelName": "AMAZON", "marketplaceId": "ATVPDKIKX0DER", "marketplaceName": "Amazon.com"},
             "buyer": {"buyerName": "Grace Hopper", "buyerEmail": "g@marketplace.amazon.com"},
             "recipient": {"deliveryAddress": {"name": "Grace Hopper", "addressLine1": "2 Cobol Ct", "city": "Arlington",
                 "stateOrRegion": "VA", "postalCode": "22201", "countryCode": "US", "phone": "+1-555-0101"}},
@@ -385,7 +475,7 @@ mod tests {
             "fulfillment": {"fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT", "fulfillmentServiceLevel": "Standard",
                 "shipByWindow": {"latestDateTime": "2026-03-03T07:00:00Z"}},
             "orderItems": [{"orderItemId": "12345678901234", "quantityOrdered": 2,
-                "product": {"asin": "B0AAAA0001", "sellerSku": "SKU-1", "condition": {"conditionType": "New"},
+                "product": {"asin": "B0AAAA0001", "sellerSku": "SKU-1", "condition": {"conditionType": "NEW", "conditionSubtype": "NEW"},
                     "price": {"unitPrice": {"amount": "12.50", "currencyCode": "USD"}}},
                 "fulfillment": {"quantityFulfilled": 0, "quantityUnfulfilled": 2, "packing": {"giftOption": {"giftMessage": "Enjoy"}}}}]
         })
@@ -427,6 +517,128 @@ mod tests {
         let err = map_order(raw).unwrap_err().to_string();
         assert!(err.starts_with("order 113-0000001-0000001: unreadable"), "{err}");
         assert!(!err.contains("Grace"));
+    }
+
+    fn flags_of(raw: serde_json::Value) -> OrderFlags {
+        map_order(raw).unwrap().flags
+    }
+
+    #[test]
+    fn an_amazon_custom_item_flags_the_order_without_keeping_the_url() {
+        let mut raw = wire_order();
+        assert!(!flags_of(raw.clone()).amazon_custom);
+        raw["orderItems"][0]["product"]["customization"] = json!({"customizedUrl": "https://zme-caps.amazon.com/t/bR6qHkzSOxuB/J8nbWhze0Bd3DkajkOdY-XQbWkFralegp2sr_QZiKEE/1"});
+        let order = map_order(raw).unwrap();
+        assert!(order.flags.amazon_custom);
+        let stored = serde_json::to_string(&order).unwrap();
+        assert!(!stored.contains("zme-caps"), "the customization URL is buyer data and is not kept: {stored}");
+
+        let mut raw = wire_order();
+        raw["orderItems"][0]["product"]["customization"] = json!({});
+        assert!(!flags_of(raw).amazon_custom, "no URL, no customization");
+    }
+
+    #[test]
+    fn gift_wrapping_without_a_message_is_a_gift() {
+        let mut raw = wire_order();
+        raw["orderItems"][0]["fulfillment"]["packing"] = json!({"giftOption": {"giftWrapLevel": "PREMIUM"}});
+        let order = map_order(raw).unwrap();
+        assert!(order.flags.gift);
+        assert_eq!(order.items[0].gift_message, None);
+
+        let mut raw = wire_order();
+        raw["orderItems"][0]["fulfillment"].as_object_mut().unwrap().remove("packing");
+        assert!(!flags_of(raw).gift);
+    }
+
+    #[test]
+    fn amazon_packages_are_kept_without_the_ship_from_address() {
+        let mut raw = wire_order();
+        raw["fulfillment"]["fulfillmentStatus"] = json!("PARTIALLY_SHIPPED");
+        raw["packages"] = json!([{
+            "packageReferenceId": "1",
+            "createdTime": "2026-03-01T12:00:00Z",
+            "packageStatus": {"status": "IN_TRANSIT", "detailedStatus": "PICKED_UP"},
+            "carrier": "UPS",
+            "shipTime": "2026-03-01T15:30:00Z",
+            "shippingService": "Ground",
+            "trackingNumber": "1Z999AA10123456784",
+            "shipFromAddress": {"name": "Acme Warehouse", "addressLine1": "1 Depot Way", "city": "Reno",
+                "stateOrRegion": "NV", "postalCode": "89501", "countryCode": "US"},
+            "packageItems": [{"orderItemId": "12345678901234", "quantity": 1}]
+        }, {"packageReferenceId": "2"}]);
+        let order = map_order(raw).unwrap();
+        assert_eq!(
+            order.packages[0],
+            AmazonPackage {
+                reference_id: "1".into(),
+                carrier: Some("UPS".into()),
+                shipping_service: Some("Ground".into()),
+                tracking_number: Some("1Z999AA10123456784".into()),
+                created_at: Some(Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()),
+                ship_time: Some(Utc.with_ymd_and_hms(2026, 3, 1, 15, 30, 0).unwrap()),
+                status: Some("IN_TRANSIT".into()),
+            }
+        );
+        assert_eq!(order.packages[1].reference_id, "2");
+        assert_eq!(order.packages[1].status, None);
+        let stored = serde_json::to_string(&order.packages).unwrap();
+        assert!(!stored.contains("Depot") && !stored.contains("Reno"), "{stored}");
+
+        assert!(map_order(wire_order()).unwrap().packages.is_empty(), "PACKAGES is optional");
+    }
+
+    #[test]
+    fn programs_amazon_confirms_itself_are_flagged() {
+        let mut raw = wire_order();
+        assert_eq!(
+            flags_of(raw.clone()),
+            OrderFlags { prime: true, business: true, gift: true, ..OrderFlags::default() },
+            "none of the new flags on an ordinary order"
+        );
+        raw["programs"] = json!(["AMAZON_EASY_SHIP"]);
+        assert!(flags_of(raw.clone()).easy_ship);
+        raw["programs"] = json!(["PRIME", "DELIVERY_BY_AMAZON"]);
+        let flags = flags_of(raw.clone());
+        assert!(flags.delivery_by_amazon && flags.prime && !flags.easy_ship);
+
+        let mut raw = wire_order();
+        let mut second = raw["orderItems"][0].clone();
+        second["orderItemId"] = json!("12345678901235");
+        second["programs"] = json!(["SUBSCRIBE_AND_SAVE", "TRANSPARENCY"]);
+        raw["orderItems"].as_array_mut().unwrap().push(second);
+        let flags = flags_of(raw);
+        assert!(flags.transparency && !flags.easy_ship && !flags.delivery_by_amazon);
+    }
+
+    #[test]
+    fn unknown_fulfilled_by_and_condition_values_keep_the_order_readable() {
+        let mut raw = wire_order();
+        raw["fulfillment"]["fulfilledBy"] = json!("SELLER_FLEX");
+        raw["orderItems"][0]["product"]["condition"] =
+            json!({"conditionType": "RENEWED", "conditionSubtype": "PREMIUM_RENEWED", "conditionNote": "As new"});
+        let order = map_order(raw).unwrap();
+        assert_eq!(order.fulfilled_by, FulfilledBy::Amazon, "an unknown fulfiller is not the merchant's to ship");
+        let condition = order.items[0].condition.as_ref().unwrap();
+        assert_eq!(condition.id.as_deref(), Some("RENEWED"));
+        assert_eq!(condition.subtype.as_deref(), Some("PREMIUM_RENEWED"));
+
+        for (value, expected) in [("AMAZON", FulfilledBy::Amazon), ("MERCHANT", FulfilledBy::Merchant)] {
+            let mut raw = wire_order();
+            raw["fulfillment"]["fulfilledBy"] = json!(value);
+            assert_eq!(map_order(raw).unwrap().fulfilled_by, expected);
+        }
+        let mut raw = wire_order();
+        raw["fulfillment"].as_object_mut().unwrap().remove("fulfilledBy");
+        assert_eq!(map_order(raw).unwrap().fulfilled_by, FulfilledBy::Merchant);
+    }
+
+    #[test]
+    fn an_unknown_fulfillment_status_stays_an_error() {
+        let mut raw = wire_order();
+        raw["fulfillment"]["fulfillmentStatus"] = json!("ON_HOLD");
+        let err = map_order(raw).unwrap_err().to_string();
+        assert!(err.starts_with("order 113-0000001-0000001: unreadable"), "{err}");
     }
 
     #[test]

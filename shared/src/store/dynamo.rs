@@ -44,7 +44,36 @@ pub struct SyncWindow {
     pub updated_after: DateTime<Utc>,
     pub updated_before: DateTime<Utc>,
     pub pagination_token: Option<String>,
+    /// When Amazon gave us `pagination_token`; windows saved before this was kept count as fresh.
+    #[serde(default)]
+    pub token_received_at: Option<DateTime<Utc>>,
     pub pages_read: u32,
+}
+
+impl SyncWindow {
+    /// Whether the saved token is too old to be sent to Amazon.
+    pub fn token_expired(&self, now: DateTime<Utc>, lifetime: Duration) -> bool {
+        self.pagination_token.is_some() && self.token_received_at.is_some_and(|at| now - at > lifetime)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct SyncLease {
+    holder: String,
+    until: DateTime<Utc>,
+}
+
+/// An order Amazon sent that we could not read (or whose stored copy we could not read): what the
+/// operator sees and what later runs retry. `payload` is Amazon's JSON with every PII value replaced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnreadableRecord {
+    pub connection_id: ConnectionId,
+    pub order_id: String,
+    pub reason: String,
+    pub payload: Option<serde_json::Value>,
+    pub first_seen: DateTime<Utc>,
+    pub last_attempt: DateTime<Utc>,
+    pub attempts: u32,
 }
 
 /// The record of one inbound webhook event: its identity and what it asked for, never its payload.
@@ -117,13 +146,120 @@ impl DynamoStore {
 
     // ---- sync cursors ----
 
-    pub async fn load_cursor(&self, connection: &ConnectionId) -> Result<Option<CursorRecord>, StoreError> {
+    pub async fn load_cursor(&self, connection: &ConnectionId) -> Result<Option<Versioned<CursorRecord>>, StoreError> {
         let key = keys::sync_cursor(connection);
+        self.get(&key).await?.map(|item| versioned(&key, &item)).transpose()
+    }
+
+    /// Saves the cursor if nobody moved it since it was read at `expected_version` (0: must be new). A
+    /// conflict means an operator reset the import date, or another run moved on: the caller stops.
+    pub async fn save_cursor(
+        &self,
+        connection: &ConnectionId,
+        cursor: &CursorRecord,
+        expected_version: u64,
+    ) -> Result<u64, StoreError> {
+        let mut item = record(&keys::sync_cursor(connection), cursor)?;
+        item.insert("version".into(), n(expected_version + 1));
+        self.put(item, Some(expected_version)).await?;
+        Ok(expected_version + 1)
+    }
+
+    /// Replaces the cursor whatever a running sync holds; that run's next save fails and it stops.
+    pub async fn replace_cursor(&self, connection: &ConnectionId, cursor: &CursorRecord) -> Result<u64, StoreError> {
+        self.retry_conflicts(|| async {
+            let version = self.load_cursor(connection).await?.map_or(0, |stored| stored.version);
+            self.save_cursor(connection, cursor, version).await
+        })
+        .await
+    }
+
+    /// Takes the connection's sync lease for `holder` until `until`, unless another holder's lease is
+    /// still running. Returns whether it was taken.
+    pub async fn acquire_sync_lease(
+        &self,
+        connection: &ConnectionId,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let key = keys::sync_lease(connection);
+        let mut item = record(&key, &SyncLease { holder: holder.to_owned(), until })?;
+        item.insert("lease_until".into(), n(until.timestamp_millis()));
+        item.insert("lease_holder".into(), s(holder));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk) OR #until < :now OR #holder = :holder")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#until", "lease_until")
+            .expression_attribute_names("#holder", "lease_holder")
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .expression_attribute_values(":holder", s(holder))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    /// Gives the lease back, if `holder` still has it.
+    pub async fn release_sync_lease(&self, connection: &ConnectionId, holder: &str) -> Result<(), StoreError> {
+        let key = keys::sync_lease(connection);
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(&key.0))
+            .key(keys::SK, s(&key.1))
+            .condition_expression("#holder = :holder")
+            .expression_attribute_names("#holder", "lease_holder")
+            .expression_attribute_values(":holder", s(holder))
+            .send()
+            .await;
+        match result {
+            Err(err) if !err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(unavailable(err))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    // ---- orders Amazon sent that could not be read ----
+
+    pub async fn put_unreadable(&self, unreadable: &UnreadableRecord) -> Result<(), StoreError> {
+        self.put(record(&keys::unreadable_order(&unreadable.connection_id, &unreadable.order_id), unreadable)?, None)
+            .await
+    }
+
+    pub async fn get_unreadable(
+        &self,
+        connection: &ConnectionId,
+        order_id: &str,
+    ) -> Result<Option<UnreadableRecord>, StoreError> {
+        let key = keys::unreadable_order(connection, order_id);
         self.get(&key).await?.map(|item| body(&key, &item)).transpose()
     }
 
-    pub async fn save_cursor(&self, connection: &ConnectionId, cursor: &CursorRecord) -> Result<(), StoreError> {
-        self.put(record(&keys::sync_cursor(connection), cursor)?, None).await
+    pub async fn list_unreadable(&self, connection: &ConnectionId) -> Result<Vec<UnreadableRecord>, StoreError> {
+        self.query_partition(keys::sync_cursor(connection).0, Some(keys::unreadable_prefix())).await
+    }
+
+    pub async fn delete_unreadable(&self, connection: &ConnectionId, order_id: &str) -> Result<(), StoreError> {
+        let key = keys::unreadable_order(connection, order_id);
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(&key.0))
+            .key(keys::SK, s(&key.1))
+            .send()
+            .await
+            .map(drop)
+            .map_err(unavailable)
     }
 
     // ---- orders ----
@@ -192,39 +328,70 @@ impl DynamoStore {
 
     // ---- packages and inbound events ----
 
-    /// Records the event, the new package and the order's reservation for it in one transaction, so a
-    /// package is either fully accepted or not at all.
+    /// Records the event, the package and the order's reservation for it in one transaction, so a
+    /// package is either fully accepted or not at all. `replacing` is the version of a failed package
+    /// this one replaces under the same package id; without it the package must be new.
     pub async fn place_package(
         &self,
         order: &Versioned<Order>,
         package: &Package,
+        replacing: Option<u64>,
         event: &EventRecord,
     ) -> Result<PlacePackage, StoreError> {
         let event_key = keys::event(&event.event_id);
         let mut event_item = record(&event_key, event)?;
         event_item.insert(keys::TTL_ATTRIBUTE.into(), n((event.received_at + EVENT_RETENTION).timestamp()));
-        let package_item = package_item(package, 1)?;
-        let order_item = order_item(&order.value, order.version + 1)?;
-        let new_only = |item: Item| self.put_request(item, Some(0));
-        let writes =
-            [new_only(event_item)?, new_only(package_item)?, self.put_request(order_item, Some(order.version))?];
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(
-                writes.into_iter().map(|put| TransactWriteItem::builder().put(put).build()).collect(),
-            ))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(PlacePackage::Placed),
-            Err(err) => match failed_conditions(&err).as_slice() {
+        let package_version = replacing.unwrap_or(0);
+        let writes = vec![
+            self.put_request(event_item, Some(0))?,
+            self.put_request(package_item(package, package_version + 1)?, Some(package_version))?,
+            self.put_request(order_item(&order.value, order.version + 1)?, Some(order.version))?,
+        ];
+        match self.transact_puts(writes).await? {
+            None => Ok(PlacePackage::Placed),
+            Some(failed) => match failed.as_slice() {
                 [true, ..] => Ok(PlacePackage::DuplicateEvent),
                 [_, true, ..] => Ok(PlacePackage::DuplicatePackage),
-                [_, _, true] => Err(StoreError::Conflict { key: keys::describe(&keys::order(order.value.id())) }),
-                _ => Err(unavailable(err)),
+                _ => Err(StoreError::Conflict { key: keys::describe(&keys::order(order.value.id())) }),
             },
         }
+    }
+
+    /// Writes a package's new state together with what it means for its order (`change`), in one
+    /// transaction: the order never misses, or counts twice, what happened to the package. Fails with
+    /// a conflict if the package moved on since `package_version`; a concurrent change of the order
+    /// is retried. `change` may refuse (its error is passed back, nothing is written).
+    pub async fn settle_package<E>(
+        &self,
+        package: &Package,
+        package_version: u64,
+        change: impl Fn(&mut Order) -> Result<(), E>,
+    ) -> Result<Result<u64, E>, StoreError> {
+        let order_key = keys::order(&package.order_id);
+        for _ in 0..=MAX_CONFLICT_RETRIES {
+            let Some(Versioned { value: mut order, version }) = self.get_order(&package.order_id).await? else {
+                return Err(StoreError::Corrupt {
+                    key: keys::describe(&order_key),
+                    message: format!("package {} has no order", package.package_id),
+                });
+            };
+            if let Err(refused) = change(&mut order) {
+                return Ok(Err(refused));
+            }
+            let writes = vec![
+                self.put_request(package_item(package, package_version + 1)?, Some(package_version))?,
+                self.put_request(order_item(&order, version + 1)?, Some(version))?,
+            ];
+            match self.transact_puts(writes).await? {
+                None => return Ok(Ok(package_version + 1)),
+                Some(failed) if failed.first() == Some(&true) => {
+                    let key = keys::package(&package.order_id, &package.package_id);
+                    return Err(StoreError::Conflict { key: keys::describe(&key) });
+                }
+                Some(_) => tracing::debug!(key = keys::describe(&order_key), "order changed meanwhile; retrying"),
+            }
+        }
+        Err(StoreError::Conflict { key: keys::describe(&order_key) })
     }
 
     pub async fn get_package(
@@ -259,16 +426,26 @@ impl DynamoStore {
 
     // ---- PII redaction ----
 
-    /// Orders whose redaction time has come, read from the sparse index (never a table scan).
+    /// Up to `limit` orders whose redaction time has come, read from the sparse index (never a table
+    /// scan): every shard in turn, starting where `after` (the previous page's `next`) left off. `next` is
+    /// `None` once every shard has been read to the end.
     pub async fn orders_due_for_redaction(
         &self,
         now: DateTime<Utc>,
+        after: Option<&DueCursor>,
         limit: usize,
-    ) -> Result<Vec<AmazonOrderId>, StoreError> {
-        let mut due = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
+    ) -> Result<DuePage, StoreError> {
+        let mut page = DuePage { orders: Vec::new(), next: None };
+        let mut shard = after.map_or(0, |cursor| cursor.shard);
+        let mut start: Option<Item> = after
+            .and_then(|cursor| cursor.after.as_ref())
+            .map(|key| key.iter().map(|(k, v)| (k.clone(), s(v))).collect());
+        while shard < keys::REDACTION_SHARDS {
+            if page.orders.len() >= limit {
+                page.next = Some(DueCursor::at(shard, start.as_ref()));
+                return Ok(page);
+            }
+            let output = self
                 .client
                 .query()
                 .table_name(&self.table)
@@ -276,25 +453,27 @@ impl DynamoStore {
                 .key_condition_expression("#p = :p AND #due <= :now")
                 .expression_attribute_names("#p", keys::REDACTION_PK)
                 .expression_attribute_names("#due", keys::REDACTION_DUE_AT)
-                .expression_attribute_values(":p", s(keys::REDACTION_PARTITION))
+                .expression_attribute_values(":p", s(keys::redaction_shard_partition(shard)))
                 .expression_attribute_values(":now", s(utc_timestamp(now)))
-                .limit((limit - due.len()).min(100) as i32)
+                .limit((limit - page.orders.len()).min(100) as i32)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
                 .map_err(unavailable)?;
-            for item in page.items() {
+            for item in output.items() {
                 let key = item_key(item);
-                let id = key.0.strip_prefix("ORDER#").unwrap_or_default();
-                let id = AmazonOrderId::parse(id)
-                    .map_err(|e| StoreError::Corrupt { key: keys::describe(&key), message: e.to_string() })?;
-                due.push(id);
+                match AmazonOrderId::parse(key.0.strip_prefix("ORDER#").unwrap_or_default()) {
+                    Ok(id) => page.orders.push(id),
+                    // Not an order key: nothing to redact there; the rest of the index still is.
+                    Err(_) => tracing::warn!(key = keys::describe(&key), "redaction index entry is not an order"),
+                }
             }
-            match page.last_evaluated_key() {
-                Some(next) if due.len() < limit => start = Some(next.clone()),
-                _ => return Ok(due),
+            match output.last_evaluated_key() {
+                Some(next) => start = Some(next.clone()),
+                None => shard += 1,
             }
         }
+        Ok(page)
     }
 
     // ---- operator reporting (the CLI and the demo; handlers never scan) ----
@@ -368,6 +547,25 @@ impl DynamoStore {
         }
     }
 
+    /// Writes all puts or none. `Some(failed)` says, per put, whether its condition failed.
+    async fn transact_puts(&self, puts: Vec<Put>) -> Result<Option<Vec<bool>>, StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(
+                puts.into_iter().map(|put| TransactWriteItem::builder().put(put).build()).collect(),
+            ))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(None),
+            Err(err) => {
+                let failed = failed_conditions(&err);
+                if failed.iter().any(|f| *f) { Ok(Some(failed)) } else { Err(unavailable(err)) }
+            }
+        }
+    }
+
     pub(super) async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
@@ -421,6 +619,31 @@ impl DynamoStore {
     }
 }
 
+/// One page of orders due for redaction, and where the next page starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuePage {
+    pub orders: Vec<AmazonOrderId>,
+    pub next: Option<DueCursor>,
+}
+
+/// A position in the sharded redaction index: the shard, and the last index key read in it (`None`:
+/// from its start). Holds keys only (order ids, due times), never PII.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DueCursor {
+    pub shard: u32,
+    #[serde(default)]
+    pub after: Option<std::collections::BTreeMap<String, String>>,
+}
+
+impl DueCursor {
+    fn at(shard: u32, start: Option<&Item>) -> Self {
+        let after = start.map(|key| {
+            key.iter().filter_map(|(name, value)| Some((name.clone(), value.as_s().ok()?.clone()))).collect()
+        });
+        Self { shard, after }
+    }
+}
+
 fn order_item(order: &Order, version: u64) -> Result<Item, StoreError> {
     let mut item = record(&keys::order(order.id()), order)?;
     item.insert("version".into(), n(version));
@@ -429,7 +652,7 @@ fn order_item(order: &Order, version: u64) -> Result<Item, StoreError> {
     item.insert("amazon_updated_at".into(), s(utc_timestamp(order.amazon.updated_at)));
     // Only orders still holding PII are in the sparse redaction index.
     if let Some(due) = pii::redaction_due(order) {
-        item.insert(keys::REDACTION_PK.into(), s(keys::REDACTION_PARTITION));
+        item.insert(keys::REDACTION_PK.into(), s(keys::redaction_partition(order.id())));
         item.insert(keys::REDACTION_DUE_AT.into(), s(utc_timestamp(due)));
     }
     Ok(item)

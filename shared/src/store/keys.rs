@@ -6,8 +6,9 @@ pub const SK: &str = "sk";
 pub const REDACTION_INDEX: &str = "by-redaction-due";
 pub const REDACTION_PK: &str = "redaction_pk";
 pub const REDACTION_DUE_AT: &str = "redaction_due_at";
-/// All orders holding PII share one index partition; it holds only unredacted orders, so it stays small.
-pub const REDACTION_PARTITION: &str = "PII";
+/// Orders holding PII are spread over this many index partitions (`PII#0` … `PII#15`) so that no one
+/// partition takes every write at scale; the redactor queries each of them.
+pub const REDACTION_SHARDS: u32 = 16;
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
 pub type Key = (String, String);
@@ -22,6 +23,20 @@ pub fn connections_partition() -> String {
 
 pub fn sync_cursor(id: &ConnectionId) -> Key {
     (format!("CONNECTION#{id}"), "SYNC_CURSOR".into())
+}
+
+/// Held by the one sync run working on a connection, so "sync now" never races the schedule.
+pub fn sync_lease(id: &ConnectionId) -> Key {
+    (format!("CONNECTION#{id}"), "SYNC_LEASE".into())
+}
+
+/// An order Amazon sent that could not be read, kept (without PII) until a later run reads it.
+pub fn unreadable_order(connection: &ConnectionId, order_id: &str) -> Key {
+    (format!("CONNECTION#{connection}"), format!("{}{order_id}", unreadable_prefix()))
+}
+
+pub fn unreadable_prefix() -> &'static str {
+    "UNREADABLE#"
 }
 
 pub fn order(id: &AmazonOrderId) -> Key {
@@ -44,6 +59,39 @@ pub fn rate_bucket(seller: &SellerId, operation: &str) -> Key {
     (format!("RATE#{seller}#{operation}"), "BUCKET".into())
 }
 
+/// The redaction-index partition of an order: `PII#<n>`, `n` a stable hash (FNV-1a, the same in every
+/// build and process) of the order id modulo [`REDACTION_SHARDS`].
+pub fn redaction_partition(id: &AmazonOrderId) -> String {
+    redaction_shard_partition(redaction_shard(id))
+}
+
+pub fn redaction_shard(id: &AmazonOrderId) -> u32 {
+    let hash =
+        id.as_str().bytes().fold(0x811c_9dc5_u32, |hash, byte| (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193));
+    hash % REDACTION_SHARDS
+}
+
+pub fn redaction_shard_partition(shard: u32) -> String {
+    format!("PII#{shard}")
+}
+
 pub fn describe(key: &Key) -> String {
     format!("{}/{}", key.0, key.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_spread_over_every_redaction_shard_and_always_the_same_one() {
+        let ids: Vec<AmazonOrderId> =
+            (0..400).map(|n| AmazonOrderId::parse(format!("902-{:07}-{:07}", n * 7919, n)).unwrap()).collect();
+        let shards: std::collections::BTreeSet<u32> = ids.iter().map(redaction_shard).collect();
+        assert_eq!(shards.len() as u32, REDACTION_SHARDS, "400 orders reach every shard");
+        // Stable across processes and builds: pinned values, not a per-process hasher.
+        let id = AmazonOrderId::parse("902-1106328-1059050").unwrap();
+        assert_eq!(redaction_partition(&id), format!("PII#{}", redaction_shard(&id)));
+        assert_eq!(redaction_shard(&id), 3_236_633_481 % REDACTION_SHARDS);
+    }
 }

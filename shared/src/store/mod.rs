@@ -4,7 +4,10 @@ mod dynamo;
 pub mod keys;
 mod limiter;
 
-pub use dynamo::{CursorRecord, DynamoStore, EventRecord, PlacePackage, SyncWindow, UpsertOutcome, Versioned};
+pub use dynamo::{
+    CursorRecord, DueCursor, DuePage, DynamoStore, EventRecord, PlacePackage, SyncWindow, UnreadableRecord,
+    UpsertOutcome, Versioned,
+};
 pub use limiter::DynamoRateLimiter;
 
 use thiserror::Error;

@@ -7,11 +7,16 @@
 //!           "ship_date": "2026-03-01T12:00:00Z",
 //!           "items": [{"sku": "SKU-A", "quantity": 1}, {"order_item_id": "12345678901234", "quantity": 2}]}}
 //! ```
+//!
+//! Each item names its order line by `order_item_id`, `asin` or `sku` (checked in that order when an
+//! item carries several). A connection whose product identifier is ASIN also reads a `sku` value that
+//! has the shape of an ASIN as an ASIN ([`ShipmentRequest::named_by`]), since such stores often send the
+//! ASIN in their SKU field.
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::domain::ids::{AmazonOrderId, EventId, OrderItemId, PackageId, Sku, TrackingNumber};
+use crate::domain::ids::{AmazonOrderId, Asin, EventId, OrderItemId, PackageId, Sku, TrackingNumber};
 use crate::domain::shipment::{ItemRef, ShipmentLine, ShipmentRequest};
 
 pub const SHIPMENT_CREATED: &str = "shipment.created";
@@ -53,10 +58,13 @@ pub fn parse_shipment_created(body: &[u8]) -> Result<ShipmentCreated, EventError
         .enumerate()
         .map(|(index, item)| {
             let line = Fields::new(item, &format!("data.items[{index}]."))?;
-            let item = match (line.optional_string("order_item_id")?, line.optional_string("sku")?) {
-                (Some(_), _) => ItemRef::OrderItem(line.parse("order_item_id", OrderItemId::parse)?),
-                (None, Some(_)) => ItemRef::Sku(line.parse("sku", Sku::parse)?),
-                (None, None) => return Err(EventError::Missing(format!("data.items[{index}].sku"))),
+            let named =
+                (line.optional_string("order_item_id")?, line.optional_string("asin")?, line.optional_string("sku")?);
+            let item = match named {
+                (Some(_), _, _) => ItemRef::OrderItem(line.parse("order_item_id", OrderItemId::parse)?),
+                (None, Some(_), _) => ItemRef::Asin(line.parse("asin", Asin::parse)?),
+                (None, None, Some(_)) => ItemRef::Sku(line.parse("sku", Sku::parse)?),
+                (None, None, None) => return Err(EventError::Missing(format!("data.items[{index}].sku"))),
             };
             let quantity = line.required("quantity")?.as_u64().filter(|q| (1..=10_000).contains(q));
             let quantity = quantity
@@ -212,6 +220,36 @@ mod tests {
         let mut value = event();
         value["data"]["items"] = json!([]);
         assert_eq!(parse(&value).unwrap_err().to_string(), "field `data.items`: must list at least one item");
+    }
+
+    #[test]
+    fn items_may_name_their_line_by_asin() {
+        let mut value = event();
+        value["data"]["items"] = json!([{"asin": "B0C1XYZ123", "quantity": 1}, {"asin": "B0C1XYZ123", "sku": "SKU-A",
+            "quantity": 1}, {"order_item_id": "12345678901234", "asin": "B0C1XYZ123", "quantity": 1}]);
+        let lines = parse(&value).unwrap().shipment.lines;
+        let asin = ItemRef::Asin(Asin::parse("B0C1XYZ123").unwrap());
+        assert_eq!(lines[0].item, asin);
+        assert_eq!(lines[1].item, asin, "asin before sku");
+        assert_eq!(lines[2].item, ItemRef::OrderItem(OrderItemId::parse("12345678901234").unwrap()));
+
+        value["data"]["items"] = json!([{"asin": "B0C1", "quantity": 1}]);
+        assert!(parse(&value).unwrap_err().to_string().starts_with("field `data.items[0].asin`: invalid ASIN"));
+        value["data"]["items"] = json!([{"asin": 42, "quantity": 1}]);
+        assert_eq!(parse(&value).unwrap_err().to_string(), "field `data.items[0].asin`: must be a string");
+    }
+
+    #[test]
+    fn an_asin_connection_reads_asin_shaped_skus_as_asins() {
+        use crate::domain::connection::ProductIdentifier;
+        let mut value = event();
+        value["data"]["items"] = json!([{"sku": "B0C1XYZ123", "quantity": 1}, {"sku": "SKU-A", "quantity": 1}]);
+        let shipment = parse(&value).unwrap().shipment;
+        let as_sku = shipment.clone().named_by(ProductIdentifier::Sku);
+        assert_eq!(as_sku.lines[0].item, ItemRef::Sku(Sku::parse("B0C1XYZ123").unwrap()));
+        let as_asin = shipment.named_by(ProductIdentifier::Asin);
+        assert_eq!(as_asin.lines[0].item, ItemRef::Asin(Asin::parse("B0C1XYZ123").unwrap()));
+        assert_eq!(as_asin.lines[1].item, ItemRef::Sku(Sku::parse("SKU-A").unwrap()));
     }
 
     #[test]

@@ -1,14 +1,18 @@
 //! `X-Sellerbridge-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`.
 //!
 //! Signing the timestamp with the body lets a stale or replayed request be refused without trusting
-//! any unsigned header; the comparison is constant-time.
+//! any unsigned header. The HMAC is computed once per request and compared against each `v1` value in
+//! constant time; at most [`MAX_SIGNATURES`] values are considered, so a header cannot make us do more work.
 use chrono::{DateTime, Duration, Utc};
+use hmac::digest::{CtOutput, Output};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use thiserror::Error;
 
 pub const SIGNATURE_HEADER: &str = "x-sellerbridge-signature";
 pub const TOLERANCE: Duration = Duration::minutes(5);
+/// Most `v1` values one header may carry: enough for a key rotation (old and new key) with room to spare.
+pub const MAX_SIGNATURES: usize = 4;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -37,20 +41,35 @@ impl SigningKey {
     pub fn verify(&self, header: Option<&str>, body: &[u8], now: DateTime<Utc>) -> Result<(), SignatureError> {
         let header = header.ok_or(SignatureError::Missing)?;
         let mut timestamp = None;
-        let mut signatures = Vec::new();
+        let mut candidates = Vec::new();
         for part in header.split(',') {
             match part.trim().split_once('=') {
                 Some(("t", value)) => timestamp = value.parse::<i64>().ok(),
-                Some(("v1", value)) => signatures.push(hex::decode(value).map_err(|_| SignatureError::Malformed)?),
+                Some(("v1", value)) => candidates.push(value),
                 _ => {}
             }
         }
+        // Counted before anything is decoded or hashed.
+        if candidates.len() > MAX_SIGNATURES {
+            return Err(SignatureError::TooManySignatures { count: candidates.len() });
+        }
         let timestamp = timestamp.ok_or(SignatureError::Malformed)?;
-        if signatures.is_empty() {
+        if candidates.is_empty() {
             return Err(SignatureError::Malformed);
         }
-        // Several v1 values allow a key rotation without downtime.
-        if !signatures.iter().any(|sig| self.mac(timestamp, body).verify_slice(sig).is_ok()) {
+        let signatures = candidates
+            .into_iter()
+            .map(|value| hex::decode(value).map_err(|_| SignatureError::Malformed))
+            .collect::<Result<Vec<_>, _>>()?;
+        // One HMAC over the body, compared against every value in constant time (several v1 values allow
+        // a key rotation without downtime); a value of the wrong length can never match.
+        let expected = self.mac(timestamp, body).finalize();
+        let expected_len = Output::<HmacSha256>::default().len();
+        let matches = signatures.iter().filter(|sig| sig.len() == expected_len).fold(false, |found, sig| {
+            let candidate = CtOutput::<HmacSha256>::new(Output::<HmacSha256>::clone_from_slice(sig));
+            (candidate == expected) | found
+        });
+        if !matches {
             return Err(SignatureError::Mismatch);
         }
         let signed_at = DateTime::from_timestamp(timestamp, 0).ok_or(SignatureError::Malformed)?;
@@ -69,6 +88,8 @@ pub enum SignatureError {
     Malformed,
     #[error("signature does not match the body")]
     Mismatch,
+    #[error("{SIGNATURE_HEADER} header carries {count} v1 signatures; at most {MAX_SIGNATURES} are accepted")]
+    TooManySignatures { count: usize },
     #[error("stale timestamp: signed at {signed_at}, outside the 5-minute window")]
     Stale { signed_at: DateTime<Utc> },
 }
@@ -116,5 +137,24 @@ mod tests {
         assert_eq!(key.verify(None, b"x", now()), Err(SignatureError::Missing));
         assert_eq!(key.verify(Some("v1=zz"), b"x", now()), Err(SignatureError::Malformed));
         assert_eq!(key.verify(Some("t=1"), b"x", now()), Err(SignatureError::Malformed));
+    }
+
+    #[test]
+    fn more_than_four_v1_values_are_refused_before_any_hmac() {
+        let key = SigningKey::new("s3cret");
+        let header = key.sign(now(), b"x");
+        let good = header.split_once("v1=").unwrap().1.to_owned();
+        let wrong = format!("v1={}", "00".repeat(32));
+        // Four values, the right one last: accepted.
+        let four = format!("t={},{wrong},{wrong},{wrong},v1={good}", now().timestamp());
+        assert_eq!(key.verify(Some(&four), b"x", now()), Ok(()));
+        // Five, even with a valid one among them: refused, with a message saying why.
+        let five = format!("t={},{wrong},{wrong},{wrong},{wrong},v1={good}", now().timestamp());
+        let err = key.verify(Some(&five), b"x", now()).unwrap_err();
+        assert_eq!(err, SignatureError::TooManySignatures { count: 5 });
+        assert!(err.to_string().contains("at most 4"), "{err}");
+        // A flood of values is refused the same way.
+        let flood = format!("t={},{}", now().timestamp(), vec![wrong.as_str(); 10_000].join(","));
+        assert_eq!(key.verify(Some(&flood), b"x", now()), Err(SignatureError::TooManySignatures { count: 10_000 }));
     }
 }

@@ -148,12 +148,12 @@ async fn a_run_out_of_time_stops_before_reading_and_the_next_run_resumes_the_sam
     };
     assert!(reason.contains("deadline"), "{reason}");
     assert_eq!(report.connections[0].pages, 0);
-    let cursor = h.stack.adapters.store.load_cursor(&h.connection.id).await.unwrap().unwrap();
+    let cursor = h.stack.adapters.store.load_cursor(&h.connection.id).await.unwrap().unwrap().value;
     let window = cursor.window.expect("the window is saved before the first page");
 
     let report = runner::tick_sync(&sync, Duration::from_secs(60)).await.unwrap();
     assert_eq!(report.connections[0].outcome, SyncOutcome::UpToDate);
-    let cursor = h.stack.adapters.store.load_cursor(&h.connection.id).await.unwrap().unwrap();
+    let cursor = h.stack.adapters.store.load_cursor(&h.connection.id).await.unwrap().unwrap().value;
     assert_eq!(cursor.committed_until, window.updated_before, "the saved window was resumed, not a new one");
     assert_eq!(
         h.stack.adapters.store.scan_orders().await.unwrap().len() as u64,

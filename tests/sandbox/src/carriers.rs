@@ -3,92 +3,13 @@
 //! Kept apart from sellerbridge-core's list on purpose: the sandbox stands in for Amazon, and must not
 //! accept a code merely because our own mapping produces it.
 
-/// 2012 `amzn-base.xsd` enumeration.
-const CARRIERS_2012: &[&str] = &[
-    "USPS",
-    "UPS",
-    "UPSMI",
-    "FedEx",
-    "DHL",
-    "Fastway",
-    "GLS",
-    "GO!",
-    "Hermes Logistik Gruppe",
-    "Royal Mail",
-    "Parcelforce",
-    "City Link",
-    "TNT",
-    "Target",
-    "SagawaExpress",
-    "NipponExpress",
-    "YamatoTransport",
-    "DHL Global Mail",
-    "UPS Mail Innovations",
-    "FedEx SmartPost",
-    "OSM",
-    "OnTrac",
-    "Streamlite",
-    "Newgistics",
-    "Canada Post",
-    "Blue Package",
-    "Chronopost",
-    "Deutsche Post",
-    "DPD",
-    "La Poste",
-    "Parcelnet",
-    "Poste Italiane",
-    "SDA",
-    "Smartmail",
-    "FEDEX_JP",
-    "JP_EXPRESS",
-    "NITTSU",
-    "SAGAWA",
-    "YAMATO",
-    "BlueDart",
-    "AFL/Fedex",
-    "Aramex",
-    "India Post",
-    "Professional",
-    "DTDC",
-    "Overnite Express",
-    "First Flight",
-    "Delhivery",
-    "Lasership",
-    "Yodel",
-    "Other",
-];
-
-/// Additions in the current XSD.
-const CARRIERS_CURRENT: &[&str] = &[
-    "Amazon Shipping",
-    "AMZL",
-    "AMZL_UK",
-    "4PX",
-    "ABF",
-    "APC",
-    "Asendia",
-    "Australia Post",
-    "BPOST",
-    "BRT",
-    "China Post",
-    "Colissimo",
-    "Correios",
-    "Correos",
-    "Couriers Please",
-    "DB Schenker",
-    "DHL eCommerce",
-    "DHL Express",
-    "DHL Parcel UK",
-    "DPD Local",
-    "Estes",
-    "GEODIS",
-    "Hermes",
-    "InPost",
-];
+/// Amazon's current `amzn-base.xsd` `CarrierCode` enumeration (the 2012 list, its later additions, and
+/// the codes Seller Central's shipping-confirmation template offers), one code a line.
+const CARRIER_CODES: &str = include_str!("carrier_codes.txt");
 
 /// Exact (case-sensitive) match, as Amazon requires.
 pub fn is_known_carrier(code: &str) -> bool {
-    CARRIERS_2012.contains(&code) || CARRIERS_CURRENT.contains(&code)
+    CARRIER_CODES.lines().any(|known| known == code)
 }
 
 #[cfg(test)]
@@ -102,5 +23,8 @@ mod tests {
         assert!(is_known_carrier("Other"));
         assert!(!is_known_carrier("ups"));
         assert!(!is_known_carrier("Pony Express"));
+        for newer in ["Sendle", "Ninjavan", "Singapore Post", "SF Express", "Yun Express", "PUROLATOR", "Evri"] {
+            assert!(is_known_carrier(newer), "{newer}");
+        }
     }
 }

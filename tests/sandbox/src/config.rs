@@ -4,10 +4,13 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 /// US marketplace, the only one the seeded data uses by default.
 pub const DEFAULT_MARKETPLACE_ID: &str = "ATVPDKIKX0DER";
+
+/// What Amazon's token endpoint answers in `expires_in`.
+pub const ACCESS_TOKEN_EXPIRES_IN_SECS: i64 = 3600;
 
 /// An emulated endpoint. Used for rate limits, fault injection and the call log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -98,6 +101,11 @@ pub struct SandboxConfig {
     /// Sandbox clock at start (default: system time). Seeded timestamps derive from this value
     /// truncated to the hour, so pin it to get identical orders across hours/processes.
     pub start_time: Option<DateTime<Utc>>,
+    /// Life of an LWA access token on the sandbox clock. Amazon: one hour, and `expires_in` always says 3600
+    /// whatever this is, so a shorter lifetime makes tokens die before the client expects.
+    pub access_token_lifetime: Duration,
+    /// Life of a searchOrders pagination token on the sandbox clock (Amazon's model: 24 hours).
+    pub pagination_token_lifetime: Duration,
 }
 
 impl Default for SandboxConfig {
@@ -113,11 +121,24 @@ impl Default for SandboxConfig {
             rate_overrides: HashMap::new(),
             port: 0,
             start_time: None,
+            access_token_lifetime: Duration::seconds(ACCESS_TOKEN_EXPIRES_IN_SECS),
+            pagination_token_lifetime: Duration::hours(24),
         }
     }
 }
 
 impl SandboxConfig {
+    /// Token lifetimes divided by `time_scale`, as if tokens aged as fast as quotas refill.
+    ///
+    /// Not the default: clients time their refreshes on their own, unscaled clock, so scaled expiry makes
+    /// a well-behaved client meet 403s that Amazon would never send it. Use it to test exactly that path.
+    pub fn with_scaled_token_lifetimes(mut self) -> Self {
+        let scale = |d: Duration| Duration::milliseconds((d.num_milliseconds() as f64 / self.time_scale) as i64);
+        self.access_token_lifetime = scale(self.access_token_lifetime);
+        self.pagination_token_lifetime = scale(self.pagination_token_lifetime);
+        self
+    }
+
     /// Effective (rate, burst) for an operation, if it is rate limited at all.
     pub fn rate_for(&self, op: Operation) -> Option<(f64, f64)> {
         self.rate_overrides.get(&op).copied().or_else(|| op.default_rate())
@@ -157,5 +178,12 @@ mod tests {
         cfg.rate_overrides.insert(Operation::SearchOrders, (1.0, 2.0));
         assert_eq!(cfg.rate_for(Operation::SearchOrders), Some((1.0, 2.0)));
         assert_eq!(cfg.rate_for(Operation::LwaToken), None);
+    }
+
+    #[test]
+    fn scaled_token_lifetimes() {
+        let cfg = SandboxConfig { time_scale: 600.0, ..SandboxConfig::default() }.with_scaled_token_lifetimes();
+        assert_eq!(cfg.access_token_lifetime, Duration::seconds(6));
+        assert_eq!(cfg.pagination_token_lifetime, Duration::seconds(144));
     }
 }

@@ -5,17 +5,29 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::tokens::AccessDenied;
+
 /// An SP-API error response (`ErrorList`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Amazon sends an empty string when it has nothing to add.
+    pub details: &'static str,
 }
+
+/// searchOrders' answer to a paginationToken it does not accept (unknown, expired or used with other
+/// parameters), as Amazon words it (amzn/selling-partner-api-sdk#717). Amazon has one text for all of these.
+pub const INVALID_PAGINATION_TOKEN: &str = "The paginationToken you have submitted is not valid. All parameters must match the original request except maxResultsPerPage.";
+
+/// confirmShipment's answer when the order has nothing left to ship and no package with that reference
+/// (amzn/selling-partner-api-models#5037). The code field was not reported; Amazon's 400s carry InvalidInput.
+pub const PACKAGE_TO_UPDATE_NOT_FOUND: &str = "Failed to create package due to not finding a matching package or order already fulfilled. ErrorMessage(errorCode=GeneralError, errorDescription=Unable to find package to update for order (), errorMetric=PackageToUpdateNotFound, packageIndex=null)";
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self { status, code, message: message.into(), details: "" }
     }
 
     pub fn invalid_input(message: impl Into<String>) -> Self {
@@ -26,19 +38,33 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "NotFound", message)
     }
 
-    pub fn unauthorized() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "Unauthorized", "Access to requested resource is denied.")
+    /// Amazon's 403 names the reason in `details` (texts as clients match them, e.g. jlevers/selling-partner-api).
+    pub fn unauthorized(reason: AccessDenied) -> Self {
+        let details = match reason {
+            AccessDenied::Missing => "Access token is missing in the request header.",
+            AccessDenied::Expired => "The access token you provided has expired.",
+            AccessDenied::Invalid => "The access token you provided is revoked, malformed or invalid.",
+        };
+        Self { details, ..Self::new(StatusCode::FORBIDDEN, "Unauthorized", "Access to requested resource is denied.") }
     }
 
     pub fn quota_exceeded() -> Self {
         Self::new(StatusCode::TOO_MANY_REQUESTS, "QuotaExceeded", "You exceeded your quota for the requested resource.")
     }
 
+    pub fn invalid_pagination_token() -> Self {
+        Self::invalid_input(INVALID_PAGINATION_TOKEN)
+    }
+
+    pub fn package_to_update_not_found() -> Self {
+        Self::invalid_input(PACKAGE_TO_UPDATE_NOT_FOUND)
+    }
+
     /// Response for an injected fault with an arbitrary status.
     pub fn for_status(status: StatusCode) -> Self {
         match status.as_u16() {
             429 => Self::quota_exceeded(),
-            403 => Self::unauthorized(),
+            403 => Self::unauthorized(AccessDenied::Invalid),
             404 => Self::not_found("Resource not found"),
             400 => Self::invalid_input("Invalid input"),
             s if s >= 500 => {
@@ -48,9 +74,25 @@ impl ApiError {
         }
     }
 
-    fn details(&self) -> &'static str {
-        // Amazon's 403 carries a hint in `details`; the other errors send an empty string.
-        if self.code == "Unauthorized" { "The access token you provided is revoked, malformed or invalid." } else { "" }
+    /// The names `for_error` knows.
+    pub const FAULT_ERRORS: [&str; 5] = [
+        "PackageToUpdateNotFound",
+        "InvalidPaginationToken",
+        "ExpiredAccessToken",
+        "InvalidAccessToken",
+        "QuotaExceeded",
+    ];
+
+    /// Response for an injected fault naming one of Amazon's errors (`PackageToUpdateNotFound`, ...).
+    pub fn for_error(error: &str) -> Option<Self> {
+        Some(match error {
+            "PackageToUpdateNotFound" => Self::package_to_update_not_found(),
+            "InvalidPaginationToken" => Self::invalid_pagination_token(),
+            "ExpiredAccessToken" => Self::unauthorized(AccessDenied::Expired),
+            "InvalidAccessToken" => Self::unauthorized(AccessDenied::Invalid),
+            "QuotaExceeded" => Self::quota_exceeded(),
+            _ => return None,
+        })
     }
 }
 
@@ -70,7 +112,7 @@ struct ErrorEntry<'a> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body =
-            ErrorList { errors: [ErrorEntry { code: self.code, message: &self.message, details: self.details() }] };
+            ErrorList { errors: [ErrorEntry { code: self.code, message: &self.message, details: self.details }] };
         (self.status, Json(body)).into_response()
     }
 }

@@ -1,19 +1,34 @@
 //! `/_sandbox/*`: unauthenticated inspection and control endpoints for tests and the demo.
+//!
+//! - `GET calls`, `GET stats`, `GET orders`, `GET orders/{id}`: what was called (each call names the access
+//!   token it presented as `accessTokenId`), counts, and the orders with every dataset.
+//! - `POST orders/{id}/touch` `{"fulfillmentStatus"?}`: a change on Amazon's side.
+//! - `POST orders/{id}/quirk` `{"pointer", "value"}` or `{}`: from now on the order is served with `value`
+//!   at the JSON `pointer` (something Amazon's model does not promise), or, with `{}`, as the model says
+//!   again; either way a change on Amazon's side.
+//! - `POST faults` `{"operation", "status"?, "error"?, "delayMs"?, "count" = 1}`: the next `count` calls of
+//!   the operation wait `delayMs` (real time), then answer `status`/`error` instead of running (with neither,
+//!   they run, only late). `error` is an LWA code for `lwaToken`, else one of `ApiError::FAULT_ERRORS`.
+//! - `GET tokens`: `{"accessTokens": [...], "paginationTokens": [...]}`, each `{id, issuedAt, expiresAt,
+//!   presented}` (an access token's id is its number, never the token).
+//! - `POST access-tokens/expire`, `POST pagination-tokens/expire`: every token of that kind dies now.
+//! - `POST refresh-tokens/revoke` `{"refreshToken"}`, `GET|POST clock` `{"now"?, "advanceSeconds"?}`.
+
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::Duration;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::config::Operation;
-use crate::error::ApiError;
+use crate::error::{ApiError, LwaError};
 use crate::orders::{FulfillmentStatus, Order};
 use crate::routes::AppState;
-use crate::state::{CallRecord, Fault, Stats};
+use crate::state::{CallRecord, Fault, IssuedTokens, Stats};
 use crate::time::{format_iso_millis, parse_utc};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -23,7 +38,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/_sandbox/orders", get(orders))
         .route("/_sandbox/orders/{order_id}", get(order))
         .route("/_sandbox/orders/{order_id}/touch", post(touch))
+        .route("/_sandbox/orders/{order_id}/quirk", post(quirk))
         .route("/_sandbox/faults", post(add_fault))
+        .route("/_sandbox/tokens", get(tokens))
+        .route("/_sandbox/access-tokens/expire", post(expire_access_tokens))
+        .route("/_sandbox/pagination-tokens/expire", post(expire_pagination_tokens))
         .route("/_sandbox/refresh-tokens/revoke", post(revoke))
         .route("/_sandbox/clock", get(clock).post(set_clock))
 }
@@ -70,13 +89,38 @@ async fn touch(
         .ok_or_else(|| ApiError::not_found(format!("Order {order_id} not found")))
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct QuirkRequest {
+    pointer: Option<String>,
+    value: Option<Value>,
+}
+
+async fn quirk(
+    State(state): State<AppState>,
+    Path(order_id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Order>, ApiError> {
+    let request: QuirkRequest = optional_json(&body)?;
+    let quirk = match (request.pointer, request.value) {
+        (Some(pointer), Some(value)) => Some((pointer, value)),
+        (None, None) => None,
+        _ => return Err(ApiError::invalid_input("Provide both pointer and value, or neither")),
+    };
+    state
+        .set_quirk(&order_id, quirk)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("Order {order_id} not found")))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct FaultRequest {
     operation: String,
     status: Option<u16>,
-    /// LWA error code, for `lwaToken` faults.
+    /// An LWA error code for `lwaToken`; one of `ApiError::for_error`'s names for SP-API operations.
     error: Option<String>,
+    /// Hold the answer back this long (real milliseconds).
+    delay_ms: Option<u64>,
     #[serde(default = "one")]
     count: u32,
 }
@@ -92,18 +136,46 @@ async fn add_fault(State(state): State<AppState>, body: Bytes) -> Result<Json<Va
         .operation
         .parse()
         .map_err(|e: crate::config::UnknownOperation| ApiError::invalid_input(e.to_string()))?;
-    let status = match (request.status, request.error.as_deref()) {
-        (Some(code), _) => StatusCode::from_u16(code).map_err(|_| ApiError::invalid_input("Invalid status"))?,
-        (None, Some(error)) => crate::error::LwaError::status_for(error),
-        (None, None) => return Err(ApiError::invalid_input("Provide status and/or error")),
+    let status = request
+        .status
+        .map(|code| StatusCode::from_u16(code).map_err(|_| ApiError::invalid_input("Invalid status")))
+        .transpose()?;
+    // The status the fault will answer with, for the echo (`null` for a delay alone).
+    let answered = match (status, request.error.as_deref()) {
+        (Some(status), _) => Some(status),
+        (None, Some(error)) if op == Operation::LwaToken => Some(LwaError::status_for(error)),
+        (None, Some(error)) => Some(
+            ApiError::for_error(error)
+                .ok_or_else(|| {
+                    let known = ApiError::FAULT_ERRORS.join(", ");
+                    ApiError::invalid_input(format!("Unknown error '{error}' (expected one of {known})"))
+                })?
+                .status,
+        ),
+        (None, None) if request.delay_ms.is_some() => None,
+        (None, None) => return Err(ApiError::invalid_input("Provide status, error and/or delayMs")),
     };
-    state.inject_fault(op, Fault { status, lwa_error: request.error.clone(), remaining: request.count });
+    let delay = Duration::from_millis(request.delay_ms.unwrap_or(0));
+    state.inject_fault(op, Fault { status, error: request.error.clone(), delay, remaining: request.count });
     Ok(Json(json!({
         "operation": op.as_str(),
-        "status": status.as_u16(),
+        "status": answered.map(|s| s.as_u16()),
         "error": request.error,
+        "delayMs": request.delay_ms,
         "count": request.count,
     })))
+}
+
+async fn tokens(State(state): State<AppState>) -> Json<IssuedTokens> {
+    Json(state.tokens())
+}
+
+async fn expire_access_tokens(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "expired": state.expire_access_tokens() }))
+}
+
+async fn expire_pagination_tokens(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "expired": state.expire_pagination_tokens() }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,7 +214,7 @@ async fn set_clock(State(state): State<AppState>, body: Bytes) -> Result<Json<Va
         state.set_now(now);
     }
     if let Some(seconds) = request.advance_seconds {
-        state.set_now(state.now() + Duration::seconds(seconds));
+        state.set_now(state.now() + chrono::Duration::seconds(seconds));
     }
     Ok(clock_body(&state))
 }

@@ -13,6 +13,7 @@ mod routes;
 pub mod search;
 pub mod state;
 pub mod time;
+pub mod tokens;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use config::{DEFAULT_MARKETPLACE_ID, Operation, SandboxConfig, parse_rate_override};
+pub use config::{ACCESS_TOKEN_EXPIRES_IN_SECS, DEFAULT_MARKETPLACE_ID, Operation, SandboxConfig, parse_rate_override};
 pub use state::{CallRecord, Fault, SandboxState, Stats};
 
 /// A running sandbox server.

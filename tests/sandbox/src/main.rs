@@ -34,6 +34,15 @@ struct Args {
     /// Initial sandbox time (ISO 8601, Z); seeded timestamps derive from it.
     #[arg(long)]
     start_time: Option<String>,
+    /// Life of an access token in sandbox seconds (Amazon: 3600; `expires_in` says 3600 regardless).
+    #[arg(long, default_value_t = spapi_sandbox::ACCESS_TOKEN_EXPIRES_IN_SECS)]
+    access_token_lifetime_secs: i64,
+    /// Life of a searchOrders pagination token in sandbox seconds (Amazon: 24 hours).
+    #[arg(long, default_value_t = 24 * 3600)]
+    pagination_token_lifetime_secs: i64,
+    /// Divide both token lifetimes by --time-scale, as if tokens aged as fast as quotas refill.
+    #[arg(long)]
+    scale_token_lifetimes: bool,
 }
 
 impl Args {
@@ -43,7 +52,7 @@ impl Args {
             .as_deref()
             .map(|raw| spapi_sandbox::time::parse_utc(raw).ok_or_else(|| format!("invalid --start-time '{raw}'")))
             .transpose()?;
-        Ok(SandboxConfig {
+        let config = SandboxConfig {
             seed: self.seed,
             order_count: self.orders,
             time_scale: self.time_scale,
@@ -54,7 +63,10 @@ impl Args {
             rate_overrides: self.rates.into_iter().collect(),
             port: self.port,
             start_time,
-        })
+            access_token_lifetime: chrono::Duration::seconds(self.access_token_lifetime_secs),
+            pagination_token_lifetime: chrono::Duration::seconds(self.pagination_token_lifetime_secs),
+        };
+        Ok(if self.scale_token_lifetimes { config.with_scaled_token_lifetimes() } else { config })
     }
 }
 

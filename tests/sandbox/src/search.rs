@@ -1,20 +1,18 @@
 //! searchOrders: query parsing, filtering and keyset pagination.
 //!
-//! Results are ordered by (lastUpdatedTime, orderId). The pagination token carries the original
+//! Results are ordered by (lastUpdatedTime, orderId). A pagination token stands for the original
 //! filter (with its effective upper bound frozen at the first request) plus the last key returned,
 //! so an order changed between pages moves past the bound and drops out instead of shifting others.
 
 use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::orders::{FulfilledBy, FulfillmentStatus, IncludedData, Order};
 use crate::time::{format_iso, parse_utc, truncate_to_second};
+use crate::tokens::TokenStore;
 
 pub const DEFAULT_PAGE_SIZE: usize = 100;
 const MAX_MARKETPLACES: usize = 50;
@@ -22,14 +20,13 @@ const MAX_MARKETPLACES: usize = 50;
 const MIN_LAG_MINUTES: i64 = 2;
 
 /// Which timestamp the window applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WindowKind {
     Created,
     LastUpdated,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SearchFilter {
     pub marketplace_ids: Vec<String>,
     pub kind: WindowKind,
@@ -44,15 +41,29 @@ pub struct SearchFilter {
     pub page_size: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Cursor {
     pub last_updated_time: DateTime<Utc>,
     pub order_id: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct PageToken {
+/// The filter parameters as a request gave them. Amazon accepts a paginationToken only with the same
+/// ones as the request that produced it; `maxResultsPerPage` and `includedData` may change between pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GivenFilter {
+    marketplace_ids: BTreeSet<String>,
+    created_after: Option<DateTime<Utc>>,
+    created_before: Option<DateTime<Utc>>,
+    last_updated_after: Option<DateTime<Utc>>,
+    last_updated_before: Option<DateTime<Utc>>,
+    fulfillment_statuses: BTreeSet<FulfillmentStatus>,
+    fulfilled_by: BTreeSet<FulfilledBy>,
+}
+
+/// What a pagination token stands for. The sandbox keeps it; the client only sees an opaque string.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resume {
+    given: GivenFilter,
     filter: SearchFilter,
     after: Cursor,
 }
@@ -62,13 +73,15 @@ struct PageToken {
 pub struct SearchRequest {
     pub filter: SearchFilter,
     pub cursor: Option<Cursor>,
+    given: GivenFilter,
 }
 
 /// One page of results.
 #[derive(Debug, Clone)]
 pub struct Page {
     pub orders: Vec<Order>,
-    pub next_token: Option<String>,
+    /// Where the next page starts, if there is one.
+    pub next: Option<Resume>,
 }
 
 /// Query parameters with array values split on commas (repeated parameters are merged too).
@@ -135,91 +148,110 @@ fn parse_page_size(params: &QueryParams) -> Result<Option<usize>, ApiError> {
 
 impl SearchRequest {
     /// Builds the request from query parameters; `now` is the sandbox time of the call.
-    pub fn from_query(params: &QueryParams, now: DateTime<Utc>) -> Result<Self, ApiError> {
+    pub fn from_query(
+        params: &QueryParams,
+        now: DateTime<Utc>,
+        tokens: &mut TokenStore<Resume>,
+    ) -> Result<Self, ApiError> {
         let page_size = parse_page_size(params)?;
         let included = parse_included_data(params)?;
+        let given = GivenFilter::parse(params)?;
         if let Some(token) = params.scalar("paginationToken").filter(|t| !t.is_empty()) {
-            let mut decoded = decode_token(token)?;
-            // These don't change the result set, so a caller may adjust them between pages.
+            let resume = tokens.redeem(token, now).map_err(|_| ApiError::invalid_pagination_token())?;
+            if resume.given != given {
+                return Err(ApiError::invalid_pagination_token());
+            }
+            let mut filter = resume.filter;
             if let Some(size) = page_size {
-                decoded.filter.page_size = size;
+                filter.page_size = size;
             }
             if let Some(included) = included {
-                decoded.filter.included_data = included;
+                filter.included_data = included;
             }
-            return Ok(Self { filter: decoded.filter, cursor: Some(decoded.after) });
+            return Ok(Self { filter, cursor: Some(resume.after), given });
         }
-        let mut filter = parse_filter(params, now)?;
+        let mut filter = given.window(now)?;
         filter.page_size = page_size.unwrap_or(DEFAULT_PAGE_SIZE);
         filter.included_data = included.unwrap_or_default();
-        Ok(Self { filter, cursor: None })
+        Ok(Self { filter, cursor: None, given })
+    }
+
+    fn resume_after(&self, last: &Order) -> Resume {
+        Resume { given: self.given.clone(), filter: self.filter.clone(), after: key(last) }
     }
 }
 
-fn parse_filter(params: &QueryParams, now: DateTime<Utc>) -> Result<SearchFilter, ApiError> {
-    let marketplace_ids = params
-        .list("marketplaceIds")
-        .filter(|ids| !ids.is_empty())
-        .ok_or_else(|| ApiError::invalid_input("Missing required parameter: marketplaceIds"))?;
-    if marketplace_ids.len() > MAX_MARKETPLACES {
-        return Err(ApiError::invalid_input("marketplaceIds accepts at most 50 values"));
+impl GivenFilter {
+    fn parse(params: &QueryParams) -> Result<Self, ApiError> {
+        Ok(Self {
+            marketplace_ids: params.list("marketplaceIds").unwrap_or_default().into_iter().collect(),
+            created_after: params.timestamp("createdAfter")?,
+            created_before: params.timestamp("createdBefore")?,
+            last_updated_after: params.timestamp("lastUpdatedAfter")?,
+            last_updated_before: params.timestamp("lastUpdatedBefore")?,
+            fulfillment_statuses: params.enum_list("fulfillmentStatuses")?.unwrap_or_default().into_iter().collect(),
+            fulfilled_by: params.enum_list("fulfilledBy")?.unwrap_or_default().into_iter().collect(),
+        })
     }
-    let created = (params.timestamp("createdAfter")?, params.timestamp("createdBefore")?);
-    let updated = (params.timestamp("lastUpdatedAfter")?, params.timestamp("lastUpdatedBefore")?);
-    let (kind, after, before, after_name, before_name) = match (created, updated) {
-        ((Some(after), before), (None, None)) => (WindowKind::Created, after, before, "createdAfter", "createdBefore"),
-        ((None, None), (Some(after), before)) => {
-            (WindowKind::LastUpdated, after, before, "lastUpdatedAfter", "lastUpdatedBefore")
-        }
-        ((None, _), (None, _)) => {
-            return Err(ApiError::invalid_input("Exactly one of createdAfter and lastUpdatedAfter must be provided"));
-        }
-        _ => {
-            return Err(ApiError::invalid_input(
-                "createdAfter/createdBefore cannot be combined with lastUpdatedAfter/lastUpdatedBefore",
-            ));
-        }
-    };
-    let latest_allowed = now - Duration::minutes(MIN_LAG_MINUTES);
-    if after > now {
-        return Err(ApiError::invalid_input(format!("{after_name} must not be in the future")));
-    }
-    if let Some(before) = before {
-        if before > latest_allowed {
-            return Err(ApiError::invalid_input(format!(
-                "{before_name} must be at least 2 minutes before the time of the request"
-            )));
-        }
-        if before < after {
-            return Err(ApiError::invalid_input(format!("{before_name} must be equal to or after {after_name}")));
-        }
-    }
-    let before = before.unwrap_or_else(|| truncate_to_second(latest_allowed));
-    Ok(SearchFilter {
-        marketplace_ids,
-        kind,
-        after,
-        before,
-        updated_not_after: match kind {
-            WindowKind::LastUpdated => before,
-            WindowKind::Created => truncate_to_second(now),
-        },
-        fulfillment_statuses: params.enum_list("fulfillmentStatuses")?.unwrap_or_default(),
-        fulfilled_by: params.enum_list("fulfilledBy")?.unwrap_or_default(),
-        included_data: BTreeSet::new(),
-        page_size: DEFAULT_PAGE_SIZE,
-    })
-}
 
-fn decode_token(token: &str) -> Result<PageToken, ApiError> {
-    let invalid = || ApiError::invalid_input("Invalid paginationToken");
-    let bytes = URL_SAFE_NO_PAD.decode(token.trim()).map_err(|_| invalid())?;
-    serde_json::from_slice(&bytes).map_err(|_| invalid())
-}
-
-fn encode_token(token: &PageToken) -> String {
-    // Serializing plain data structures cannot fail.
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(token).unwrap_or_default())
+    /// Applies Amazon's rules on the window and bounds to a first-page request.
+    fn window(&self, now: DateTime<Utc>) -> Result<SearchFilter, ApiError> {
+        if self.marketplace_ids.is_empty() {
+            return Err(ApiError::invalid_input("Missing required parameter: marketplaceIds"));
+        }
+        if self.marketplace_ids.len() > MAX_MARKETPLACES {
+            return Err(ApiError::invalid_input("marketplaceIds accepts at most 50 values"));
+        }
+        let created = (self.created_after, self.created_before);
+        let updated = (self.last_updated_after, self.last_updated_before);
+        let (kind, after, before, after_name, before_name) = match (created, updated) {
+            ((Some(after), before), (None, None)) => {
+                (WindowKind::Created, after, before, "createdAfter", "createdBefore")
+            }
+            ((None, None), (Some(after), before)) => {
+                (WindowKind::LastUpdated, after, before, "lastUpdatedAfter", "lastUpdatedBefore")
+            }
+            ((None, _), (None, _)) => {
+                return Err(ApiError::invalid_input(
+                    "Exactly one of createdAfter and lastUpdatedAfter must be provided",
+                ));
+            }
+            _ => {
+                return Err(ApiError::invalid_input(
+                    "createdAfter/createdBefore cannot be combined with lastUpdatedAfter/lastUpdatedBefore",
+                ));
+            }
+        };
+        let latest_allowed = now - Duration::minutes(MIN_LAG_MINUTES);
+        if after > now {
+            return Err(ApiError::invalid_input(format!("{after_name} must not be in the future")));
+        }
+        if let Some(before) = before {
+            if before > latest_allowed {
+                return Err(ApiError::invalid_input(format!(
+                    "{before_name} must be at least 2 minutes before the time of the request"
+                )));
+            }
+            if before < after {
+                return Err(ApiError::invalid_input(format!("{before_name} must be equal to or after {after_name}")));
+            }
+        }
+        let before = before.unwrap_or_else(|| truncate_to_second(latest_allowed));
+        Ok(SearchFilter {
+            marketplace_ids: self.marketplace_ids.iter().cloned().collect(),
+            kind,
+            after,
+            before,
+            updated_not_after: match kind {
+                WindowKind::LastUpdated => before,
+                WindowKind::Created => truncate_to_second(now),
+            },
+            fulfillment_statuses: self.fulfillment_statuses.iter().copied().collect(),
+            fulfilled_by: self.fulfilled_by.iter().copied().collect(),
+            included_data: BTreeSet::new(),
+            page_size: DEFAULT_PAGE_SIZE,
+        })
+    }
 }
 
 impl SearchFilter {
@@ -264,11 +296,8 @@ pub fn run(request: &SearchRequest, orders: &[Order]) -> Page {
     matching.sort_by_key(|o| key(o));
     let has_more = matching.len() > filter.page_size;
     matching.truncate(filter.page_size);
-    let next_token = match (has_more, matching.last()) {
-        (true, Some(last)) => Some(encode_token(&PageToken { filter: filter.clone(), after: key(last) })),
-        _ => None,
-    };
-    Page { orders: matching.into_iter().map(|o| o.project(&filter.included_data)).collect(), next_token }
+    let next = matching.last().filter(|_| has_more).map(|last| request.resume_after(last));
+    Page { orders: matching.into_iter().map(|o| o.project(&filter.included_data)).collect(), next }
 }
 
 #[cfg(test)]
@@ -280,7 +309,7 @@ mod tests {
     }
 
     fn request(q: &str) -> Result<SearchRequest, ApiError> {
-        SearchRequest::from_query(&QueryParams::parse(Some(q)), now())
+        SearchRequest::from_query(&QueryParams::parse(Some(q)), now(), &mut TokenStore::default())
     }
 
     #[test]
@@ -309,7 +338,10 @@ mod tests {
         assert!(
             request("marketplaceIds=X&createdAfter=2026-03-01T00:00:00Z&fulfillmentStatuses=SHIPPED,NOPE").is_err()
         );
-        assert!(request("paginationToken=garbage!!").is_err());
+        assert_eq!(
+            request("marketplaceIds=X&createdAfter=2026-03-01T00:00:00Z&paginationToken=garbage!!").unwrap_err(),
+            ApiError::invalid_pagination_token()
+        );
     }
 
     #[test]

@@ -2,21 +2,19 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::http::StatusCode;
-use chrono::{DateTime, Duration, Utc};
-use rand::Rng;
-use rand::distr::Alphanumeric;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{Operation, SandboxConfig};
 use crate::orders::{FulfillmentStatus, Order, generate_orders};
 use crate::quota::Quotas;
+use crate::search::Resume;
 use crate::time::{SandboxClock, format_iso_millis, truncate_to_second};
-
-/// Lifetime of an LWA access token.
-pub const ACCESS_TOKEN_TTL_SECS: i64 = 3600;
+use crate::tokens::{AccessDenied, TokenInfo, TokenStore};
 
 /// One entry of `GET /_sandbox/calls`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -31,6 +29,9 @@ pub struct CallRecord {
     pub request_body: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
+    /// Which access token the call presented (its number in `GET /_sandbox/tokens`), if the sandbox issued it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token_id: Option<String>,
     pub at: String,
 }
 
@@ -52,21 +53,33 @@ pub struct Stats {
     pub confirmed_packages: usize,
 }
 
-/// An injected failure for the next `remaining` calls of one operation.
+/// An injected fault for the next `remaining` calls of one operation: a delay, an error, or both.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
-    pub status: StatusCode,
-    /// LWA error code (`invalid_grant`, ...) for `lwaToken` faults.
-    pub lwa_error: Option<String>,
+    /// Answer with this status instead of running the operation (`None`: run it, only later).
+    pub status: Option<StatusCode>,
+    /// The error to answer with: an LWA code (`invalid_grant`, ...) for `lwaToken`, one of
+    /// `ApiError::for_error`'s names (`PackageToUpdateNotFound`, ...) for SP-API operations.
+    pub error: Option<String>,
+    /// Real time to wait before answering (a slow Amazon; not scaled).
+    pub delay: Duration,
     pub remaining: u32,
 }
 
 /// Why the gate refused a call before it reached its handler.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
-    Unauthorized,
+    Unauthorized(AccessDenied),
     Fault(Fault),
     Throttled,
+}
+
+/// `GET /_sandbox/tokens`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedTokens {
+    pub access_tokens: Vec<TokenInfo>,
+    pub pagination_tokens: Vec<TokenInfo>,
 }
 
 /// Normalized content of one confirmShipment package, kept for idempotency checks.
@@ -88,16 +101,31 @@ pub(crate) struct Inner {
     pub orders: Vec<Order>,
     index: HashMap<String, usize>,
     pub actionable_mfn: usize,
-    pub access_tokens: HashMap<String, DateTime<Utc>>,
+    pub access_tokens: TokenStore<()>,
+    pub pagination_tokens: TokenStore<Resume>,
     pub refresh_tokens: HashSet<String>,
     pub calls: Vec<CallRecord>,
     pub faults: HashMap<Operation, VecDeque<Fault>>,
     pub quotas: Quotas,
     /// (orderId, packageReferenceId) → what was confirmed.
     pub confirmations: HashMap<(String, String), Confirmation>,
+    /// orderId → (JSON pointer, value) written over the order wherever it is served: Amazon sending
+    /// what its model does not promise (a 1995 ship date, an enum value added later).
+    pub quirks: HashMap<String, Vec<(String, Value)>>,
 }
 
 impl Inner {
+    /// A (projected) order as served, with any quirk written over it.
+    pub fn served(&self, order: &Order) -> Value {
+        let mut value = serde_json::to_value(order).unwrap_or(Value::Null);
+        for (pointer, quirk) in self.quirks.get(&order.order_id).into_iter().flatten() {
+            if let Some(slot) = value.pointer_mut(pointer) {
+                *slot = quirk.clone();
+            }
+        }
+        value
+    }
+
     pub fn order(&self, id: &str) -> Option<&Order> {
         self.index.get(id).map(|&i| &self.orders[i])
     }
@@ -138,12 +166,14 @@ impl SandboxState {
             orders: generated.orders,
             index,
             actionable_mfn: generated.actionable_mfn,
-            access_tokens: HashMap::new(),
+            access_tokens: TokenStore::default(),
+            pagination_tokens: TokenStore::default(),
             refresh_tokens: config.refresh_tokens.iter().cloned().collect(),
             calls: Vec::new(),
             faults: HashMap::new(),
             quotas: Quotas::new(&config),
             confirmations: HashMap::new(),
+            quirks: HashMap::new(),
         };
         Self { config, inner: Mutex::new(inner) }
     }
@@ -187,6 +217,21 @@ impl SandboxState {
         Some(order.clone())
     }
 
+    /// Serves the order with `value` at `pointer` from now on (`None`: as the model says again), as a
+    /// change on Amazon's side.
+    pub fn set_quirk(&self, id: &str, quirk: Option<(String, Value)>) -> Option<Order> {
+        let mut inner = self.lock();
+        let now = truncate_to_second(inner.now());
+        let order = inner.order_mut(id)?;
+        order.last_updated_time = now;
+        let order = order.clone();
+        match quirk {
+            Some(quirk) => inner.quirks.entry(id.to_owned()).or_default().push(quirk),
+            None => drop(inner.quirks.remove(id)),
+        }
+        Some(order)
+    }
+
     pub fn calls(&self) -> Vec<CallRecord> {
         self.lock().calls.clone()
     }
@@ -226,14 +271,35 @@ impl SandboxState {
         self.lock().refresh_tokens.contains(token)
     }
 
-    /// Issues a fresh access token valid for an hour of sandbox time.
+    /// Issues a fresh access token living `access_token_lifetime` of sandbox time.
     pub fn issue_access_token(&self) -> String {
-        let suffix: String = rand::rng().sample_iter(&Alphanumeric).take(64).map(char::from).collect();
-        let token = format!("Atza|{suffix}");
         let mut inner = self.lock();
-        let expiry = inner.now() + Duration::seconds(ACCESS_TOKEN_TTL_SECS);
-        inner.access_tokens.insert(token.clone(), expiry);
-        token
+        let now = inner.now();
+        inner.access_tokens.issue_access_token(now, self.config.access_token_lifetime)
+    }
+
+    /// Every access token dies now, as when Amazon's hour runs out early; returns how many were alive.
+    pub fn expire_access_tokens(&self) -> usize {
+        let mut inner = self.lock();
+        let now = inner.now();
+        inner.access_tokens.expire_all(now)
+    }
+
+    /// Every pagination token dies now (Amazon keeps them 24 hours); returns how many were alive.
+    pub fn expire_pagination_tokens(&self) -> usize {
+        let mut inner = self.lock();
+        let now = inner.now();
+        inner.pagination_tokens.expire_all(now)
+    }
+
+    pub fn tokens(&self) -> IssuedTokens {
+        let inner = self.lock();
+        IssuedTokens { access_tokens: inner.access_tokens.list(), pagination_tokens: inner.pagination_tokens.list() }
+    }
+
+    /// The number of an access token the sandbox issued.
+    pub fn access_token_id(&self, token: &str) -> Option<String> {
+        self.lock().access_tokens.info(token).map(|i| i.id.clone())
     }
 
     /// Advertised rate for `x-amzn-RateLimit-Limit`.
@@ -242,22 +308,24 @@ impl SandboxState {
     }
 
     /// Gatekeeping before a handler runs, in Amazon's order: auth, (injected fault), quota.
-    pub(crate) fn admit(&self, op: Operation, access_token: Option<&str>) -> Result<(), Rejection> {
+    /// Returns how long to hold the answer back (an injected delay) along with the verdict.
+    pub(crate) fn admit(&self, op: Operation, access_token: Option<&str>) -> (Duration, Result<(), Rejection>) {
         let mut inner = self.lock();
         if op.is_sp_api() {
             let now = inner.now();
-            let valid = access_token.and_then(|t| inner.access_tokens.get(t)).is_some_and(|expiry| *expiry > now);
-            if !valid {
-                return Err(Rejection::Unauthorized);
+            if let Err(reason) = inner.access_tokens.check_access(access_token, now) {
+                return (Duration::ZERO, Err(Rejection::Unauthorized(reason)));
             }
         }
-        if let Some(fault) = inner.take_fault(op) {
-            return Err(Rejection::Fault(fault));
+        let fault = inner.take_fault(op);
+        let delay = fault.as_ref().map_or(Duration::ZERO, |f| f.delay);
+        if let Some(fault) = fault.filter(|f| f.status.is_some() || f.error.is_some()) {
+            return (delay, Err(Rejection::Fault(fault)));
         }
         if op.is_sp_api() && !inner.quotas.try_acquire(op) {
-            return Err(Rejection::Throttled);
+            return (delay, Err(Rejection::Throttled));
         }
-        Ok(())
+        (delay, Ok(()))
     }
 
     pub(crate) fn record_call(&self, mut record: CallRecord) {

@@ -4,7 +4,12 @@ use chrono::Duration;
 use common::*;
 use serde_json::{Value, json};
 
-const FORBIDDEN_BODY: &str = r#"{"errors":[{"code":"Unauthorized","message":"Access to requested resource is denied.","details":"The access token you provided is revoked, malformed or invalid."}]}"#;
+/// Amazon's 403 body; only `details` says why.
+fn forbidden(details: &str) -> String {
+    format!(
+        r#"{{"errors":[{{"code":"Unauthorized","message":"Access to requested resource is denied.","details":"{details}"}}]}}"#
+    )
+}
 
 #[tokio::test]
 async fn lwa_token_grants_and_errors() {
@@ -87,10 +92,11 @@ async fn sp_api_requires_a_valid_unexpired_token() {
     assert_eq!(r.status(), 403);
     assert!(r.headers().get("x-amzn-RequestId").is_some());
     assert!(r.headers().get("x-amzn-RateLimit-Limit").is_none());
-    assert_eq!(r.text().await.unwrap(), FORBIDDEN_BODY);
+    assert_eq!(r.text().await.unwrap(), forbidden("Access token is missing in the request header."));
 
     let r = sb.search("Atza|forged", &query).await;
     assert_eq!(r.status(), 403);
+    assert_eq!(r.text().await.unwrap(), forbidden("The access token you provided is revoked, malformed or invalid."));
 
     let token = sb.token().await;
     let r = sb.search(&token, &query).await;
@@ -103,6 +109,7 @@ async fn sp_api_requires_a_valid_unexpired_token() {
     state.set_now(state.now() + Duration::seconds(3601));
     let r = sb.search(&token, &query).await;
     assert_eq!(r.status(), 403);
+    assert_eq!(r.text().await.unwrap(), forbidden("The access token you provided has expired."));
     let r = sb
         .client
         .post(sb.url("/orders/v0/orders/111-0000000-0000000/shipmentConfirmation"))

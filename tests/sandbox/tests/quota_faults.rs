@@ -1,6 +1,6 @@
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::{Value, json};
@@ -126,5 +126,80 @@ async fn injected_faults() {
     let stats = sb.sandbox_get("/_sandbox/stats").await;
     assert_eq!(stats["calls"]["searchOrders"]["503"], 2);
     assert_eq!(stats["throttled"], 1);
+    sb.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn slow_responses_are_a_fault_too() {
+    let sb = Sandbox::default().await;
+    let token = sb.token().await;
+    let id = sb.all_orders().await[0]["orderId"].as_str().unwrap().to_string();
+    let path = format!("/orders/2026-01-01/orders/{id}");
+
+    let r = sb.sandbox_post("/_sandbox/faults", json!({"operation": "getOrder", "delayMs": 400, "count": 2})).await;
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"operation": "getOrder", "status": null, "error": null, "delayMs": 400, "count": 2})
+    );
+    for _ in 0..2 {
+        let started = Instant::now();
+        assert_eq!(sb.get(&path, &token, &[]).await.status(), 200, "slow, then the real answer");
+        assert!(started.elapsed() >= Duration::from_millis(400));
+    }
+    let started = Instant::now();
+    assert_eq!(sb.get(&path, &token, &[]).await.status(), 200);
+    assert!(started.elapsed() < Duration::from_millis(400), "only `count` calls are slow");
+
+    // Slow and then failing, like a gateway timing out.
+    sb.sandbox_post("/_sandbox/faults", json!({"operation": "confirmShipment", "status": 503, "delayMs": 200})).await;
+    let started = Instant::now();
+    let r = sb.confirm(&token, &id, &json!({})).await;
+    assert_eq!(r.status(), 503);
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    sb.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_lwa_endpoint_fails_transiently_then_recovers() {
+    let sb = Sandbox::default().await;
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", REFRESH_TOKEN),
+        ("client_id", "sandbox-client-id"),
+        ("client_secret", "sandbox-client-secret"),
+    ];
+    let post = || sb.client.post(sb.url("/auth/o2/token")).form(&form).send();
+    sb.sandbox_post("/_sandbox/faults", json!({"operation": "lwaToken", "status": 503, "count": 2})).await;
+    sb.sandbox_post("/_sandbox/faults", json!({"operation": "lwaToken", "error": "server_error"})).await;
+    for (status, error) in [(503, "temporarily_unavailable"), (503, "temporarily_unavailable"), (500, "server_error")] {
+        let r = post().await.unwrap();
+        assert_eq!(r.status(), status);
+        assert_eq!(r.json::<Value>().await.unwrap()["error"], error);
+    }
+    assert_eq!(post().await.unwrap().status(), 200);
+    sb.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn faults_can_name_amazons_errors() {
+    let sb = Sandbox::default().await;
+    let token = sb.token().await;
+    let r = sb
+        .sandbox_post("/_sandbox/faults", json!({"operation": "confirmShipment", "error": "PackageToUpdateNotFound"}))
+        .await;
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], 400);
+    let (status, code, message) = error_code(sb.confirm(&token, "anything", &json!({})).await).await;
+    assert_eq!((status, code.as_str()), (400, "InvalidInput"));
+    assert!(message.contains("PackageToUpdateNotFound"), "{message}");
+
+    sb.sandbox_post("/_sandbox/faults", json!({"operation": "searchOrders", "error": "ExpiredAccessToken"})).await;
+    let r = sb.search(&token, &[]).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(r.json::<Value>().await.unwrap()["errors"][0]["details"], "The access token you provided has expired.");
+
+    let r = sb.sandbox_post("/_sandbox/faults", json!({"operation": "getOrder", "error": "Nope"})).await;
+    assert_eq!(r.status(), 400);
+    let r = sb.sandbox_post("/_sandbox/faults", json!({"operation": "getOrder"})).await;
+    assert_eq!(r.status(), 400);
     sb.handle.shutdown().await;
 }

@@ -18,15 +18,16 @@ fn unlimited() -> SandboxConfig {
     config
 }
 
-/// Follows nextToken until the end; returns every order id in order.
+/// Follows nextToken until the end, resending the first page's parameters as Amazon requires; returns
+/// every order id in order.
 async fn collect_pages(
     sb: &Sandbox,
     token: &str,
-    first: Vec<(&str, String)>,
+    first: Vec<(&'static str, String)>,
     mut between: impl FnMut(usize, &[String]) -> Option<String>,
 ) -> Vec<String> {
     let mut ids = Vec::new();
-    let mut query = first;
+    let mut query = first.clone();
     let mut page = 0;
     loop {
         let r = sb.search(token, &query).await;
@@ -41,10 +42,16 @@ async fn collect_pages(
             assert_eq!(r.status(), 200);
         }
         match body["pagination"]["nextToken"].as_str() {
-            Some(next) => query = vec![("paginationToken", next.to_string())],
+            Some(next) => query = with_token(&first, next),
             None => return ids,
         }
     }
+}
+
+fn with_token(first: &[(&'static str, String)], token: &str) -> Vec<(&'static str, String)> {
+    let mut query = first.to_vec();
+    query.push(("paginationToken", token.to_string()));
+    query
 }
 
 #[tokio::test]
@@ -128,11 +135,12 @@ async fn created_window_pagination_and_bad_token() {
     assert_eq!(ids.len(), expected);
     assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), expected);
 
-    let r = sb.search(&token, &[("paginationToken", "not-a-token".into())]).await;
+    let first = vec![("marketplaceIds", MARKETPLACE.into()), ("createdAfter", iso(after))];
+    let r = sb.search(&token, &with_token(&first, "not-a-token")).await;
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["errors"][0]["code"], "InvalidInput");
-    assert_eq!(body["errors"][0]["message"], "Invalid paginationToken");
+    assert_eq!(body["errors"][0]["message"], spapi_sandbox::error::INVALID_PAGINATION_TOKEN);
     sb.handle.shutdown().await;
 }
 
@@ -245,14 +253,14 @@ async fn filters_and_included_data() {
         let token = token.clone();
         async move {
             let mut orders = Vec::new();
-            let mut query = q;
+            let mut query = q.clone();
             loop {
                 let r = sb.search(&token, &query).await;
                 assert_eq!(r.status(), 200);
                 let body: Value = r.json().await.unwrap();
                 orders.extend(body["orders"].as_array().unwrap().iter().cloned());
                 match body["pagination"]["nextToken"].as_str() {
-                    Some(next) => query = vec![("paginationToken", next.to_string())],
+                    Some(next) => query = with_token(&q, next),
                     None => return orders,
                 }
             }

@@ -2,6 +2,7 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
+use spapi_sandbox::error::PACKAGE_TO_UPDATE_NOT_FOUND;
 use spapi_sandbox::{Operation, SandboxConfig};
 
 fn body(reference: &str, items: Value) -> Value {
@@ -90,14 +91,22 @@ async fn confirm_partial_then_full_and_idempotent() {
     assert_eq!(status_of(&shipped), "SHIPPED");
     assert!(items_of(&shipped).iter().all(|(_, unshipped)| *unshipped == 0));
 
-    // A new package on a fully shipped order is refused; resending an old one still is a 204.
+    // A new package on a fully shipped order: Amazon finds no package to update; resending an old one
+    // still is a 204, and so is editing it.
     let r = sb.confirm(&token, id, &body("3", json!([{"orderItemId": items[0].0, "quantity": 1}]))).await;
-    assert_eq!(error_code(r).await.0, 400);
+    let (status, code, message) = error_code(r).await;
+    assert_eq!((status, code.as_str(), message.as_str()), (400, "InvalidInput", PACKAGE_TO_UPDATE_NOT_FOUND));
     assert_eq!(sb.confirm(&token, id, &first).await.status(), 204);
+    let mut edited = first.clone();
+    edited["packageDetail"]["trackingNumber"] = json!("1ZCORRECTED");
+    assert_eq!(sb.confirm(&token, id, &edited).await.status(), 204);
+    let package =
+        |order: &Value| order["packages"].as_array().unwrap().iter().find(|p| p["packageReferenceId"] == "1").cloned();
+    assert_eq!(package(&inspect(&sb, id).await).unwrap()["trackingNumber"], "1ZCORRECTED");
 
     let stats = sb.sandbox_get("/_sandbox/stats").await;
     assert_eq!(stats["confirmedPackages"], 2);
-    assert_eq!(stats["calls"]["confirmShipment"]["204"], 4);
+    assert_eq!(stats["calls"]["confirmShipment"]["204"], 5);
     sb.handle.shutdown().await;
 }
 

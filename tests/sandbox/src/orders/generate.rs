@@ -251,7 +251,8 @@ impl Generator {
             last_updated_time: last_updated,
             programs,
             sales_channel: SalesChannel {
-                channel_name: "Amazon.com".into(),
+                // `channelName` is AMAZON or NON_AMAZON; the site's name goes in `marketplaceName`.
+                channel_name: "AMAZON".into(),
                 marketplace_id: self.marketplace_id.clone(),
                 marketplace_name: "Amazon.com".into(),
             },
@@ -323,9 +324,10 @@ impl Generator {
                         asin,
                         title: title.into(),
                         seller_sku: sku,
+                        // The model's enum values (`NEW`), not Seller Central's display names ("New").
                         condition: ItemCondition {
-                            condition_type: "New".into(),
-                            condition_subtype: Some("New".into()),
+                            condition_type: "NEW".into(),
+                            condition_subtype: Some("NEW".into()),
                         },
                         price: Some(ItemPrice { unit_price: Money::usd_cents(cents) }),
                     },

@@ -15,6 +15,7 @@ use crate::error::{ApiError, LwaError};
 use crate::state::{CallRecord, Fault, Rejection};
 
 const MAX_BODY_BYTES: usize = 1024 * 1024;
+const ACCESS_TOKEN_HEADER: &str = "x-amz-access-token";
 /// LWA request fields whose values must never be written to the call log.
 const SECRET_FIELDS: [&str; 2] = ["client_secret", "refresh_token"];
 
@@ -43,9 +44,13 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
     let method = request.method().to_string();
     let path = request.uri().path().to_string();
     let query = request.uri().query().map(str::to_string);
+    let access_token = request.headers().get(ACCESS_TOKEN_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
     let (parts, body) = request.into_parts();
     let (bytes, mut response) = match to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => (bytes.clone(), dispatch(&state, op, Request::from_parts(parts, Body::from(bytes)), next).await),
+        Ok(bytes) => {
+            let request = Request::from_parts(parts, Body::from(bytes.clone()));
+            (bytes, dispatch(&state, op, access_token.as_deref(), request, next).await)
+        }
         Err(_) => (Bytes::new(), ApiError::invalid_input("Request body too large").into_response()),
     };
     decorate(&state, op, &mut response);
@@ -58,30 +63,48 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
         status: response.status().as_u16(),
         request_body: loggable_body(op, &bytes),
         order_id,
+        access_token_id: access_token.and_then(|t| state.access_token_id(&t)),
         at: String::new(),
     });
     response
 }
 
-async fn dispatch(state: &AppState, op: Operation, request: Request, next: Next) -> Response {
+async fn dispatch(
+    state: &AppState,
+    op: Operation,
+    access_token: Option<&str>,
+    request: Request,
+    next: Next,
+) -> Response {
     if op == Operation::Unknown {
         return ApiError::not_found("Resource not found").into_response();
     }
-    let token = request.headers().get("x-amz-access-token").and_then(|v| v.to_str().ok()).map(str::to_string);
-    match state.admit(op, token.as_deref()) {
+    let (delay, verdict) = state.admit(op, access_token);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    match verdict {
         Ok(()) => next.run(request).await,
-        Err(Rejection::Unauthorized) => ApiError::unauthorized().into_response(),
+        Err(Rejection::Unauthorized(reason)) => ApiError::unauthorized(reason).into_response(),
         Err(Rejection::Throttled) => ApiError::quota_exceeded().into_response(),
         Err(Rejection::Fault(fault)) => fault_response(op, &fault),
     }
 }
 
 fn fault_response(op: Operation, fault: &Fault) -> Response {
-    if op != Operation::LwaToken {
-        return ApiError::for_status(fault.status).into_response();
+    if op == Operation::LwaToken {
+        let status = fault.status.unwrap_or_else(|| LwaError::status_for(fault.error.as_deref().unwrap_or("")));
+        let error = fault.error.clone().unwrap_or_else(|| LwaError::error_for_status(status).to_string());
+        return LwaError { status, error, description: "Injected by the sandbox".into() }.into_response();
     }
-    let error = fault.lwa_error.clone().unwrap_or_else(|| LwaError::error_for_status(fault.status).to_string());
-    LwaError { status: fault.status, error, description: "Injected by the sandbox".into() }.into_response()
+    let mut error = match (fault.error.as_deref().and_then(ApiError::for_error), fault.status) {
+        (Some(error), _) => error,
+        (None, status) => ApiError::for_status(status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)),
+    };
+    if let Some(status) = fault.status {
+        error.status = status;
+    }
+    error.into_response()
 }
 
 /// Adds `x-amzn-RequestId` everywhere and `x-amzn-RateLimit-Limit` where Amazon's models declare it.

@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use super::AppState;
 use super::gate::is_json;
+use crate::config::ACCESS_TOKEN_EXPIRES_IN_SECS;
 use crate::error::LwaError;
-use crate::state::ACCESS_TOKEN_TTL_SECS;
 
 /// Field order as Amazon sends it.
 #[derive(Serialize)]
@@ -57,7 +57,7 @@ fn issue(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<TokenResp
     Ok(TokenResponse {
         access_token: state.issue_access_token(),
         token_type: "bearer",
-        expires_in: ACCESS_TOKEN_TTL_SECS,
+        expires_in: ACCESS_TOKEN_EXPIRES_IN_SECS,
         refresh_token: refresh_token.clone(),
     })
 }

@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use crate::error::ApiError;
-use crate::orders::Order;
 use crate::search::{self, QueryParams, SearchRequest, parse_included_data};
 
 #[derive(Serialize)]
@@ -19,7 +18,7 @@ pub(crate) struct Pagination {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SearchOrdersResponse {
-    orders: Vec<Order>,
+    orders: Vec<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pagination: Option<Pagination>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -33,13 +32,16 @@ pub(crate) async fn search_orders(
     RawQuery(query): RawQuery,
 ) -> Result<Json<SearchOrdersResponse>, ApiError> {
     let params = QueryParams::parse(query.as_deref());
-    let inner = state.lock();
-    let request = SearchRequest::from_query(&params, inner.now())?;
+    let mut inner = state.lock();
+    let now = inner.now();
+    let request = SearchRequest::from_query(&params, now, &mut inner.pagination_tokens)?;
     let page = search::run(&request, &inner.orders);
+    let lifetime = state.config().pagination_token_lifetime;
+    let next_token = page.next.map(|resume| inner.pagination_tokens.issue_opaque(resume, now, lifetime));
     let (last_updated_before, created_before) = request.filter.echoed_bounds();
     Ok(Json(SearchOrdersResponse {
-        orders: page.orders,
-        pagination: page.next_token.map(|next_token| Pagination { next_token }),
+        orders: page.orders.iter().map(|order| inner.served(order)).collect(),
+        pagination: next_token.map(|next_token| Pagination { next_token }),
         last_updated_before,
         created_before,
     }))
@@ -51,6 +53,7 @@ pub(crate) async fn get_order(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let included = parse_included_data(&QueryParams::parse(query.as_deref()))?.unwrap_or_default();
-    let order = state.order(&order_id).ok_or_else(|| ApiError::not_found(format!("Order {order_id} not found")))?;
-    Ok(Json(json!({ "order": order.project(&included) })))
+    let inner = state.lock();
+    let order = inner.order(&order_id).ok_or_else(|| ApiError::not_found(format!("Order {order_id} not found")))?;
+    Ok(Json(json!({ "order": inner.served(&order.project(&included)) })))
 }

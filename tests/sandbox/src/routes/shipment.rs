@@ -190,8 +190,12 @@ fn check_order_state(order: &Order, confirmation: &Confirmation) -> Result<(), A
         .as_ref()
         .is_some_and(|p| p.iter().any(|p| p.package_reference_id == confirmation.package_reference_id));
     let status = order.status();
+    if status == Some(FulfillmentStatus::Shipped) && !updating {
+        // Nothing left to ship and no package of that reference to edit.
+        return Err(ApiError::package_to_update_not_found());
+    }
+    // Editing an already confirmed package stays possible after the order is fully shipped.
     let shippable = matches!(status, Some(FulfillmentStatus::Unshipped | FulfillmentStatus::PartiallyShipped))
-        // Editing an already confirmed package stays possible after the order is fully shipped.
         || (updating && status == Some(FulfillmentStatus::Shipped));
     if !shippable {
         let status = status.map_or_else(|| "UNKNOWN".to_string(), |s| s.to_string());

@@ -1,0 +1,200 @@
+//! The PII redactor against DynamoDB Local: the sharded due index, a backlog larger than a page, a
+//! corrupt order that must not stop the run, the dry run (handler and CLI) listing everything due.
+//! Orders are written straight into the table with the store; the clock is moved, never slept on.
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use sellerbridge_cli::local::runner;
+use sellerbridge_cli::ops;
+use sellerbridge_core::domain::clock::OffsetClock;
+use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId};
+use sellerbridge_core::domain::order::{AmazonOrder, Order};
+use sellerbridge_core::domain::status::OrderStatus;
+use sellerbridge_core::store::keys;
+use sellerbridge_e2e::{Harness, LogCapture, options_for, sandbox};
+use serde_json::json;
+
+const BUYER: &str = "Grace Hopper";
+const STREET: &str = "7 Compiler Lane";
+const PHONE: &str = "+1-202-555-0199";
+
+async fn stack(clock: Arc<OffsetClock>) -> Harness {
+    Harness::start(sandbox(1, 71, 600.0), clock, options_for(600.0)).await
+}
+
+fn order_id(n: usize) -> AmazonOrderId {
+    AmazonOrderId::parse(format!("113-{:07}-{:07}", 1_000_000 + n * 7_919 % 9_000_000, n)).unwrap()
+}
+
+/// An unshipped merchant-fulfilled order holding buyer PII, imported at `imported_at`.
+fn order(id: &AmazonOrderId, imported_at: DateTime<Utc>) -> Order {
+    let amazon: AmazonOrder = serde_json::from_value(json!({
+        "id": id.as_str(), "marketplace_id": "ATVPDKIKX0DER", "fulfilled_by": "MERCHANT",
+        "amazon_status": "UNSHIPPED", "created_at": imported_at, "updated_at": imported_at,
+        "ship_by": null, "deliver_by": null, "service_level": "Standard",
+        "flags": {"prime": false, "premium": false, "business": false, "gift": false, "amazon_custom": false},
+        "total": null,
+        "items": [{"id": "12345678901234", "sku": "SKU-A", "asin": null, "title": null, "quantity_ordered": 1,
+                   "quantity_shipped": 0, "unit_price": null, "condition": null, "gift_message": null}],
+        "buyer": {"name": BUYER, "email": "grace@marketplace.amazon.com", "company": null},
+        "ship_to": {"name": BUYER, "line1": STREET, "line2": null, "line3": null, "city": "Arlington",
+                    "state_or_region": "VA", "postal_code": "22201", "country_code": "US", "phone": PHONE,
+                    "address_type": null}
+    }))
+    .expect("an order in the stored shape");
+    Order::import(ConnectionId::parse("us-main").unwrap(), OrderStatus::AwaitingShipment, amazon, imported_at)
+}
+
+/// `count` orders, all past their 14-day unshipped limit once the clock moves 20 days on.
+async fn backlog(h: &Harness, count: usize) -> Vec<AmazonOrderId> {
+    let store = &h.stack.adapters.store;
+    let imported_at = Utc::now();
+    let ids: Vec<AmazonOrderId> = (0..count).map(order_id).collect();
+    for chunk in ids.chunks(25) {
+        let orders: Vec<Order> = chunk.iter().map(|id| order(id, imported_at)).collect();
+        futures::future::try_join_all(orders.iter().map(|order| store.save_order(order, 0)))
+            .await
+            .expect("orders stored");
+    }
+    ids
+}
+
+async fn index_partition(h: &Harness, id: &AmazonOrderId) -> Option<String> {
+    let (pk, sk) = keys::order(id);
+    let item = h
+        .stack
+        .clients
+        .dynamodb
+        .get_item()
+        .table_name(h.stack.adapters.store.table())
+        .key(keys::PK, AttributeValue::S(pk))
+        .key(keys::SK, AttributeValue::S(sk))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("order stored");
+    item.get(keys::REDACTION_PK).and_then(|v| v.as_s().ok()).cloned()
+}
+
+#[tokio::test]
+async fn due_orders_spread_over_the_shards_and_every_one_is_listed_and_redacted() {
+    let clock = Arc::new(OffsetClock::default());
+    let h = stack(clock.clone()).await;
+    let ids = backlog(&h, 230).await;
+
+    // Each order sits in its own shard partition, and the orders spread over many of them.
+    let mut partitions = BTreeSet::new();
+    for id in &ids {
+        let partition = index_partition(&h, id).await.expect("an order holding PII is in the index");
+        assert_eq!(partition, keys::redaction_partition(id));
+        partitions.insert(partition);
+    }
+    assert!(partitions.len() >= 12, "230 orders should reach most of the 16 shards: {partitions:?}");
+
+    // Nothing is due yet.
+    let deps = h.stack.redactor_deps();
+    let early = runner::tick_redaction(&deps, Duration::from_secs(60), true).await.unwrap();
+    assert!(early.would_redact.is_empty() && early.complete, "{early:?}");
+
+    clock.advance(chrono::Duration::days(20));
+    let all: BTreeSet<String> = ids.iter().map(ToString::to_string).collect();
+
+    // The dry run lists every due order (more than one page), and only then says complete.
+    let dry = runner::tick_redaction(&deps, Duration::from_secs(60), true).await.unwrap();
+    assert!(dry.complete && dry.continuation.is_none(), "{:?}", dry.continuation);
+    assert_eq!(dry.would_redact.len(), ids.len(), "no order listed twice or left out");
+    assert_eq!(dry.would_redact.iter().cloned().collect::<BTreeSet<_>>(), all);
+
+    // Out of time at once: it says so and hands back where to go on; following the continuations
+    // lists everything exactly once.
+    let mut listed = Vec::new();
+    let mut continuation = None;
+    let mut rounds = 0;
+    loop {
+        let part = pii_redactor::list_due(&deps, continuation.as_deref(), tokio::time::Instant::now()).await.unwrap();
+        rounds += 1;
+        listed.extend(part.would_redact);
+        if part.complete {
+            assert!(part.continuation.is_none());
+            break;
+        }
+        continuation = Some(part.continuation.expect("an incomplete dry run says where to go on"));
+    }
+    assert!(rounds > 2, "the deadline stopped the dry run page by page");
+    assert_eq!(listed.len(), ids.len());
+    assert_eq!(listed.into_iter().collect::<BTreeSet<_>>(), all);
+
+    // The CLI's `redaction-dry-run` shows them all too.
+    let cli = ops::redaction_dry_run(&deps).await.unwrap();
+    assert!(cli.complete);
+    assert_eq!(cli.would_redact.into_iter().collect::<BTreeSet<_>>(), all);
+
+    // A run stopped by its deadline says it is incomplete; the next one carries on and finishes, having
+    // found due orders in every shard.
+    let stopped = pii_redactor::redact_due(&deps, false, tokio::time::Instant::now()).await.unwrap();
+    assert!(!stopped.complete, "{stopped:?}");
+    let report = runner::tick_redaction(&deps, Duration::from_secs(300), false).await.unwrap();
+    assert!(report.complete, "{report:?}");
+    assert_eq!(report.redacted as usize, ids.len());
+    assert_eq!(report.failed, 0);
+    let store = &h.stack.adapters.store;
+    for id in &ids {
+        let stored = store.get_order(id).await.unwrap().unwrap().value;
+        assert!(stored.local.redaction.is_redacted(), "order {id}");
+        assert!(index_partition(&h, id).await.is_none(), "a redacted order leaves the index");
+    }
+    let after = runner::tick_redaction(&deps, Duration::from_secs(60), true).await.unwrap();
+    assert!(after.would_redact.is_empty() && after.complete);
+}
+
+#[tokio::test]
+async fn a_corrupt_order_is_reported_by_id_and_the_run_goes_on() {
+    let clock = Arc::new(OffsetClock::default());
+    let h = stack(clock.clone()).await;
+    let ids = backlog(&h, 40).await;
+
+    // One order whose stored body no longer parses (it still holds the buyer's name), in the index.
+    let broken = order_id(40);
+    let (pk, sk) = keys::order(&broken);
+    h.stack
+        .clients
+        .dynamodb
+        .put_item()
+        .table_name(h.stack.adapters.store.table())
+        .item(keys::PK, AttributeValue::S(pk))
+        .item(keys::SK, AttributeValue::S(sk))
+        .item("version", AttributeValue::N("1".into()))
+        .item("body", AttributeValue::S(format!("{{\"connection_id\": \"us-main\", \"buyer\": \"{BUYER}\"")))
+        .item(keys::REDACTION_PK, AttributeValue::S(keys::redaction_partition(&broken)))
+        .item(keys::REDACTION_DUE_AT, AttributeValue::S("2000-01-01T00:00:00Z".into()))
+        .send()
+        .await
+        .unwrap();
+    clock.advance(chrono::Duration::days(20));
+
+    let logs = LogCapture::default();
+    let _guard = logs.install();
+    let deps = h.stack.redactor_deps();
+    for run in 0..2 {
+        let report = runner::tick_redaction(&deps, Duration::from_secs(300), false).await.unwrap();
+        assert!(report.complete, "run {run}: {report:?}");
+        assert_eq!(report.redacted as usize, if run == 0 { ids.len() } else { 0 }, "run {run}");
+        assert_eq!(report.failed, 1, "run {run}");
+        assert_eq!(report.failed_orders, vec![broken.to_string()], "run {run}");
+        let text = serde_json::to_string(&report).unwrap();
+        assert!(!text.contains(BUYER), "the report names orders, not buyers: {text}");
+    }
+    let store = &h.stack.adapters.store;
+    for id in &ids {
+        assert!(store.get_order(id).await.unwrap().unwrap().value.local.redaction.is_redacted(), "order {id}");
+    }
+    let logged = logs.text();
+    assert!(logged.contains(broken.as_str()), "the failure is logged by order id");
+    for pii in [BUYER, STREET, PHONE] {
+        assert!(!logged.contains(pii), "PII in the logs: {pii}");
+    }
+}

@@ -1,0 +1,245 @@
+//! A sync that never stalls: refused or stale pagination tokens restart the window, a corrupt stored
+//! order is kept aside, one seller's quota never starves another, Login with Amazon hiccups are
+//! retried, a clock ahead of Amazon's is tolerated, and "sync now" or a reset never races a running sync.
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::Utc;
+use order_sync::{SyncOutcome, SyncSettings};
+use sellerbridge_cli::local::runner;
+use sellerbridge_cli::local::stack::ConnectionSpec;
+use sellerbridge_cli::ops;
+use sellerbridge_core::domain::clock::OffsetClock;
+use sellerbridge_core::domain::connection::ConnectionOptions;
+use sellerbridge_core::domain::ids::{ConnectionId, MarketplaceId, SellerId};
+use sellerbridge_core::domain::rate::Quota;
+use sellerbridge_core::store::keys;
+use sellerbridge_e2e::{Harness, REFRESH_TOKEN, options_for, sandbox};
+use serde_json::{Value, json};
+
+/// Every searchOrders call the sandbox received, in order, as its call log records them.
+async fn search_calls(h: &Harness) -> Vec<Value> {
+    let calls: Vec<Value> =
+        reqwest::get(format!("{}/_sandbox/calls", h.sandbox.url)).await.unwrap().json().await.unwrap();
+    calls.into_iter().filter(|c| c["operation"] == "searchOrders").collect()
+}
+
+fn sent_a_token(call: &Value) -> bool {
+    call["query"].as_str().unwrap_or_default().contains("paginationToken=")
+}
+
+/// Amazon's real searchOrders quota with a tiny burst: one run reads two pages and pauses.
+async fn paused_backfill() -> (Harness, OffsetClock, order_sync::SyncDeps) {
+    let clock = OffsetClock::default();
+    let mut options = options_for(1.0);
+    options.quota_overrides.insert("searchOrders".into(), Quota::new(0.0056, 3.0));
+    let h = Harness::start(sandbox(60, 17, 600.0), Arc::new(clock.clone()), options).await;
+    let sync = h.stack.sync_deps(SyncSettings { page_size: 5, ..SyncSettings::default() }).await.unwrap();
+    let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    assert!(matches!(report.connections[0].outcome, SyncOutcome::Paused { .. }), "{report:?}");
+    let cursor = h.stack.adapters.store.load_cursor(&h.connection.id).await.unwrap().unwrap().value;
+    assert!(cursor.window.and_then(|w| w.pagination_token).is_some(), "paused mid-window with a token saved");
+    (h, clock, sync)
+}
+
+async fn advance(h: &Harness, clock: &OffsetClock, by: chrono::Duration) {
+    clock.advance(by);
+    h.sandbox_post("/_sandbox/clock", json!({"advanceSeconds": by.num_seconds()})).await;
+}
+
+#[tokio::test]
+async fn any_refusal_of_a_resumed_token_restarts_the_window() {
+    let (h, clock, sync) = paused_backfill().await;
+    // Amazon's words for a dead token vary; a plain 400 must be enough.
+    h.sandbox_post("/_sandbox/faults", json!({"operation": "searchOrders", "status": 400, "count": 1})).await;
+    advance(&h, &clock, chrono::Duration::minutes(10)).await;
+    let before = search_calls(&h).await.len();
+    let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    assert!(!matches!(report.connections[0].outcome, SyncOutcome::Failed { .. }), "{report:?}");
+    let calls = search_calls(&h).await;
+    assert!(sent_a_token(&calls[before]) && calls[before]["status"] == 400);
+    assert!(!sent_a_token(&calls[before + 1]), "the window was read again from its first page");
+}
+
+#[tokio::test]
+async fn a_token_older_than_its_lifetime_is_never_sent() {
+    let (h, clock, sync) = paused_backfill().await;
+    // The connection waited a day (re-authorization, say): Amazon's token lived 24 hours.
+    advance(&h, &clock, chrono::Duration::hours(24)).await;
+    let before = search_calls(&h).await.len();
+    runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    let calls = search_calls(&h).await;
+    assert!(calls.len() > before);
+    assert!(calls[before..].iter().all(|c| !sent_a_token(c) || c["status"] != 400), "no dead token was sent");
+    assert!(!sent_a_token(&calls[before]), "the stale window was started over without sending its token");
+}
+
+#[tokio::test]
+async fn a_corrupt_stored_order_is_kept_aside_and_the_sync_goes_on() {
+    let clock = OffsetClock::default();
+    let h = Harness::start(sandbox(20, 23, 600.0), Arc::new(clock.clone()), options_for(600.0)).await;
+    let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
+    runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    let orders = h.stack.adapters.store.scan_orders().await.unwrap();
+    let (broken, other) = (orders[0].id().clone(), orders[1].id().clone());
+    let key = keys::order(&broken);
+    h.stack
+        .adapters
+        .store
+        .client()
+        .update_item()
+        .table_name(h.stack.adapters.store.table())
+        .key(keys::PK, AttributeValue::S(key.0))
+        .key(keys::SK, AttributeValue::S(key.1))
+        .update_expression("SET body = :garbage")
+        .expression_attribute_values(":garbage", AttributeValue::S("{\"truncated".into()))
+        .send()
+        .await
+        .unwrap();
+    for id in [&broken, &other] {
+        h.sandbox_post(&format!("/_sandbox/orders/{id}/touch"), json!({})).await;
+    }
+    advance(&h, &clock, chrono::Duration::minutes(10)).await;
+
+    for _ in 0..2 {
+        let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+        let connection = &report.connections[0];
+        assert_eq!(connection.outcome, SyncOutcome::UpToDate, "one bad record never stalls the connection");
+        assert_eq!(connection.unreadable_orders, vec![broken.to_string()]);
+        advance(&h, &clock, chrono::Duration::minutes(10)).await;
+    }
+    let updated = h.stack.adapters.store.get_order(&other).await.unwrap().unwrap();
+    assert!(updated.value.amazon.updated_at > orders[1].amazon.updated_at, "the other order was still updated");
+    let summary = ops::order_summary(&h.stack.adapters.store, &broken).await.unwrap();
+    assert!(summary["unreadable"][0]["reason"].as_str().unwrap().contains("stored order unreadable"), "{summary}");
+}
+
+#[tokio::test]
+async fn a_seller_waiting_for_quota_never_starves_another() {
+    let h = Harness::start(sandbox(30, 29, 600.0), Arc::new(OffsetClock::default()), options_for(600.0)).await;
+    // Sorted first, and slow: every page waits about two seconds for this seller's quota.
+    let mut slow = ConnectionOptions::default();
+    slow.quota_overrides.insert("searchOrders".into(), Quota::new(0.5, 2.0));
+    h.stack
+        .add_connection(ConnectionSpec {
+            id: ConnectionId::parse("a-slow").unwrap(),
+            seller_id: SellerId::parse(format!("A2SLOW{}", Utc::now().timestamp_micros())).unwrap(),
+            marketplace_id: MarketplaceId::parse("ATVPDKIKX0DER").unwrap(),
+            refresh_token: REFRESH_TOKEN.into(),
+            options: slow,
+            import_from: Utc::now() - chrono::Duration::days(30),
+        })
+        .await
+        .unwrap();
+    let settings = SyncSettings { page_size: 2, deadline_margin: Duration::from_secs(1), ..SyncSettings::default() };
+    let sync = h.stack.sync_deps(settings).await.unwrap();
+    let report = runner::tick_sync(&sync, Duration::from_secs(8)).await.unwrap();
+    let outcome = |id: &str| &report.connections.iter().find(|c| c.connection_id.as_str() == id).unwrap().outcome;
+    assert!(matches!(outcome("a-slow"), SyncOutcome::Paused { .. }), "{report:?}");
+    assert_eq!(outcome("us-main"), &SyncOutcome::UpToDate, "{report:?}");
+}
+
+#[tokio::test]
+async fn a_transient_login_with_amazon_failure_is_retried() {
+    let h = Harness::start(sandbox(10, 37, 600.0), Arc::new(OffsetClock::default()), options_for(600.0)).await;
+    h.sandbox_post("/_sandbox/faults", json!({"operation": "lwaToken", "status": 503, "count": 1})).await;
+    let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
+    let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(report.connections[0].outcome, SyncOutcome::UpToDate, "{report:?}");
+    assert!(report.connections[0].inserted > 0);
+}
+
+#[tokio::test]
+async fn a_lambda_clock_ahead_of_amazons_is_not_refused() {
+    let clock = OffsetClock::default();
+    clock.advance(chrono::Duration::seconds(45));
+    let h = Harness::start(sandbox(10, 41, 600.0), Arc::new(clock), options_for(600.0)).await;
+    let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
+    let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(report.connections[0].outcome, SyncOutcome::UpToDate, "{report:?}");
+}
+
+#[tokio::test]
+async fn sync_now_leaves_a_connection_another_run_holds() {
+    let h = Harness::start(sandbox(10, 43, 600.0), Arc::new(OffsetClock::default()), options_for(600.0)).await;
+    let store = &h.stack.adapters.store;
+    let now = h.stack.adapters.clock.now();
+    assert!(
+        store
+            .acquire_sync_lease(&h.connection.id, "scheduled-run", now, now + chrono::Duration::minutes(5))
+            .await
+            .unwrap()
+    );
+    let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
+    let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(report.connections[0].outcome, SyncOutcome::Busy);
+    assert!(search_calls(&h).await.is_empty(), "nothing was read twice");
+
+    store.release_sync_lease(&h.connection.id, "scheduled-run").await.unwrap();
+    let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(report.connections[0].outcome, SyncOutcome::UpToDate);
+}
+
+#[tokio::test]
+async fn an_import_date_reset_during_a_sync_is_not_overwritten() {
+    let h = Harness::start(sandbox(10, 47, 600.0), Arc::new(OffsetClock::default()), options_for(600.0)).await;
+    h.sandbox_post("/_sandbox/faults", json!({"operation": "searchOrders", "delayMs": 2000, "count": 1})).await;
+    let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
+    let reset_to = h.stack.adapters.clock.now() - chrono::Duration::days(90);
+    let (report, _) = tokio::join!(runner::tick_sync(&sync, Duration::from_secs(30)), async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        ops::reset_import_date(&h.stack.adapters.store, &h.connection.id, reset_to).await.unwrap()
+    });
+    let report = report.unwrap();
+    let SyncOutcome::Paused { reason } = &report.connections[0].outcome else { panic!("{report:?}") };
+    assert!(reason.contains("changed"), "{reason}");
+    let cursor = h.stack.adapters.store.load_cursor(&h.connection.id).await.unwrap().unwrap().value;
+    assert_eq!(cursor.committed_until, reset_to, "the operator's reset stands");
+    assert_eq!(cursor.window, None);
+}
+
+#[tokio::test]
+async fn an_order_amazon_sends_unreadable_is_kept_without_pii_and_read_again_later() {
+    let clock = OffsetClock::default();
+    let h = Harness::start(sandbox(20, 53, 600.0), Arc::new(clock.clone()), options_for(600.0)).await;
+    let seeded = h.inspector.orders().await.unwrap();
+    let odd = seeded
+        .iter()
+        .find(|o| o["fulfillment"]["fulfillmentStatus"] == "UNSHIPPED" && o["fulfillment"]["fulfilledBy"] == "MERCHANT")
+        .expect("an actionable order");
+    let odd_id = odd["orderId"].as_str().unwrap().to_owned();
+    // Amazon sends a creation time of 1995 as a number (field lesson 18).
+    h.sandbox_post(&format!("/_sandbox/orders/{odd_id}/quirk"), json!({"pointer": "/createdTime", "value": 1995}))
+        .await;
+    advance(&h, &clock, chrono::Duration::minutes(10)).await;
+    let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
+
+    let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    let connection = &report.connections[0];
+    assert_eq!(connection.outcome, SyncOutcome::UpToDate, "one bad order never stalls the sync");
+    assert_eq!(connection.unreadable_orders, vec![odd_id.clone()]);
+    let id = sellerbridge_core::domain::ids::AmazonOrderId::parse(odd_id.clone()).unwrap();
+    assert!(h.stack.adapters.store.get_order(&id).await.unwrap().is_none());
+    let summary = ops::order_summary(&h.stack.adapters.store, &id).await.unwrap();
+    let kept = &summary["unreadable"][0];
+    assert!(kept["reason"].as_str().unwrap().contains(&odd_id), "{summary}");
+    assert_eq!(kept["payload_without_pii"]["createdTime"], 1995, "the payload shows what Amazon sent");
+    let text = summary.to_string();
+    for canary in sellerbridge_e2e::pii_canaries(std::slice::from_ref(odd)) {
+        assert!(!text.contains(&canary), "PII kept with the unreadable order: {text}");
+    }
+
+    // Still unreadable on the next run: kept, attempts counted, never dropped.
+    advance(&h, &clock, chrono::Duration::minutes(10)).await;
+    let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(report.connections[0].unreadable_orders, vec![odd_id.clone()], "{report:?}");
+
+    // Amazon's copy reads again (or our mapping was fixed): a later run stores it and lets it go.
+    h.sandbox_post(&format!("/_sandbox/orders/{odd_id}/quirk"), json!({})).await;
+    advance(&h, &clock, chrono::Duration::minutes(10)).await;
+    let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(report.connections[0].recovered, 1, "{report:?}");
+    assert!(report.connections[0].unreadable_orders.is_empty());
+    assert!(h.stack.adapters.store.get_order(&id).await.unwrap().is_some());
+}

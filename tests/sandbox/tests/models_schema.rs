@@ -1,0 +1,335 @@
+//! Every kind of response the sandbox sends, validated against Amazon's models (`models/`, copied from
+//! `amzn/selling-partner-api-models`): the sandbox must answer in Amazon's shapes and values, not in the client's.
+//!
+//! The Swagger 2.0 definitions are made stricter than Amazon wrote them, so that a divergence cannot hide:
+//! every object is closed (`additionalProperties: false`, an invented field fails) and the enums the model gives
+//! only in prose ("**Possible values**: `NEW`, `USED`") become real enums.
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use chrono::Duration;
+use common::*;
+use jsonschema::Validator;
+use reqwest::Response;
+use serde_json::{Value, json};
+use spapi_sandbox::{Operation, SandboxConfig};
+
+fn load_model(file: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Backticked SCREAMING_CASE values after "**Possible value(s)**" in a description.
+fn prose_enum(description: &str) -> Option<Vec<String>> {
+    let (_, listed) = description.split_once("**Possible value")?;
+    let values: Vec<String> = listed
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'))
+        .map(str::to_owned)
+        .collect();
+    (!values.is_empty()).then_some(values)
+}
+
+/// Closes every object schema and turns prose enums into `enum`; returns the property paths it enumerated.
+fn tighten(schema: &mut Value, path: &str, enumerated: &mut BTreeSet<String>) {
+    let Value::Object(object) = schema else {
+        if let Value::Array(items) = schema {
+            items.iter_mut().for_each(|item| tighten(item, path, enumerated));
+        }
+        return;
+    };
+    if let Some(Value::Object(properties)) = object.get_mut("properties") {
+        for (name, property) in properties.iter_mut() {
+            add_prose_enum(property, &format!("{path}.{name}"), enumerated);
+        }
+        object.entry("additionalProperties").or_insert(Value::Bool(false));
+    }
+    for (key, value) in object.iter_mut() {
+        tighten(value, &format!("{path}/{key}"), enumerated);
+    }
+}
+
+fn add_prose_enum(property: &mut Value, path: &str, enumerated: &mut BTreeSet<String>) {
+    let Some(values) = property["description"].as_str().and_then(prose_enum) else {
+        return;
+    };
+    // A `$ref` ignores its siblings in draft 4, so only plain string (or string array) fields take the enum.
+    let target = match property["type"].as_str() {
+        Some("string") => property,
+        Some("array") if property["items"]["type"] == "string" => &mut property["items"],
+        _ => return,
+    };
+    if let Value::Object(target) = target {
+        target.insert("enum".into(), json!(values));
+        enumerated.insert(path.replace("/definitions/", "").replace("/properties", ""));
+    }
+}
+
+/// Validators for one model: a document per definition, with all (tightened) definitions attached.
+struct Model {
+    definitions: Value,
+    enumerated: BTreeSet<String>,
+}
+
+impl Model {
+    fn load(file: &str) -> Self {
+        let mut definitions = load_model(file)["definitions"].clone();
+        let mut enumerated = BTreeSet::new();
+        tighten(&mut definitions, "", &mut enumerated);
+        Self { definitions, enumerated }
+    }
+
+    fn validator(&self, definition: &str) -> Validator {
+        assert!(self.definitions.get(definition).is_some(), "no definition {definition}");
+        let schema = json!({"$ref": format!("#/definitions/{definition}"), "definitions": self.definitions});
+        jsonschema::draft4::options().should_validate_formats(true).build(&schema).unwrap()
+    }
+}
+
+/// Collects every divergence so one run lists them all.
+#[derive(Default)]
+struct Divergences(Vec<String>);
+
+impl Divergences {
+    fn check(&mut self, validator: &Validator, what: &str, body: &Value) {
+        for error in validator.iter_errors(body) {
+            // Array indices are dropped so one divergence repeated over many orders is listed once.
+            let at = error.instance_path().to_string();
+            let field: Vec<&str> = at.split('/').filter(|s| !s.bytes().all(|b| b.is_ascii_digit())).collect();
+            self.0.push(format!("{what}: {}: {error:.200}", field.join("/")));
+        }
+    }
+
+    fn expect_error(&mut self, what: &str, status: u16) {
+        if status < 400 {
+            self.0.push(format!("{what}: answered {status}, expected an error"));
+        }
+    }
+
+    fn assert_none(self) {
+        let unique: BTreeSet<String> = self.0.into_iter().collect();
+        assert!(unique.is_empty(), "{} divergences from Amazon's models:\n{}", unique.len(), {
+            let lines: Vec<String> = unique.into_iter().take(60).collect();
+            lines.join("\n")
+        });
+    }
+}
+
+struct Validators {
+    search: Validator,
+    get_order: Validator,
+    errors: Validator,
+    confirm_errors: Validator,
+    lwa_token: Validator,
+    lwa_error: Validator,
+}
+
+impl Validators {
+    fn new() -> Self {
+        let orders = Model::load("orders_2026-01-01.json");
+        let v0 = Model::load("ordersV0.json");
+        let lwa = Model::load("lwa_token.json");
+        Self {
+            search: orders.validator("SearchOrdersResponse"),
+            get_order: orders.validator("GetOrderResponse"),
+            errors: orders.validator("ErrorList"),
+            confirm_errors: v0.validator("ConfirmShipmentErrorResponse"),
+            lwa_token: lwa.validator("TokenResponse"),
+            lwa_error: lwa.validator("ErrorResponse"),
+        }
+    }
+}
+
+#[test]
+fn prose_enums_cover_the_fields_that_matter() {
+    let orders = Model::load("orders_2026-01-01.json");
+    for field in [
+        "Order.programs",
+        "SalesChannel.channelName",
+        "OrderFulfillment.fulfilledBy",
+        "OrderFulfillment.fulfillmentServiceLevel",
+        "ItemCondition.conditionType",
+        "ItemCondition.conditionSubtype",
+        "CustomerAddress.addressType",
+    ] {
+        assert!(orders.enumerated.iter().any(|p| p.trim_start_matches('/') == field), "{field} has no enum");
+    }
+    // fulfillmentStatus and packageStatus.status carry a real enum in the model.
+    assert!(orders.definitions["FulfillmentStatus"]["enum"].is_array());
+    assert!(orders.definitions["PackageStatus"]["properties"]["status"]["enum"].is_array());
+    assert_eq!(
+        prose_enum("x\n\n**Possible values**: `AMAZON`, `NON_AMAZON`"),
+        Some(vec!["AMAZON".to_string(), "NON_AMAZON".to_string()])
+    );
+}
+
+async fn json_of(response: Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+}
+
+const ALL_DATA: &str = "BUYER,RECIPIENT,PROCEEDS,FULFILLMENT,PACKAGES";
+
+#[tokio::test]
+async fn every_response_matches_amazons_models() {
+    let v = Validators::new();
+    let mut found = Divergences::default();
+    let mut config = SandboxConfig {
+        seed: 42,
+        order_count: 300,
+        start_time: Some("2026-03-10T12:34:56Z".parse().unwrap()),
+        ..SandboxConfig::default()
+    };
+    for op in [Operation::SearchOrders, Operation::GetOrder, Operation::ConfirmShipment] {
+        config.rate_overrides.insert(op, (1000.0, 1000.0));
+    }
+    let sb = Sandbox::start(config).await;
+    let lwa = sb
+        .client
+        .post(sb.url("/auth/o2/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", REFRESH_TOKEN),
+            ("client_id", "sandbox-client-id"),
+            ("client_secret", "sandbox-client-secret"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(lwa).await;
+    assert_eq!(status, 200);
+    found.check(&v.lwa_token, "lwa token", &body);
+    let token = body["access_token"].as_str().unwrap().to_string();
+    let now = sb.handle.state().now();
+    let after = iso(now - Duration::days(30));
+
+    // Every page of several searches, with every dataset and with none.
+    let mut next_tokens = Vec::new();
+    for (included, size) in [(ALL_DATA, "37"), ("", "100"), ("FULFILLMENT,PACKAGES", "7")] {
+        let mut first = vec![("marketplaceIds", MARKETPLACE.to_string()), ("lastUpdatedAfter", after.clone())];
+        if !included.is_empty() {
+            first.push(("includedData", included.to_string()));
+        }
+        let mut query = first.clone();
+        query.push(("maxResultsPerPage", size.into()));
+        loop {
+            let (status, body) = json_of(sb.search(&token, &query).await).await;
+            assert_eq!(status, 200, "{body}");
+            found.check(&v.search, &format!("searchOrders [{included}]"), &body);
+            let Some(next) = body["pagination"]["nextToken"].as_str() else { break };
+            next_tokens.push(next.to_string());
+            query = first.clone();
+            query.push(("paginationToken", next.to_string()));
+        }
+    }
+    assert!(next_tokens.len() > 5);
+    let created = vec![
+        ("marketplaceIds", MARKETPLACE.to_string()),
+        ("createdAfter", iso(now - Duration::days(2))),
+        ("includedData", ALL_DATA.to_string()),
+    ];
+    let (_, body) = json_of(sb.search(&token, &created).await).await;
+    found.check(&v.search, "searchOrders createdAfter", &body);
+
+    // getOrder of every order, with every dataset.
+    let all = sb.all_orders().await;
+    for order in &all {
+        let id = order["orderId"].as_str().unwrap();
+        let r = sb.get(&format!("/orders/2026-01-01/orders/{id}"), &token, &[("includedData", ALL_DATA.into())]).await;
+        let (status, body) = json_of(r).await;
+        assert_eq!(status, 200);
+        found.check(&v.get_order, "getOrder", &body);
+    }
+
+    // A confirmed package as Amazon then shows it (carrier "Other" too).
+    let open = all.iter().find(|o| is_actionable_mfn(o) && status_of(o) == "UNSHIPPED").unwrap();
+    let id = open["orderId"].as_str().unwrap();
+    let item = &open["orderItems"][0];
+    let confirm = json!({"marketplaceId": MARKETPLACE, "packageDetail": {
+        "packageReferenceId": "1", "carrierCode": "Other", "carrierName": "Pony Express Local",
+        "trackingNumber": "PX1", "shipDate": iso(now), "shippingMethod": "Ground",
+        "orderItems": [{"orderItemId": item["orderItemId"], "quantity": 1}]}});
+    assert_eq!(sb.confirm(&token, id, &confirm).await.status(), 204);
+    let r = sb.get(&format!("/orders/2026-01-01/orders/{id}"), &token, &[("includedData", ALL_DATA.into())]).await;
+    found.check(&v.get_order, "getOrder after confirmShipment", &json_of(r).await.1);
+
+    // Error bodies of the v2026 operations.
+    let mut errors: Vec<(&str, Response)> = vec![
+        ("403 no token", sb.client.get(sb.url("/orders/2026-01-01/orders")).send().await.unwrap()),
+        ("403 unknown token", sb.search("Atza|forged", &created).await),
+        ("400 validation", sb.search(&token, &[("marketplaceIds", MARKETPLACE.into())]).await),
+        ("400 garbled paginationToken", {
+            let mut q = created.clone();
+            q.push(("paginationToken", "not a token".into()));
+            sb.search(&token, &q).await
+        }),
+        ("404 getOrder", sb.get("/orders/2026-01-01/orders/999-0000000-0000000", &token, &[]).await),
+        ("404 route", sb.get("/orders/2026-01-01/nothing", &token, &[]).await),
+    ];
+    for status in [429, 500, 503] {
+        sb.sandbox_post("/_sandbox/faults", json!({"operation": "getOrder", "status": status})).await;
+        errors.push(("fault", sb.get(&format!("/orders/2026-01-01/orders/{id}"), &token, &[]).await));
+    }
+    for (what, response) in errors {
+        let (status, body) = json_of(response).await;
+        found.expect_error(what, status);
+        found.check(&v.errors, what, &body);
+    }
+
+    // Error bodies of confirmShipment (v0: `errors` is the list itself).
+    let shipped = all.iter().find(|o| fulfilled_by(o) == "MERCHANT" && status_of(o) == "SHIPPED").unwrap();
+    let shipped_item = &shipped["orderItems"][0];
+    let mut late = confirm.clone();
+    late["packageDetail"]["orderItems"] = json!([{"orderItemId": shipped_item["orderItemId"], "quantity": 1}]);
+    late["packageDetail"]["packageReferenceId"] = json!("77");
+    let confirm_errors = vec![
+        ("400 validation", sb.confirm(&token, id, &json!({"marketplaceId": MARKETPLACE})).await),
+        ("400 PackageToUpdateNotFound", sb.confirm(&token, shipped["orderId"].as_str().unwrap(), &late).await),
+        ("404", sb.confirm(&token, "999-0000000-0000000", &confirm).await),
+        ("403", sb.confirm("Atza|forged", id, &confirm).await),
+    ];
+    for (what, response) in confirm_errors {
+        let (status, body) = json_of(response).await;
+        found.expect_error(what, status);
+        found.check(&v.confirm_errors, &format!("confirmShipment {what}"), &body);
+    }
+
+    // LWA errors, and an expired access token.
+    for (grant, secret) in [("refresh_token", "wrong"), ("client_credentials", "sandbox-client-secret")] {
+        let form = [
+            ("grant_type", grant),
+            ("refresh_token", REFRESH_TOKEN),
+            ("client_id", "sandbox-client-id"),
+            ("client_secret", secret),
+        ];
+        let r = sb.client.post(sb.url("/auth/o2/token")).form(&form).send().await.unwrap();
+        found.check(&v.lwa_error, "lwa error", &json_of(r).await.1);
+    }
+    sb.sandbox_post("/_sandbox/faults", json!({"operation": "lwaToken", "status": 503})).await;
+    let r = sb.client.post(sb.url("/auth/o2/token")).form(&[("grant_type", "refresh_token")]).send().await.unwrap();
+    found.check(&v.lwa_error, "lwa fault", &json_of(r).await.1);
+    let state = sb.handle.state();
+    state.set_now(state.now() + Duration::hours(25));
+    let mut resumed = created.clone();
+    resumed.push(("paginationToken", next_tokens[0].clone()));
+    for (what, response) in [
+        ("403 expired token", sb.search(&token, &created).await),
+        ("400 expired paginationToken", sb.search(&sb.token().await, &resumed).await),
+    ] {
+        let (status, body) = json_of(response).await;
+        found.expect_error(what, status);
+        found.check(&v.errors, what, &body);
+    }
+    found.assert_none();
+    sb.handle.shutdown().await;
+}
+
+fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
