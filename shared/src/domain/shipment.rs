@@ -427,6 +427,10 @@ mod tests {
         }
     }
 
+    fn plan(order: &Order, lines: Vec<ShipmentLine>) -> Result<Package, ShipmentRejected> {
+        plan_package(order, &request(order, lines), &CarrierRules::default(), now())
+    }
+
     fn by_sku(sku: &str, quantity: u32) -> ShipmentLine {
         ShipmentLine { item: ItemRef::Sku(Sku::parse(sku).unwrap()), quantity }
     }
@@ -435,7 +439,7 @@ mod tests {
     fn a_valid_shipment_becomes_a_package_with_the_next_reference() {
         let order = sample_order(now());
         let package =
-            plan_package(&order, &request(&order, vec![by_sku("SKU-A", 1)]), &CarrierRules::default(), now()).unwrap();
+            plan(&order, vec![by_sku("SKU-A", 1)]).unwrap();
         assert_eq!(package.reference.to_string(), "1");
         assert_eq!(package.carrier.code(), "UPS");
         assert_eq!(
@@ -448,25 +452,23 @@ mod tests {
     #[test]
     fn split_shipments_cannot_ship_more_than_was_ordered() {
         let mut order = sample_order(now());
-        let carriers = CarrierRules::default();
-        let first = plan_package(&order, &request(&order, vec![by_sku("SKU-A", 1)]), &carriers, now()).unwrap();
+        let first = plan(&order, vec![by_sku("SKU-A", 1)]).unwrap();
         reserve_package(&mut order, &first);
-        let second = plan_package(&order, &request(&order, vec![by_sku("SKU-A", 1)]), &carriers, now()).unwrap();
+        let second = plan(&order, vec![by_sku("SKU-A", 1)]).unwrap();
         assert_eq!(second.reference.to_string(), "2");
         reserve_package(&mut order, &second);
-        let err = plan_package(&order, &request(&order, vec![by_sku("SKU-A", 1)]), &carriers, now()).unwrap_err();
+        let err = plan(&order, vec![by_sku("SKU-A", 1)]).unwrap_err();
         assert!(err.to_string().contains("has 0 left to ship, the shipment sends 1"), "{err}");
     }
 
     #[test]
     fn unknown_items_and_zero_quantities_name_the_line_and_order() {
         let order = sample_order(now());
-        let carriers = CarrierRules::default();
-        let err = plan_package(&order, &request(&order, vec![by_sku("NOPE", 1)]), &carriers, now()).unwrap_err();
+        let err = plan(&order, vec![by_sku("NOPE", 1)]).unwrap_err();
         assert_eq!(err.to_string(), format!("items[0]: order {} has no item with SKU NOPE", order.id()));
-        let err = plan_package(&order, &request(&order, vec![by_sku("SKU-A", 0)]), &carriers, now()).unwrap_err();
+        let err = plan(&order, vec![by_sku("SKU-A", 0)]).unwrap_err();
         assert!(err.to_string().starts_with("items[0].quantity"));
-        let err = plan_package(&order, &request(&order, vec![]), &carriers, now()).unwrap_err();
+        let err = plan(&order, vec![]).unwrap_err();
         assert!(matches!(err, ShipmentRejected::NoItems { .. }));
     }
 
@@ -474,13 +476,13 @@ mod tests {
     fn orders_not_awaiting_shipment_take_no_packages() {
         let mut order = sample_order(now());
         order.status = OrderStatus::Cancelled;
-        let err = plan_package(&order, &request(&order, vec![by_sku("SKU-A", 1)]), &CarrierRules::default(), now())
+        let err = plan(&order, vec![by_sku("SKU-A", 1)])
             .unwrap_err();
         assert!(err.to_string().contains("is cancelled"));
         let mut fba = sample_order(now());
         fba.amazon.fulfilled_by = FulfilledBy::Amazon;
         assert!(matches!(
-            plan_package(&fba, &request(&fba, vec![by_sku("SKU-A", 1)]), &CarrierRules::default(), now()),
+            plan(&fba, vec![by_sku("SKU-A", 1)]),
             Err(ShipmentRejected::AmazonFulfilled { .. })
         ));
     }
@@ -488,9 +490,8 @@ mod tests {
     #[test]
     fn confirming_every_unit_ships_the_order_once() {
         let mut order = sample_order(now());
-        let carriers = CarrierRules::default();
         let package =
-            plan_package(&order, &request(&order, vec![by_sku("SKU-A", 2), by_sku("SKU-B", 1)]), &carriers, now())
+            plan(&order, vec![by_sku("SKU-A", 2), by_sku("SKU-B", 1)])
                 .unwrap();
         reserve_package(&mut order, &package);
         record_confirmed(&mut order, &package);
@@ -511,16 +512,15 @@ mod tests {
     fn a_sku_on_two_lines_is_allocated_over_both() {
         let mut order = sample_order(now());
         sku_twice(&mut order);
-        let carriers = CarrierRules::default();
-        let first = plan_package(&order, &request(&order, vec![by_sku("SKU-A", 2)]), &carriers, now()).unwrap();
+        let first = plan(&order, vec![by_sku("SKU-A", 2)]).unwrap();
         reserve_package(&mut order, &first);
-        let second = plan_package(&order, &request(&order, vec![by_sku("SKU-A", 1)]), &carriers, now()).unwrap();
+        let second = plan(&order, vec![by_sku("SKU-A", 1)]).unwrap();
         assert_eq!(
             second.lines,
             vec![PackageLine { order_item_id: OrderItemId::parse("33333333333333").unwrap(), quantity: 1 }]
         );
         reserve_package(&mut order, &second);
-        let err = plan_package(&order, &request(&order, vec![by_sku("SKU-A", 1)]), &carriers, now()).unwrap_err();
+        let err = plan(&order, vec![by_sku("SKU-A", 1)]).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!("items: order {} item with SKU SKU-A has 0 left to ship, the shipment sends 1", order.id())
@@ -528,7 +528,7 @@ mod tests {
 
         let mut fresh = sample_order(now());
         sku_twice(&mut fresh);
-        let all = plan_package(&fresh, &request(&fresh, vec![by_sku("SKU-A", 3)]), &carriers, now()).unwrap();
+        let all = plan(&fresh, vec![by_sku("SKU-A", 3)]).unwrap();
         assert_eq!(all.lines.iter().map(|l| l.quantity).collect::<Vec<_>>(), vec![2, 1], "one package, both lines");
     }
 
@@ -536,11 +536,11 @@ mod tests {
     fn a_released_package_frees_its_units_and_a_resend_keeps_its_reference() {
         let mut order = sample_order(now());
         let carriers = CarrierRules::default();
-        let failed = plan_package(&order, &request(&order, vec![by_sku("SKU-A", 2)]), &carriers, now()).unwrap();
+        let failed = plan(&order, vec![by_sku("SKU-A", 2)]).unwrap();
         reserve_package(&mut order, &failed);
-        let later = plan_package(&order, &request(&order, vec![by_sku("SKU-B", 1)]), &carriers, now()).unwrap();
+        let later = plan(&order, vec![by_sku("SKU-B", 1)]).unwrap();
         reserve_package(&mut order, &later);
-        assert!(plan_package(&order, &request(&order, vec![by_sku("SKU-A", 1)]), &carriers, now()).is_err());
+        assert!(plan(&order, vec![by_sku("SKU-A", 1)]).is_err());
 
         let mut failed = failed;
         failed.state = PackageState::Failed { reason: "carrier code not accepted".into(), at: now() };
@@ -556,7 +556,7 @@ mod tests {
     fn two_packages_with_the_same_times_are_both_counted() {
         let mut order = sample_order(now());
         let carriers = CarrierRules::default();
-        let first = plan_package(&order, &request(&order, vec![by_sku("SKU-A", 2)]), &carriers, now()).unwrap();
+        let first = plan(&order, vec![by_sku("SKU-A", 2)]).unwrap();
         reserve_package(&mut order, &first);
         let mut second_request = request(&order, vec![by_sku("SKU-B", 1)]);
         second_request.package_id = PackageId::parse("PKG-2").unwrap();
@@ -572,9 +572,8 @@ mod tests {
     fn an_older_amazon_copy_does_not_undo_our_confirmation() {
         let mut order = sample_order(now());
         let stale = order.amazon.clone();
-        let carriers = CarrierRules::default();
         let package =
-            plan_package(&order, &request(&order, vec![by_sku("SKU-A", 2), by_sku("SKU-B", 1)]), &carriers, now())
+            plan(&order, vec![by_sku("SKU-A", 2), by_sku("SKU-B", 1)])
                 .unwrap();
         reserve_package(&mut order, &package);
         record_confirmed(&mut order, &package);
@@ -590,7 +589,6 @@ mod tests {
 
     #[test]
     fn orders_amazon_confirms_are_refused_with_the_reason() {
-        let carriers = CarrierRules::default();
         for (set, expected) in [
             ((|f: &mut OrderFlags| f.easy_ship = true) as fn(&mut OrderFlags), "Easy Ship"),
             (|f: &mut OrderFlags| f.delivery_by_amazon = true, "Delivery by Amazon"),
@@ -598,7 +596,7 @@ mod tests {
         ] {
             let mut order = sample_order(now());
             set(&mut order.amazon.flags);
-            let err = plan_package(&order, &request(&order, vec![by_sku("SKU-A", 1)]), &carriers, now()).unwrap_err();
+            let err = plan(&order, vec![by_sku("SKU-A", 1)]).unwrap_err();
             assert!(matches!(err, ShipmentRejected::NotConfirmedByMerchant { .. }));
             assert!(err.to_string().contains(expected), "{err}");
             assert!(err.to_string().contains(order.id().as_str()), "{err}");

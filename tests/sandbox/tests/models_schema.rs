@@ -190,18 +190,7 @@ async fn every_response_matches_amazons_models() {
         config.rate_overrides.insert(op, (1000.0, 1000.0));
     }
     let sb = Sandbox::start(config).await;
-    let lwa = sb
-        .client
-        .post(sb.url("/auth/o2/token"))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", REFRESH_TOKEN),
-            ("client_id", "sandbox-client-id"),
-            ("client_secret", "sandbox-client-secret"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let lwa = sb.token_response().await;
     let (status, body) = json_of(lwa).await;
     assert_eq!(status, 200);
     found.check(&v.lwa_token, "lwa token", &body);

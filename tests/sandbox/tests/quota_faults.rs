@@ -100,18 +100,7 @@ async fn injected_faults() {
     assert_eq!(r.status(), 500);
 
     sb.sandbox_post("/_sandbox/faults", json!({"operation": "lwaToken", "error": "invalid_grant", "count": 1})).await;
-    let r = sb
-        .client
-        .post(sb.url("/auth/o2/token"))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", REFRESH_TOKEN),
-            ("client_id", "sandbox-client-id"),
-            ("client_secret", "sandbox-client-secret"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = sb.token_response().await;
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_grant");
     sb.token().await; // back to normal
@@ -162,21 +151,15 @@ async fn slow_responses_are_a_fault_too() {
 #[tokio::test]
 async fn the_lwa_endpoint_fails_transiently_then_recovers() {
     let sb = Sandbox::default().await;
-    let form = [
-        ("grant_type", "refresh_token"),
-        ("refresh_token", REFRESH_TOKEN),
-        ("client_id", "sandbox-client-id"),
-        ("client_secret", "sandbox-client-secret"),
-    ];
-    let post = || sb.client.post(sb.url("/auth/o2/token")).form(&form).send();
+    let post = || sb.token_response();
     sb.sandbox_post("/_sandbox/faults", json!({"operation": "lwaToken", "status": 503, "count": 2})).await;
     sb.sandbox_post("/_sandbox/faults", json!({"operation": "lwaToken", "error": "server_error"})).await;
     for (status, error) in [(503, "temporarily_unavailable"), (503, "temporarily_unavailable"), (500, "server_error")] {
-        let r = post().await.unwrap();
+        let r = post().await;
         assert_eq!(r.status(), status);
         assert_eq!(r.json::<Value>().await.unwrap()["error"], error);
     }
-    assert_eq!(post().await.unwrap().status(), 200);
+    assert_eq!(post().await.status(), 200);
     sb.handle.shutdown().await;
 }
 

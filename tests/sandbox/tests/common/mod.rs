@@ -29,9 +29,9 @@ impl Sandbox {
         format!("{}{}", self.base, path)
     }
 
-    pub async fn token(&self) -> String {
-        let response = self
-            .client
+    /// The LWA token endpoint's answer to the seeded refresh token, whatever it is.
+    pub async fn token_response(&self) -> Response {
+        self.client
             .post(self.url("/auth/o2/token"))
             .form(&[
                 ("grant_type", "refresh_token"),
@@ -41,7 +41,11 @@ impl Sandbox {
             ])
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    pub async fn token(&self) -> String {
+        let response = self.token_response().await;
         assert_eq!(response.status(), 200);
         let body: Value = response.json().await.unwrap();
         body["access_token"].as_str().unwrap().to_string()
