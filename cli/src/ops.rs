@@ -98,24 +98,29 @@ pub async fn redrive_dead_letters(
             if let Some(mut package) = store.get_package(order_id, package_id).await?
                 && matches!(package.value.state, PackageState::DeadLettered { .. })
             {
+                let released = package.value.units_released;
                 package.value.state = PackageState::Queued;
                 package.value.claimed_at = None;
+                package.value.units_released = false;
                 let queued = package.value.clone();
-                let taken =
-                    store.settle_package(&queued, package.version, |order| reserve_again(order, &queued)).await?;
+                let taken = store
+                    .settle_package(&queued, package.version, |order| {
+                        if released { reserve_again(order, &queued) } else { Ok(()) }
+                    })
+                    .await?;
                 if let Err(refused) = taken {
-                    eprintln!("not redriven: package {package_id} of order {order_id}: {refused}");
+                    eprintln!("left in the dead-letter queue: package {package_id} of order {order_id}: {refused}");
                     requeue = false;
                 }
             }
             if requeue {
                 sqs.send_message().queue_url(queue_url).message_body(body).send().await?;
+                sqs.delete_message()
+                    .queue_url(dlq_url)
+                    .receipt_handle(message.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await?;
             }
-            sqs.delete_message()
-                .queue_url(dlq_url)
-                .receipt_handle(message.receipt_handle().unwrap_or_default())
-                .send()
-                .await?;
             moved += usize::from(requeue);
         }
     }

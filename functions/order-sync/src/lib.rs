@@ -13,7 +13,7 @@ use futures::StreamExt;
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Error, LambdaEvent};
 use sellerbridge_core::domain::connection::Connection;
-use sellerbridge_core::domain::ids::ConnectionId;
+use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId};
 use sellerbridge_core::domain::order::AmazonOrder;
 use sellerbridge_core::domain::status::{AmazonStatus, FulfilledBy, import_decision};
 use sellerbridge_core::runtime::Adapters;
@@ -55,7 +55,9 @@ impl Default for SyncSettings {
             deadline_margin: Duration::from_secs(10),
             pagination_token_lifetime: chrono::Duration::hours(23),
             unreadable_retries_per_run: 10,
-            concurrency: 8,
+            // Connections mostly wait (on Amazon, on their seller's quota): all of them at once, bounded
+            // only to keep a huge deployment's sockets in check.
+            concurrency: 64,
         }
     }
 }
@@ -447,6 +449,8 @@ async fn retry_unreadable(
     let store = &deps.adapters.store;
     let mut kept = store.list_unreadable(&connection.id).await?;
     kept.sort_by_key(|k| k.last_attempt);
+    // An order without a well-formed id cannot be asked for; it stays listed for the operator.
+    kept.retain(|k| AmazonOrderId::parse(k.order_id.as_str()).is_ok());
     for unreadable in kept.into_iter().take(deps.settings.unreadable_retries_per_run) {
         if Instant::now() >= stop_at {
             break;

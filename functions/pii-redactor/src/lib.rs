@@ -68,22 +68,14 @@ pub async fn handle(deps: &RedactorDeps, event: LambdaEvent<serde_json::Value>) 
         if request.dry_run {
             list_due(deps, request.continue_from.as_deref(), stop_at).await
         } else {
-            redact_due(deps, false, stop_at).await
+            redact_due(deps, stop_at).await
         }
     };
     Ok(run.instrument(span).await?)
 }
 
-/// One run over every due order. With `dry_run` it lists them (all of them, or up to the deadline with a
-/// continuation) and changes nothing.
-pub async fn redact_due(
-    deps: &RedactorDeps,
-    dry_run: bool,
-    stop_at: Instant,
-) -> Result<RedactionReport, RedactionError> {
-    if dry_run {
-        return list_due(deps, None, stop_at).await;
-    }
+/// One run over every due order, until they are all redacted or `stop_at` comes.
+pub async fn redact_due(deps: &RedactorDeps, stop_at: Instant) -> Result<RedactionReport, RedactionError> {
     let now = deps.clock.now();
     let mut report = RedactionReport::default();
     let mut cursor: Option<DueCursor> = None;

@@ -11,7 +11,9 @@ use http::{Method, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use sellerbridge_core::domain::clock::SharedClock;
-use sellerbridge_core::domain::shipment::{ShipmentRequest, plan_package, plan_resend, reserve_package};
+use sellerbridge_core::domain::shipment::{
+    ShipmentRequest, plan_package, plan_resend, release_package, reserve_package,
+};
 use sellerbridge_core::queue::{UpdateMessage, UpdateQueue};
 use sellerbridge_core::store::{DynamoStore, EventRecord, PlacePackage, StoreError};
 use sellerbridge_core::webhook::events::{ShipmentCreated, parse_shipment_created};
@@ -143,6 +145,10 @@ async fn place(deps: &WebhookDeps, event: &ShipmentCreated) -> Result<Option<Acc
     }
     let carriers = &options.carrier_rules;
     let now = deps.clock.now();
+    if let Some(failed) = previous.as_ref().filter(|failed| !failed.value.units_released) {
+        // Ended before failed packages gave their units back: give them back now.
+        release_package(&mut order.value, &failed.value);
+    }
     let planned = match &previous {
         Some(failed) => plan_resend(&order.value, &failed.value, shipment, carriers, now),
         None => plan_package(&order.value, shipment, carriers, now),

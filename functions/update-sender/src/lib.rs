@@ -12,7 +12,7 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Error, LambdaEvent};
-use sellerbridge_core::domain::connection::ConnectionState;
+use sellerbridge_core::domain::connection::{Connection, ConnectionState};
 use sellerbridge_core::domain::order::Order;
 use sellerbridge_core::domain::shipment::{Package, PackageState, record_confirmed, release_package};
 use sellerbridge_core::queue::{MAX_DELAY, UpdateMessage, UpdateQueue};
@@ -27,8 +27,8 @@ use tracing::{Instrument, error, info, info_span, warn};
 /// or under their own code; both are recognised.
 const ALREADY_CONFIRMED: &[&str] = &["PackageToUpdateNotFound"];
 
-fn already_confirmed(code: &str, message: &str) -> Option<&'static str> {
-    ALREADY_CONFIRMED.iter().copied().find(|name| code == *name || message.contains(name))
+fn already_confirmed(code: &str, message: &str) -> bool {
+    ALREADY_CONFIRMED.iter().any(|name| code == *name || message.contains(name))
 }
 
 #[derive(Debug, Clone)]
@@ -152,6 +152,7 @@ async fn try_process(
         return Ok(Outcome::Done);
     };
     let auth = deps.adapters.seller_auth(&connection).await?;
+    let attempt = Attempt { record, message: &message, receives, batch_size, connection: &connection, now };
 
     // An earlier attempt may have reached Amazon and died before recording the answer: ask Amazon
     // before sending again.
@@ -159,12 +160,10 @@ async fn try_process(
         match amazon_holds(deps, &auth, &package).await {
             Ok(true) => {
                 info!(attempts = package.send_attempts, "an earlier attempt reached Amazon; recording it");
-                return settle(deps, confirmed(package, now), version).await;
+                return settle(deps, &attempt, confirmed(package, now), version).await;
             }
             Ok(false) => {}
-            Err(e) => {
-                return failed_attempt(deps, record, &message, package, version, receives, batch_size, e, now).await;
-            }
+            Err(e) => return failed_attempt(deps, &attempt, package, version, e).await,
         }
     }
 
@@ -181,33 +180,59 @@ async fn try_process(
     let result = deps.spapi.confirm_shipment(&auth, order_id, &request, WaitBudget::none()).await;
     package.claimed_at = None;
     match result {
-        Ok(()) => settle(deps, confirmed(package, now), version).await,
+        Ok(()) => settle(deps, &attempt, confirmed(package, now), version).await,
         Err(SpApiError::Rejected { code, message: amazon_message, .. })
-            if already_confirmed(&code, &amazon_message).is_some() =>
+            if already_confirmed(&code, &amazon_message) =>
         {
             // Only a package an earlier attempt may have delivered can already be there; Amazon's
             // own view decides, so the store is never told "shipped" for a package Amazon lacks.
             let sent_before = package.send_attempts > 1;
-            if sent_before && amazon_holds(deps, &auth, &package).await.unwrap_or(false) {
-                info!(code, "Amazon already holds this package; counting it as confirmed");
-                return settle(deps, confirmed(package, now), version).await;
+            if sent_before {
+                match amazon_holds(deps, &auth, &package).await {
+                    Ok(true) => {
+                        info!(code, "Amazon already holds this package; counting it as confirmed");
+                        return settle(deps, &attempt, confirmed(package, now), version).await;
+                    }
+                    Ok(false) => {}
+                    Err(e) => return failed_attempt(deps, &attempt, package, version, e).await,
+                }
             }
             let reason = format!("Amazon rejected the shipment confirmation ({code}): {amazon_message}");
             warn!(code, sent_before, "Amazon does not hold the package it calls already confirmed; marking it failed");
-            settle(deps, ended(package, PackageState::Failed { reason, at: now }), version).await
+            settle(deps, &attempt, ended(package, PackageState::Failed { reason, at: now }), version).await
         }
-        Err(e @ (SpApiError::Rejected { .. } | SpApiError::Decode { .. })) => {
+        Err(e @ SpApiError::Rejected { .. }) => {
             warn!(error = %e, "Amazon rejected the shipment confirmation; marking the package failed");
             let reason = format!("Amazon rejected the shipment confirmation: {e}");
-            settle(deps, ended(package, PackageState::Failed { reason, at: now }), version).await
+            settle(deps, &attempt, ended(package, PackageState::Failed { reason, at: now }), version).await
         }
         Err(e) => {
             if not_sent(&e) {
                 // Nothing reached Amazon, so the attempt does not count for reconciliation.
                 package.send_attempts -= 1;
             }
-            failed_attempt(deps, record, &message, package, version, receives, batch_size, e, now).await
+            failed_attempt(deps, &attempt, package, version, e).await
         }
+    }
+}
+
+/// One delivery of an update message, and what handling it needs to know.
+struct Attempt<'a> {
+    record: &'a SqsMessage,
+    message: &'a UpdateMessage,
+    receives: u32,
+    batch_size: usize,
+    connection: &'a Connection,
+    now: DateTime<Utc>,
+}
+
+impl Attempt<'_> {
+    /// Leaves the message on the queue to come back after a backoff that grows with its receives.
+    async fn retry_later(&self, deps: &SenderDeps) -> Result<Outcome, SendError> {
+        if let Some(handle) = self.record.receipt_handle.as_deref() {
+            deps.queue.postpone(handle, backoff(deps, self.receives)).await?;
+        }
+        Ok(Outcome::Retry)
     }
 }
 
@@ -228,17 +253,12 @@ fn not_sent(error: &SpApiError) -> bool {
 
 /// A send or reconciliation that did not settle the package: throttles are re-queued with a delay,
 /// a revoked refresh token holds the update, anything else is retried until the dead-letter queue.
-#[allow(clippy::too_many_arguments)]
 async fn failed_attempt(
     deps: &SenderDeps,
-    record: &SqsMessage,
-    message: &UpdateMessage,
+    attempt: &Attempt<'_>,
     mut package: Package,
     version: u64,
-    receives: u32,
-    batch_size: usize,
     error: SpApiError,
-    now: DateTime<Utc>,
 ) -> Result<Outcome, SendError> {
     let store = &deps.adapters.store;
     package.claimed_at = None;
@@ -246,45 +266,31 @@ async fn failed_attempt(
         SpApiError::Throttled { retry_after, .. } => {
             package.throttle_deferrals += 1;
             store.save_package(&package, version).await?;
-            let delay = throttle_delay(retry_after, batch_size);
+            let delay = throttle_delay(retry_after, attempt.batch_size);
             info!(delay_s = delay.as_secs(), "quota exhausted; re-queued with a delay");
-            deps.queue.send(message, delay).await?;
+            deps.queue.send(attempt.message, delay).await?;
             Ok(Outcome::Done)
         }
         SpApiError::NeedsReauthorization(detail) => {
             warn!(detail, "Amazon refused the refresh token; flagging the connection and holding the update");
-            let order = store.get_order(&package.order_id).await?;
-            if let Some(connection) = match order {
-                Some(order) => store.get_connection(&order.value.connection_id).await?,
-                None => None,
-            } {
-                store.put_connection(&connection.needing_reauthorization(now, detail)).await?;
-            }
+            store.put_connection(&attempt.connection.needing_reauthorization(attempt.now, detail)).await?;
             store.save_package(&package, version).await?;
-            deps.queue.send(message, MAX_DELAY).await?;
+            deps.queue.send(attempt.message, MAX_DELAY).await?;
             Ok(Outcome::Done)
         }
-        e if receives >= deps.settings.max_receives => {
-            error!(error = %e, receives, "giving up; the message goes to the dead-letter queue");
-            let reason = format!("gave up after {receives} attempts: {e}");
-            settle(deps, ended(package, PackageState::DeadLettered { reason, at: now }), version).await?;
-            postpone(deps, record, receives).await?;
-            Ok(Outcome::Retry)
+        e if attempt.receives >= deps.settings.max_receives => {
+            error!(error = %e, receives = attempt.receives, "giving up; the message goes to the dead-letter queue");
+            let reason = format!("gave up after {} attempts: {e}", attempt.receives);
+            let state = PackageState::DeadLettered { reason, at: attempt.now };
+            settle(deps, attempt, ended(package, state), version).await?;
+            attempt.retry_later(deps).await
         }
         e => {
-            warn!(error = %e, receives, "transient failure; will retry");
+            warn!(error = %e, receives = attempt.receives, "transient failure; will retry");
             store.save_package(&package, version).await?;
-            postpone(deps, record, receives).await?;
-            Ok(Outcome::Retry)
+            attempt.retry_later(deps).await
         }
     }
-}
-
-async fn postpone(deps: &SenderDeps, record: &SqsMessage, receives: u32) -> Result<(), SendError> {
-    if let Some(handle) = record.receipt_handle.as_deref() {
-        deps.queue.postpone(handle, backoff(deps, receives)).await?;
-    }
-    Ok(())
 }
 
 /// What settling a package does to its order.
@@ -302,38 +308,45 @@ fn confirmed(mut package: Package, now: DateTime<Utc>) -> Settlement {
 fn ended(mut package: Package, state: PackageState) -> Settlement {
     package.claimed_at = None;
     package.state = state;
+    package.units_released = true;
     Settlement::Ended(package)
 }
 
 /// Writes the package's outcome and its effect on the order in one transaction: a confirmation
-/// counts on the order, a failure gives its quantities back.
-async fn settle(deps: &SenderDeps, settlement: Settlement, version: u64) -> Result<Outcome, SendError> {
+/// counts on the order, a failure gives its quantities back. If the write loses a race, the stored
+/// package decides: settled by another delivery, or still open and retried (its claim then expires
+/// and the next delivery asks Amazon before sending anything).
+async fn settle(
+    deps: &SenderDeps,
+    attempt: &Attempt<'_>,
+    settlement: Settlement,
+    version: u64,
+) -> Result<Outcome, SendError> {
     let store = &deps.adapters.store;
-    let written = match &settlement {
-        Settlement::Confirmed(package) => {
-            let record = |order: &mut Order| {
-                record_confirmed(order, package);
-                Ok::<(), Infallible>(())
-            };
-            store.settle_package(package, version, record).await
-        }
-        Settlement::Ended(package) => {
-            let release = |order: &mut Order| {
-                release_package(order, package);
-                Ok::<(), Infallible>(())
-            };
-            store.settle_package(package, version, release).await
-        }
+    let (package, effect): (&Package, fn(&mut Order, &Package)) = match &settlement {
+        Settlement::Confirmed(package) => (package, record_confirmed),
+        Settlement::Ended(package) => (package, release_package),
     };
+    let written = store
+        .settle_package(package, version, |order| {
+            effect(order, package);
+            Ok::<(), Infallible>(())
+        })
+        .await;
     match written {
         Ok(_) => {}
         Err(StoreError::Conflict { .. }) => {
-            info!("another delivery settled this package first");
-            return Ok(Outcome::Done);
+            let stored = store.get_package(&package.order_id, &package.package_id).await?;
+            if stored.is_some_and(|stored| stored.value.state.is_final()) {
+                info!("another delivery settled this package first");
+                return Ok(Outcome::Done);
+            }
+            warn!("the order kept changing while the outcome was written; retrying");
+            return attempt.retry_later(deps).await;
         }
         Err(e) => return Err(e.into()),
     }
-    match settlement {
+    match &settlement {
         Settlement::Confirmed(package) => {
             info!(package_reference_id = %package.reference, "shipment confirmed at Amazon");
         }
@@ -363,9 +376,9 @@ mod tests {
     #[test]
     fn already_confirmed_answers_are_recognised_by_code_or_by_name_in_the_message() {
         let metric = "Package not found. errorMetric=PackageToUpdateNotFound";
-        assert_eq!(already_confirmed("InvalidInput", metric), Some("PackageToUpdateNotFound"));
-        assert_eq!(already_confirmed("PackageToUpdateNotFound", ""), Some("PackageToUpdateNotFound"));
-        assert_eq!(already_confirmed("InvalidInput", "Invalid carrierCode 'Pony'"), None);
+        assert!(already_confirmed("InvalidInput", metric));
+        assert!(already_confirmed("PackageToUpdateNotFound", ""));
+        assert!(!already_confirmed("InvalidInput", "Invalid carrierCode 'Pony'"));
     }
 
     #[test]

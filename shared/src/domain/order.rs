@@ -116,6 +116,13 @@ pub struct AmazonPackage {
     pub status: Option<String>,
 }
 
+/// A package Amazon accepted from us: its reference at Amazon and what it shipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmedPackage {
+    pub reference: PackageReference,
+    pub lines: Vec<PackageLine>,
+}
+
 /// Our own bookkeeping about an order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocalState {
@@ -128,7 +135,7 @@ pub struct LocalState {
     /// The packages Amazon accepted from us, with their lines: the local facts an older copy of the
     /// order from Amazon must not undo.
     #[serde(default)]
-    pub confirmed_packages: BTreeMap<PackageId, Vec<PackageLine>>,
+    pub confirmed_packages: BTreeMap<PackageId, ConfirmedPackage>,
     pub redaction: RedactionState,
     /// When we first saw the order shipped: Amazon's `lastUpdatedTime` on the first copy that said so
     /// (at most our clock at import). Set once and never moved, so later updates cannot push the PII
@@ -214,7 +221,11 @@ impl Order {
         self.amazon.items.iter().filter(move |candidate| match item {
             ItemRef::OrderItem(id) => candidate.id == *id,
             ItemRef::Sku(sku) => candidate.sku.as_ref() == Some(sku),
-            ItemRef::Asin(asin) => candidate.asin.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(asin.as_str())),
+            // A value read as an ASIN may still be a SKU shaped like one (`SHIRT00123`).
+            ItemRef::Asin(asin) => {
+                candidate.asin.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(asin.as_str()))
+                    || candidate.sku.as_ref().is_some_and(|sku| sku.as_str() == asin.as_str())
+            }
         })
     }
 
@@ -280,5 +291,13 @@ mod tests {
         assert_eq!(not_an_asin.clone().named_by(ProductIdentifier::Asin), not_an_asin);
         let by_id = ItemRef::OrderItem(OrderItemId::parse("1234567890").unwrap());
         assert_eq!(by_id.clone().named_by(ProductIdentifier::Asin), by_id, "ten digits, but an order item id");
+    }
+
+    #[test]
+    fn a_sku_shaped_like_an_asin_still_names_its_line_on_an_asin_connection() {
+        let mut order = order();
+        order.amazon.items[1].sku = Some(Sku::parse("SHIRT00123").unwrap());
+        let read = ItemRef::Sku(Sku::parse("SHIRT00123").unwrap()).named_by(ProductIdentifier::Asin);
+        assert_eq!(ids(order.items_matching(&read)), ["22222222222222"]);
     }
 }

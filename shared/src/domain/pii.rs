@@ -75,7 +75,15 @@ pub fn redaction_due(order: &Order) -> Option<DateTime<Utc>> {
         OrderStatus::Cancelled => Some(order.local.cancelled_seen_at.map_or(unshipped_due, |at| at.min(unshipped_due))),
         OrderStatus::Shipped => {
             let ours = order.local.shipments.iter().cloned();
-            let amazons = order.amazon.packages.iter().filter_map(amazon_package_facts);
+            // Amazon's copies of our own packages are judged by ours, which know the connection's rules.
+            let ours_at_amazon: Vec<String> =
+                order.local.confirmed_packages.values().map(|p| p.reference.to_string()).collect();
+            let amazons = order
+                .amazon
+                .packages
+                .iter()
+                .filter(|package| !ours_at_amazon.contains(&package.reference_id))
+                .filter_map(amazon_package_facts);
             let by_packages = ours.chain(amazons).map(|facts| facts.redaction_due()).max();
             // Orders stored before `shipped_seen_at` was recorded get it at their next update; until then
             // the update time we hold stands in.
@@ -376,5 +384,23 @@ mod tests {
         let mut late = sample_order(day(1));
         late.absorb_update(OrderStatus::Cancelled, copy(day(25)));
         assert_eq!(redaction_due(&late), Some(day(15)));
+    }
+
+    #[test]
+    fn amazons_copy_of_our_own_package_does_not_override_what_we_know_of_it() {
+        use crate::domain::ids::{PackageId, PackageReference};
+        use crate::domain::order::ConfirmedPackage;
+        let mut order = sample_order(day(1));
+        // Ours: a service the connection says reports no tracking, labelled on the 2nd.
+        let untracked =
+            ShipmentFacts { label_created_at: day(2), shipped_at: day(2), delivered_at: None, tracked: false };
+        shipped(&mut order, vec![untracked]);
+        order.local.confirmed_packages.insert(
+            PackageId::parse("PKG-1").unwrap(),
+            ConfirmedPackage { reference: PackageReference::first(), lines: Vec::new() },
+        );
+        // Amazon's copy of the same package (reference 1), which the built-in table would call tracked.
+        order.amazon.packages = vec![amazon_package("UPS", "Ground", Some("1Z999AA10123456784"), day(3))];
+        assert_eq!(redaction_due(&order), Some(day(2) + Duration::days(30)));
     }
 }

@@ -6,7 +6,7 @@ use thiserror::Error;
 use super::carrier::{Carrier, CarrierError, CarrierRules};
 use super::connection::ProductIdentifier;
 use super::ids::{AmazonOrderId, Asin, OrderItemId, PackageId, PackageReference, Sku, TrackingNumber};
-use super::order::{Order, OrderItem};
+use super::order::{ConfirmedPackage, Order, OrderItem};
 use super::pii::ShipmentFacts;
 use super::status::{FulfilledBy, OrderStatus};
 
@@ -23,6 +23,15 @@ pub enum ItemRef {
 }
 
 impl ItemRef {
+    /// The value as the merchant sent it, whichever kind of reference it was read as.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::OrderItem(id) => id.as_str(),
+            Self::Sku(sku) => sku.as_str(),
+            Self::Asin(asin) => asin.as_str(),
+        }
+    }
+
     /// The reference as the connection's product identifier reads it. A connection set to ASIN has
     /// stores that know lines by ASIN and often send it in the `sku` field: there a `sku` value shaped
     /// like an ASIN (10 letters and digits) names the lines with that ASIN. Any other value stays a SKU,
@@ -59,7 +68,8 @@ impl ShipmentRequest {
             "shipping_method": self.shipping_method.as_deref().map(str::trim),
             "tracking_number": self.tracking_number,
             "ship_date": self.ship_date.timestamp(),
-            "lines": self.lines,
+            // By value, not kind: how the connection reads a line may change, the request does not.
+            "lines": self.lines.iter().map(|line| (line.item.as_str(), line.quantity)).collect::<Vec<_>>(),
         });
         hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
     }
@@ -150,6 +160,10 @@ pub struct Package {
     /// fingerprint is a duplicate, a different one a change we refuse.
     #[serde(default)]
     pub fingerprint: Option<String>,
+    /// Whether the order got this package's units back (it failed or was dead-lettered). Packages
+    /// that ended before this was kept never gave them back.
+    #[serde(default)]
+    pub units_released: bool,
     /// Whether the carrier service reports tracking, as the connection's tracking rules decided
     /// ([`crate::domain::connection::ConnectionOptions::reports_tracking`]); `None`: the built-in table decides.
     #[serde(default)]
@@ -281,6 +295,7 @@ pub fn plan_package(
         claimed_at: None,
         send_attempts: 0,
         fingerprint: Some(request.fingerprint()),
+        units_released: false,
         tracked: None,
         created_at: now,
     })
@@ -299,6 +314,8 @@ pub fn plan_resend(
     debug_assert!(previous.is_resendable());
     let mut package = plan_package(order, request, carriers, now)?;
     package.reference = previous.reference;
+    // Whether an earlier attempt may have reached Amazon stays known, so the resend checks first.
+    package.send_attempts = previous.send_attempts;
     Ok(package)
 }
 
@@ -376,13 +393,10 @@ pub fn record_confirmed(order: &mut Order, package: &Package) {
     if order.local.confirmed_packages.contains_key(&package.package_id) {
         return;
     }
-    order.local.confirmed_packages.insert(package.package_id.clone(), package.lines.clone());
+    let confirmed = ConfirmedPackage { reference: package.reference, lines: package.lines.clone() };
+    order.local.confirmed_packages.insert(package.package_id.clone(), confirmed);
     order.local.shipments.push(package.facts());
-    for line in &package.lines {
-        if let Some(item) = order.amazon.items.iter_mut().find(|item| item.id == line.order_item_id) {
-            item.quantity_shipped = (item.quantity_shipped + line.quantity).min(item.quantity_ordered);
-        }
-    }
+    // Not added to Amazon's count: a copy of the order synced since the confirmation may hold it already.
     reapply_confirmations(order);
 }
 
@@ -392,8 +406,12 @@ pub fn record_confirmed(order: &mut Order, package: &Package) {
 pub fn reapply_confirmations(order: &mut Order) {
     let confirmed = &order.local.confirmed_packages;
     for item in &mut order.amazon.items {
-        let ours: u32 =
-            confirmed.values().flatten().filter(|line| line.order_item_id == item.id).map(|line| line.quantity).sum();
+        let ours: u32 = confirmed
+            .values()
+            .flat_map(|package| &package.lines)
+            .filter(|line| line.order_item_id == item.id)
+            .map(|line| line.quantity)
+            .sum();
         item.quantity_shipped = item.quantity_shipped.max(ours.min(item.quantity_ordered));
     }
     let all_shipped = order.amazon.items.iter().all(|item| item.quantity_shipped >= item.quantity_ordered);
@@ -438,8 +456,7 @@ mod tests {
     #[test]
     fn a_valid_shipment_becomes_a_package_with_the_next_reference() {
         let order = sample_order(now());
-        let package =
-            plan(&order, vec![by_sku("SKU-A", 1)]).unwrap();
+        let package = plan(&order, vec![by_sku("SKU-A", 1)]).unwrap();
         assert_eq!(package.reference.to_string(), "1");
         assert_eq!(package.carrier.code(), "UPS");
         assert_eq!(
@@ -476,23 +493,17 @@ mod tests {
     fn orders_not_awaiting_shipment_take_no_packages() {
         let mut order = sample_order(now());
         order.status = OrderStatus::Cancelled;
-        let err = plan(&order, vec![by_sku("SKU-A", 1)])
-            .unwrap_err();
+        let err = plan(&order, vec![by_sku("SKU-A", 1)]).unwrap_err();
         assert!(err.to_string().contains("is cancelled"));
         let mut fba = sample_order(now());
         fba.amazon.fulfilled_by = FulfilledBy::Amazon;
-        assert!(matches!(
-            plan(&fba, vec![by_sku("SKU-A", 1)]),
-            Err(ShipmentRejected::AmazonFulfilled { .. })
-        ));
+        assert!(matches!(plan(&fba, vec![by_sku("SKU-A", 1)]), Err(ShipmentRejected::AmazonFulfilled { .. })));
     }
 
     #[test]
     fn confirming_every_unit_ships_the_order_once() {
         let mut order = sample_order(now());
-        let package =
-            plan(&order, vec![by_sku("SKU-A", 2), by_sku("SKU-B", 1)])
-                .unwrap();
+        let package = plan(&order, vec![by_sku("SKU-A", 2), by_sku("SKU-B", 1)]).unwrap();
         reserve_package(&mut order, &package);
         record_confirmed(&mut order, &package);
         record_confirmed(&mut order, &package);
@@ -572,9 +583,7 @@ mod tests {
     fn an_older_amazon_copy_does_not_undo_our_confirmation() {
         let mut order = sample_order(now());
         let stale = order.amazon.clone();
-        let package =
-            plan(&order, vec![by_sku("SKU-A", 2), by_sku("SKU-B", 1)])
-                .unwrap();
+        let package = plan(&order, vec![by_sku("SKU-A", 2), by_sku("SKU-B", 1)]).unwrap();
         reserve_package(&mut order, &package);
         record_confirmed(&mut order, &package);
         let mut newer_but_before_our_confirmation = stale;
@@ -613,5 +622,19 @@ mod tests {
         let corrected =
             ShipmentRequest { tracking_number: TrackingNumber::parse("1Z999AA10123456785").unwrap(), ..original };
         assert!(!package.same_request(&corrected));
+    }
+
+    #[test]
+    fn a_confirmation_amazons_copy_already_counts_is_not_counted_twice() {
+        let mut order = sample_order(now());
+        let package = plan(&order, vec![by_sku("SKU-A", 1)]).unwrap();
+        reserve_package(&mut order, &package);
+        // A sync between Amazon's 204 and our record of it brought a copy counting the unit.
+        let mut synced = order.amazon.clone();
+        synced.items[0].quantity_shipped = 1;
+        order.absorb_update(OrderStatus::AwaitingShipment, synced);
+        record_confirmed(&mut order, &package);
+        assert_eq!(order.amazon.items[0].quantity_shipped, 1);
+        assert!(plan(&order, vec![by_sku("SKU-A", 1)]).is_ok(), "the second unit can still ship");
     }
 }

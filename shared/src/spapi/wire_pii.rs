@@ -32,22 +32,21 @@ pub fn without_pii(mut order: Value) -> Value {
     order
 }
 
-fn redact(value: &mut Value, in_buyer_subtree: bool) {
+/// `pii`: every scalar below is PII (a buyer subtree, or a PII key whatever shape its value has),
+/// except under the locality keys.
+fn redact(value: &mut Value, pii: bool) {
     match value {
         Value::Object(object) => {
             for (key, child) in object.iter_mut() {
-                let buyer = in_buyer_subtree || BUYER_SUBTREES.contains(&key.as_str());
-                let pii = PII_KEYS.contains(&key.as_str()) || (buyer && !KEPT_LOCALITY.contains(&key.as_str()));
-                if pii && !child.is_object() && !child.is_array() {
-                    if !child.is_null() {
-                        *child = Value::String(REDACTED.to_owned());
-                    }
-                } else {
-                    redact(child, buyer && !KEPT_LOCALITY.contains(&key.as_str()));
-                }
+                let key = key.as_str();
+                let child_pii =
+                    (pii || BUYER_SUBTREES.contains(&key) || PII_KEYS.contains(&key)) && !KEPT_LOCALITY.contains(&key);
+                redact(child, child_pii);
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|item| redact(item, in_buyer_subtree)),
+        Value::Array(items) => items.iter_mut().for_each(|item| redact(item, pii)),
+        Value::Null => {}
+        scalar if pii => *scalar = Value::String(REDACTED.to_owned()),
         _ => {}
     }
 }
@@ -66,7 +65,8 @@ mod tests {
             "buyer": {"buyerName": "Grace Hopper", "buyerEmail": "g@marketplace.amazon.com", "unexpected": "Hopper"},
             "recipient": {"deliveryAddress": {"name": "Grace Hopper", "addressLine1": "2 Cobol Ct", "city": "Arlington",
                 "postalCode": "22201", "countryCode": "US", "phone": "+1-555-0101", "extendedFields": {"streetName": "Cobol"}}},
-            "orderItems": [{"orderItemId": "1", "fulfillment": {"packing": {"giftOption": {"giftMessage": "For Grace"}}}}]
+            "orderItems": [{"orderItemId": "1", "fulfillment": {"packing": {"giftOption": {"giftMessage": ["For Grace"]}}}}],
+            "shippingAddress": {"name": {"first": "Grace", "last": "Hopper"}}
         });
         let text = without_pii(order).to_string();
         for pii in ["Grace", "Hopper", "Cobol", "555-0101", "g@marketplace"] {

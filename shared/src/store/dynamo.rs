@@ -161,7 +161,20 @@ impl DynamoStore {
     ) -> Result<u64, StoreError> {
         let mut item = record(&keys::sync_cursor(connection), cursor)?;
         item.insert("version".into(), n(expected_version + 1));
-        self.put(item, Some(expected_version)).await?;
+        let put = if expected_version == 0 {
+            // Cursors saved before they were versioned read as version 0 and may be taken over.
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(#pk) OR attribute_not_exists(#version)")
+                .expression_attribute_names("#pk", keys::PK)
+                .expression_attribute_names("#version", "version")
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?
+        } else {
+            self.put_request(item, Some(expected_version))?
+        };
+        self.put_checked(put).await?;
         Ok(expected_version + 1)
     }
 
@@ -440,7 +453,7 @@ impl DynamoStore {
         let mut start: Option<Item> = after
             .and_then(|cursor| cursor.after.as_ref())
             .map(|key| key.iter().map(|(k, v)| (k.clone(), s(v))).collect());
-        while shard < keys::REDACTION_SHARDS {
+        while shard < keys::REDACTION_PARTITIONS {
             if page.orders.len() >= limit {
                 page.next = Some(DueCursor::at(shard, start.as_ref()));
                 return Ok(page);
@@ -581,8 +594,12 @@ impl DynamoStore {
     }
 
     async fn put(&self, item: Item, expected_version: Option<u64>) -> Result<(), StoreError> {
-        let key = item_key(&item);
-        let put = self.put_request(item, expected_version)?;
+        self.put_checked(self.put_request(item, expected_version)?).await
+    }
+
+    /// Sends one put built by [`Self::put_request`] (or by hand); a failed condition is a conflict.
+    async fn put_checked(&self, put: Put) -> Result<(), StoreError> {
+        let key = item_key(put.item());
         let result = self
             .client
             .put_item()

@@ -9,6 +9,9 @@ pub const REDACTION_DUE_AT: &str = "redaction_due_at";
 /// Orders holding PII are spread over this many index partitions (`PII#0` … `PII#15`) so that no one
 /// partition takes every write at scale; the redactor queries each of them.
 pub const REDACTION_SHARDS: u32 = 16;
+/// Every partition the redactor reads: the shards, then `PII`, where every order sat before the index
+/// was sharded; an order there moves to its shard the next time it is written, or is redacted there.
+pub const REDACTION_PARTITIONS: u32 = REDACTION_SHARDS + 1;
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
 pub type Key = (String, String);
@@ -71,8 +74,9 @@ pub fn redaction_shard(id: &AmazonOrderId) -> u32 {
     hash % REDACTION_SHARDS
 }
 
+/// Partition `n` of [`REDACTION_PARTITIONS`]: a shard, or the legacy unsharded one last.
 pub fn redaction_shard_partition(shard: u32) -> String {
-    format!("PII#{shard}")
+    if shard == REDACTION_SHARDS { "PII".to_owned() } else { format!("PII#{shard}") }
 }
 
 pub fn describe(key: &Key) -> String {

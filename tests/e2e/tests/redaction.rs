@@ -135,7 +135,7 @@ async fn due_orders_spread_over_the_shards_and_every_one_is_listed_and_redacted(
 
     // A run stopped by its deadline says it is incomplete; the next one carries on and finishes, having
     // found due orders in every shard.
-    let stopped = pii_redactor::redact_due(&deps, false, tokio::time::Instant::now()).await.unwrap();
+    let stopped = pii_redactor::redact_due(&deps, tokio::time::Instant::now()).await.unwrap();
     assert!(!stopped.complete, "{stopped:?}");
     let report = runner::tick_redaction(&deps, Duration::from_secs(300), false).await.unwrap();
     assert!(report.complete, "{report:?}");
@@ -196,5 +196,35 @@ async fn a_corrupt_order_is_reported_by_id_and_the_run_goes_on() {
     assert!(logged.contains(broken.as_str()), "the failure is logged by order id");
     for pii in [BUYER, STREET, PHONE] {
         assert!(!logged.contains(pii), "PII in the logs: {pii}");
+    }
+}
+
+#[tokio::test]
+async fn orders_indexed_before_the_shards_existed_are_still_redacted() {
+    let clock = Arc::new(OffsetClock::default());
+    let h = stack(clock.clone()).await;
+    let ids = backlog(&h, 3).await;
+    // Written by an earlier version: every order in the one unsharded partition.
+    for id in &ids {
+        let (pk, sk) = keys::order(id);
+        h.stack
+            .clients
+            .dynamodb
+            .update_item()
+            .table_name(h.stack.adapters.store.table())
+            .key(keys::PK, AttributeValue::S(pk))
+            .key(keys::SK, AttributeValue::S(sk))
+            .update_expression("SET #p = :legacy")
+            .expression_attribute_names("#p", keys::REDACTION_PK)
+            .expression_attribute_values(":legacy", AttributeValue::S("PII".into()))
+            .send()
+            .await
+            .unwrap();
+    }
+    clock.advance(chrono::Duration::days(20));
+    let report = runner::tick_redaction(&h.stack.redactor_deps(), Duration::from_secs(60), false).await.unwrap();
+    assert_eq!(report.redacted as usize, ids.len(), "{report:?}");
+    for id in &ids {
+        assert_eq!(index_partition(&h, id).await, None, "order {id} left the index once redacted");
     }
 }

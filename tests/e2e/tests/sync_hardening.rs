@@ -243,3 +243,29 @@ async fn an_order_amazon_sends_unreadable_is_kept_without_pii_and_read_again_lat
     assert!(report.connections[0].unreadable_orders.is_empty());
     assert!(h.stack.adapters.store.get_order(&id).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn a_cursor_saved_before_cursors_were_versioned_is_taken_over() {
+    let clock = OffsetClock::default();
+    let h = Harness::start(sandbox(10, 59, 600.0), Arc::new(clock.clone()), options_for(600.0)).await;
+    let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
+    runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    let (pk, sk) = keys::sync_cursor(&h.connection.id);
+    h.stack
+        .adapters
+        .store
+        .client()
+        .update_item()
+        .table_name(h.stack.adapters.store.table())
+        .key(keys::PK, AttributeValue::S(pk))
+        .key(keys::SK, AttributeValue::S(sk))
+        .update_expression("REMOVE version")
+        .send()
+        .await
+        .unwrap();
+    advance(&h, &clock, chrono::Duration::minutes(10)).await;
+    let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(report.connections[0].outcome, SyncOutcome::UpToDate, "{report:?}");
+    let reset_to = h.stack.adapters.clock.now() - chrono::Duration::days(1);
+    ops::reset_import_date(&h.stack.adapters.store, &h.connection.id, reset_to).await.unwrap();
+}
