@@ -1,6 +1,6 @@
 # Local development and CI entry points. The logic lives in infra/local/*.sh.
 
-.PHONY: setup stack-up stack-down validate-infra test demo lint bench
+.PHONY: setup stack-up stack-down validate-infra test demo lint bench fuzz
 
 setup:
 	bash infra/local/stack.sh install
@@ -27,6 +27,12 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-# throughput on the local stack: the shared rate limiter against none, side by side.
+# every benchmark scenario on the local stack, full size; one JSON file each in target/bench/.
 bench:
 	bash infra/local/bench.sh
+
+# property-based fuzz targets (shared/tests/fuzz.rs): FUZZ_CASES cases of each, in the optimised `fuzz`
+# profile; no local stack needed. `cargo test` runs 256 of each.
+FUZZ_CASES ?= 1000000
+fuzz:
+	PROPTEST_CASES=$(FUZZ_CASES) cargo test --profile fuzz -p sellerbridge-core --test fuzz

@@ -19,6 +19,8 @@ echo "test.sh: cargo test --workspace --no-fail-fast $* (DynamoDB Local $SELLERB
 # The function binaries first: the Runtime API test runs them as deployed.
 cargo build --workspace --bins || rc=$?
 ((rc)) || cargo test --workspace --no-fail-fast "$@" || rc=$?
+# Every benchmark scenario, small, so the harness cannot rot (figures in target/bench/).
+((rc)) || cargo bench --profile dev -p sellerbridge-e2e --bench scenarios -- --short || rc=$?
 "$STACK" validate || { ((rc)) || rc=1; }
 
 if ((rc)); then

@@ -32,12 +32,16 @@ where
 pub fn without_quoted_values(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut quoted = false;
+    // serde quotes a value Debug-style: `\"` inside it is part of the value, not its end.
+    let mut escaped = false;
     for c in message.chars() {
         match (c, quoted) {
             ('"', false) => {
                 quoted = true;
                 out.push_str("\"…");
             }
+            (_, true) if escaped => escaped = false,
+            ('\\', true) => escaped = true,
             ('"', true) => {
                 quoted = false;
                 out.push('"');
@@ -61,5 +65,18 @@ mod tests {
         assert!(!safe.contains("Analytical"), "{safe}");
         assert!(safe.starts_with("invalid type: string \"…\", expected u32"), "{safe}");
         assert_eq!(without_quoted_values("missing field `buyerName`"), "missing field `buyerName`");
+    }
+
+    /// Found by `tests/fuzz.rs`: a value with a quote in it (escaped as `\"` in serde's message) ended
+    /// the removal early and the rest of the value was kept.
+    #[test]
+    fn quotes_and_backslashes_inside_a_value_do_not_end_it() {
+        let err = serde_json::from_str::<std::collections::HashMap<String, u32>>(
+            r#"{"qty": "Ada \"Countess\" Lovelace \\ 1 Infinite Loop\\"}"#,
+        )
+        .unwrap_err();
+        let safe = without_quoted_values(&err.to_string());
+        assert!(["Ada", "Countess", "Lovelace", "Infinite"].iter().all(|pii| !safe.contains(pii)), "{safe}");
+        assert!(safe.starts_with("invalid type: string \"…\", expected u32"), "{safe}");
     }
 }

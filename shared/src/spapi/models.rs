@@ -519,6 +519,17 @@ mod tests {
         assert!(!err.contains("Grace"));
     }
 
+    /// Found by `tests/fuzz.rs`: serde quotes the offending value with its own quotes escaped (`\"`),
+    /// which used to end the removal of the value early.
+    #[test]
+    fn a_pii_value_holding_quotes_stays_out_of_the_error() {
+        let mut raw = wire_order();
+        raw["recipient"] = json!("Ada \"Countess\" Lovelace \\ 1 Infinite Loop");
+        let err = map_order(raw).unwrap_err().to_string();
+        assert!(err.starts_with("order 113-0000001-0000001: unreadable (invalid type: string"), "{err}");
+        assert!(["Ada", "Countess", "Lovelace", "Infinite"].iter().all(|pii| !err.contains(pii)), "{err}");
+    }
+
     fn flags_of(raw: serde_json::Value) -> OrderFlags {
         map_order(raw).unwrap().flags
     }

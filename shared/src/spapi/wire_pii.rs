@@ -22,8 +22,10 @@ const PII_KEYS: &[&str] = &[
     "customizedUrl",
 ];
 
-/// Subtrees about the buyer: every value in them is PII except the locality, which may be kept.
-const BUYER_SUBTREES: &[&str] = &["buyer", "recipient", "billingAddress", "buyerTaxInformation", "taxRegistrations"];
+/// Subtrees about the buyer: every value in them is PII except the locality, which may be kept. The gift
+/// option and the Amazon Custom customization are the buyer's own words whatever shape they come in.
+const BUYER_SUBTREES: &[&str] =
+    &["buyer", "recipient", "billingAddress", "buyerTaxInformation", "taxRegistrations", "giftOption", "customization"];
 const KEPT_LOCALITY: &[&str] = &["city", "stateOrRegion", "postalCode", "countryCode", "addressType"];
 
 /// Replaces every PII value of `order` (any JSON shape, even one we cannot map) with `REDACTED (Amazon)`.
@@ -75,5 +77,17 @@ mod tests {
         for kept in ["113-0000001-0000001", "Arlington", "22201", "\"US\"", "1995"] {
             assert!(text.contains(kept), "{kept} missing from {text}");
         }
+    }
+
+    /// Found by `tests/fuzz.rs`: a gift option or customization that is not the object Amazon documents
+    /// (here a bare string) kept the buyer's words.
+    #[test]
+    fn gift_options_and_customizations_of_any_shape_are_pii() {
+        let order = json!({"orderItems": [{
+            "product": {"asin": "B0AAAA0001", "customization": "Grace Hopper"},
+            "fulfillment": {"packing": {"giftOption": "For Grace"}, "quantityFulfilled": 0}}]});
+        let text = without_pii(order).to_string();
+        assert!(!text.contains("Grace"), "{text}");
+        assert!(text.contains("B0AAAA0001"), "{text}");
     }
 }

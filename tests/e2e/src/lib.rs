@@ -13,8 +13,10 @@ use sellerbridge_cli::local::demo::SandboxInspector;
 use sellerbridge_cli::local::stack::{ConnectionSpec, LocalEndpoints, LocalStack};
 use sellerbridge_core::domain::clock::SharedClock;
 use sellerbridge_core::domain::connection::{Connection, ConnectionOptions};
-use sellerbridge_core::domain::ids::{ConnectionId, MarketplaceId, SellerId};
+use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId, MarketplaceId, SellerId};
+use sellerbridge_core::domain::order::{AmazonOrder, Order};
 use sellerbridge_core::domain::rate::Quota;
+use sellerbridge_core::domain::status::OrderStatus;
 use sellerbridge_core::queue::{QueueError, UpdateMessage, UpdateQueue};
 use sellerbridge_core::spapi::Operation;
 use spapi_sandbox::SandboxConfig;
@@ -184,6 +186,16 @@ impl UpdateQueue for RecordingQueue {
     }
 }
 
+/// The ids of the sandbox's orders sellerbridge must import: merchant-fulfilled, awaiting shipment.
+pub fn actionable(orders: &[serde_json::Value]) -> std::collections::BTreeSet<String> {
+    orders
+        .iter()
+        .filter(|o| o["fulfillment"]["fulfilledBy"] == "MERCHANT")
+        .filter(|o| matches!(o["fulfillment"]["fulfillmentStatus"].as_str(), Some("UNSHIPPED" | "PARTIALLY_SHIPPED")))
+        .map(|o| o["orderId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// Buyer PII of the sandbox's orders, to search logs and queue bodies for.
 pub fn pii_canaries(orders: &[serde_json::Value]) -> Vec<String> {
     let pointers = [
@@ -213,6 +225,36 @@ pub fn pii_canaries(orders: &[serde_json::Value]) -> Vec<String> {
     }
     canaries.retain(|c| c.len() >= 6);
     canaries
+}
+
+/// The buyer of [`unshipped_order`]: PII to search logs and reports for.
+pub const BUYER: &str = "Grace Hopper";
+pub const STREET: &str = "7 Compiler Lane";
+pub const PHONE: &str = "+1-202-555-0199";
+
+/// A well-formed Amazon order id, different for every `n`.
+pub fn numbered_order_id(n: usize) -> AmazonOrderId {
+    AmazonOrderId::parse(format!("113-{:07}-{:07}", 1_000_000 + n * 7_919 % 9_000_000, n % 10_000_000)).unwrap()
+}
+
+/// An unshipped merchant-fulfilled order holding buyer PII, imported at `imported_at`, as the store
+/// keeps it: for writing straight into the table.
+pub fn unshipped_order(id: &AmazonOrderId, imported_at: chrono::DateTime<Utc>) -> Order {
+    let amazon: AmazonOrder = serde_json::from_value(serde_json::json!({
+        "id": id.as_str(), "marketplace_id": "ATVPDKIKX0DER", "fulfilled_by": "MERCHANT",
+        "amazon_status": "UNSHIPPED", "created_at": imported_at, "updated_at": imported_at,
+        "ship_by": null, "deliver_by": null, "service_level": "Standard",
+        "flags": {"prime": false, "premium": false, "business": false, "gift": false, "amazon_custom": false},
+        "total": null,
+        "items": [{"id": "12345678901234", "sku": "SKU-A", "asin": null, "title": null, "quantity_ordered": 1,
+                   "quantity_shipped": 0, "unit_price": null, "condition": null, "gift_message": null}],
+        "buyer": {"name": BUYER, "email": "grace@marketplace.amazon.com", "company": null},
+        "ship_to": {"name": BUYER, "line1": STREET, "line2": null, "line3": null, "city": "Arlington",
+                    "state_or_region": "VA", "postal_code": "22201", "country_code": "US", "phone": PHONE,
+                    "address_type": null}
+    }))
+    .expect("an order in the stored shape");
+    Order::import(ConnectionId::parse("us-main").unwrap(), OrderStatus::AwaitingShipment, amazon, imported_at)
 }
 
 pub fn utc_now() -> chrono::DateTime<Utc> {

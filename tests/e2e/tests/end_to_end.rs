@@ -28,12 +28,7 @@ async fn every_shipment_is_confirmed_once_and_pii_is_redacted_and_never_logged()
     let store = &h.stack.adapters.store;
     let imported = store.scan_orders().await.unwrap();
     let sandbox_orders = h.inspector.orders().await.unwrap();
-    let actionable: BTreeSet<String> = sandbox_orders
-        .iter()
-        .filter(|o| o["fulfillment"]["fulfilledBy"] == "MERCHANT")
-        .filter(|o| matches!(o["fulfillment"]["fulfillmentStatus"].as_str(), Some("UNSHIPPED" | "PARTIALLY_SHIPPED")))
-        .map(|o| o["orderId"].as_str().unwrap().to_owned())
-        .collect();
+    let actionable = sellerbridge_e2e::actionable(&sandbox_orders);
     assert_eq!(imported.len() as u64, seeded.actionable_mfn);
     assert_eq!(imported.iter().map(|o| o.id().to_string()).collect::<BTreeSet<_>>(), actionable);
 

@@ -10,42 +10,21 @@ use chrono::{DateTime, Utc};
 use sellerbridge_cli::local::runner;
 use sellerbridge_cli::ops;
 use sellerbridge_core::domain::clock::OffsetClock;
-use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId};
-use sellerbridge_core::domain::order::{AmazonOrder, Order};
-use sellerbridge_core::domain::status::OrderStatus;
+use sellerbridge_core::domain::ids::AmazonOrderId;
+use sellerbridge_core::domain::order::Order;
 use sellerbridge_core::store::keys;
-use sellerbridge_e2e::{Harness, LogCapture, options_for, sandbox};
-use serde_json::json;
-
-const BUYER: &str = "Grace Hopper";
-const STREET: &str = "7 Compiler Lane";
-const PHONE: &str = "+1-202-555-0199";
+use sellerbridge_e2e::{BUYER, Harness, LogCapture, PHONE, STREET, options_for, sandbox};
 
 async fn stack(clock: Arc<OffsetClock>) -> Harness {
     Harness::start(sandbox(1, 71, 600.0), clock, options_for(600.0)).await
 }
 
 fn order_id(n: usize) -> AmazonOrderId {
-    AmazonOrderId::parse(format!("113-{:07}-{:07}", 1_000_000 + n * 7_919 % 9_000_000, n)).unwrap()
+    sellerbridge_e2e::numbered_order_id(n)
 }
 
-/// An unshipped merchant-fulfilled order holding buyer PII, imported at `imported_at`.
 fn order(id: &AmazonOrderId, imported_at: DateTime<Utc>) -> Order {
-    let amazon: AmazonOrder = serde_json::from_value(json!({
-        "id": id.as_str(), "marketplace_id": "ATVPDKIKX0DER", "fulfilled_by": "MERCHANT",
-        "amazon_status": "UNSHIPPED", "created_at": imported_at, "updated_at": imported_at,
-        "ship_by": null, "deliver_by": null, "service_level": "Standard",
-        "flags": {"prime": false, "premium": false, "business": false, "gift": false, "amazon_custom": false},
-        "total": null,
-        "items": [{"id": "12345678901234", "sku": "SKU-A", "asin": null, "title": null, "quantity_ordered": 1,
-                   "quantity_shipped": 0, "unit_price": null, "condition": null, "gift_message": null}],
-        "buyer": {"name": BUYER, "email": "grace@marketplace.amazon.com", "company": null},
-        "ship_to": {"name": BUYER, "line1": STREET, "line2": null, "line3": null, "city": "Arlington",
-                    "state_or_region": "VA", "postal_code": "22201", "country_code": "US", "phone": PHONE,
-                    "address_type": null}
-    }))
-    .expect("an order in the stored shape");
-    Order::import(ConnectionId::parse("us-main").unwrap(), OrderStatus::AwaitingShipment, amazon, imported_at)
+    sellerbridge_e2e::unshipped_order(id, imported_at)
 }
 
 /// `count` orders, all past their 14-day unshipped limit once the clock moves 20 days on.

@@ -11,17 +11,8 @@ use sellerbridge_core::domain::clock::OffsetClock;
 use sellerbridge_core::domain::connection::ConnectionState;
 use sellerbridge_core::domain::rate::Quota;
 use sellerbridge_core::domain::status::OrderStatus;
-use sellerbridge_e2e::{Harness, options_for, sandbox};
+use sellerbridge_e2e::{Harness, actionable, options_for, sandbox};
 use serde_json::json;
-
-fn actionable(orders: &[serde_json::Value]) -> BTreeSet<String> {
-    orders
-        .iter()
-        .filter(|o| o["fulfillment"]["fulfilledBy"] == "MERCHANT")
-        .filter(|o| matches!(o["fulfillment"]["fulfillmentStatus"].as_str(), Some("UNSHIPPED" | "PARTIALLY_SHIPPED")))
-        .map(|o| o["orderId"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 #[tokio::test]
 async fn a_backfill_resumes_across_runs_without_skipping_or_duplicating_orders_that_change_between_pages() {

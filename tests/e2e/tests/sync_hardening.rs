@@ -187,9 +187,13 @@ async fn an_import_date_reset_during_a_sync_is_not_overwritten() {
     h.sandbox_post("/_sandbox/faults", json!({"operation": "searchOrders", "delayMs": 2000, "count": 1})).await;
     let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
     let reset_to = h.stack.adapters.clock.now() - chrono::Duration::days(90);
+    let store = &h.stack.adapters.store;
     let (report, _) = tokio::join!(runner::tick_sync(&sync, Duration::from_secs(30)), async {
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        ops::reset_import_date(&h.stack.adapters.store, &h.connection.id, reset_to).await.unwrap()
+        // The run has saved its window and is waiting on Amazon's slow answer: the operator resets.
+        while store.load_cursor(&h.connection.id).await.unwrap().is_none_or(|c| c.value.window.is_none()) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        ops::reset_import_date(store, &h.connection.id, reset_to).await.unwrap()
     });
     let report = report.unwrap();
     let SyncOutcome::Paused { reason } = &report.connections[0].outcome else { panic!("{report:?}") };
