@@ -1,12 +1,14 @@
 //! `make bench`: every scenario on the local stack (DynamoDB Local, moto, the SP-API sandbox), each
 //! written as one JSON file to `target/bench/`. `--short` runs the same scenarios small, as CI does, so
-//! the harness cannot rot. Measurements, not tests: a scenario fails only when it cannot run at all.
+//! the harness cannot rot; `--only import,cost` runs some of them (`pii` searches what the scenarios that
+//! ran produced). Measurements, not tests: a scenario fails only when it cannot run at all.
 //!
 //! Absolute rates describe the local stand-ins on this machine; compare ratios and counts between
 //! versions. Amazon's quotas run `time_scale` times faster in the sandbox, and the figures that depend
 //! on them are converted back to Amazon time.
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -42,17 +44,36 @@ async fn main() {
     let mut evidence = Evidence::default();
 
     // Each file is written as soon as its scenario ends, so a long full run shows its progress.
+    // `--only NAME[,NAME]` runs some of them.
+    let only: Option<Vec<String>> = std::env::args()
+        .skip_while(|arg| arg != "--only")
+        .nth(1)
+        .map(|names| names.split(',').map(str::to_owned).collect());
+    let wanted = |name: &str| only.as_ref().is_none_or(|names| names.iter().any(|n| n == name));
     let mut results = Vec::new();
     let mut record = |name: &'static str, result: Value| {
         write(&out, name, &result);
         println!("{name:>10}: {result}");
         results.push(name);
     };
-    record("import", import(short, &mut evidence).await);
-    record("confirm", confirm(short, &mut evidence).await);
-    record("redaction", redaction(short).await);
-    record("webhook", webhook(short).await);
-    record("pii", evidence.search(&logs.text()));
+    if wanted("import") {
+        record("import", import(short, &mut evidence).await);
+    }
+    if wanted("confirm") {
+        record("confirm", confirm(short, &mut evidence).await);
+    }
+    if wanted("redaction") {
+        record("redaction", redaction(short).await);
+    }
+    if wanted("webhook") {
+        record("webhook", webhook(short).await);
+    }
+    if wanted("cost") {
+        record("cost", cost(short).await);
+    }
+    if wanted("pii") {
+        record("pii", evidence.search(&logs.text()));
+    }
     println!("bench ({}): {} written to {}", if short { "short" } else { "full" }, results.join(", "), out.display());
 }
 
@@ -481,5 +502,226 @@ async fn webhook(short: bool) -> Value {
         "accepted": accepted,
         "rejected": rejected,
         "http_load": "not measured yet: the webhook has no local HTTP endpoint to load (issue 10)",
+    })
+}
+
+// ---- cost ----
+
+/// DynamoDB request units as the table reports them (every request asks for its consumed capacity)
+/// and the number of SQS requests, whoever sends them.
+#[derive(Debug, Default)]
+struct Usage {
+    read_units: Mutex<f64>,
+    write_units: Mutex<f64>,
+    /// Writes whose condition failed: they return no consumed capacity, but AWS bills them.
+    failed_writes: AtomicU64,
+    sqs_requests: AtomicU64,
+}
+
+#[derive(Debug, Clone)]
+struct MeterDynamo(Arc<Usage>);
+
+impl Intercept for MeterDynamo {
+    fn name(&self) -> &'static str {
+        "MeterDynamo"
+    }
+
+    fn modify_before_serialization(
+        &self,
+        context: &mut aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextMut<'_>,
+        _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        use aws_sdk_dynamodb::operation as op;
+        use aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total;
+        let input = context.input_mut();
+        if let Some(i) = input.downcast_mut::<op::get_item::GetItemInput>() {
+            i.return_consumed_capacity = Some(Total);
+        } else if let Some(i) = input.downcast_mut::<op::put_item::PutItemInput>() {
+            i.return_consumed_capacity = Some(Total);
+        } else if let Some(i) = input.downcast_mut::<op::update_item::UpdateItemInput>() {
+            i.return_consumed_capacity = Some(Total);
+        } else if let Some(i) = input.downcast_mut::<op::delete_item::DeleteItemInput>() {
+            i.return_consumed_capacity = Some(Total);
+        } else if let Some(i) = input.downcast_mut::<op::query::QueryInput>() {
+            i.return_consumed_capacity = Some(Total);
+        } else if let Some(i) = input.downcast_mut::<op::scan::ScanInput>() {
+            i.return_consumed_capacity = Some(Total);
+        } else if let Some(i) = input.downcast_mut::<op::transact_write_items::TransactWriteItemsInput>() {
+            i.return_consumed_capacity = Some(Total);
+        }
+        Ok(())
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        use aws_sdk_dynamodb::operation as op;
+        let Ok(output) = context.output_or_error() else {
+            // A failed condition or transaction: billed as one write unit.
+            self.0.failed_writes.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        };
+        let units =
+            |c: Option<&aws_sdk_dynamodb::types::ConsumedCapacity>| c.and_then(|c| c.capacity_units()).unwrap_or(0.0);
+        let (read, write) = if let Some(o) = output.downcast_ref::<op::get_item::GetItemOutput>() {
+            (units(o.consumed_capacity()), 0.0)
+        } else if let Some(o) = output.downcast_ref::<op::query::QueryOutput>() {
+            (units(o.consumed_capacity()), 0.0)
+        } else if let Some(o) = output.downcast_ref::<op::scan::ScanOutput>() {
+            (units(o.consumed_capacity()), 0.0)
+        } else if let Some(o) = output.downcast_ref::<op::put_item::PutItemOutput>() {
+            (0.0, units(o.consumed_capacity()))
+        } else if let Some(o) = output.downcast_ref::<op::update_item::UpdateItemOutput>() {
+            (0.0, units(o.consumed_capacity()))
+        } else if let Some(o) = output.downcast_ref::<op::delete_item::DeleteItemOutput>() {
+            (0.0, units(o.consumed_capacity()))
+        } else if let Some(o) = output.downcast_ref::<op::transact_write_items::TransactWriteItemsOutput>() {
+            (0.0, o.consumed_capacity().iter().map(|c| units(Some(c))).sum())
+        } else {
+            (0.0, 0.0)
+        };
+        *self.0.read_units.lock().unwrap() += read;
+        *self.0.write_units.lock().unwrap() += write;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+struct MeterSqs(Arc<Usage>);
+
+impl aws_sdk_sqs::config::Intercept for MeterSqs {
+    fn name(&self) -> &'static str {
+        "MeterSqs"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &aws_sdk_sqs::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut aws_sdk_sqs::config::ConfigBag,
+    ) -> Result<(), aws_sdk_sqs::error::BoxError> {
+        self.0.sqs_requests.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Lambda invocations and their billed milliseconds (each rounded up to a whole millisecond).
+#[derive(Default)]
+struct Invocations {
+    count: u64,
+    billed_ms: u64,
+}
+
+impl Invocations {
+    async fn time<T>(&mut self, call: impl std::future::Future<Output = T>) -> T {
+        let started = Instant::now();
+        let result = call.await;
+        self.count += 1;
+        self.billed_ms += started.elapsed().as_micros().div_ceil(1000) as u64;
+        result
+    }
+}
+
+/// Published on-demand prices, us-east-1, as of 2024-11 (after DynamoDB's on-demand price cut); free
+/// tiers left out.
+const USD_PER_MILLION_READ_UNITS: f64 = 0.125;
+const USD_PER_MILLION_WRITE_UNITS: f64 = 0.625;
+const USD_PER_MILLION_SQS_REQUESTS: f64 = 0.40;
+const USD_PER_MILLION_LAMBDA_REQUESTS: f64 = 0.20;
+const USD_PER_GB_SECOND_ARM64: f64 = 0.000_013_333_4;
+/// The template's function memory.
+const LAMBDA_MEMORY_GB: f64 = 256.0 / 1024.0;
+
+/// An order's whole life, metered: imported by the sync, one webhook per package, each confirmed
+/// through the queue, its PII redacted 45 days later. Lambda time is measured on the local stand-ins,
+/// so it is an upper bound: DynamoDB and SQS answer faster in AWS than DynamoDB Local and moto here.
+async fn cost(short: bool) -> Value {
+    let orders = if short { 60 } else { 1000 };
+    let usage = Arc::new(Usage::default());
+    let clock = OffsetClock::default();
+    let mut h = Harness::start(sandbox(orders, 109, 1000.0), Arc::new(clock.clone()), options_for(1000.0)).await;
+    let dynamodb = h.stack.clients.dynamodb.config().to_builder().interceptor(MeterDynamo(usage.clone())).build();
+    h.stack.clients.dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb);
+    let sqs = h.stack.clients.sqs.config().to_builder().interceptor(MeterSqs(usage.clone())).build();
+    h.stack.clients.sqs = aws_sdk_sqs::Client::from_conf(sqs);
+    h.stack.adapters = sellerbridge_core::runtime::Adapters::from_clients(
+        h.stack.clients.clone(),
+        &h.stack.settings,
+        h.stack.adapters.clock.clone(),
+    );
+
+    let mut lambda = Invocations::default();
+    let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
+    loop {
+        let report = lambda.time(runner::tick_sync(&sync, Duration::from_secs(60))).await.unwrap();
+        if report.connections.iter().all(|c| c.outcome == SyncOutcome::UpToDate) {
+            break;
+        }
+    }
+    let imported = h.stack.adapters.store.scan_orders().await.unwrap();
+    let webhook = h.stack.webhook_deps();
+    for order in &imported {
+        for (number, lines) in demo::packages_for(order).iter().enumerate() {
+            let (body, signature) =
+                demo::shipment_event(&h.stack.signing_key, order, number + 1, lines, webhook.clock.now());
+            let headers = [(SIGNATURE_HEADER, signature)];
+            lambda.time(runner::post_webhook(&webhook, "/webhooks/shipments", &headers, &body)).await.unwrap();
+        }
+    }
+    let sender = h.stack.sender_deps(h.stack.sender_settings(), None).await.unwrap();
+    let poller = h.stack.updates_poller();
+    for _ in 0..10_000 {
+        if poller.depth().await.unwrap().is_empty() {
+            break;
+        }
+        // One poll is one batch, one invocation (the receive and deletes are the event source mapping's).
+        let stats = lambda.time(poller.poll_once(&sender, Duration::from_secs(30))).await.unwrap();
+        if stats.received == 0 {
+            lambda.count -= 1;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    clock.advance(chrono::Duration::days(45));
+    loop {
+        let report = lambda
+            .time(runner::tick_redaction(&h.stack.redactor_deps(), Duration::from_secs(60), false))
+            .await
+            .unwrap();
+        if report.complete {
+            break;
+        }
+    }
+
+    let per_thousand = |n: f64| (n * 1000.0 / imported.len() as f64 * 10.0).round() / 10.0;
+    let read_units = *usage.read_units.lock().unwrap();
+    let failed_writes = usage.failed_writes.load(Ordering::Relaxed) as f64;
+    let write_units = *usage.write_units.lock().unwrap() + failed_writes;
+    let sqs = usage.sqs_requests.load(Ordering::Relaxed) as f64;
+    let gb_seconds = lambda.billed_ms as f64 / 1000.0 * LAMBDA_MEMORY_GB;
+    let usd = read_units * USD_PER_MILLION_READ_UNITS / 1e6
+        + write_units * USD_PER_MILLION_WRITE_UNITS / 1e6
+        + sqs * USD_PER_MILLION_SQS_REQUESTS / 1e6
+        + lambda.count as f64 * USD_PER_MILLION_LAMBDA_REQUESTS / 1e6
+        + gb_seconds * USD_PER_GB_SECOND_ARM64;
+    let usd_per_million_orders = usd / imported.len() as f64 * 1e6;
+    json!({
+        "orders": imported.len(),
+        "dynamodb_read_units_per_1000_orders": per_thousand(read_units),
+        "dynamodb_write_units_per_1000_orders": per_thousand(write_units),
+        "dynamodb_failed_conditional_writes_per_1000_orders": per_thousand(failed_writes),
+        "sqs_requests_per_1000_orders": per_thousand(sqs),
+        "lambda_invocations_per_1000_orders": per_thousand(lambda.count as f64),
+        "lambda_billed_ms_per_1000_orders": per_thousand(lambda.billed_ms as f64),
+        "usd_per_million_orders": (usd_per_million_orders * 100.0).round() / 100.0,
+        "prices": {"as_of": "2024-11 (us-east-1, on-demand, no free tier)",
+            "dynamodb_usd_per_million_read_units": USD_PER_MILLION_READ_UNITS,
+            "dynamodb_usd_per_million_write_units": USD_PER_MILLION_WRITE_UNITS,
+            "sqs_usd_per_million_requests": USD_PER_MILLION_SQS_REQUESTS,
+            "lambda_usd_per_million_requests": USD_PER_MILLION_LAMBDA_REQUESTS,
+            "lambda_usd_per_gb_second_arm64": USD_PER_GB_SECOND_ARM64, "lambda_memory_mb": 256},
+        "lambda_time_note": "measured against DynamoDB Local and moto: an upper bound",
     })
 }
