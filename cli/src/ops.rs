@@ -73,8 +73,8 @@ pub async fn order_summary(store: &DynamoStore, id: &AmazonOrderId) -> Result<se
 
 /// Moves every message of the dead-letter queue back to the updates queue, first resetting its package
 /// from `dead_lettered` to `queued` (taking its quantities on the order again) so the sender tries it
-/// again. A package whose units were shipped by another package since is left dead-lettered and its
-/// message dropped, with a line on standard error. Returns how many were moved.
+/// again. A package whose units were shipped by another package since is left dead-lettered, its message
+/// left in the dead-letter queue, with a line on standard error. Returns how many were moved.
 pub async fn redrive_dead_letters(
     store: &DynamoStore,
     sqs: &aws_sdk_sqs::Client,
@@ -83,8 +83,15 @@ pub async fn redrive_dead_letters(
 ) -> Result<usize> {
     let mut moved = 0;
     loop {
-        let received =
-            sqs.receive_message().queue_url(dlq_url).max_number_of_messages(10).visibility_timeout(60).send().await?;
+        let received = sqs
+            .receive_message()
+            .queue_url(dlq_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(60)
+            // Long polling: a short poll may answer empty while messages remain.
+            .wait_time_seconds(1)
+            .send()
+            .await?;
         let messages = received.messages.unwrap_or_default();
         if messages.is_empty() {
             return Ok(moved);

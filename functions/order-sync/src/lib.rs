@@ -473,7 +473,13 @@ async fn retry_unreadable(
                 keep_unreadable(deps, connection, &order_id, "Amazon no longer knows this order id".into(), None)
                     .await?;
             }
-            Err(e) => return Err(e.into()),
+            // Out of quota: the rest waits for the next run; the window itself is done.
+            Err(SpApiError::Throttled { .. }) => break,
+            // Anything else concerns this order: noted on it (so the others come first next time).
+            Err(e) => {
+                warn!(order_id, error = %e, "asking Amazon again for a kept order failed");
+                keep_unreadable(deps, connection, &order_id, format!("getOrder failed: {e}"), None).await?;
+            }
         }
     }
     Ok(())

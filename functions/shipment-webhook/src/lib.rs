@@ -12,7 +12,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use sellerbridge_core::domain::clock::SharedClock;
 use sellerbridge_core::domain::shipment::{
-    ShipmentRequest, plan_package, plan_resend, release_package, reserve_package,
+    PackageState, ShipmentRequest, plan_package, plan_resend, release_package, reserve_package,
 };
 use sellerbridge_core::queue::{UpdateMessage, UpdateQueue};
 use sellerbridge_core::store::{DynamoStore, EventRecord, PlacePackage, StoreError};
@@ -127,10 +127,11 @@ async fn place(deps: &WebhookDeps, event: &ShipmentCreated) -> Result<Option<Acc
     // its own first delivery reserved.
     let previous = deps.store.get_package(order_id, &shipment.package_id).await?;
     if let Some(previous) = &previous
-        && !previous.value.is_resendable()
+        && (!previous.value.is_resendable() || previous.value.fingerprint == Some(shipment.fingerprint()))
     {
+        // A failed package sent again unchanged would only fail again: a repeat, whatever its state.
         return if previous.value.same_request(shipment) {
-            Ok(Some(duplicate_package(shipment)))
+            Ok(Some(duplicate_package(shipment, &previous.value.state)))
         } else {
             Err(Rejected::new(
                 StatusCode::CONFLICT,
@@ -189,11 +190,18 @@ async fn place(deps: &WebhookDeps, event: &ShipmentCreated) -> Result<Option<Acc
     }))
 }
 
-fn duplicate_package(shipment: &ShipmentRequest) -> Accepted {
+fn duplicate_package(shipment: &ShipmentRequest, state: &PackageState) -> Accepted {
+    let detail = format!("package {} of order {} was already received", shipment.package_id, shipment.order_id);
+    let detail = match state {
+        PackageState::Failed { .. } | PackageState::DeadLettered { .. } => {
+            format!("{detail} and has {}; send it with corrected details to try again", state.name().replace('_', " "))
+        }
+        _ => detail,
+    };
     Accepted {
         status: StatusCode::OK,
         outcome: "duplicate_package",
-        body: json!({"status": "duplicate", "detail": format!("package {} of order {} was already received", shipment.package_id, shipment.order_id)}),
+        body: json!({"status": "duplicate", "package_state": state.name(), "detail": detail}),
     }
 }
 

@@ -139,8 +139,10 @@ async fn try_process(
         return Ok(Outcome::Done);
     }
     if package.claimed_at.is_some_and(|at| now - at < deps.settings.claim_lease) {
-        info!("another delivery of this package is being sent; checking back later");
-        return Ok(Outcome::Retry);
+        // That delivery's own message stays until it settles the package (or, if it died, comes back
+        // and reconciles): this one has nothing to add and must not run into the dead-letter queue.
+        info!("another delivery of this package is being sent; this one is done");
+        return Ok(Outcome::Done);
     }
     let Some(order) = store.get_order(order_id).await? else {
         return Err(SendError::UnknownPackage { order_id: order_id.to_string(), package_id: package_id.to_string() });
@@ -172,7 +174,8 @@ async fn try_process(
     package.send_attempts += 1;
     let version = match store.save_package(&package, version).await {
         Ok(version) => version,
-        Err(StoreError::Conflict { .. }) => return Ok(Outcome::Retry),
+        // Another delivery claimed it first; its message carries the package from here.
+        Err(StoreError::Conflict { .. }) => return Ok(Outcome::Done),
         Err(e) => return Err(e.into()),
     };
 
@@ -236,13 +239,23 @@ impl Attempt<'_> {
     }
 }
 
-/// Whether Amazon's copy of the order holds this package (same reference and tracking number).
+/// Whether the package this message is about is recorded as dead-lettered (rather than settled by
+/// another delivery meanwhile).
+async fn written_dead_lettered(deps: &SenderDeps, attempt: &Attempt<'_>) -> Result<bool, SendError> {
+    let UpdateMessage::ConfirmShipment { order_id, package_id } = attempt.message;
+    let stored = deps.adapters.store.get_package(order_id, package_id).await?;
+    Ok(stored.is_some_and(|p| matches!(p.value.state, PackageState::DeadLettered { .. })))
+}
+
+/// Whether Amazon's copy of the order holds this package (same reference, tracking number and carrier).
 async fn amazon_holds(deps: &SenderDeps, auth: &SellerAuth, package: &Package) -> Result<bool, SpApiError> {
     let order = deps.spapi.get_order(auth, &package.order_id, WaitBudget::none()).await?;
     let reference = package.reference.to_string();
+    let carrier = package.carrier.other_name().unwrap_or(package.carrier.code());
     Ok(order.packages.iter().any(|held| {
         held.reference_id == reference
-            && held.tracking_number.as_deref().is_none_or(|t| t.eq_ignore_ascii_case(package.tracking_number.as_str()))
+            && held.tracking_number.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(package.tracking_number.as_str()))
+            && held.carrier.as_deref().is_none_or(|c| c.eq_ignore_ascii_case(carrier))
     }))
 }
 
@@ -282,8 +295,11 @@ async fn failed_attempt(
             error!(error = %e, receives = attempt.receives, "giving up; the message goes to the dead-letter queue");
             let reason = format!("gave up after {} attempts: {e}", attempt.receives);
             let state = PackageState::DeadLettered { reason, at: attempt.now };
-            settle(deps, attempt, ended(package, state), version).await?;
-            attempt.retry_later(deps).await
+            match settle(deps, attempt, ended(package, state), version).await? {
+                // Recorded as dead-lettered: the message follows it into the dead-letter queue.
+                Outcome::Done if written_dead_lettered(deps, attempt).await? => attempt.retry_later(deps).await,
+                outcome => Ok(outcome),
+            }
         }
         e => {
             warn!(error = %e, receives = attempt.receives, "transient failure; will retry");

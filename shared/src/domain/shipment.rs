@@ -283,7 +283,7 @@ pub fn plan_package(
     Ok(Package {
         order_id,
         package_id: request.package_id.clone(),
-        reference: order.local.next_package_reference,
+        reference: next_reference(order),
         carrier,
         shipping_method: request.shipping_method.clone(),
         tracking_number: request.tracking_number.clone(),
@@ -317,6 +317,19 @@ pub fn plan_resend(
     // Whether an earlier attempt may have reached Amazon stays known, so the resend checks first.
     package.send_attempts = previous.send_attempts;
     Ok(package)
+}
+
+/// The next `packageReferenceId`: past ours, and past any Amazon already holds for the order (packages
+/// confirmed in Seller Central or by another tool), so a new package never updates one of those.
+fn next_reference(order: &Order) -> PackageReference {
+    let after_amazons = order
+        .amazon
+        .packages
+        .iter()
+        .filter_map(|package| package.reference_id.parse::<u32>().ok())
+        .max()
+        .and_then(|highest| PackageReference::new(highest.saturating_add(1)));
+    order.local.next_package_reference.max(after_amazons.unwrap_or(PackageReference::first()))
 }
 
 /// Why Amazon, not the merchant, confirms this order's shipment (or cannot take it through
@@ -636,5 +649,22 @@ mod tests {
         record_confirmed(&mut order, &package);
         assert_eq!(order.amazon.items[0].quantity_shipped, 1);
         assert!(plan(&order, vec![by_sku("SKU-A", 1)]).is_ok(), "the second unit can still ship");
+    }
+
+    #[test]
+    fn a_new_package_never_takes_a_reference_amazon_already_holds() {
+        let mut order = sample_order(now());
+        // Confirmed in Seller Central before sellerbridge saw the order.
+        order.amazon.packages = vec![crate::domain::order::AmazonPackage {
+            reference_id: "3".into(),
+            carrier: Some("UPS".into()),
+            shipping_service: None,
+            tracking_number: Some("1Z999AA10123456780".into()),
+            created_at: None,
+            ship_time: None,
+            status: Some("SHIPPED".into()),
+        }];
+        let package = plan(&order, vec![by_sku("SKU-A", 1)]).unwrap();
+        assert_eq!(package.reference.to_string(), "4");
     }
 }

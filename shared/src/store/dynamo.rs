@@ -395,7 +395,11 @@ impl DynamoStore {
                 self.put_request(package_item(package, package_version + 1)?, Some(package_version))?,
                 self.put_request(order_item(&order, version + 1)?, Some(version))?,
             ];
-            match self.transact_puts(writes).await? {
+            let written = match self.transact_puts(writes).await {
+                Err(StoreError::Conflict { .. }) => continue,
+                other => other?,
+            };
+            match written {
                 None => return Ok(Ok(package_version + 1)),
                 Some(failed) if failed.first() == Some(&true) => {
                     let key = keys::package(&package.order_id, &package.package_id);
@@ -574,7 +578,14 @@ impl DynamoStore {
             Ok(_) => Ok(None),
             Err(err) => {
                 let failed = failed_conditions(&err);
-                if failed.iter().any(|f| *f) { Ok(Some(failed)) } else { Err(unavailable(err)) }
+                if failed.iter().any(|f| *f) {
+                    Ok(Some(failed))
+                } else if in_conflict(&err) {
+                    // Another transaction held one of the items: nothing was written; try again.
+                    Err(StoreError::Conflict { key: "a concurrent transaction".into() })
+                } else {
+                    Err(unavailable(err))
+                }
             }
         }
     }
@@ -721,6 +732,17 @@ fn versioned<T: DeserializeOwned>(key: &Key, item: &Item) -> Result<Versioned<T>
 fn item_key(item: &Item) -> Key {
     let attr = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
     (attr(keys::PK), attr(keys::SK))
+}
+
+/// Whether a transaction was cancelled because another one was writing the same items.
+fn in_conflict(err: &SdkError<TransactWriteItemsError>) -> bool {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+            e.cancellation_reasons().iter().any(|reason| reason.code() == Some("TransactionConflict"))
+        }
+        Some(TransactWriteItemsError::TransactionInProgressException(_)) => true,
+        _ => false,
+    }
 }
 
 /// For each write of a cancelled transaction, whether its condition failed.

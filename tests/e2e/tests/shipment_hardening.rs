@@ -114,6 +114,10 @@ async fn a_package_amazon_refused_frees_its_units_and_can_be_resent_under_its_id
         "the failed package gave its units back"
     );
 
+    // The same details again (a retried event under a new id) would only fail again: a repeat.
+    let (status, answer) = f.post(f.event("evt-1b", "PKG-1", "1Z999AA10123456784")).await;
+    assert_eq!((status, answer["package_state"].as_str()), (200, Some("failed")), "{answer}");
+
     // The merchant corrects the package and sends it again under the same id.
     let (status, answer) = f.post(f.event("evt-2", "PKG-1", "1Z999AA10123456785")).await;
     assert_eq!(status, 202, "{answer}");

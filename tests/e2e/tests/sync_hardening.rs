@@ -118,9 +118,9 @@ async fn a_corrupt_stored_order_is_kept_aside_and_the_sync_goes_on() {
 #[tokio::test]
 async fn a_seller_waiting_for_quota_never_starves_another() {
     let h = Harness::start(sandbox(30, 29, 600.0), Arc::new(OffsetClock::default()), options_for(600.0)).await;
-    // Sorted first, and slow: every page waits about two seconds for this seller's quota.
+    // Sorted first, and slow: every page waits about ten seconds for this seller's quota.
     let mut slow = ConnectionOptions::default();
-    slow.quota_overrides.insert("searchOrders".into(), Quota::new(0.5, 2.0));
+    slow.quota_overrides.insert("searchOrders".into(), Quota::new(0.1, 2.0));
     h.stack
         .add_connection(ConnectionSpec {
             id: ConnectionId::parse("a-slow").unwrap(),
@@ -134,7 +134,7 @@ async fn a_seller_waiting_for_quota_never_starves_another() {
         .unwrap();
     let settings = SyncSettings { page_size: 2, deadline_margin: Duration::from_secs(1), ..SyncSettings::default() };
     let sync = h.stack.sync_deps(settings).await.unwrap();
-    let report = runner::tick_sync(&sync, Duration::from_secs(8)).await.unwrap();
+    let report = runner::tick_sync(&sync, Duration::from_secs(20)).await.unwrap();
     let outcome = |id: &str| &report.connections.iter().find(|c| c.connection_id.as_str() == id).unwrap().outcome;
     assert!(matches!(outcome("a-slow"), SyncOutcome::Paused { .. }), "{report:?}");
     assert_eq!(outcome("us-main"), &SyncOutcome::UpToDate, "{report:?}");
@@ -184,7 +184,7 @@ async fn sync_now_leaves_a_connection_another_run_holds() {
 #[tokio::test]
 async fn an_import_date_reset_during_a_sync_is_not_overwritten() {
     let h = Harness::start(sandbox(10, 47, 600.0), Arc::new(OffsetClock::default()), options_for(600.0)).await;
-    h.sandbox_post("/_sandbox/faults", json!({"operation": "searchOrders", "delayMs": 2000, "count": 1})).await;
+    h.sandbox_post("/_sandbox/faults", json!({"operation": "searchOrders", "delayMs": 5000, "count": 1})).await;
     let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
     let reset_to = h.stack.adapters.clock.now() - chrono::Duration::days(90);
     let store = &h.stack.adapters.store;

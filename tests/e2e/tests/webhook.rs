@@ -16,6 +16,8 @@ struct Fixture {
     deps: shipment_webhook::WebhookDeps,
     order_id: String,
     sku: String,
+    /// The ship date of every event of a test, so a repeat is the same package to the second.
+    ship_date: String,
 }
 
 async fn fixture() -> Fixture {
@@ -31,14 +33,15 @@ async fn fixture() -> Fixture {
     let queue = RecordingQueue::wrap(Arc::new(h.stack.adapters.queue.clone()));
     let mut deps = h.stack.webhook_deps();
     deps.queue = queue.clone();
-    Fixture { order_id: order.id().to_string(), sku: item.sku.as_ref().unwrap().to_string(), h, queue, deps }
+    let ship_date = deps.clock.now().to_rfc3339();
+    Fixture { order_id: order.id().to_string(), sku: item.sku.as_ref().unwrap().to_string(), h, queue, deps, ship_date }
 }
 
 impl Fixture {
     fn event(&self, event_id: &str, package_id: &str) -> Value {
         json!({"id": event_id, "type": "shipment.created", "created_at": self.deps.clock.now().to_rfc3339(),
             "data": {"order_id": self.order_id, "package_id": package_id, "carrier": "UPS", "tracking_number": "1Z999AA10123456784",
-                "ship_date": self.deps.clock.now().to_rfc3339(), "items": [{"sku": self.sku, "quantity": 1}]}})
+                "ship_date": self.ship_date, "items": [{"sku": self.sku, "quantity": 1}]}})
     }
 
     async fn post_signed(&self, body: &[u8]) -> (u16, Value) {
