@@ -43,6 +43,33 @@ async fn paused_backfill() -> (Harness, OffsetClock, order_sync::SyncDeps) {
     (h, clock, sync)
 }
 
+/// A harness whose orders are synced once, on a clock the test moves.
+async fn synced(orders: usize, seed: u64) -> (Harness, OffsetClock, order_sync::SyncDeps) {
+    let clock = OffsetClock::default();
+    let h = Harness::start(sandbox(orders, seed, 600.0), Arc::new(clock.clone()), options_for(600.0)).await;
+    let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
+    runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    (h, clock, sync)
+}
+
+/// Changes a record behind the store's back, as an earlier version or a broken write left it.
+async fn tamper(h: &Harness, key: (String, String), update: &str, values: &[(&str, &str)]) {
+    let request = h
+        .stack
+        .adapters
+        .store
+        .client()
+        .update_item()
+        .table_name(h.stack.adapters.store.table())
+        .key(keys::PK, AttributeValue::S(key.0))
+        .key(keys::SK, AttributeValue::S(key.1))
+        .update_expression(update);
+    let request = values
+        .iter()
+        .fold(request, |r, (name, value)| r.expression_attribute_values(*name, AttributeValue::S((*value).into())));
+    request.send().await.unwrap();
+}
+
 async fn advance(h: &Harness, clock: &OffsetClock, by: chrono::Duration) {
     clock.advance(by);
     h.sandbox_post("/_sandbox/clock", json!({"advanceSeconds": by.num_seconds()})).await;
@@ -77,26 +104,10 @@ async fn a_token_older_than_its_lifetime_is_never_sent() {
 
 #[tokio::test]
 async fn a_corrupt_stored_order_is_kept_aside_and_the_sync_goes_on() {
-    let clock = OffsetClock::default();
-    let h = Harness::start(sandbox(20, 23, 600.0), Arc::new(clock.clone()), options_for(600.0)).await;
-    let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
-    runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    let (h, clock, sync) = synced(20, 23).await;
     let orders = h.stack.adapters.store.scan_orders().await.unwrap();
     let (broken, other) = (orders[0].id().clone(), orders[1].id().clone());
-    let key = keys::order(&broken);
-    h.stack
-        .adapters
-        .store
-        .client()
-        .update_item()
-        .table_name(h.stack.adapters.store.table())
-        .key(keys::PK, AttributeValue::S(key.0))
-        .key(keys::SK, AttributeValue::S(key.1))
-        .update_expression("SET body = :garbage")
-        .expression_attribute_values(":garbage", AttributeValue::S("{\"truncated".into()))
-        .send()
-        .await
-        .unwrap();
+    tamper(&h, keys::order(&broken), "SET body = :garbage", &[(":garbage", "{\"truncated")]).await;
     for id in [&broken, &other] {
         h.sandbox_post(&format!("/_sandbox/orders/{id}/touch"), json!({})).await;
     }
@@ -250,23 +261,8 @@ async fn an_order_amazon_sends_unreadable_is_kept_without_pii_and_read_again_lat
 
 #[tokio::test]
 async fn a_cursor_saved_before_cursors_were_versioned_is_taken_over() {
-    let clock = OffsetClock::default();
-    let h = Harness::start(sandbox(10, 59, 600.0), Arc::new(clock.clone()), options_for(600.0)).await;
-    let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
-    runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
-    let (pk, sk) = keys::sync_cursor(&h.connection.id);
-    h.stack
-        .adapters
-        .store
-        .client()
-        .update_item()
-        .table_name(h.stack.adapters.store.table())
-        .key(keys::PK, AttributeValue::S(pk))
-        .key(keys::SK, AttributeValue::S(sk))
-        .update_expression("REMOVE version")
-        .send()
-        .await
-        .unwrap();
+    let (h, clock, sync) = synced(10, 59).await;
+    tamper(&h, keys::sync_cursor(&h.connection.id), "REMOVE version", &[]).await;
     advance(&h, &clock, chrono::Duration::minutes(10)).await;
     let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
     assert_eq!(report.connections[0].outcome, SyncOutcome::UpToDate, "{report:?}");
