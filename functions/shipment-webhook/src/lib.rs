@@ -12,7 +12,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use sellerbridge_core::domain::clock::SharedClock;
 use sellerbridge_core::domain::shipment::{
-    PackageState, ShipmentRequest, plan_package, plan_resend, release_package, reserve_package,
+    PackageState, SamePackageId, ShipmentRequest, plan_package, plan_resend, release_package, reserve_package,
 };
 use sellerbridge_core::queue::{UpdateMessage, UpdateQueue};
 use sellerbridge_core::store::{DynamoStore, EventRecord, PlacePackage, StoreError};
@@ -126,14 +126,11 @@ async fn place(deps: &WebhookDeps, event: &ShipmentCreated) -> Result<Option<Acc
     // The package id is checked before anything else: a repeat must not be judged by the quantities
     // its own first delivery reserved.
     let previous = deps.store.get_package(order_id, &shipment.package_id).await?;
-    if let Some(previous) = &previous
-        && (!previous.value.is_resendable() || previous.value.fingerprint == Some(shipment.fingerprint()))
-    {
-        // A failed package sent again unchanged would only fail again: a repeat, whatever its state.
-        return if previous.value.same_request(shipment) {
-            Ok(Some(duplicate_package(shipment, &previous.value.state)))
-        } else {
-            Err(Rejected::new(
+    match previous.as_ref().and_then(|previous| Some((previous, previous.value.compare(shipment)?))) {
+        None => {}
+        Some((previous, SamePackageId::Repeat)) => return Ok(Some(duplicate_package(shipment, &previous.value.state))),
+        Some((previous, SamePackageId::Changed)) => {
+            return Err(Rejected::new(
                 StatusCode::CONFLICT,
                 format!(
                     "package {} of order {order_id} was already accepted ({}) with other details; an accepted \
@@ -141,8 +138,8 @@ async fn place(deps: &WebhookDeps, event: &ShipmentCreated) -> Result<Option<Acc
                     shipment.package_id,
                     previous.value.state.name()
                 ),
-            ))
-        };
+            ));
+        }
     }
     let carriers = &options.carrier_rules;
     let now = deps.clock.now();

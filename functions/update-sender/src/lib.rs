@@ -239,14 +239,6 @@ impl Attempt<'_> {
     }
 }
 
-/// Whether the package this message is about is recorded as dead-lettered (rather than settled by
-/// another delivery meanwhile).
-async fn written_dead_lettered(deps: &SenderDeps, attempt: &Attempt<'_>) -> Result<bool, SendError> {
-    let UpdateMessage::ConfirmShipment { order_id, package_id } = attempt.message;
-    let stored = deps.adapters.store.get_package(order_id, package_id).await?;
-    Ok(stored.is_some_and(|p| matches!(p.value.state, PackageState::DeadLettered { .. })))
-}
-
 /// Whether Amazon's copy of the order holds this package (same reference, tracking number and carrier).
 async fn amazon_holds(deps: &SenderDeps, auth: &SellerAuth, package: &Package) -> Result<bool, SpApiError> {
     let order = deps.spapi.get_order(auth, &package.order_id, WaitBudget::none()).await?;
@@ -295,10 +287,10 @@ async fn failed_attempt(
             error!(error = %e, receives = attempt.receives, "giving up; the message goes to the dead-letter queue");
             let reason = format!("gave up after {} attempts: {e}", attempt.receives);
             let state = PackageState::DeadLettered { reason, at: attempt.now };
-            match settle(deps, attempt, ended(package, state), version).await? {
+            match write_settlement(deps, attempt, ended(package, state), version).await? {
                 // Recorded as dead-lettered: the message follows it into the dead-letter queue.
-                Outcome::Done if written_dead_lettered(deps, attempt).await? => attempt.retry_later(deps).await,
-                outcome => Ok(outcome),
+                Settled::Written => attempt.retry_later(deps).await,
+                other => Ok(other.outcome()),
             }
         }
         e => {
@@ -328,16 +320,44 @@ fn ended(mut package: Package, state: PackageState) -> Settlement {
     Settlement::Ended(package)
 }
 
-/// Writes the package's outcome and its effect on the order in one transaction: a confirmation
-/// counts on the order, a failure gives its quantities back. If the write loses a race, the stored
-/// package decides: settled by another delivery, or still open and retried (its claim then expires
-/// and the next delivery asks Amazon before sending anything).
+/// How writing a package's outcome went.
+enum Settled {
+    Written,
+    /// Another delivery settled the package first.
+    ByAnother,
+    /// The order kept changing: the message was postponed to try again.
+    Retrying,
+}
+
+impl Settled {
+    fn outcome(self) -> Outcome {
+        match self {
+            Self::Written | Self::ByAnother => Outcome::Done,
+            Self::Retrying => Outcome::Retry,
+        }
+    }
+}
+
+/// Settles the package ([`write_settlement`]); done with the message unless it must come back.
 async fn settle(
     deps: &SenderDeps,
     attempt: &Attempt<'_>,
     settlement: Settlement,
     version: u64,
 ) -> Result<Outcome, SendError> {
+    write_settlement(deps, attempt, settlement, version).await.map(Settled::outcome)
+}
+
+/// Writes the package's outcome and its effect on the order in one transaction: a confirmation
+/// counts on the order, a failure gives its quantities back. If the write loses a race, the stored
+/// package decides: settled by another delivery, or still open and retried (its claim then expires
+/// and the next delivery asks Amazon before sending anything).
+async fn write_settlement(
+    deps: &SenderDeps,
+    attempt: &Attempt<'_>,
+    settlement: Settlement,
+    version: u64,
+) -> Result<Settled, SendError> {
     let store = &deps.adapters.store;
     let (package, effect): (&Package, fn(&mut Order, &Package)) = match &settlement {
         Settlement::Confirmed(package) => (package, record_confirmed),
@@ -355,10 +375,11 @@ async fn settle(
             let stored = store.get_package(&package.order_id, &package.package_id).await?;
             if stored.is_some_and(|stored| stored.value.state.is_final()) {
                 info!("another delivery settled this package first");
-                return Ok(Outcome::Done);
+                return Ok(Settled::ByAnother);
             }
             warn!("the order kept changing while the outcome was written; retrying");
-            return attempt.retry_later(deps).await;
+            attempt.retry_later(deps).await?;
+            return Ok(Settled::Retrying);
         }
         Err(e) => return Err(e.into()),
     }
@@ -370,7 +391,7 @@ async fn settle(
             info!(state = package.state.name(), "package ended; its quantities are free to ship again");
         }
     }
-    Ok(Outcome::Done)
+    Ok(Settled::Written)
 }
 
 /// When a throttled update comes back. The batch's throttled messages are spread over the time the

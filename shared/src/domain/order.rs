@@ -211,10 +211,6 @@ impl Order {
         self.amazon.items.iter().find(|item| &item.id == id)
     }
 
-    pub fn item_by_sku(&self, sku: &Sku) -> Option<&OrderItem> {
-        self.amazon.items.iter().find(|item| item.sku.as_ref() == Some(sku))
-    }
-
     /// Every line a merchant's reference names, in the order's line order: one line for an order item
     /// id, possibly several for a SKU or an ASIN (ASINs compare without regard to case).
     pub fn items_matching<'a>(&'a self, item: &'a ItemRef) -> impl Iterator<Item = &'a OrderItem> + 'a {

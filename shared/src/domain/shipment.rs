@@ -171,6 +171,15 @@ pub struct Package {
     pub created_at: DateTime<Utc>,
 }
 
+/// A request under the id of a package we already hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SamePackageId {
+    /// The same carrier, method, tracking number, ship date and items: acknowledged, not sent again.
+    Repeat,
+    /// Different details for a package that was accepted: refused, an accepted package cannot change.
+    Changed,
+}
+
 impl Package {
     /// Whether this package may be replaced by a new request under the same package id: Amazon holds
     /// nothing of it we still stand by (it refused it, or we gave up sending it).
@@ -178,10 +187,19 @@ impl Package {
         matches!(self.state, PackageState::Failed { .. } | PackageState::DeadLettered { .. })
     }
 
-    /// Whether `request` asks for exactly what this package already is.
-    pub fn same_request(&self, request: &ShipmentRequest) -> bool {
-        // Packages accepted before fingerprints were kept cannot be compared; treat them as the same.
-        self.fingerprint.as_ref().is_none_or(|f| *f == request.fingerprint())
+    /// What a new request under this package's id is: a repeat of it, a change we refuse, or (`None`)
+    /// a corrected resend of a package that ended. Sending an ended package again unchanged would only
+    /// end the same way, so that is a repeat too.
+    pub fn compare(&self, request: &ShipmentRequest) -> Option<SamePackageId> {
+        let same = self.fingerprint.as_deref() == Some(request.fingerprint().as_str());
+        if self.is_resendable() {
+            same.then_some(SamePackageId::Repeat)
+        } else if same || self.fingerprint.is_none() {
+            // Packages accepted before fingerprints were kept cannot be compared: taken as repeats.
+            Some(SamePackageId::Repeat)
+        } else {
+            Some(SamePackageId::Changed)
+        }
     }
 
     /// The package as the PII schedule sees it. Whether its service reports tracking is what the
@@ -631,10 +649,15 @@ mod tests {
         let original = request(&order, vec![by_sku("SKU-A", 1)]);
         let package = plan_package(&order, &original, &CarrierRules::default(), now()).unwrap();
         let retried = ShipmentRequest { label_created_at: now() + chrono::Duration::hours(1), ..original.clone() };
-        assert!(package.same_request(&retried), "a retried event with a new creation time is the same");
+        assert_eq!(package.compare(&retried), Some(SamePackageId::Repeat), "a new creation time is the same");
         let corrected =
             ShipmentRequest { tracking_number: TrackingNumber::parse("1Z999AA10123456785").unwrap(), ..original };
-        assert!(!package.same_request(&corrected));
+        assert_eq!(package.compare(&corrected), Some(SamePackageId::Changed));
+
+        let mut failed = package;
+        failed.state = PackageState::Failed { reason: "carrier code not accepted".into(), at: now() };
+        assert_eq!(failed.compare(&retried), Some(SamePackageId::Repeat), "unchanged, it would only fail again");
+        assert_eq!(failed.compare(&corrected), None, "corrected, it is sent again");
     }
 
     #[test]

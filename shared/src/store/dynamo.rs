@@ -200,9 +200,7 @@ impl DynamoStore {
         let mut item = record(&key, &SyncLease { holder: holder.to_owned(), until })?;
         item.insert("lease_until".into(), n(until.timestamp_millis()));
         item.insert("lease_holder".into(), s(holder));
-        let result = self
-            .client
-            .put_item()
+        let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(#pk) OR #until < :now OR #holder = :holder")
@@ -211,12 +209,12 @@ impl DynamoStore {
             .expression_attribute_names("#holder", "lease_holder")
             .expression_attribute_values(":now", n(now.timestamp_millis()))
             .expression_attribute_values(":holder", s(holder))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
-            Err(err) => Err(unavailable(err)),
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        match self.put_checked(put).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict { .. }) => Ok(false),
+            Err(e) => Err(e),
         }
     }
 
@@ -259,7 +257,7 @@ impl DynamoStore {
     }
 
     pub async fn list_unreadable(&self, connection: &ConnectionId) -> Result<Vec<UnreadableRecord>, StoreError> {
-        self.query_partition(keys::sync_cursor(connection).0, Some(keys::unreadable_prefix())).await
+        self.query_partition(keys::connection_partition(connection), Some(keys::unreadable_prefix())).await
     }
 
     pub async fn delete_unreadable(&self, connection: &ConnectionId, order_id: &str) -> Result<(), StoreError> {

@@ -24,18 +24,23 @@ pub fn connections_partition() -> String {
     "CONNECTION".into()
 }
 
+/// The partition of a connection's own records: its cursor, its sync lease, its unreadable orders.
+pub fn connection_partition(id: &ConnectionId) -> String {
+    format!("CONNECTION#{id}")
+}
+
 pub fn sync_cursor(id: &ConnectionId) -> Key {
-    (format!("CONNECTION#{id}"), "SYNC_CURSOR".into())
+    (connection_partition(id), "SYNC_CURSOR".into())
 }
 
 /// Held by the one sync run working on a connection, so "sync now" never races the schedule.
 pub fn sync_lease(id: &ConnectionId) -> Key {
-    (format!("CONNECTION#{id}"), "SYNC_LEASE".into())
+    (connection_partition(id), "SYNC_LEASE".into())
 }
 
 /// An order Amazon sent that could not be read, kept (without PII) until a later run reads it.
 pub fn unreadable_order(connection: &ConnectionId, order_id: &str) -> Key {
-    (format!("CONNECTION#{connection}"), format!("{}{order_id}", unreadable_prefix()))
+    (connection_partition(connection), format!("{}{order_id}", unreadable_prefix()))
 }
 
 pub fn unreadable_prefix() -> &'static str {

@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
 use aws_sdk_dynamodb::error::BoxError;
 use chrono::Utc;
@@ -387,41 +386,100 @@ async fn bucket_against_no_limiter(short: bool) -> (f64, f64) {
 
 // ---- redaction ----
 
-/// Counts the DynamoDB operations a client sends, by kind.
+/// DynamoDB request units as the table reports them (every request asks for its consumed capacity)
+/// and the number of SQS requests, whoever sends them.
 #[derive(Debug, Default)]
-struct OperationCounter(Mutex<BTreeMap<&'static str, u64>>);
-
-impl OperationCounter {
-    fn count(&self, kind: &str) -> u64 {
-        self.0.lock().unwrap().get(kind).copied().unwrap_or(0)
-    }
+struct Usage {
+    /// Requests by kind (`Scan`, `Query`, `GetItem`, `Write`).
+    operations: Mutex<BTreeMap<&'static str, u64>>,
+    read_units: Mutex<f64>,
+    write_units: Mutex<f64>,
+    /// Writes whose condition failed: they return no consumed capacity, but AWS bills them.
+    failed_writes: AtomicU64,
+    sqs_requests: AtomicU64,
 }
 
 #[derive(Debug, Clone)]
-struct CountOperations(Arc<OperationCounter>);
+struct MeterDynamo(Arc<Usage>);
 
-impl Intercept for CountOperations {
+impl Usage {
+    fn requests(&self, kind: &str) -> u64 {
+        self.operations.lock().unwrap().get(kind).copied().unwrap_or(0)
+    }
+}
+
+impl Intercept for MeterDynamo {
     fn name(&self) -> &'static str {
-        "CountOperations"
+        "MeterDynamo"
     }
 
-    fn read_before_execution(
+    fn modify_before_serialization(
         &self,
-        context: &BeforeSerializationInterceptorContextRef<'_>,
+        context: &mut aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextMut<'_>,
+        _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         use aws_sdk_dynamodb::operation as op;
-        let input = context.input();
-        let kind = if input.downcast_ref::<op::scan::ScanInput>().is_some() {
-            "Scan"
-        } else if input.downcast_ref::<op::query::QueryInput>().is_some() {
-            "Query"
-        } else if input.downcast_ref::<op::get_item::GetItemInput>().is_some() {
+        use aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total;
+        let input = context.input_mut();
+        let kind = if let Some(i) = input.downcast_mut::<op::get_item::GetItemInput>() {
+            i.return_consumed_capacity = Some(Total);
             "GetItem"
+        } else if let Some(i) = input.downcast_mut::<op::query::QueryInput>() {
+            i.return_consumed_capacity = Some(Total);
+            "Query"
+        } else if let Some(i) = input.downcast_mut::<op::scan::ScanInput>() {
+            i.return_consumed_capacity = Some(Total);
+            "Scan"
         } else {
+            if let Some(i) = input.downcast_mut::<op::put_item::PutItemInput>() {
+                i.return_consumed_capacity = Some(Total);
+            } else if let Some(i) = input.downcast_mut::<op::update_item::UpdateItemInput>() {
+                i.return_consumed_capacity = Some(Total);
+            } else if let Some(i) = input.downcast_mut::<op::delete_item::DeleteItemInput>() {
+                i.return_consumed_capacity = Some(Total);
+            } else if let Some(i) = input.downcast_mut::<op::transact_write_items::TransactWriteItemsInput>() {
+                i.return_consumed_capacity = Some(Total);
+            }
             "Write"
         };
-        *self.0.0.lock().unwrap().entry(kind).or_default() += 1;
+        *self.0.operations.lock().unwrap().entry(kind).or_default() += 1;
+        Ok(())
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        use aws_sdk_dynamodb::operation as op;
+        let Ok(output) = context.output_or_error() else {
+            // A failed condition or transaction: billed as one write unit.
+            self.0.failed_writes.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        };
+        let units =
+            |c: Option<&aws_sdk_dynamodb::types::ConsumedCapacity>| c.and_then(|c| c.capacity_units()).unwrap_or(0.0);
+        let (read, write) = if let Some(o) = output.downcast_ref::<op::get_item::GetItemOutput>() {
+            (units(o.consumed_capacity()), 0.0)
+        } else if let Some(o) = output.downcast_ref::<op::query::QueryOutput>() {
+            (units(o.consumed_capacity()), 0.0)
+        } else if let Some(o) = output.downcast_ref::<op::scan::ScanOutput>() {
+            (units(o.consumed_capacity()), 0.0)
+        } else if let Some(o) = output.downcast_ref::<op::put_item::PutItemOutput>() {
+            (0.0, units(o.consumed_capacity()))
+        } else if let Some(o) = output.downcast_ref::<op::update_item::UpdateItemOutput>() {
+            (0.0, units(o.consumed_capacity()))
+        } else if let Some(o) = output.downcast_ref::<op::delete_item::DeleteItemOutput>() {
+            (0.0, units(o.consumed_capacity()))
+        } else if let Some(o) = output.downcast_ref::<op::transact_write_items::TransactWriteItemsOutput>() {
+            (0.0, o.consumed_capacity().iter().map(|c| units(Some(c))).sum())
+        } else {
+            (0.0, 0.0)
+        };
+        *self.0.read_units.lock().unwrap() += read;
+        *self.0.write_units.lock().unwrap() += write;
         Ok(())
     }
 }
@@ -446,8 +504,8 @@ async fn redaction(short: bool) -> Value {
     }
     let due = (0..orders).filter(|n| n.is_multiple_of(2)).count();
 
-    let counter = Arc::new(OperationCounter::default());
-    let config = store.client().config().to_builder().interceptor(CountOperations(counter.clone())).build();
+    let usage = Arc::new(Usage::default());
+    let config = store.client().config().to_builder().interceptor(MeterDynamo(usage.clone())).build();
     let counted = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), store.table());
     let deps = pii_redactor::RedactorDeps { store: counted, clock: clock.clone() };
     let started = Instant::now();
@@ -468,15 +526,15 @@ async fn redaction(short: bool) -> Value {
         .filter(|o| o.local.redaction.is_redacted() && o.local.imported_at > now - chrono::Duration::days(14))
         .count();
     let still_due = stored.iter().filter(|o| redaction_due(o).is_some_and(|at| at <= Utc::now())).count();
-    let reads = counter.count("Query") + counter.count("GetItem");
+    let reads = usage.requests("Query") + usage.requests("GetItem");
     json!({
         "orders": orders,
         "due": due,
         "redacted": redacted,
         "redacted_early": redacted_early,
         "left_due": still_due,
-        "scans": counter.count("Scan"),
-        "queries": counter.count("Query"),
+        "scans": usage.requests("Scan"),
+        "queries": usage.requests("Query"),
         "reads_per_redacted": ratio(reads as f64, redacted as f64),
         "runs": runs,
         "redacted_per_second": (redacted as f64 / elapsed.as_secs_f64()).round(),
@@ -533,89 +591,6 @@ async fn webhook(short: bool) -> Value {
 }
 
 // ---- cost ----
-
-/// DynamoDB request units as the table reports them (every request asks for its consumed capacity)
-/// and the number of SQS requests, whoever sends them.
-#[derive(Debug, Default)]
-struct Usage {
-    read_units: Mutex<f64>,
-    write_units: Mutex<f64>,
-    /// Writes whose condition failed: they return no consumed capacity, but AWS bills them.
-    failed_writes: AtomicU64,
-    sqs_requests: AtomicU64,
-}
-
-#[derive(Debug, Clone)]
-struct MeterDynamo(Arc<Usage>);
-
-impl Intercept for MeterDynamo {
-    fn name(&self) -> &'static str {
-        "MeterDynamo"
-    }
-
-    fn modify_before_serialization(
-        &self,
-        context: &mut aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextMut<'_>,
-        _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        use aws_sdk_dynamodb::operation as op;
-        use aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total;
-        let input = context.input_mut();
-        if let Some(i) = input.downcast_mut::<op::get_item::GetItemInput>() {
-            i.return_consumed_capacity = Some(Total);
-        } else if let Some(i) = input.downcast_mut::<op::put_item::PutItemInput>() {
-            i.return_consumed_capacity = Some(Total);
-        } else if let Some(i) = input.downcast_mut::<op::update_item::UpdateItemInput>() {
-            i.return_consumed_capacity = Some(Total);
-        } else if let Some(i) = input.downcast_mut::<op::delete_item::DeleteItemInput>() {
-            i.return_consumed_capacity = Some(Total);
-        } else if let Some(i) = input.downcast_mut::<op::query::QueryInput>() {
-            i.return_consumed_capacity = Some(Total);
-        } else if let Some(i) = input.downcast_mut::<op::scan::ScanInput>() {
-            i.return_consumed_capacity = Some(Total);
-        } else if let Some(i) = input.downcast_mut::<op::transact_write_items::TransactWriteItemsInput>() {
-            i.return_consumed_capacity = Some(Total);
-        }
-        Ok(())
-    }
-
-    fn read_after_deserialization(
-        &self,
-        context: &aws_sdk_dynamodb::config::interceptors::AfterDeserializationInterceptorContextRef<'_>,
-        _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        use aws_sdk_dynamodb::operation as op;
-        let Ok(output) = context.output_or_error() else {
-            // A failed condition or transaction: billed as one write unit.
-            self.0.failed_writes.fetch_add(1, Ordering::Relaxed);
-            return Ok(());
-        };
-        let units =
-            |c: Option<&aws_sdk_dynamodb::types::ConsumedCapacity>| c.and_then(|c| c.capacity_units()).unwrap_or(0.0);
-        let (read, write) = if let Some(o) = output.downcast_ref::<op::get_item::GetItemOutput>() {
-            (units(o.consumed_capacity()), 0.0)
-        } else if let Some(o) = output.downcast_ref::<op::query::QueryOutput>() {
-            (units(o.consumed_capacity()), 0.0)
-        } else if let Some(o) = output.downcast_ref::<op::scan::ScanOutput>() {
-            (units(o.consumed_capacity()), 0.0)
-        } else if let Some(o) = output.downcast_ref::<op::put_item::PutItemOutput>() {
-            (0.0, units(o.consumed_capacity()))
-        } else if let Some(o) = output.downcast_ref::<op::update_item::UpdateItemOutput>() {
-            (0.0, units(o.consumed_capacity()))
-        } else if let Some(o) = output.downcast_ref::<op::delete_item::DeleteItemOutput>() {
-            (0.0, units(o.consumed_capacity()))
-        } else if let Some(o) = output.downcast_ref::<op::transact_write_items::TransactWriteItemsOutput>() {
-            (0.0, o.consumed_capacity().iter().map(|c| units(Some(c))).sum())
-        } else {
-            (0.0, 0.0)
-        };
-        *self.0.read_units.lock().unwrap() += read;
-        *self.0.write_units.lock().unwrap() += write;
-        Ok(())
-    }
-}
 
 #[derive(Debug, Clone)]
 struct MeterSqs(Arc<Usage>);

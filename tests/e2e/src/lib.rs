@@ -96,6 +96,24 @@ impl Harness {
         Self { inspector: SandboxInspector::new(&sandbox.url), sandbox, stack, connection }
     }
 
+    /// Changes a record behind the store's back, as an earlier version or a broken write left it.
+    pub async fn tamper(&self, key: (String, String), update: &str, names: &[(&str, &str)], values: &[(&str, &str)]) {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let store = &self.stack.adapters.store;
+        let request = store
+            .client()
+            .update_item()
+            .table_name(store.table())
+            .key(sellerbridge_core::store::keys::PK, AttributeValue::S(key.0))
+            .key(sellerbridge_core::store::keys::SK, AttributeValue::S(key.1))
+            .update_expression(update);
+        let request = names.iter().fold(request, |r, (name, value)| r.expression_attribute_names(*name, *value));
+        let request = values
+            .iter()
+            .fold(request, |r, (name, value)| r.expression_attribute_values(*name, AttributeValue::S((*value).into())));
+        request.send().await.expect("record changed");
+    }
+
     pub async fn sandbox_post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
         let response = reqwest::Client::new()
             .post(format!("{}{path}", self.sandbox.url))

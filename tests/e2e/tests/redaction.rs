@@ -185,20 +185,7 @@ async fn orders_indexed_before_the_shards_existed_are_still_redacted() {
     let ids = backlog(&h, 3).await;
     // Written by an earlier version: every order in the one unsharded partition.
     for id in &ids {
-        let (pk, sk) = keys::order(id);
-        h.stack
-            .clients
-            .dynamodb
-            .update_item()
-            .table_name(h.stack.adapters.store.table())
-            .key(keys::PK, AttributeValue::S(pk))
-            .key(keys::SK, AttributeValue::S(sk))
-            .update_expression("SET #p = :legacy")
-            .expression_attribute_names("#p", keys::REDACTION_PK)
-            .expression_attribute_values(":legacy", AttributeValue::S("PII".into()))
-            .send()
-            .await
-            .unwrap();
+        h.tamper(keys::order(id), "SET #p = :legacy", &[("#p", keys::REDACTION_PK)], &[(":legacy", "PII")]).await;
     }
     clock.advance(chrono::Duration::days(20));
     let report = runner::tick_redaction(&h.stack.redactor_deps(), Duration::from_secs(60), false).await.unwrap();

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use order_sync::{SyncOutcome, SyncSettings};
 use sellerbridge_cli::local::runner;
@@ -52,24 +51,6 @@ async fn synced(orders: usize, seed: u64) -> (Harness, OffsetClock, order_sync::
     (h, clock, sync)
 }
 
-/// Changes a record behind the store's back, as an earlier version or a broken write left it.
-async fn tamper(h: &Harness, key: (String, String), update: &str, values: &[(&str, &str)]) {
-    let request = h
-        .stack
-        .adapters
-        .store
-        .client()
-        .update_item()
-        .table_name(h.stack.adapters.store.table())
-        .key(keys::PK, AttributeValue::S(key.0))
-        .key(keys::SK, AttributeValue::S(key.1))
-        .update_expression(update);
-    let request = values
-        .iter()
-        .fold(request, |r, (name, value)| r.expression_attribute_values(*name, AttributeValue::S((*value).into())));
-    request.send().await.unwrap();
-}
-
 async fn advance(h: &Harness, clock: &OffsetClock, by: chrono::Duration) {
     clock.advance(by);
     h.sandbox_post("/_sandbox/clock", json!({"advanceSeconds": by.num_seconds()})).await;
@@ -107,7 +88,7 @@ async fn a_corrupt_stored_order_is_kept_aside_and_the_sync_goes_on() {
     let (h, clock, sync) = synced(20, 23).await;
     let orders = h.stack.adapters.store.scan_orders().await.unwrap();
     let (broken, other) = (orders[0].id().clone(), orders[1].id().clone());
-    tamper(&h, keys::order(&broken), "SET body = :garbage", &[(":garbage", "{\"truncated")]).await;
+    h.tamper(keys::order(&broken), "SET body = :garbage", &[], &[(":garbage", "{\"truncated")]).await;
     for id in [&broken, &other] {
         h.sandbox_post(&format!("/_sandbox/orders/{id}/touch"), json!({})).await;
     }
@@ -262,7 +243,7 @@ async fn an_order_amazon_sends_unreadable_is_kept_without_pii_and_read_again_lat
 #[tokio::test]
 async fn a_cursor_saved_before_cursors_were_versioned_is_taken_over() {
     let (h, clock, sync) = synced(10, 59).await;
-    tamper(&h, keys::sync_cursor(&h.connection.id), "REMOVE version", &[]).await;
+    h.tamper(keys::sync_cursor(&h.connection.id), "REMOVE version", &[], &[]).await;
     advance(&h, &clock, chrono::Duration::minutes(10)).await;
     let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
     assert_eq!(report.connections[0].outcome, SyncOutcome::UpToDate, "{report:?}");
