@@ -1,7 +1,8 @@
 //! Scheduled sync: imports orders changed at Amazon since each connection's cursor.
 //!
-//! The window `[cursor − overlap, now − 2 min − skew margin)` is read page by page; after every page
-//! the orders are stored and then the pagination token is saved, so a run that meets its deadline or
+//! The window `[cursor − overlap, now − 2 min − skew margin)` is read in slices that each fit in one
+//! page ([`Slicing`]: immune to however Amazon pages a changing result set); after every page the
+//! orders are stored and then the reading position is saved, so a run that meets its deadline or
 //! Amazon's tiny quota stops cleanly and the next run resumes the same window. The cursor moves to the
 //! window's end only once the whole window is stored. Connections run concurrently, each under a lease
 //! so "sync now" never races the schedule, and the cursor is versioned so an operator's reset wins over
@@ -10,11 +11,11 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use chrono::{DateTime, Utc};
 use lambda_runtime::{Error, LambdaEvent};
 use sellerbridge_core::domain::connection::Connection;
 use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId};
 use sellerbridge_core::domain::order::AmazonOrder;
+use sellerbridge_core::domain::slicing::Slicing;
 use sellerbridge_core::domain::status::{AmazonStatus, FulfilledBy, import_decision};
 use sellerbridge_core::runtime::Adapters;
 use sellerbridge_core::secrets::SecretError;
@@ -39,6 +40,9 @@ pub struct SyncSettings {
     /// tokens live 24 hours, far longer than the schedule's interval, so a backfill paused for quota
     /// still resumes its page; a connection paused for days starts its window over.
     pub pagination_token_lifetime: chrono::Duration,
+    /// A slice this short that still holds more than a page is read by following Amazon's tokens
+    /// instead of being split ([`Slicing`]); Amazon's timestamps are whole seconds.
+    pub min_slice: chrono::Duration,
     /// How many kept unreadable orders one run asks Amazon for again.
     pub unreadable_retries_per_run: usize,
     /// How many connections sync at once.
@@ -54,6 +58,7 @@ impl Default for SyncSettings {
             page_size: 100,
             deadline_margin: Duration::from_secs(10),
             pagination_token_lifetime: chrono::Duration::hours(23),
+            min_slice: chrono::Duration::seconds(1),
             unreadable_retries_per_run: 10,
             // Connections mostly wait (on Amazon, on their seller's quota): all of them at once, bounded
             // only to keep a huge deployment's sockets in check.
@@ -270,20 +275,21 @@ async fn run_windows(
 ) -> Result<SyncOutcome, SyncError> {
     let store = &deps.adapters.store;
     let settings = &deps.settings;
+    let slicing = Slicing::new(settings.page_size).with_min_span(settings.min_slice);
     let (mut cursor, mut version) = match store.load_cursor(&connection.id).await? {
         Some(stored) => (stored.value, stored.version),
         None => (CursorRecord { committed_until: connection.import_from, window: None }, 0),
     };
-    let mut restarted_window = false;
+    let mut token_refused = false;
     loop {
         let now = deps.adapters.clock.now();
         let window = match cursor.window.clone() {
             Some(window) if window.token_expired(now, settings.pagination_token_lifetime) => {
                 info!(
                     pages_read = window.pages_read,
-                    "saved pagination token too old to send; reading the window again"
+                    "saved pagination token too old to send; reading the slice again"
                 );
-                let window = open_window(window.updated_after, window.updated_before);
+                let window = window.without_token();
                 cursor.window = Some(window.clone());
                 version = store.save_cursor(&connection.id, &cursor, version).await?;
                 window
@@ -294,7 +300,7 @@ async fn run_windows(
                 if before <= cursor.committed_until {
                     return Ok(SyncOutcome::UpToDate);
                 }
-                let window = open_window(cursor.committed_until - settings.overlap, before);
+                let window = SyncWindow::open(cursor.committed_until - settings.overlap, before);
                 cursor.window = Some(window.clone());
                 version = store.save_cursor(&connection.id, &cursor, version).await?;
                 window
@@ -303,10 +309,11 @@ async fn run_windows(
         if Instant::now() >= stop_at {
             return Ok(SyncOutcome::Paused { reason: "deadline near; the next run resumes this page".into() });
         }
+        let slice_end = window.read_until();
         let query = SearchOrdersQuery {
             marketplace_id: connection.marketplace_id.clone(),
             updated_after: window.updated_after,
-            updated_before: window.updated_before,
+            updated_before: slice_end,
             statuses: vec![
                 AmazonStatus::Unshipped,
                 AmazonStatus::PartiallyShipped,
@@ -324,43 +331,56 @@ async fn run_windows(
         let page = match deps.spapi.search_orders(auth, &query, WaitBudget::until(stop_at)).await {
             Ok(page) => page,
             // A resumed token Amazon refuses, whatever its words (expired, undecodable, from before a
-            // pause for re-authorization): read the whole window again; storing is idempotent.
+            // pause for re-authorization): read the slice again; storing is idempotent.
             Err(SpApiError::Rejected { status: 400, code, .. })
-                if window.pagination_token.is_some() && !restarted_window =>
+                if window.pagination_token.is_some() && !token_refused =>
             {
-                warn!(code, pages_read = window.pages_read, "pagination token refused; restarting the window");
-                restarted_window = true;
-                cursor.window = Some(open_window(window.updated_after, window.updated_before));
+                warn!(code, pages_read = window.pages_read, "pagination token refused; reading the slice again");
+                token_refused = true;
+                cursor.window = Some(window.without_token());
                 version = store.save_cursor(&connection.id, &cursor, version).await?;
                 continue;
             }
             Err(e) => return Err(e.into()),
         };
+        let served = page.orders.len();
+        let latest_served =
+            page.orders.iter().filter_map(|order| order.as_ref().ok()).map(|order| order.updated_at).max();
         store_page(deps, connection, page.orders, report).await?;
         report.pages += 1;
-        match page.next_token {
-            Some(token) => {
-                let next = SyncWindow {
-                    pagination_token: Some(token),
-                    token_received_at: Some(deps.adapters.clock.now()),
-                    pages_read: window.pages_read + 1,
-                    ..window
-                };
-                cursor.window = Some(next);
-                version = store.save_cursor(&connection.id, &cursor, version).await?;
+        let pages_read = window.pages_read + 1;
+        let shorter = match &page.next_token {
+            // More than a page: a slice not yet followed by token is read shorter instead, so no page
+            // is ever taken from a result set that changed since the one before it.
+            Some(_) if window.pagination_token.is_none() => {
+                slicing.shorter_after_overflow(window.updated_after, slice_end, latest_served)
             }
-            None => {
+            _ => None,
+        };
+        let next = match (page.next_token, shorter) {
+            (_, Some(shorter)) => SyncWindow { slice_end: Some(shorter), pages_read, ..window },
+            // Too short to split (hundreds of orders in one second): its pages are followed.
+            (Some(token), None) => SyncWindow {
+                pagination_token: Some(token),
+                token_received_at: Some(deps.adapters.clock.now()),
+                pages_read,
+                ..window
+            },
+            (None, None) if slice_end >= window.updated_before => {
                 // The window reached its end: done until the next scheduled run.
                 cursor = CursorRecord { committed_until: window.updated_before, window: None };
                 store.save_cursor(&connection.id, &cursor, version).await?;
                 return Ok(SyncOutcome::UpToDate);
             }
-        }
+            (None, None) => SyncWindow {
+                slice_end: Some(slicing.next_after_fit(window.updated_after, slice_end, served, window.updated_before)),
+                pages_read,
+                ..SyncWindow::open(slice_end, window.updated_before)
+            },
+        };
+        cursor.window = Some(next);
+        version = store.save_cursor(&connection.id, &cursor, version).await?;
     }
-}
-
-fn open_window(updated_after: DateTime<Utc>, updated_before: DateTime<Utc>) -> SyncWindow {
-    SyncWindow { updated_after, updated_before, pagination_token: None, token_received_at: None, pages_read: 0 }
 }
 
 async fn store_page(

@@ -7,6 +7,7 @@ pub mod order;
 pub mod pii;
 pub mod rate;
 pub mod shipment;
+pub mod slicing;
 pub mod status;
 #[cfg(test)]
 pub(crate) mod test_support;

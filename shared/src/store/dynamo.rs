@@ -41,8 +41,14 @@ pub struct CursorRecord {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncWindow {
+    /// Where reading stands: everything of the window before it is stored.
     pub updated_after: DateTime<Utc>,
+    /// The window's end.
     pub updated_before: DateTime<Utc>,
+    /// The end of the slice being read from `updated_after` (none: the window's end). Windows saved
+    /// before slicing have none, and finish by following their token.
+    #[serde(default)]
+    pub slice_end: Option<DateTime<Utc>>,
     pub pagination_token: Option<String>,
     /// When Amazon gave us `pagination_token`; windows saved before this was kept count as fresh.
     #[serde(default)]
@@ -51,6 +57,27 @@ pub struct SyncWindow {
 }
 
 impl SyncWindow {
+    pub fn open(updated_after: DateTime<Utc>, updated_before: DateTime<Utc>) -> Self {
+        Self {
+            updated_after,
+            updated_before,
+            slice_end: None,
+            pagination_token: None,
+            token_received_at: None,
+            pages_read: 0,
+        }
+    }
+
+    /// The same slice, to be read again from its first page.
+    pub fn without_token(self) -> Self {
+        Self { pagination_token: None, token_received_at: None, ..self }
+    }
+
+    /// Where the slice being read ends.
+    pub fn read_until(&self) -> DateTime<Utc> {
+        self.slice_end.unwrap_or(self.updated_before).min(self.updated_before)
+    }
+
     /// Whether the saved token is too old to be sent to Amazon.
     pub fn token_expired(&self, now: DateTime<Utc>, lifetime: Duration) -> bool {
         self.pagination_token.is_some() && self.token_received_at.is_some_and(|at| now - at > lifetime)

@@ -28,13 +28,15 @@ fn sent_a_token(call: &Value) -> bool {
     call["query"].as_str().unwrap_or_default().contains("paginationToken=")
 }
 
-/// Amazon's real searchOrders quota with a tiny burst: one run reads two pages and pauses.
+/// Amazon's real searchOrders quota with a tiny burst: one run reads two pages and pauses. Slices are
+/// never split here, so the window is read by following tokens, as a slice too short to split is.
 async fn paused_backfill() -> (Harness, OffsetClock, order_sync::SyncDeps) {
     let clock = OffsetClock::default();
     let mut options = options_for(1.0);
     options.quota_overrides.insert("searchOrders".into(), Quota::new(0.0056, 3.0));
     let h = Harness::start(sandbox(60, 17, 600.0), Arc::new(clock.clone()), options).await;
-    let sync = h.stack.sync_deps(SyncSettings { page_size: 5, ..SyncSettings::default() }).await.unwrap();
+    let settings = SyncSettings { page_size: 5, min_slice: chrono::Duration::days(365), ..SyncSettings::default() };
+    let sync = h.stack.sync_deps(settings).await.unwrap();
     let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
     assert!(matches!(report.connections[0].outcome, SyncOutcome::Paused { .. }), "{report:?}");
     let cursor = h.stack.adapters.store.load_cursor(&h.connection.id).await.unwrap().unwrap().value;

@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::search::Paging;
+
 /// US marketplace, the only one the seeded data uses by default.
 pub const DEFAULT_MARKETPLACE_ID: &str = "ATVPDKIKX0DER";
 
@@ -106,6 +108,8 @@ pub struct SandboxConfig {
     pub access_token_lifetime: Duration,
     /// Life of a searchOrders pagination token on the sandbox clock (Amazon's model: 24 hours).
     pub pagination_token_lifetime: Duration,
+    /// How pagination tokens continue a search (Amazon does not document it).
+    pub paging: Paging,
 }
 
 impl Default for SandboxConfig {
@@ -123,6 +127,7 @@ impl Default for SandboxConfig {
             start_time: None,
             access_token_lifetime: Duration::seconds(ACCESS_TOKEN_EXPIRES_IN_SECS),
             pagination_token_lifetime: Duration::hours(24),
+            paging: Paging::default(),
         }
     }
 }

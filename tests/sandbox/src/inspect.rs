@@ -12,6 +12,9 @@
 //! - `GET tokens`: `{"accessTokens": [...], "paginationTokens": [...]}`, each `{id, issuedAt, expiresAt,
 //!   presented}` (an access token's id is its number, never the token).
 //! - `POST access-tokens/expire`, `POST pagination-tokens/expire`: every token of that kind dies now.
+//! - `GET|POST search` `{"paging": "keyset"|"offset", "churnPerSearch"}`: how pagination tokens continue, and
+//!   how many of the orders a search matches first change after every searchOrders call (orders changing
+//!   while a window is read).
 //! - `POST refresh-tokens/revoke` `{"refreshToken"}`, `GET|POST clock` `{"now"?, "advanceSeconds"?}`.
 
 use std::time::Duration;
@@ -28,7 +31,7 @@ use crate::config::Operation;
 use crate::error::{ApiError, LwaError};
 use crate::orders::{FulfillmentStatus, Order};
 use crate::routes::AppState;
-use crate::state::{CallRecord, Fault, IssuedTokens, Stats};
+use crate::state::{CallRecord, Fault, IssuedTokens, SearchBehaviour, Stats};
 use crate::time::{format_iso_millis, parse_utc};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -45,6 +48,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/_sandbox/pagination-tokens/expire", post(expire_pagination_tokens))
         .route("/_sandbox/refresh-tokens/revoke", post(revoke))
         .route("/_sandbox/clock", get(clock).post(set_clock))
+        .route("/_sandbox/search", get(search_behaviour).post(set_search_behaviour))
 }
 
 /// Parses an optional JSON body; an empty body means "all defaults".
@@ -217,4 +221,14 @@ async fn set_clock(State(state): State<AppState>, body: Bytes) -> Result<Json<Va
         state.set_now(state.now() + chrono::Duration::seconds(seconds));
     }
     Ok(clock_body(&state))
+}
+
+async fn search_behaviour(State(state): State<AppState>) -> Json<SearchBehaviour> {
+    Json(state.search_behaviour())
+}
+
+async fn set_search_behaviour(State(state): State<AppState>, body: Bytes) -> Result<Json<SearchBehaviour>, ApiError> {
+    let behaviour: SearchBehaviour = optional_json(&body)?;
+    state.set_search_behaviour(behaviour);
+    Ok(Json(behaviour))
 }

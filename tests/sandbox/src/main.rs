@@ -40,6 +40,9 @@ struct Args {
     /// Life of a searchOrders pagination token in sandbox seconds (Amazon: 24 hours).
     #[arg(long, default_value_t = 24 * 3600)]
     pagination_token_lifetime_secs: i64,
+    /// How pagination tokens continue a search: keyset or offset (Amazon does not document which).
+    #[arg(long, default_value = "keyset")]
+    paging: spapi_sandbox::search::Paging,
     /// Divide both token lifetimes by --time-scale, as if tokens aged as fast as quotas refill.
     #[arg(long)]
     scale_token_lifetimes: bool,
@@ -65,6 +68,7 @@ impl Args {
             start_time,
             access_token_lifetime: chrono::Duration::seconds(self.access_token_lifetime_secs),
             pagination_token_lifetime: chrono::Duration::seconds(self.pagination_token_lifetime_secs),
+            paging: self.paging,
         };
         Ok(if self.scale_token_lifetimes { config.with_scaled_token_lifetimes() } else { config })
     }

@@ -1,8 +1,11 @@
-//! searchOrders: query parsing, filtering and keyset pagination.
+//! searchOrders: query parsing, filtering and pagination.
 //!
 //! Results are ordered by (lastUpdatedTime, orderId). A pagination token stands for the original
-//! filter (with its effective upper bound frozen at the first request) plus the last key returned,
-//! so an order changed between pages moves past the bound and drops out instead of shifting others.
+//! filter (with its effective upper bound frozen at the first request) plus where the next page starts.
+//! Amazon does not document how it pages, so the sandbox does it either way ([`Paging`]): by keyset
+//! (an order changed between pages moves past the bound and drops out without shifting others) or by
+//! offset over the live result set (an order leaving the window shifts every later one forward, and
+//! the one that lands on the page boundary is never served).
 
 use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
@@ -41,6 +44,36 @@ pub struct SearchFilter {
     pub page_size: usize,
 }
 
+/// How pagination tokens continue a search.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Paging {
+    /// After the last key served: stable while the result set changes.
+    #[default]
+    Keyset,
+    /// After as many results as were served: skips results when earlier ones leave the set.
+    Offset,
+}
+
+impl FromStr for Paging {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "keyset" => Ok(Self::Keyset),
+            "offset" => Ok(Self::Offset),
+            other => Err(format!("unknown paging '{other}' (expected keyset or offset)")),
+        }
+    }
+}
+
+/// Where the next page of a search starts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Position {
+    After(Cursor),
+    Offset(usize),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Cursor {
     pub last_updated_time: DateTime<Utc>,
@@ -65,14 +98,14 @@ pub struct GivenFilter {
 pub struct Resume {
     given: GivenFilter,
     filter: SearchFilter,
-    after: Cursor,
+    position: Position,
 }
 
 /// A search ready to run: filter plus the position to continue from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchRequest {
     pub filter: SearchFilter,
-    pub cursor: Option<Cursor>,
+    pub position: Option<Position>,
     given: GivenFilter,
 }
 
@@ -168,16 +201,16 @@ impl SearchRequest {
             if let Some(included) = included {
                 filter.included_data = included;
             }
-            return Ok(Self { filter, cursor: Some(resume.after), given });
+            return Ok(Self { filter, position: Some(resume.position), given });
         }
         let mut filter = given.window(now)?;
         filter.page_size = page_size.unwrap_or(DEFAULT_PAGE_SIZE);
         filter.included_data = included.unwrap_or_default();
-        Ok(Self { filter, cursor: None, given })
+        Ok(Self { filter, position: None, given })
     }
 
-    fn resume_after(&self, last: &Order) -> Resume {
-        Resume { given: self.given.clone(), filter: self.filter.clone(), after: key(last) }
+    fn resume_at(&self, position: Position) -> Resume {
+        Resume { given: self.given.clone(), filter: self.filter.clone(), position }
     }
 }
 
@@ -285,19 +318,33 @@ fn key(order: &Order) -> Cursor {
     Cursor { last_updated_time: order.last_updated_time, order_id: order.order_id.clone() }
 }
 
-/// Runs one page of a search over `orders`.
-pub fn run(request: &SearchRequest, orders: &[Order]) -> Page {
+/// Runs one page of a search over `orders`, continuing as `paging` does.
+pub fn run(request: &SearchRequest, orders: &[Order], paging: Paging) -> Page {
     let filter = &request.filter;
-    let mut matching: Vec<&Order> = orders
-        .iter()
-        .filter(|o| filter.matches(o))
-        .filter(|o| request.cursor.as_ref().is_none_or(|c| key(o) > *c))
-        .collect();
+    let mut matching: Vec<&Order> = orders.iter().filter(|o| filter.matches(o)).collect();
     matching.sort_by_key(|o| key(o));
-    let has_more = matching.len() > filter.page_size;
-    matching.truncate(filter.page_size);
-    let next = matching.last().filter(|_| has_more).map(|last| request.resume_after(last));
-    Page { orders: matching.into_iter().map(|o| o.project(&filter.included_data)).collect(), next }
+    let skip = match &request.position {
+        None => 0,
+        Some(Position::After(cursor)) => matching.partition_point(|o| key(o) <= *cursor),
+        Some(Position::Offset(offset)) => (*offset).min(matching.len()),
+    };
+    let rest = &matching[skip..];
+    let served = &rest[..rest.len().min(filter.page_size)];
+    let next = served.last().filter(|_| rest.len() > served.len()).map(|last| {
+        request.resume_at(match paging {
+            Paging::Keyset => Position::After(key(last)),
+            Paging::Offset => Position::Offset(skip + served.len()),
+        })
+    });
+    Page { orders: served.iter().map(|o| o.project(&filter.included_data)).collect(), next }
+}
+
+/// The first `count` orders a search over `orders` matches, in its order: the ones a change on
+/// Amazon's side during a read moves out of the window.
+pub fn earliest_matches(filter: &SearchFilter, orders: &[Order], count: usize) -> Vec<String> {
+    let mut matching: Vec<&Order> = orders.iter().filter(|o| filter.matches(o)).collect();
+    matching.sort_by_key(|o| key(o));
+    matching.into_iter().take(count).map(|o| o.order_id.clone()).collect()
 }
 
 #[cfg(test)]

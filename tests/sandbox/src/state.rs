@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::config::{Operation, SandboxConfig};
 use crate::orders::{FulfillmentStatus, Order, generate_orders};
 use crate::quota::Quotas;
-use crate::search::Resume;
+use crate::search::{Paging, Resume};
 use crate::time::{SandboxClock, format_iso_millis, truncate_to_second};
 use crate::tokens::{AccessDenied, TokenInfo, TokenStore};
 
@@ -112,6 +112,17 @@ pub(crate) struct Inner {
     /// orderId → (JSON pointer, value) written over the order wherever it is served: Amazon sending
     /// what its model does not promise (a 1995 ship date, an enum value added later).
     pub quirks: HashMap<String, Vec<(String, Value)>>,
+    pub search: SearchBehaviour,
+}
+
+/// How searchOrders behaves while it is read: `POST /_sandbox/search`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SearchBehaviour {
+    pub paging: Paging,
+    /// After every searchOrders call, this many of the orders the search matches first change on
+    /// Amazon's side (their lastUpdatedTime becomes now, so they leave the window being read).
+    pub churn_per_search: usize,
 }
 
 impl Inner {
@@ -136,6 +147,17 @@ impl Inner {
 
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// A change on Amazon's side: optional new status, lastUpdatedTime = now.
+    pub fn touch(&mut self, id: &str, status: Option<FulfillmentStatus>) -> Option<Order> {
+        let now = truncate_to_second(self.now());
+        let order = self.order_mut(id)?;
+        if let (Some(status), Some(fulfillment)) = (status, order.fulfillment.as_mut()) {
+            fulfillment.fulfillment_status = status;
+        }
+        order.last_updated_time = now;
+        Some(order.clone())
     }
 
     fn take_fault(&mut self, op: Operation) -> Option<Fault> {
@@ -174,6 +196,7 @@ impl SandboxState {
             quotas: Quotas::new(&config),
             confirmations: HashMap::new(),
             quirks: HashMap::new(),
+            search: SearchBehaviour { paging: config.paging, churn_per_search: 0 },
         };
         Self { config, inner: Mutex::new(inner) }
     }
@@ -207,14 +230,15 @@ impl SandboxState {
 
     /// Simulates a change on Amazon's side: optional new status, lastUpdatedTime = now.
     pub fn touch_order(&self, id: &str, status: Option<FulfillmentStatus>) -> Option<Order> {
-        let mut inner = self.lock();
-        let now = truncate_to_second(inner.now());
-        let order = inner.order_mut(id)?;
-        if let (Some(status), Some(fulfillment)) = (status, order.fulfillment.as_mut()) {
-            fulfillment.fulfillment_status = status;
-        }
-        order.last_updated_time = now;
-        Some(order.clone())
+        self.lock().touch(id, status)
+    }
+
+    pub fn search_behaviour(&self) -> SearchBehaviour {
+        self.lock().search
+    }
+
+    pub fn set_search_behaviour(&self, behaviour: SearchBehaviour) {
+        self.lock().search = behaviour;
     }
 
     /// Serves the order with `value` at `pointer` from now on (`None`: as the model says again), as a

@@ -114,6 +114,43 @@ async fn keyset_pagination_survives_touches() {
     sb.handle.shutdown().await;
 }
 
+/// The other way Amazon may page: by offset over the live result set. With orders changing while
+/// the window is read, orders that did not change are skipped; with none changing, none are.
+#[tokio::test]
+async fn offset_pagination_skips_orders_when_earlier_ones_leave() {
+    let sb = Sandbox::start(unlimited()).await;
+    let token = sb.token().await;
+    let now = sb.handle.state().now();
+    let first = vec![
+        ("marketplaceIds", MARKETPLACE.to_string()),
+        ("lastUpdatedAfter", iso(now - Duration::days(40))),
+        ("lastUpdatedBefore", iso(now - Duration::minutes(3))),
+        ("maxResultsPerPage", "20".to_string()),
+    ];
+    let r = sb.sandbox_post("/_sandbox/search", json!({"paging": "offset"})).await;
+    assert_eq!(r.status(), 200);
+    let calm = collect_pages(&sb, &token, first.clone(), |_, _| None).await;
+    assert_eq!(calm.iter().collect::<BTreeSet<_>>().len(), 200, "offset paging over a still set serves all");
+
+    let r = sb.sandbox_post("/_sandbox/search", json!({"paging": "offset", "churnPerSearch": 2})).await;
+    assert_eq!(r.status(), 200);
+    let churned = collect_pages(&sb, &token, first, |_, _| None).await;
+    let changed: BTreeSet<String> = sb
+        .all_orders()
+        .await
+        .iter()
+        .filter(|o| {
+            o["lastUpdatedTime"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap() > now - Duration::minutes(3)
+        })
+        .map(|o| o["orderId"].as_str().unwrap().to_string())
+        .collect();
+    let served: BTreeSet<&String> = churned.iter().collect();
+    let skipped: Vec<&String> = calm.iter().filter(|id| !served.contains(id) && !changed.contains(*id)).collect();
+    assert!(!changed.is_empty());
+    assert!(!skipped.is_empty(), "unchanged orders shift past the offset and are never served");
+    sb.handle.shutdown().await;
+}
+
 #[tokio::test]
 async fn created_window_pagination_and_bad_token() {
     let sb = Sandbox::start(unlimited()).await;

@@ -35,12 +35,17 @@ pub(crate) async fn search_orders(
     let mut inner = state.lock();
     let now = inner.now();
     let request = SearchRequest::from_query(&params, now, &mut inner.pagination_tokens)?;
-    let page = search::run(&request, &inner.orders);
+    let behaviour = inner.search;
+    let page = search::run(&request, &inner.orders, behaviour.paging);
     let lifetime = state.config().pagination_token_lifetime;
     let next_token = page.next.map(|resume| inner.pagination_tokens.issue_opaque(resume, now, lifetime));
     let (last_updated_before, created_before) = request.filter.echoed_bounds();
+    let served = page.orders.iter().map(|order| inner.served(order)).collect();
+    for changed in search::earliest_matches(&request.filter, &inner.orders, behaviour.churn_per_search) {
+        inner.touch(&changed, None);
+    }
     Ok(Json(SearchOrdersResponse {
-        orders: page.orders.iter().map(|order| inner.served(order)).collect(),
+        orders: served,
         pagination: next_token.map(|next_token| Pagination { next_token }),
         last_updated_before,
         created_before,
