@@ -8,10 +8,16 @@ use clap::{Parser, Subcommand};
 use sellerbridge_cli::local::demo::{self, DemoConfig, Stdout};
 use sellerbridge_cli::local::stack::LocalEndpoints;
 use sellerbridge_cli::ops;
+use sellerbridge_core::domain::carrier::{CarrierRule, CarrierRules};
 use sellerbridge_core::domain::clock::SystemClock;
-use sellerbridge_core::domain::connection::{Connection, ConnectionOptions, ConnectionState};
+use sellerbridge_core::domain::connection::{
+    ConnectionOptions, ConnectionState, DuplicateTrackingPolicy, OptionsChange, ProductIdentifier,
+};
 use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId, MarketplaceId, SellerId};
+use sellerbridge_core::domain::marketplace::{Marketplace, Region};
+use sellerbridge_core::domain::rate::Quota;
 use sellerbridge_core::runtime::{Adapters, Settings, aws_config};
+use sellerbridge_core::store::AppCredentialsAlert;
 
 /// The sellerbridge operator tool. Commands other than `local` work on the stack the environment
 /// describes: the SELLERBRIDGE_* variables (the stack's outputs) and the usual AWS configuration.
@@ -26,6 +32,9 @@ struct Cli {
 enum Command {
     #[command(subcommand)]
     Connections(Connections),
+    /// The app's own Login with Amazon credentials.
+    #[command(subcommand)]
+    App(App),
     /// Runs the sync now, from this machine, for one connection or all.
     SyncNow {
         #[arg(long)]
@@ -46,22 +55,47 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum App {
+    /// Stores the app's current LWA client id and secret, read from standard input as
+    /// {"client_id": ..., "client_secret": ...}, and clears the "credentials rejected" alert.
+    SetCredentials,
+}
+
+#[derive(Subcommand)]
 enum Connections {
+    /// Every connection with its region and state, and any stack-wide alert.
     List,
-    /// Adds a connection; its LWA refresh token is read from standard input.
+    /// One connection with all its options.
+    Show {
+        #[arg(long)]
+        id: ConnectionId,
+    },
+    /// Adds a connection (one seller account in one marketplace); its LWA refresh token is read from
+    /// standard input.
     Add {
         #[arg(long)]
         id: ConnectionId,
         #[arg(long)]
         seller_id: SellerId,
+        /// Amazon's marketplace id (amazon.com ATVPDKIKX0DER, amazon.ca A2EUQ1WTGCTBG2, amazon.co.uk
+        /// A1F83G8C2ARO7P, amazon.de A1PA6795UKMFR9, amazon.co.jp A1VC38T7YXB528, ...).
         #[arg(long, default_value = "ATVPDKIKX0DER")]
         marketplace_id: MarketplaceId,
+        /// NA, EU or FE: follows from the marketplace; if given, it must match.
+        #[arg(long)]
+        region: Option<Region>,
         /// Import orders updated since (default: 7 days ago).
         #[arg(long)]
         import_from: Option<DateTime<Utc>>,
-        /// Also import Amazon-fulfilled (FBA) orders, as shipped, for record keeping.
+        #[command(flatten)]
+        options: OptionArgs,
+    },
+    /// Changes a connection's options; what is not named stays as it is.
+    Set {
         #[arg(long)]
-        import_fba: bool,
+        id: ConnectionId,
+        #[command(flatten)]
+        options: OptionArgs,
     },
     /// Stores a new refresh token (from standard input) after the seller re-authorized, and reactivates.
     SetToken {
@@ -75,6 +109,62 @@ enum Connections {
         #[arg(long)]
         from: DateTime<Utc>,
     },
+}
+
+/// A connection's options, as `connections add` and `connections set` take them.
+#[derive(clap::Args)]
+struct OptionArgs {
+    /// The key the merchant's systems receive for each line: sku or asin.
+    #[arg(long)]
+    product_identifier: Option<ProductIdentifier>,
+    /// Also import Amazon-fulfilled (FBA) orders, as shipped and without buyer data, for record keeping.
+    #[arg(long)]
+    import_amazon_fulfilled: Option<bool>,
+    /// What a tracking number already used on another order does: warn or refuse.
+    #[arg(long)]
+    duplicate_tracking: Option<DuplicateTrackingPolicy>,
+    /// STORE NAME=AMAZON CARRIER CODE (repeatable); replaces the connection's carrier rules.
+    #[arg(long = "carrier", value_parser = parse_carrier_rule)]
+    carriers: Vec<CarrierRule>,
+    /// OPERATION=RATE:BURST, a quota Amazon granted beyond its default (repeatable).
+    #[arg(long = "quota", value_parser = parse_quota_override)]
+    quotas: Vec<(String, Quota)>,
+    /// An operation whose quota override is removed (repeatable).
+    #[arg(long = "clear-quota")]
+    clear_quotas: Vec<String>,
+    /// Minutes between scheduled syncs (0: every run of the schedule).
+    #[arg(long)]
+    sync_interval_minutes: Option<u32>,
+    /// Switches the connection off (false) or on again (true).
+    #[arg(long)]
+    enabled: Option<bool>,
+}
+
+impl OptionArgs {
+    fn into_change(self) -> Result<OptionsChange> {
+        let carrier_rules = match self.carriers {
+            rules if rules.is_empty() => None,
+            rules => Some(CarrierRules::new(rules)?),
+        };
+        Ok(OptionsChange {
+            product_identifier: self.product_identifier,
+            import_amazon_fulfilled: self.import_amazon_fulfilled,
+            duplicate_tracking: self.duplicate_tracking,
+            carrier_rules,
+            set_quotas: self.quotas,
+            clear_quotas: self.clear_quotas,
+            sync_interval_minutes: self.sync_interval_minutes.map(|minutes| (minutes > 0).then_some(minutes)),
+            enabled: self.enabled,
+        })
+    }
+}
+
+fn parse_quota_override(raw: &str) -> Result<(String, Quota), String> {
+    ops::parse_quota_override(raw).map_err(|e| format!("{e:#}"))
+}
+
+fn parse_carrier_rule(raw: &str) -> Result<CarrierRule, String> {
+    ops::parse_carrier_rule(raw).map_err(|e| format!("{e:#}"))
 }
 
 #[derive(Subcommand)]
@@ -142,31 +232,48 @@ async fn operate(command: Command) -> Result<()> {
     let print = |value: serde_json::Value| println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
     match command {
         Command::Connections(Connections::List) => {
+            if let Some(alert) = store.app_credentials_alert().await? {
+                println!("ALERT since {}: {}\n\t{}", alert.since, alert.detail, AppCredentialsAlert::HINT);
+            }
             for c in store.list_connections().await? {
+                let region = Marketplace::find(&c.marketplace_id).map_or("?".into(), |m| m.region.to_string());
                 println!(
-                    "{}\t{}\t{}\t{:?}\timport from {}",
-                    c.id, c.seller_id, c.marketplace_id, c.state, c.import_from
+                    "{}\t{}\t{}\t{}\t{:?}\timport from {}",
+                    c.id, c.seller_id, c.marketplace_id, region, c.state, c.import_from
                 );
-                if !c.is_active() {
+                if matches!(c.state, ConnectionState::NeedsReauthorization { .. }) {
                     println!("\t{}", c.reauthorization_hint());
                 }
             }
         }
-        Command::Connections(Connections::Add { id, seller_id, marketplace_id, import_from, import_fba }) => {
-            let secret_id = ops::refresh_token_secret_id(&id);
-            ops::put_secret(&aws_sdk_secretsmanager::Client::new(&sdk), &secret_id, &refresh_token_json()?).await?;
-            let connection = Connection {
-                id,
-                seller_id,
-                marketplace_id,
-                refresh_token_secret_id: secret_id,
-                options: ConnectionOptions { import_amazon_fulfilled: import_fba, ..ConnectionOptions::default() },
-                state: ConnectionState::Active,
-                import_from: import_from.unwrap_or_else(|| Utc::now() - chrono::Duration::days(7)),
-                credentials_version: 0,
-            };
+        Command::Connections(Connections::Show { id }) => {
+            let connection = store.get_connection(&id).await?.with_context(|| format!("no connection {id}"))?;
+            print(serde_json::to_value(connection)?);
+        }
+        Command::Connections(Connections::Add { id, seller_id, marketplace_id, region, import_from, options }) => {
+            let import_from = import_from.unwrap_or_else(|| Utc::now() - chrono::Duration::days(7));
+            let connection =
+                ops::new_connection(id, seller_id, marketplace_id, region, import_from, ConnectionOptions::default())?
+                    .changed(&options.into_change()?, Utc::now());
+            ops::put_secret(
+                &aws_sdk_secretsmanager::Client::new(&sdk),
+                &connection.refresh_token_secret_id,
+                &refresh_token_json()?,
+            )
+            .await?;
             store.put_connection(&connection).await?;
             println!("connection {} added", connection.id);
+        }
+        Command::Connections(Connections::Set { id, options }) => {
+            let connection = ops::change_connection(store, &id, &options.into_change()?, Utc::now()).await?;
+            print(serde_json::to_value(connection)?);
+        }
+        Command::App(App::SetCredentials) => {
+            let mut credentials = String::new();
+            std::io::stdin().read_to_string(&mut credentials).context("reading the credentials from standard input")?;
+            let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+            ops::set_app_credentials(store, &secrets, &settings.lwa_secret_id, credentials.trim()).await?;
+            println!("the app's credentials are stored; every connection uses them from its next run");
         }
         Command::Connections(Connections::SetToken { id }) => {
             let secret_id = ops::refresh_token_secret_id(&id);

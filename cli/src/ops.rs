@@ -2,12 +2,105 @@
 //! AWS configuration points at: a deployed one, or the local one through `AWS_ENDPOINT_URL_*`.
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
-use sellerbridge_core::domain::connection::Connection;
-use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId};
+use sellerbridge_core::domain::carrier::CarrierRule;
+use sellerbridge_core::domain::connection::{Connection, ConnectionOptions, ConnectionState, OptionsChange};
+use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId, MarketplaceId, SellerId};
+use sellerbridge_core::domain::marketplace::{Marketplace, Region};
+use sellerbridge_core::domain::rate::Quota;
 use sellerbridge_core::domain::shipment::{PackageState, reserve_again};
 use sellerbridge_core::queue::UpdateMessage;
+use sellerbridge_core::spapi::{AppCredentials, Operation};
 use sellerbridge_core::store::{CursorRecord, DynamoStore, StoreError};
 use serde_json::json;
+
+/// A new, active connection, refused if its marketplace is not one of Amazon's or `region` (when the
+/// operator gives one) is not the marketplace's.
+pub fn new_connection(
+    id: ConnectionId,
+    seller_id: SellerId,
+    marketplace_id: MarketplaceId,
+    region: Option<Region>,
+    import_from: DateTime<Utc>,
+    options: ConnectionOptions,
+) -> Result<Connection> {
+    let marketplace = Marketplace::find(&marketplace_id).with_context(|| format!("connection {id}"))?;
+    if let Some(region) = region.filter(|region| *region != marketplace.region) {
+        bail!(
+            "connection {id}: marketplace {marketplace_id} ({}) is served from the {} region, not {region}",
+            marketplace.country,
+            marketplace.region
+        );
+    }
+    Ok(Connection {
+        refresh_token_secret_id: refresh_token_secret_id(&id),
+        id,
+        seller_id,
+        marketplace_id,
+        options,
+        state: ConnectionState::Active,
+        import_from,
+        credentials_version: 0,
+    })
+}
+
+/// Applies an operator's change to a connection's options and stores it.
+pub async fn change_connection(
+    store: &DynamoStore,
+    id: &ConnectionId,
+    change: &OptionsChange,
+    now: DateTime<Utc>,
+) -> Result<Connection> {
+    let connection = store.get_connection(id).await?.with_context(|| format!("no connection {id}"))?;
+    let changed = connection.changed(change, now);
+    store.put_connection(&changed).await?;
+    Ok(changed)
+}
+
+/// `OPERATION=RATE:BURST`, e.g. `confirmShipment=4:20`: a quota Amazon granted the seller beyond its
+/// default usage plan.
+pub fn parse_quota_override(raw: &str) -> Result<(String, Quota)> {
+    let (operation, plan) =
+        raw.split_once('=').with_context(|| format!("expected OPERATION=RATE:BURST, got '{raw}'"))?;
+    let operation = Operation::ALL.into_iter().find(|op| op.name() == operation.trim()).with_context(|| {
+        let known: Vec<&str> = Operation::ALL.iter().map(|op| op.name()).collect();
+        format!("unknown operation '{operation}' (expected one of {})", known.join(", "))
+    })?;
+    let (rate, burst) = plan.split_once(':').with_context(|| format!("expected RATE:BURST, got '{plan}'"))?;
+    let number = |raw: &str, what: &str| -> Result<f64> {
+        raw.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .with_context(|| format!("{what} must be a positive number, got '{raw}'"))
+    };
+    Ok((operation.name().to_owned(), Quota::new(number(rate, "rate")?, number(burst, "burst")?)))
+}
+
+/// `STORE NAME=AMAZON CODE`, e.g. `Royal Mail Tracked=Royal Mail`.
+pub fn parse_carrier_rule(raw: &str) -> Result<CarrierRule> {
+    let (store_name, amazon_code) =
+        raw.split_once('=').with_context(|| format!("expected STORE NAME=AMAZON CARRIER CODE, got '{raw}'"))?;
+    Ok(CarrierRule { store_name: store_name.trim().to_owned(), amazon_code: amazon_code.trim().to_owned() })
+}
+
+/// Stores the app's current LWA credentials (`{"client_id", "client_secret"}`) and clears the alert
+/// raised when Login with Amazon rejected the old ones.
+pub async fn set_app_credentials(
+    store: &DynamoStore,
+    secrets: &aws_sdk_secretsmanager::Client,
+    lwa_secret_id: &str,
+    credentials_json: &str,
+) -> Result<()> {
+    let credentials: AppCredentials =
+        serde_json::from_str(credentials_json).context("expected {\"client_id\": ..., \"client_secret\": ...}")?;
+    anyhow::ensure!(
+        !credentials.client_id.is_empty() && !credentials.client_secret.is_empty(),
+        "client_id and client_secret must not be empty"
+    );
+    put_secret(secrets, lwa_secret_id, credentials_json).await?;
+    store.clear_app_credentials_alert().await?;
+    Ok(())
+}
 
 /// "Reset the import date": the next sync reads every order updated since `from` again. Orders already
 /// held are only updated where Amazon has something newer.
@@ -171,5 +264,48 @@ pub async fn redaction_dry_run(deps: &pii_redactor::RedactorDeps) -> Result<pii_
                 return Ok(report);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quota_overrides_name_a_known_operation_and_positive_numbers() {
+        assert_eq!(
+            parse_quota_override("confirmShipment=4:20").unwrap(),
+            ("confirmShipment".into(), Quota::new(4.0, 20.0))
+        );
+        assert!(parse_quota_override("getOrders=1:1").unwrap_err().to_string().contains("getOrders"));
+        assert!(parse_quota_override("getOrder=0:1").is_err());
+        assert!(parse_quota_override("getOrder=1").is_err());
+    }
+
+    #[test]
+    fn a_connection_in_an_unknown_marketplace_or_the_wrong_region_is_refused() {
+        let add = |marketplace: &str, region: Option<Region>| {
+            new_connection(
+                ConnectionId::parse("de-main").unwrap(),
+                SellerId::parse("A1SELLER").unwrap(),
+                MarketplaceId::parse(marketplace).unwrap(),
+                region,
+                Utc::now(),
+                ConnectionOptions::default(),
+            )
+        };
+        assert!(add("A1PA6795UKMFR9", Some(Region::Europe)).is_ok());
+        assert!(add("A1PA6795UKMFR9", None).is_ok());
+        let wrong = format!("{:#}", add("A1PA6795UKMFR9", Some(Region::NorthAmerica)).unwrap_err());
+        assert!(wrong.contains("de-main") && wrong.contains("EU"), "{wrong}");
+        let unknown = format!("{:#}", add("A0NOTAMARKET", None).unwrap_err());
+        assert!(unknown.contains("de-main") && unknown.contains("A0NOTAMARKET"), "{unknown}");
+    }
+
+    #[test]
+    fn carrier_rules_are_store_name_equals_amazon_code() {
+        let rule = parse_carrier_rule("Royal Mail Tracked = Royal Mail").unwrap();
+        assert_eq!((rule.store_name.as_str(), rule.amazon_code.as_str()), ("Royal Mail Tracked", "Royal Mail"));
+        assert!(parse_carrier_rule("Royal Mail").is_err());
     }
 }

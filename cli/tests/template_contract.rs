@@ -16,10 +16,7 @@ fn the_template_sets_exactly_the_environment_the_functions_read() {
         updates_queue_url: String::new(),
         lwa_secret_id: String::new(),
         webhook_secret_id: String::new(),
-        endpoints: Endpoints {
-            spapi: "https://a.example".parse().unwrap(),
-            lwa_token: "https://b.example".parse().unwrap(),
-        },
+        endpoints: Endpoints::amazon(),
     };
     let read_by_code: BTreeSet<String> = settings.to_env().into_iter().map(|(name, _)| name.to_owned()).collect();
     assert_eq!(in_template, read_by_code);

@@ -1,6 +1,6 @@
 //! What every Lambda builds once at cold start: settings from the environment, SDK clients, the HTTP
 //! client, and the SP-API client with its shared rate limiter.
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,6 +10,7 @@ use thiserror::Error;
 use crate::domain::clock::SharedClock;
 use crate::domain::connection::Connection;
 use crate::domain::ids::ConnectionId;
+use crate::domain::marketplace::{Marketplace, Region, UnknownMarketplace};
 use crate::queue::SqsUpdateQueue;
 use crate::secrets::{RefreshTokenSecret, SecretError, SecretStore};
 use crate::spapi::{AppCredentials, Endpoints, LwaClient, RateLimiter, SellerAuth, SpApiClient};
@@ -24,6 +25,15 @@ const CREDENTIALS_TTL: Duration = Duration::from_secs(300);
 #[derive(Debug, Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(String);
+
+/// Why calls cannot be made for a connection. Neither heals by retrying.
+#[derive(Debug, Error)]
+pub enum CredentialsError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("the connection's marketplace: {0}")]
+    Marketplace(#[from] UnknownMarketplace),
+}
 
 /// Names of secrets and resources, never secret values: those stay in Secrets Manager.
 #[derive(Debug, Clone)]
@@ -47,18 +57,20 @@ impl Settings {
         let var = |name: &str| {
             std::env::var(name).map_err(|_| ConfigError(format!("environment variable {name} is not set")))
         };
-        let url = |name: &str, default: &str| {
-            let raw = std::env::var(name).unwrap_or_else(|_| default.to_owned());
-            url::Url::parse(&raw).map_err(|e| ConfigError(format!("{name} is not a URL: {e}")))
-        };
+        let optional = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
+        let lwa_token = optional(Self::LWA_ENDPOINT).unwrap_or_else(|| Endpoints::LWA_TOKEN.to_owned());
         Ok(Self {
             table: var(Self::TABLE)?,
             updates_queue_url: var(Self::UPDATES_QUEUE_URL)?,
             lwa_secret_id: var(Self::LWA_SECRET_ID)?,
             webhook_secret_id: var(Self::WEBHOOK_SECRET_ID)?,
             endpoints: Endpoints {
-                spapi: url(Self::SPAPI_ENDPOINT, "https://sellingpartnerapi-na.amazon.com")?,
-                lwa_token: url(Self::LWA_ENDPOINT, "https://api.amazon.com/auth/o2/token")?,
+                spapi_overrides: match optional(Self::SPAPI_ENDPOINT) {
+                    Some(raw) => parse_spapi_overrides(&raw)?,
+                    None => BTreeMap::new(),
+                },
+                lwa_token: url::Url::parse(&lwa_token)
+                    .map_err(|e| ConfigError(format!("{} is not a URL: {e}", Self::LWA_ENDPOINT)))?,
             },
         })
     }
@@ -70,10 +82,33 @@ impl Settings {
             (Self::UPDATES_QUEUE_URL, self.updates_queue_url.clone()),
             (Self::LWA_SECRET_ID, self.lwa_secret_id.clone()),
             (Self::WEBHOOK_SECRET_ID, self.webhook_secret_id.clone()),
-            (Self::SPAPI_ENDPOINT, self.endpoints.spapi.to_string()),
+            (Self::SPAPI_ENDPOINT, format_spapi_overrides(&self.endpoints.spapi_overrides)),
             (Self::LWA_ENDPOINT, self.endpoints.lwa_token.to_string()),
         ]
     }
+}
+
+/// `SELLERBRIDGE_SPAPI_ENDPOINT`: empty for Amazon's regional hosts, one URL for every region, or
+/// `NA=url,EU=url,FE=url` for some (the others keep Amazon's host).
+fn parse_spapi_overrides(raw: &str) -> Result<BTreeMap<Region, url::Url>, ConfigError> {
+    let invalid = |detail: String| ConfigError(format!("{}: {detail}", Settings::SPAPI_ENDPOINT));
+    let parse_url = |raw: &str| url::Url::parse(raw.trim()).map_err(|e| invalid(format!("'{raw}' is not a URL: {e}")));
+    if !raw.contains('=') {
+        let url = parse_url(raw)?;
+        return Ok(Region::ALL.into_iter().map(|region| (region, url.clone())).collect());
+    }
+    raw.split(',')
+        .map(|entry| {
+            let (region, url) =
+                entry.split_once('=').ok_or_else(|| invalid(format!("expected REGION=URL, got '{entry}'")))?;
+            let region: Region = region.parse().map_err(|e| invalid(format!("{e}")))?;
+            Ok((region, parse_url(url)?))
+        })
+        .collect()
+}
+
+fn format_spapi_overrides(overrides: &BTreeMap<Region, url::Url>) -> String {
+    overrides.iter().map(|(region, url)| format!("{region}={url}")).collect::<Vec<_>>().join(",")
 }
 
 /// The AWS SDK clients, possibly each pointed at a different endpoint (as on the local stack).
@@ -126,9 +161,11 @@ impl Adapters {
         Ok(SpApiClient::new(self.http.clone(), settings.endpoints.clone(), lwa, self.limiter.clone()))
     }
 
-    /// Who calls are made for on behalf of `connection`: its refresh token comes from its own secret,
-    /// read once per credentials version and kept for a few minutes (not once per message).
-    pub async fn seller_auth(&self, connection: &Connection) -> Result<SellerAuth, SecretError> {
+    /// Who calls are made for on behalf of `connection`, and in which region: its refresh token comes
+    /// from its own secret, read once per credentials version and kept for a few minutes (not once per
+    /// message).
+    pub async fn seller_auth(&self, connection: &Connection) -> Result<SellerAuth, CredentialsError> {
+        let region = Marketplace::find(&connection.marketplace_id)?.region;
         let key = (connection.id.clone(), connection.credentials_version);
         let cached = self
             .lock_credentials()
@@ -142,6 +179,7 @@ impl Adapters {
         let secret: RefreshTokenSecret = self.secrets.json(&connection.refresh_token_secret_id).await?;
         let auth = SellerAuth {
             connection_id: connection.id.clone(),
+            region,
             seller_id: connection.seller_id.clone(),
             refresh_token: secret.refresh_token,
             quota_overrides: connection.options.quota_overrides.clone(),
@@ -168,4 +206,28 @@ pub fn http_client() -> reqwest::Client {
         .user_agent(concat!("sellerbridge/", env!("CARGO_PKG_VERSION"), " (Language=Rust)"))
         .build()
         .expect("the HTTP client's TLS backend initialises")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spapi_endpoint_setting_overrides_one_region_or_all() {
+        let all = parse_spapi_overrides("http://127.0.0.1:9000").unwrap();
+        assert_eq!(all.len(), 3);
+        let some = parse_spapi_overrides("NA=http://127.0.0.1:9000,eu=http://127.0.0.1:9001").unwrap();
+        assert_eq!(some[&Region::Europe].as_str(), "http://127.0.0.1:9001/");
+        assert!(!some.contains_key(&Region::FarEast));
+        assert_eq!(parse_spapi_overrides(&format_spapi_overrides(&some)).unwrap(), some);
+        let error = parse_spapi_overrides("APAC=http://x").unwrap_err().to_string();
+        assert!(error.contains("APAC") && error.contains(Settings::SPAPI_ENDPOINT), "{error}");
+    }
+
+    #[test]
+    fn without_overrides_each_region_calls_amazons_host() {
+        let endpoints = Endpoints::amazon();
+        assert_eq!(endpoints.spapi(Region::Europe).as_str(), "https://sellingpartnerapi-eu.amazon.com/");
+        assert_eq!(endpoints.lwa_token.as_str(), Endpoints::LWA_TOKEN);
+    }
 }

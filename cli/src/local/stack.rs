@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use order_sync::{SyncDeps, SyncSettings};
 use pii_redactor::RedactorDeps;
 use sellerbridge_core::domain::clock::SharedClock;
-use sellerbridge_core::domain::connection::{Connection, ConnectionOptions, ConnectionState};
+use sellerbridge_core::domain::connection::{Connection, ConnectionOptions};
 use sellerbridge_core::domain::ids::{ConnectionId, MarketplaceId, SellerId};
 use sellerbridge_core::runtime::{Adapters, Clients, Settings};
 use sellerbridge_core::spapi::{Endpoints, RateLimiter};
@@ -19,7 +19,7 @@ use update_sender::{SenderDeps, SenderSettings};
 
 use super::provision::{self, LocalQueues, StackDefinition};
 use super::runner::SqsPoller;
-use crate::ops::put_secret;
+use crate::ops::{new_connection, put_secret};
 
 pub const REGION: &str = "us-east-1";
 
@@ -98,7 +98,7 @@ impl LocalStack {
             updates_queue_url: queues.updates_url.clone(),
             lwa_secret_id,
             webhook_secret_id,
-            endpoints: Endpoints { spapi: sandbox.clone(), lwa_token: sandbox.join("/auth/o2/token")? },
+            endpoints: Endpoints::all_at(&sandbox),
         };
         let adapters = Adapters::from_clients(clients.clone(), &settings, clock);
         let signing_key = SigningKey::new(adapters.secrets.string(&settings.webhook_secret_id).await?);
@@ -107,23 +107,16 @@ impl LocalStack {
 
     /// Stores the connection and its refresh-token secret, as `sellerbridge connections add` does.
     pub async fn add_connection(&self, spec: ConnectionSpec) -> Result<Connection> {
-        let secret_id = format!("sellerbridge/connections/{}-{}", self.name, spec.id);
+        let mut connection =
+            new_connection(spec.id, spec.seller_id, spec.marketplace_id, None, spec.import_from, spec.options)?;
+        // Several local stacks share one moto: each keeps its own secrets.
+        connection.refresh_token_secret_id = format!("sellerbridge/connections/{}-{}", self.name, connection.id);
         put_secret(
             &self.clients.secrets,
-            &secret_id,
+            &connection.refresh_token_secret_id,
             &serde_json::json!({"refresh_token": spec.refresh_token}).to_string(),
         )
         .await?;
-        let connection = Connection {
-            id: spec.id,
-            seller_id: spec.seller_id,
-            marketplace_id: spec.marketplace_id,
-            refresh_token_secret_id: secret_id,
-            options: spec.options,
-            state: ConnectionState::Active,
-            import_from: spec.import_from,
-            credentials_version: 0,
-        };
         self.adapters.store.put_connection(&connection).await?;
         Ok(connection)
     }

@@ -17,10 +17,11 @@ use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId};
 use sellerbridge_core::domain::order::AmazonOrder;
 use sellerbridge_core::domain::slicing::Slicing;
 use sellerbridge_core::domain::status::{AmazonStatus, FulfilledBy, import_decision};
-use sellerbridge_core::runtime::Adapters;
-use sellerbridge_core::secrets::SecretError;
+use sellerbridge_core::runtime::{Adapters, CredentialsError};
 use sellerbridge_core::spapi::{SearchOrdersQuery, SellerAuth, SpApiClient, SpApiError, UnreadableOrder, WaitBudget};
-use sellerbridge_core::store::{CursorRecord, StoreError, SyncWindow, UnreadableRecord, UpsertOutcome};
+use sellerbridge_core::store::{
+    AppCredentialsAlert, CursorRecord, StoreError, SyncWindow, UnreadableRecord, UpsertOutcome,
+};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tracing::{Instrument, info, info_span, warn};
@@ -114,6 +115,11 @@ pub enum SyncOutcome {
     NeedsReauthorization {
         hint: String,
     },
+    /// Login with Amazon rejected the app's own credentials: a stack-wide alert is raised, and every
+    /// connection meets the same until the operator stores the app's current secret.
+    AppCredentialsRejected {
+        hint: String,
+    },
     NotActive,
     /// Another run (the schedule, or "sync now") holds the connection.
     Busy,
@@ -150,7 +156,7 @@ pub async fn sync(deps: &SyncDeps, only: Option<&ConnectionId>, stop_at: Instant
     let mut reports: Vec<ConnectionReport> = futures::stream::iter(connections)
         .map(|connection| async move {
             let span = info_span!("connection", connection_id = %connection.id);
-            let result = sync_connection(deps, &connection, stop_at).instrument(span).await;
+            let result = sync_connection(deps, &connection, only.is_some(), stop_at).instrument(span).await;
             info!(connection_id = %result.connection_id, outcome = ?result.outcome, pages = result.pages,
                   inserted = result.inserted, updated = result.updated, unreadable = result.unreadable, "sync finished");
             result
@@ -162,7 +168,13 @@ pub async fn sync(deps: &SyncDeps, only: Option<&ConnectionId>, stop_at: Instant
     Ok(SyncReport { connections: reports })
 }
 
-async fn sync_connection(deps: &SyncDeps, connection: &Connection, stop_at: Instant) -> ConnectionReport {
+/// `sync_now`: the operator asked for this connection, so its sync interval does not apply.
+async fn sync_connection(
+    deps: &SyncDeps,
+    connection: &Connection,
+    sync_now: bool,
+    stop_at: Instant,
+) -> ConnectionReport {
     let mut report = ConnectionReport {
         connection_id: connection.id.clone(),
         outcome: SyncOutcome::NotActive,
@@ -196,7 +208,7 @@ async fn sync_connection(deps: &SyncDeps, connection: &Connection, stop_at: Inst
             return report;
         }
     }
-    report.outcome = sync_leased(deps, connection, stop_at, &mut report).await;
+    report.outcome = sync_leased(deps, connection, sync_now, stop_at, &mut report).await;
     if let Err(e) = store.release_sync_lease(&connection.id, &holder).await {
         warn!(error = %e, "could not release the sync lease; it runs out by itself");
     }
@@ -210,12 +222,13 @@ async fn sync_connection(deps: &SyncDeps, connection: &Connection, stop_at: Inst
 async fn sync_leased(
     deps: &SyncDeps,
     connection: &Connection,
+    sync_now: bool,
     stop_at: Instant,
     report: &mut ConnectionReport,
 ) -> SyncOutcome {
     let result = async {
         let auth = deps.adapters.seller_auth(connection).await?;
-        let outcome = run_windows(deps, connection, &auth, stop_at, report).await?;
+        let outcome = run_windows(deps, connection, &auth, sync_now, stop_at, report).await?;
         if outcome == SyncOutcome::UpToDate {
             retry_unreadable(deps, connection, &auth, stop_at, report).await?;
         }
@@ -232,6 +245,14 @@ async fn sync_leased(
                 warn!(error = %e, "could not flag the connection");
             }
             SyncOutcome::NeedsReauthorization { hint }
+        }
+        Err(SyncError::Amazon(SpApiError::InvalidClient(detail))) => {
+            warn!(connection_id = %connection.id, detail, "Login with Amazon rejected the app's credentials");
+            let alert = AppCredentialsAlert::met(deps.adapters.clock.now(), &detail, &connection.id);
+            if let Err(e) = deps.adapters.store.raise_app_credentials_alert(&alert).await {
+                warn!(error = %e, "could not record the app credentials alert");
+            }
+            SyncOutcome::AppCredentialsRejected { hint: AppCredentialsAlert::HINT.into() }
         }
         Err(SyncError::Amazon(SpApiError::Throttled { operation, retry_after })) => SyncOutcome::Paused {
             reason: format!("{operation} quota exhausted; next token in {}s", retry_after.as_secs()),
@@ -253,7 +274,7 @@ enum SyncError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Secret(#[from] SecretError),
+    Credentials(#[from] CredentialsError),
 }
 
 impl SyncError {
@@ -261,7 +282,7 @@ impl SyncError {
         match self {
             Self::Amazon(e) => e.is_retryable(),
             Self::Store(e) => e.is_retryable(),
-            Self::Secret(_) => false,
+            Self::Credentials(_) => false,
         }
     }
 }
@@ -270,6 +291,7 @@ async fn run_windows(
     deps: &SyncDeps,
     connection: &Connection,
     auth: &SellerAuth,
+    sync_now: bool,
     stop_at: Instant,
     report: &mut ConnectionReport,
 ) -> Result<SyncOutcome, SyncError> {
@@ -297,7 +319,8 @@ async fn run_windows(
             Some(window) => window,
             None => {
                 let before = now - settings.settle_delay - settings.clock_skew_margin;
-                if before <= cursor.committed_until {
+                let due = sync_now || connection.sync_due(cursor.committed_until, before);
+                if before <= cursor.committed_until || !due {
                     return Ok(SyncOutcome::UpToDate);
                 }
                 let window = SyncWindow::open(cursor.committed_until - settings.overlap, before);

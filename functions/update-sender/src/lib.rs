@@ -19,7 +19,7 @@ use sellerbridge_core::queue::{MAX_DELAY, UpdateMessage, UpdateQueue};
 use sellerbridge_core::runtime::Adapters;
 use sellerbridge_core::spapi::models::ConfirmShipmentRequest;
 use sellerbridge_core::spapi::{SellerAuth, SpApiClient, SpApiError, WaitBudget};
-use sellerbridge_core::store::{StoreError, Versioned};
+use sellerbridge_core::store::{AppCredentialsAlert, StoreError, Versioned};
 use tracing::{Instrument, error, info, info_span, warn};
 
 /// Amazon's answers meaning "this package is already there": success for a package we sent. Amazon
@@ -96,7 +96,7 @@ enum SendError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Secret(#[from] sellerbridge_core::secrets::SecretError),
+    Credentials(#[from] sellerbridge_core::runtime::CredentialsError),
     #[error(transparent)]
     Queue(#[from] sellerbridge_core::queue::QueueError),
 }
@@ -257,7 +257,7 @@ fn not_sent(error: &SpApiError) -> bool {
 }
 
 /// A send or reconciliation that did not settle the package: throttles are re-queued with a delay,
-/// a revoked refresh token holds the update, anything else is retried until the dead-letter queue.
+/// a revoked refresh token or rejected app credentials hold the update, anything else is retried until the dead-letter queue.
 async fn failed_attempt(
     deps: &SenderDeps,
     attempt: &Attempt<'_>,
@@ -279,6 +279,15 @@ async fn failed_attempt(
         SpApiError::NeedsReauthorization(detail) => {
             warn!(detail, "Amazon refused the refresh token; flagging the connection and holding the update");
             store.put_connection(&attempt.connection.needing_reauthorization(attempt.now, detail)).await?;
+            store.save_package(&package, version).await?;
+            deps.queue.send(attempt.message, MAX_DELAY).await?;
+            Ok(Outcome::Done)
+        }
+        SpApiError::InvalidClient(detail) => {
+            warn!(detail, "Login with Amazon rejected the app's credentials; raising the alert and holding the update");
+            store
+                .raise_app_credentials_alert(&AppCredentialsAlert::met(attempt.now, &detail, &attempt.connection.id))
+                .await?;
             store.save_package(&package, version).await?;
             deps.queue.send(attempt.message, MAX_DELAY).await?;
             Ok(Outcome::Done)

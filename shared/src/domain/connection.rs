@@ -1,6 +1,7 @@
 //! A connection: one seller account in one marketplace, with its options. Connections are data in the
 //! table, so adding a marketplace or a seller needs no redeploy.
 use std::collections::BTreeMap;
+use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,12 +19,36 @@ pub enum ProductIdentifier {
     Asin,
 }
 
+impl FromStr for ProductIdentifier {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "sku" => Ok(Self::Sku),
+            "asin" => Ok(Self::Asin),
+            other => Err(format!("unknown product identifier '{other}' (expected sku or asin)")),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DuplicateTrackingPolicy {
     #[default]
     Warn,
     Refuse,
+}
+
+impl FromStr for DuplicateTrackingPolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "warn" => Ok(Self::Warn),
+            "refuse" => Ok(Self::Refuse),
+            other => Err(format!("unknown duplicate-tracking policy '{other}' (expected warn or refuse)")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -44,6 +69,10 @@ pub struct ConnectionOptions {
     /// ([`tracking`]); it decides which PII retention rule applies to the order's packages.
     #[serde(default)]
     pub tracking_rules: Vec<TrackingRule>,
+    /// Minutes between scheduled syncs of this connection (none: every run of the schedule). "Sync
+    /// now" does not wait for it.
+    #[serde(default)]
+    pub sync_interval_minutes: Option<u32>,
 }
 
 impl ConnectionOptions {
@@ -63,6 +92,26 @@ pub enum ConnectionState {
         since: DateTime<Utc>,
         reason: String,
     },
+    /// Switched off by the operator: no sync, updates held until it is switched on again.
+    Disabled {
+        since: DateTime<Utc>,
+    },
+}
+
+/// What an operator changes on a connection (`sellerbridge connections set`); whatever is left `None`
+/// or empty stays as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OptionsChange {
+    pub product_identifier: Option<ProductIdentifier>,
+    pub import_amazon_fulfilled: Option<bool>,
+    pub duplicate_tracking: Option<DuplicateTrackingPolicy>,
+    /// Replaces the connection's carrier rules.
+    pub carrier_rules: Option<CarrierRules>,
+    pub set_quotas: Vec<(String, Quota)>,
+    pub clear_quotas: Vec<String>,
+    /// `Some(None)` goes back to every run of the schedule.
+    pub sync_interval_minutes: Option<Option<u32>>,
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,6 +140,48 @@ impl Connection {
         Self { state: ConnectionState::Active, credentials_version: self.credentials_version + 1, ..self.clone() }
     }
 
+    /// This connection with `change` applied at `now`.
+    pub fn changed(&self, change: &OptionsChange, now: DateTime<Utc>) -> Self {
+        let mut next = self.clone();
+        let options = &mut next.options;
+        if let Some(identifier) = change.product_identifier {
+            options.product_identifier = identifier;
+        }
+        if let Some(import) = change.import_amazon_fulfilled {
+            options.import_amazon_fulfilled = import;
+        }
+        if let Some(policy) = change.duplicate_tracking {
+            options.duplicate_tracking = policy;
+        }
+        if let Some(rules) = &change.carrier_rules {
+            options.carrier_rules = rules.clone();
+        }
+        for (operation, quota) in &change.set_quotas {
+            options.quota_overrides.insert(operation.clone(), *quota);
+        }
+        for operation in &change.clear_quotas {
+            options.quota_overrides.remove(operation);
+        }
+        if let Some(interval) = change.sync_interval_minutes {
+            options.sync_interval_minutes = interval.filter(|minutes| *minutes > 0);
+        }
+        let disabled = matches!(next.state, ConnectionState::Disabled { .. });
+        match change.enabled {
+            Some(false) if !disabled => next.state = ConnectionState::Disabled { since: now },
+            // Switching on never clears a need to re-authorize: only a new refresh token does.
+            Some(true) if disabled => next.state = ConnectionState::Active,
+            _ => {}
+        }
+        next
+    }
+
+    /// Whether a scheduled run should sync this connection, its last window having ended at
+    /// `synced_until` and the next one able to end at `could_sync_until`.
+    pub fn sync_due(&self, synced_until: DateTime<Utc>, could_sync_until: DateTime<Utc>) -> bool {
+        let interval = self.options.sync_interval_minutes.map_or(0, i64::from);
+        could_sync_until - synced_until >= chrono::Duration::minutes(interval)
+    }
+
     /// This connection, stopped until the seller re-authorizes the app.
     pub fn needing_reauthorization(&self, since: DateTime<Utc>, reason: String) -> Self {
         Self { state: ConnectionState::NeedsReauthorization { since, reason }, ..self.clone() }
@@ -103,5 +194,74 @@ impl Connection {
              `sellerbridge connections set-token {}`",
             self.id, self.id
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connection() -> Connection {
+        Connection {
+            id: ConnectionId::parse("us-main").unwrap(),
+            seller_id: SellerId::parse("A1SELLER").unwrap(),
+            marketplace_id: MarketplaceId::parse("ATVPDKIKX0DER").unwrap(),
+            refresh_token_secret_id: "secret".into(),
+            options: ConnectionOptions::default(),
+            state: ConnectionState::Active,
+            import_from: DateTime::from_timestamp(1_780_000_000, 0).unwrap(),
+            credentials_version: 0,
+        }
+    }
+
+    #[test]
+    fn an_options_change_touches_only_what_it_names() {
+        let now = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let mut before = connection();
+        before.options.quota_overrides.insert("getOrder".into(), Quota::new(1.0, 5.0));
+        let change = OptionsChange {
+            product_identifier: Some(ProductIdentifier::Asin),
+            set_quotas: vec![("confirmShipment".into(), Quota::new(4.0, 20.0))],
+            sync_interval_minutes: Some(Some(15)),
+            ..OptionsChange::default()
+        };
+        let after = before.changed(&change, now);
+        assert_eq!(after.options.product_identifier, ProductIdentifier::Asin);
+        assert_eq!(after.options.quota_overrides.len(), 2, "the other override stays");
+        assert_eq!(after.options.sync_interval_minutes, Some(15));
+        assert_eq!(after.options.import_amazon_fulfilled, before.options.import_amazon_fulfilled);
+        let cleared =
+            after.changed(&OptionsChange { clear_quotas: vec!["getOrder".into()], ..OptionsChange::default() }, now);
+        assert_eq!(cleared.options.quota_overrides.keys().collect::<Vec<_>>(), ["confirmShipment"]);
+    }
+
+    #[test]
+    fn switching_a_connection_off_and_on() {
+        let now = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let off = connection().changed(&OptionsChange { enabled: Some(false), ..OptionsChange::default() }, now);
+        assert_eq!(off.state, ConnectionState::Disabled { since: now });
+        assert!(!off.is_active());
+        let on = off.changed(&OptionsChange { enabled: Some(true), ..OptionsChange::default() }, now);
+        assert!(on.is_active());
+        let revoked = connection().needing_reauthorization(now, "invalid_grant".into());
+        let still = revoked.changed(&OptionsChange { enabled: Some(true), ..OptionsChange::default() }, now);
+        assert_eq!(still.state, revoked.state, "switching on does not stand for a new refresh token");
+    }
+
+    #[test]
+    fn a_sync_interval_spaces_scheduled_runs() {
+        let mut connection = connection();
+        let t = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        assert!(connection.sync_due(t, t + chrono::Duration::minutes(1)), "no interval: every run");
+        connection.options.sync_interval_minutes = Some(30);
+        assert!(!connection.sync_due(t, t + chrono::Duration::minutes(29)));
+        assert!(connection.sync_due(t, t + chrono::Duration::minutes(30)));
+    }
+
+    #[test]
+    fn options_parse_from_the_words_the_cli_takes() {
+        assert_eq!("ASIN".parse::<ProductIdentifier>(), Ok(ProductIdentifier::Asin));
+        assert_eq!("refuse".parse::<DuplicateTrackingPolicy>(), Ok(DuplicateTrackingPolicy::Refuse));
+        assert!("upc".parse::<ProductIdentifier>().unwrap_err().contains("upc"));
     }
 }

@@ -3,6 +3,7 @@ pub mod carrier;
 pub mod clock;
 pub mod connection;
 pub mod ids;
+pub mod marketplace;
 pub mod order;
 pub mod pii;
 pub mod rate;

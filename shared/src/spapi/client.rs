@@ -13,6 +13,7 @@ use super::lwa::{LwaClient, RefreshToken};
 use super::models::{self, ConfirmShipmentRequest, ErrorList, GetOrderResponse, SearchOrdersResponse};
 use super::{Operation, SpApiError};
 use crate::domain::ids::{AmazonOrderId, ConnectionId, MarketplaceId, SellerId};
+use crate::domain::marketplace::Region;
 use crate::domain::order::AmazonOrder;
 use crate::domain::rate::Quota;
 use crate::domain::status::{AmazonStatus, FulfilledBy};
@@ -25,10 +26,35 @@ const LWA_RETRIES: u32 = 3;
 
 #[derive(Debug, Clone)]
 pub struct Endpoints {
-    /// The regional SP-API host, e.g. `https://sellingpartnerapi-na.amazon.com`.
-    pub spapi: url::Url,
-    /// The LWA token endpoint, `https://api.amazon.com/auth/o2/token`.
+    /// Where a region's calls go instead of Amazon's host for it (the local stack, tests).
+    pub spapi_overrides: BTreeMap<Region, url::Url>,
+    /// The LWA token endpoint, `https://api.amazon.com/auth/o2/token` for every region.
     pub lwa_token: url::Url,
+}
+
+impl Endpoints {
+    pub const LWA_TOKEN: &'static str = "https://api.amazon.com/auth/o2/token";
+
+    /// Amazon's hosts for every region.
+    pub fn amazon() -> Self {
+        Self { spapi_overrides: BTreeMap::new(), lwa_token: url::Url::parse(Self::LWA_TOKEN).expect("a valid URL") }
+    }
+
+    /// Every region's calls, and the token endpoint, at one server (the sandbox).
+    pub fn all_at(base: &url::Url) -> Self {
+        Self {
+            spapi_overrides: Region::ALL.into_iter().map(|region| (region, base.clone())).collect(),
+            lwa_token: base.join("/auth/o2/token").expect("a valid URL"),
+        }
+    }
+
+    /// The SP-API host a region's calls go to.
+    pub fn spapi(&self, region: Region) -> url::Url {
+        self.spapi_overrides
+            .get(&region)
+            .cloned()
+            .unwrap_or_else(|| url::Url::parse(region.host()).expect("Amazon's hosts are valid URLs"))
+    }
 }
 
 /// How long a caller may wait inside one call for quota or retries. The sync passes its Lambda deadline;
@@ -56,6 +82,8 @@ impl WaitBudget {
 #[derive(Debug, Clone)]
 pub struct SellerAuth {
     pub connection_id: ConnectionId,
+    /// Where the seller's calls go.
+    pub region: Region,
     pub seller_id: SellerId,
     pub refresh_token: RefreshToken,
     pub quota_overrides: BTreeMap<String, Quota>,
@@ -193,7 +221,7 @@ impl SpApiClient {
     ) -> Result<Answer, SpApiError> {
         let key = RateKey { seller_id: auth.seller_id.clone(), operation };
         let quota = self.quota(auth, operation);
-        let url = self.endpoints.spapi.join(path).map_err(|e| SpApiError::Rejected {
+        let url = self.endpoints.spapi(auth.region).join(path).map_err(|e| SpApiError::Rejected {
             operation: operation.name(),
             status: 0,
             code: "InvalidPath".into(),
@@ -469,13 +497,14 @@ mod rate_limit_tests {
         let app_credentials = AppCredentials { client_id: "app".into(), client_secret: "secret".into() };
         let lwa =
             LwaClient::new(http.clone(), base.join("/auth/o2/token").unwrap(), app_credentials, Arc::new(SystemClock));
-        let endpoints = Endpoints { spapi: base.clone(), lwa_token: base.join("/auth/o2/token").unwrap() };
+        let endpoints = Endpoints::all_at(&base);
         SpApiClient::new(http, endpoints, lwa, Arc::new(Unlimited))
     }
 
     fn auth(seller: &str) -> SellerAuth {
         SellerAuth {
             connection_id: ConnectionId::parse("us-main").unwrap(),
+            region: Region::NorthAmerica,
             seller_id: SellerId::parse(seller).unwrap(),
             refresh_token: RefreshToken::new("Atzr|test"),
             quota_overrides: BTreeMap::new(),

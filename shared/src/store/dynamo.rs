@@ -103,6 +103,27 @@ pub struct UnreadableRecord {
     pub attempts: u32,
 }
 
+/// Login with Amazon rejected the app's client id or secret (`invalid_client`): no connection can call
+/// Amazon until the operator stores the app's current secret. One for the whole stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppCredentialsAlert {
+    pub since: DateTime<Utc>,
+    /// Amazon's words, and the connection whose call met them.
+    pub detail: String,
+}
+
+impl AppCredentialsAlert {
+    /// Amazon's words `detail`, met on a call for `connection` at `now`.
+    pub fn met(now: DateTime<Utc>, detail: &str, connection: &ConnectionId) -> Self {
+        Self { since: now, detail: format!("{detail} (met calling Amazon for connection {connection})") }
+    }
+
+    pub const HINT: &'static str = "Login with Amazon rejected the app's client id or secret (invalid_client): \
+        the app's LWA client secret was rotated or is wrong. Copy the current one from the app's page in \
+        Seller Central (Develop Apps > View > LWA credentials) and store it with \
+        `sellerbridge app set-credentials`; every connection resumes with its next run.";
+}
+
 /// The record of one inbound webhook event: its identity and what it asked for, never its payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventRecord {
@@ -157,6 +178,7 @@ impl DynamoStore {
         let state = match connection.state {
             ConnectionState::Active => "active",
             ConnectionState::NeedsReauthorization { .. } => "needs_reauthorization",
+            ConnectionState::Disabled { .. } => "disabled",
         };
         item.insert("state".into(), s(state));
         self.put(item, None).await
@@ -288,16 +310,28 @@ impl DynamoStore {
     }
 
     pub async fn delete_unreadable(&self, connection: &ConnectionId, order_id: &str) -> Result<(), StoreError> {
-        let key = keys::unreadable_order(connection, order_id);
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(&key.0))
-            .key(keys::SK, s(&key.1))
-            .send()
-            .await
-            .map(drop)
-            .map_err(unavailable)
+        self.delete(&keys::unreadable_order(connection, order_id)).await
+    }
+
+    // ---- the app's credentials ----
+
+    /// Records that Login with Amazon rejected the app's credentials; an alert already raised keeps
+    /// its first time.
+    pub async fn raise_app_credentials_alert(&self, alert: &AppCredentialsAlert) -> Result<(), StoreError> {
+        match self.put(record(&keys::app_credentials_alert(), alert)?, Some(0)).await {
+            Err(StoreError::Conflict { .. }) => Ok(()),
+            other => other,
+        }
+    }
+
+    pub async fn app_credentials_alert(&self) -> Result<Option<AppCredentialsAlert>, StoreError> {
+        let key = keys::app_credentials_alert();
+        self.get(&key).await?.map(|item| body(&key, &item)).transpose()
+    }
+
+    /// The operator stored the app's current credentials.
+    pub async fn clear_app_credentials_alert(&self) -> Result<(), StoreError> {
+        self.delete(&keys::app_credentials_alert()).await
     }
 
     // ---- orders ----
@@ -613,6 +647,18 @@ impl DynamoStore {
                 }
             }
         }
+    }
+
+    async fn delete(&self, key: &Key) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(&key.0))
+            .key(keys::SK, s(&key.1))
+            .send()
+            .await
+            .map(drop)
+            .map_err(unavailable)
     }
 
     pub(super) async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {

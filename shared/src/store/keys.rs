@@ -47,6 +47,11 @@ pub fn unreadable_prefix() -> &'static str {
     "UNREADABLE#"
 }
 
+/// The stack-wide alert that Login with Amazon rejected the app's own credentials.
+pub fn app_credentials_alert() -> Key {
+    ("APP".into(), "LWA_CREDENTIALS_ALERT".into())
+}
+
 pub fn order(id: &AmazonOrderId) -> Key {
     (format!("ORDER#{id}"), "ORDER".into())
 }

@@ -5,8 +5,8 @@ pub mod keys;
 mod limiter;
 
 pub use dynamo::{
-    CursorRecord, DueCursor, DuePage, DynamoStore, EventRecord, PlacePackage, SyncWindow, UnreadableRecord,
-    UpsertOutcome, Versioned,
+    AppCredentialsAlert, CursorRecord, DueCursor, DuePage, DynamoStore, EventRecord, PlacePackage, SyncWindow,
+    UnreadableRecord, UpsertOutcome, Versioned,
 };
 pub use limiter::DynamoRateLimiter;
 

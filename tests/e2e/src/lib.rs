@@ -14,6 +14,7 @@ use sellerbridge_cli::local::stack::{ConnectionSpec, LocalEndpoints, LocalStack}
 use sellerbridge_core::domain::clock::SharedClock;
 use sellerbridge_core::domain::connection::{Connection, ConnectionOptions};
 use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId, MarketplaceId, SellerId};
+use sellerbridge_core::domain::marketplace::Region;
 use sellerbridge_core::domain::order::{AmazonOrder, Order};
 use sellerbridge_core::domain::rate::Quota;
 use sellerbridge_core::domain::status::OrderStatus;
@@ -27,6 +28,8 @@ pub const REFRESH_TOKEN: &str = "Atzr|sandbox-refresh-token";
 /// of what our handlers log, and it keeps serving while a test's runtime is busy.
 pub struct SandboxThread {
     pub url: String,
+    /// The host of each SP-API region the sandbox sells in (`NA`, `EU`, `FE`).
+    pub region_urls: BTreeMap<String, String>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -43,13 +46,17 @@ impl SandboxThread {
                 .expect("sandbox runtime");
             runtime.block_on(async move {
                 let handle = spapi_sandbox::start(config).await.expect("sandbox starts");
-                url_tx.send(handle.base_url()).expect("test is waiting");
+                let regions: BTreeMap<String, String> = ["NA", "EU", "FE"]
+                    .into_iter()
+                    .filter_map(|region| handle.region_url(region).map(|url| (region.to_owned(), url)))
+                    .collect();
+                url_tx.send((handle.base_url(), regions)).expect("test is waiting");
                 let _ = stopped.await;
                 handle.shutdown().await;
             });
         });
-        let url = url_rx.recv_timeout(Duration::from_secs(30)).expect("sandbox listening");
-        Self { url, stop: Some(stop), thread: Some(thread) }
+        let (url, region_urls) = url_rx.recv_timeout(Duration::from_secs(30)).expect("sandbox listening");
+        Self { url, region_urls, stop: Some(stop), thread: Some(thread) }
     }
 }
 
@@ -78,10 +85,15 @@ impl Harness {
         let endpoints = LocalEndpoints::from_env(&sandbox.url)
             .expect("run the tests with `make test`, which starts DynamoDB Local and moto");
         let name = format!("t-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let stack =
+        let mut stack =
             LocalStack::provision(&endpoints, &name, "sandbox-client-id", "sandbox-client-secret", clock.clone())
                 .await
                 .expect("local stack");
+        // Each region's calls go to the sandbox's host for it, as they go to Amazon's.
+        for (region, url) in &sandbox.region_urls {
+            let region: Region = region.parse().expect("a region code");
+            stack.settings.endpoints.spapi_overrides.insert(region, url.parse().expect("a URL"));
+        }
         let connection = stack
             .add_connection(ConnectionSpec {
                 id: ConnectionId::parse("us-main").unwrap(),

@@ -1,12 +1,16 @@
-//! Nothing skipped however Amazon paginates: a backfill against a sandbox that pages by offset over a
-//! result set changing while it is read, with two syncs of the connection started at once.
+//! Order import across regions and however Amazon paginates: a backfill against a sandbox that pages by
+//! offset over a result set changing while it is read, with two syncs of the connection started at
+//! once; connections in two regions side by side while one is revoked and one meets `invalid_client`.
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use order_sync::{SyncOutcome, SyncSettings};
 use sellerbridge_cli::local::runner;
-use sellerbridge_core::domain::clock::OffsetClock;
+use sellerbridge_cli::local::stack::ConnectionSpec;
+use sellerbridge_cli::ops;
+use sellerbridge_core::domain::clock::{Clock, OffsetClock};
+use sellerbridge_core::domain::ids::{ConnectionId, MarketplaceId, SellerId};
 use sellerbridge_e2e::{Harness, actionable, options_for, sandbox};
 use serde_json::json;
 
@@ -89,4 +93,84 @@ async fn following_tokens_through_a_changing_window_skips_orders() {
     let settings = SyncSettings { min_slice: chrono::Duration::days(365), ..SyncSettings::default() };
     let result = backfill(1500, 67, settings).await;
     assert!(result.missing > 0, "offset paging over a changing set skips orders when tokens are followed");
+}
+
+/// One deployment serving sellers in two regions at once: each connection's calls go to its region's
+/// host (the sandbox refuses another region's marketplaces), amounts stay in each marketplace's
+/// currency, and one connection revoked and one meeting `invalid_client` stop nobody else.
+#[tokio::test]
+async fn connections_in_two_regions_import_side_by_side_while_others_fail() {
+    const US: &str = "ATVPDKIKX0DER";
+    const UK: &str = "A1F83G8C2ARO7P";
+    const DE: &str = "A1PA6795UKMFR9";
+    let mut config = sandbox(90, 71, 600.0);
+    config.marketplace_ids = vec![US.into(), UK.into(), DE.into()];
+    let token = |name: &str| format!("Atzr|{name}");
+    config.refresh_tokens.extend(["a-fr-app", "b-us-revoked", "de-main", "uk-main"].map(token));
+    let clock = OffsetClock::default();
+    // The harness adds `us-main`.
+    let h = Harness::start(config, Arc::new(clock.clone()), options_for(600.0)).await;
+    assert!(h.sandbox.region_urls.contains_key("EU"), "the sandbox stands for the EU host too");
+    for (id, marketplace) in [("a-fr-app", "A13V1IB3VIYZZH"), ("b-us-revoked", US), ("de-main", DE), ("uk-main", UK)] {
+        h.stack
+            .add_connection(ConnectionSpec {
+                id: ConnectionId::parse(id).unwrap(),
+                seller_id: SellerId::parse(format!("A{}", id.to_uppercase().replace('-', ""))).unwrap(),
+                marketplace_id: MarketplaceId::parse(marketplace).unwrap(),
+                refresh_token: token(id),
+                options: options_for(600.0),
+                import_from: clock.now() - chrono::Duration::days(30),
+            })
+            .await
+            .unwrap();
+    }
+    h.sandbox_post("/_sandbox/refresh-tokens/revoke", json!({"refreshToken": token("b-us-revoked")})).await;
+    // Connections sync one after another in id order: the first token request meets invalid_client.
+    h.sandbox_post("/_sandbox/faults", json!({"operation": "lwaToken", "error": "invalid_client", "count": 1})).await;
+    let sync = h.stack.sync_deps(SyncSettings { concurrency: 1, ..SyncSettings::default() }).await.unwrap();
+    let report = runner::tick_sync(&sync, Duration::from_secs(120)).await.unwrap();
+    let outcome =
+        |id: &str| report.connections.iter().find(|c| c.connection_id.as_str() == id).unwrap().outcome.clone();
+
+    assert!(
+        matches!(outcome("a-fr-app"), SyncOutcome::AppCredentialsRejected { hint } if hint.contains("set-credentials"))
+    );
+    assert!(matches!(outcome("b-us-revoked"), SyncOutcome::NeedsReauthorization { .. }));
+    for id in ["de-main", "uk-main", "us-main"] {
+        assert_eq!(outcome(id), SyncOutcome::UpToDate, "{id}");
+    }
+    let alert = h.stack.adapters.store.app_credentials_alert().await.unwrap().expect("a stack-wide alert");
+    assert!(alert.detail.contains("a-fr-app"), "{}", alert.detail);
+
+    let orders = h.inspector.orders().await.unwrap();
+    let expected = actionable(&orders);
+    let stored = h.stack.adapters.store.scan_orders().await.unwrap();
+    let ids: BTreeSet<String> = stored.iter().map(|o| o.id().to_string()).collect();
+    assert_eq!(ids, expected, "every actionable order of the US, UK and DE marketplaces, each imported once");
+    let currency = |marketplace: &str| -> BTreeSet<String> {
+        stored
+            .iter()
+            .filter(|o| o.amazon.marketplace_id.as_str() == marketplace)
+            .filter_map(|o| o.amazon.total.as_ref().map(|t| t.currency_code.clone()))
+            .collect()
+    };
+    assert_eq!(currency(UK), BTreeSet::from(["GBP".to_owned()]), "never converted");
+    assert_eq!(currency(DE), BTreeSet::from(["EUR".to_owned()]));
+    assert_eq!(currency(US), BTreeSet::from(["USD".to_owned()]));
+    let owners: BTreeSet<&str> = stored.iter().map(|o| o.connection_id.as_str()).collect();
+    assert_eq!(owners, BTreeSet::from(["de-main", "uk-main", "us-main"]));
+
+    // The operator stores the app's current secret: the alert is gone and the connection imports.
+    ops::set_app_credentials(
+        &h.stack.adapters.store,
+        &h.stack.clients.secrets,
+        &h.stack.settings.lwa_secret_id,
+        r#"{"client_id": "sandbox-client-id", "client_secret": "sandbox-client-secret"}"#,
+    )
+    .await
+    .unwrap();
+    assert!(h.stack.adapters.store.app_credentials_alert().await.unwrap().is_none());
+    let report = runner::tick_sync(&sync, Duration::from_secs(60)).await.unwrap();
+    let retried = report.connections.iter().find(|c| c.connection_id.as_str() == "a-fr-app").unwrap();
+    assert_eq!(retried.outcome, SyncOutcome::UpToDate);
 }

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::search::Paging;
+use crate::sites::Site;
 
 /// US marketplace, the only one the seeded data uses by default.
 pub const DEFAULT_MARKETPLACE_ID: &str = "ATVPDKIKX0DER";
@@ -95,7 +96,9 @@ pub struct SandboxConfig {
     pub client_secret: String,
     /// LWA refresh tokens accepted by `/auth/o2/token`.
     pub refresh_tokens: Vec<String>,
-    pub marketplace_id: String,
+    /// The marketplaces orders are sold in, in turn (see [`crate::sites::SITES`]); all of one region,
+    /// whose host the sandbox stands for: searches naming a marketplace of another region are refused.
+    pub marketplace_ids: Vec<String>,
     /// Per-operation (rate per second, burst) replacing Amazon's defaults.
     pub rate_overrides: HashMap<Operation, (f64, f64)>,
     /// Port to bind on 127.0.0.1 (0 = any free port).
@@ -121,7 +124,7 @@ impl Default for SandboxConfig {
             client_id: "sandbox-client-id".into(),
             client_secret: "sandbox-client-secret".into(),
             refresh_tokens: vec!["Atzr|sandbox-refresh-token".into()],
-            marketplace_id: DEFAULT_MARKETPLACE_ID.into(),
+            marketplace_ids: vec![DEFAULT_MARKETPLACE_ID.into()],
             rate_overrides: HashMap::new(),
             port: 0,
             start_time: None,
@@ -142,6 +145,16 @@ impl SandboxConfig {
         self.access_token_lifetime = scale(self.access_token_lifetime);
         self.pagination_token_lifetime = scale(self.pagination_token_lifetime);
         self
+    }
+
+    /// The sites orders are generated for; ids the sandbox does not know are left out.
+    pub fn sites(&self) -> Vec<&'static Site> {
+        self.marketplace_ids.iter().filter_map(|id| Site::find(id)).collect()
+    }
+
+    /// The region whose host the sandbox stands for: its first marketplace's.
+    pub fn region(&self) -> &'static str {
+        self.sites().first().map_or("NA", |site| site.region)
     }
 
     /// Effective (rate, burst) for an operation, if it is rate limited at all.

@@ -11,45 +11,63 @@ pub mod orders;
 pub mod quota;
 mod routes;
 pub mod search;
+pub mod sites;
 pub mod state;
 pub mod time;
 pub mod tokens;
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::{ACCESS_TOKEN_EXPIRES_IN_SECS, DEFAULT_MARKETPLACE_ID, Operation, SandboxConfig, parse_rate_override};
 pub use state::{CallRecord, Fault, SandboxState, Stats};
 
-/// A running sandbox server.
+/// A running sandbox server: one listener per SP-API region its marketplaces are in (each standing for
+/// that region's host, all sharing one state, as Amazon's hosts share one Login with Amazon).
 pub struct SandboxHandle {
     addr: SocketAddr,
+    region_addrs: BTreeMap<&'static str, SocketAddr>,
     state: Arc<SandboxState>,
-    shutdown: oneshot::Sender<()>,
-    task: JoinHandle<std::io::Result<()>>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
 
-/// Builds the state, binds `127.0.0.1:config.port` and serves in a background task.
+/// Builds the state, binds `127.0.0.1:config.port` for the first marketplace's region (and a free port
+/// for each other region) and serves in background tasks.
 pub async fn start(config: SandboxConfig) -> std::io::Result<SandboxHandle> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port)).await?;
-    let addr = listener.local_addr()?;
+    let primary = config.region();
+    let mut regions: Vec<&'static str> = vec![primary];
+    for site in config.sites() {
+        if !regions.contains(&site.region) {
+            regions.push(site.region);
+        }
+    }
+    let port = config.port;
     let state = Arc::new(SandboxState::new(config));
-    let app = routes::router(state.clone());
-    let (shutdown, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                // Resolves on an explicit shutdown or when the handle is dropped.
-                let _ = stopped.await;
-            })
-            .await
-    });
-    tracing::info!(%addr, "spapi sandbox listening");
-    Ok(SandboxHandle { addr, state, shutdown, task })
+    let (shutdown, stopped) = watch::channel(false);
+    let (mut region_addrs, mut tasks) = (BTreeMap::new(), Vec::new());
+    for region in regions {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, if region == primary { port } else { 0 })).await?;
+        region_addrs.insert(region, listener.local_addr()?);
+        let app = routes::router(state.clone(), region);
+        let mut stopped = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    // Resolves on an explicit shutdown or when the handle is dropped.
+                    let _ = stopped.changed().await;
+                })
+                .await
+        }));
+    }
+    let addr = region_addrs[primary];
+    tracing::info!(%addr, ?region_addrs, "spapi sandbox listening");
+    Ok(SandboxHandle { addr, region_addrs, state, shutdown, tasks })
 }
 
 impl SandboxHandle {
@@ -62,6 +80,11 @@ impl SandboxHandle {
         self.addr
     }
 
+    /// The host of one region (`NA`, `EU`, `FE`), if the sandbox sells there.
+    pub fn region_url(&self, region: &str) -> Option<String> {
+        self.region_addrs.get(region).map(|addr| format!("http://{addr}"))
+    }
+
     /// Direct access to orders, call log, clock, faults...
     pub fn state(&self) -> Arc<SandboxState> {
         self.state.clone()
@@ -69,13 +92,18 @@ impl SandboxHandle {
 
     /// Stops accepting connections and waits for in-flight requests to finish.
     pub async fn shutdown(self) {
-        let _ = self.shutdown.send(());
-        let _ = self.task.await;
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
     }
 
-    /// Waits until the server stops on its own (it normally never does).
+    /// Waits until the servers stop on their own (they normally never do).
     pub async fn wait(self) -> std::io::Result<()> {
         let _keep_alive = self.shutdown;
-        self.task.await.map_err(std::io::Error::other)?
+        for task in self.tasks {
+            task.await.map_err(std::io::Error::other)??;
+        }
+        Ok(())
     }
 }

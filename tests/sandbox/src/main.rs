@@ -29,8 +29,9 @@ struct Args {
     /// Accepted LWA refresh token (repeatable).
     #[arg(long = "refresh-token", default_values_t = ["Atzr|sandbox-refresh-token".to_string()])]
     refresh_tokens: Vec<String>,
-    #[arg(long, default_value = spapi_sandbox::DEFAULT_MARKETPLACE_ID)]
-    marketplace_id: String,
+    /// A marketplace orders are sold in (repeatable; all of one region).
+    #[arg(long = "marketplace-id", default_values_t = [spapi_sandbox::DEFAULT_MARKETPLACE_ID.to_string()])]
+    marketplace_ids: Vec<String>,
     /// Initial sandbox time (ISO 8601, Z); seeded timestamps derive from it.
     #[arg(long)]
     start_time: Option<String>,
@@ -55,6 +56,9 @@ impl Args {
             .as_deref()
             .map(|raw| spapi_sandbox::time::parse_utc(raw).ok_or_else(|| format!("invalid --start-time '{raw}'")))
             .transpose()?;
+        if let Some(unknown) = self.marketplace_ids.iter().find(|id| spapi_sandbox::sites::Site::find(id).is_none()) {
+            return Err(format!("unknown --marketplace-id '{unknown}'"));
+        }
         let config = SandboxConfig {
             seed: self.seed,
             order_count: self.orders,
@@ -62,7 +66,7 @@ impl Args {
             client_id: self.client_id,
             client_secret: self.client_secret,
             refresh_tokens: self.refresh_tokens,
-            marketplace_id: self.marketplace_id,
+            marketplace_ids: self.marketplace_ids,
             rate_overrides: self.rates.into_iter().collect(),
             port: self.port,
             start_time,

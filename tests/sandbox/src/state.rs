@@ -181,7 +181,7 @@ pub struct SandboxState {
 impl SandboxState {
     pub fn new(config: SandboxConfig) -> Self {
         let clock = SandboxClock::starting_at(config.start_time);
-        let generated = generate_orders(config.seed, config.order_count, &config.marketplace_id, clock.now());
+        let generated = generate_orders(config.seed, config.order_count, &config.sites(), clock.now());
         let index = generated.orders.iter().enumerate().map(|(i, o)| (o.order_id.clone(), i)).collect();
         let inner = Inner {
             clock,

@@ -400,3 +400,41 @@ async fn get_order_gates_data_and_404s() {
     );
     sb.handle.shutdown().await;
 }
+
+/// A sandbox selling in two regions stands for both hosts; each knows only its own marketplaces.
+#[tokio::test]
+async fn each_regional_host_serves_only_its_own_marketplaces() {
+    let mut config = unlimited();
+    config.marketplace_ids = vec![MARKETPLACE.into(), "A1F83G8C2ARO7P".into()];
+    let sb = Sandbox::start(config).await;
+    let token = sb.token().await;
+    let eu = sb.handle.region_url("EU").expect("an EU host");
+    assert!(sb.handle.region_url("FE").is_none());
+    let now = sb.handle.state().now();
+    let query = |marketplace: &str| {
+        vec![("marketplaceIds", marketplace.to_string()), ("lastUpdatedAfter", iso(now - Duration::days(40)))]
+    };
+    let at_eu = |query: Vec<(&'static str, String)>| {
+        sb.client
+            .get(format!("{eu}/orders/2026-01-01/orders"))
+            .header("x-amz-access-token", &token)
+            .query(&query)
+            .send()
+    };
+    let uk: Value = at_eu(query("A1F83G8C2ARO7P")).await.unwrap().json().await.unwrap();
+    let uk_orders = uk["orders"].as_array().unwrap();
+    assert!(!uk_orders.is_empty());
+    assert!(
+        uk_orders.iter().all(|o| o["proceeds"]["grandTotal"]["currencyCode"] == "GBP" || o["proceeds"].is_null()),
+        "UK amounts in pounds"
+    );
+    let refused = at_eu(query(MARKETPLACE)).await.unwrap();
+    assert_eq!(refused.status(), 400, "the EU host does not serve amazon.com");
+    let refused: Value = refused.json().await.unwrap();
+    assert!(refused["errors"][0]["message"].as_str().unwrap().contains("NA"), "{refused}");
+
+    let uk_order = uk_orders[0]["orderId"].as_str().unwrap();
+    let at_na = sb.get(&format!("/orders/2026-01-01/orders/{uk_order}"), &token, &[]).await;
+    assert_eq!(at_na.status(), 404, "the NA host does not know a UK order");
+    sb.handle.shutdown().await;
+}

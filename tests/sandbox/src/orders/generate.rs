@@ -12,6 +12,7 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 
 use super::model::*;
+use crate::sites::{SITES, Site};
 use crate::time::{format_iso, truncate_to_hour};
 
 /// Result of seeding: the orders plus the "actionable as seeded" count reported by `/_sandbox/stats`.
@@ -110,9 +111,9 @@ struct Product {
     price_cents: u64,
 }
 
-/// Generates `count` orders for `marketplace_id`, with timestamps before `now`.
-pub fn generate_orders(seed: u64, count: usize, marketplace_id: &str, now: DateTime<Utc>) -> GeneratedOrders {
-    let mut generator = Generator::new(seed, marketplace_id, truncate_to_hour(now));
+/// Generates `count` orders spread over `sites` in turn, with timestamps before `now`.
+pub fn generate_orders(seed: u64, count: usize, sites: &[&'static Site], now: DateTime<Utc>) -> GeneratedOrders {
+    let mut generator = Generator::new(seed, sites, truncate_to_hour(now));
     let mut orders: Vec<Order> = (0..count).map(|i| generator.order(i)).collect();
     orders.sort_by(|a, b| (a.created_time, &a.order_id).cmp(&(b.created_time, &b.order_id)));
     let actionable_mfn = orders.iter().filter(|o| o.is_actionable_mfn()).count();
@@ -149,7 +150,9 @@ struct Person {
 struct Generator {
     rng: StdRng,
     base: DateTime<Utc>,
-    marketplace_id: String,
+    sites: Vec<&'static Site>,
+    /// The site of the order being generated.
+    site: &'static Site,
     catalogue: Vec<Product>,
     order_ids: HashSet<String>,
     item_ids: HashSet<String>,
@@ -157,7 +160,8 @@ struct Generator {
 }
 
 impl Generator {
-    fn new(seed: u64, marketplace_id: &str, base: DateTime<Utc>) -> Self {
+    fn new(seed: u64, sites: &[&'static Site], base: DateTime<Utc>) -> Self {
+        let sites = if sites.is_empty() { vec![&SITES[0]] } else { sites.to_vec() };
         let mut rng = StdRng::seed_from_u64(seed);
         let catalogue = PRODUCTS
             .iter()
@@ -173,7 +177,8 @@ impl Generator {
         Self {
             rng,
             base,
-            marketplace_id: marketplace_id.to_string(),
+            site: sites[0],
+            sites,
             catalogue,
             order_ids: HashSet::new(),
             item_ids: HashSet::new(),
@@ -182,6 +187,7 @@ impl Generator {
     }
 
     fn order(&mut self, index: usize) -> Order {
+        self.site = self.sites[index % self.sites.len()];
         let fulfilled_by = if self.rng.random_bool(0.72) { FulfilledBy::Merchant } else { FulfilledBy::Amazon };
         let mut status = self.status_for(fulfilled_by);
         let mut items = self.items();
@@ -213,8 +219,9 @@ impl Generator {
         }
         let packages = self.ship_items(&mut items, status, fulfilled_by, last_updated);
         let proceeds = priced.then(|| OrderProceeds {
-            grand_total: Money::usd_cents(
+            grand_total: Money::in_currency(
                 items.iter().map(|i| self.unit_cents(i) * u64::from(i.quantity_ordered)).sum::<u64>() + shipping_cents,
+                self.site,
             ),
         });
         let ship_days = if matches!(service_level, "NEXT_DAY" | "EXPEDITED") { 1 } else { 2 };
@@ -253,8 +260,8 @@ impl Generator {
             sales_channel: SalesChannel {
                 // `channelName` is AMAZON or NON_AMAZON; the site's name goes in `marketplaceName`.
                 channel_name: "AMAZON".into(),
-                marketplace_id: self.marketplace_id.clone(),
-                marketplace_name: "Amazon.com".into(),
+                marketplace_id: self.site.marketplace_id.into(),
+                marketplace_name: self.site.name.into(),
             },
             buyer: buyer_info,
             recipient,
@@ -329,7 +336,7 @@ impl Generator {
                             condition_type: "NEW".into(),
                             condition_subtype: Some("NEW".into()),
                         },
-                        price: Some(ItemPrice { unit_price: Money::usd_cents(cents) }),
+                        price: Some(ItemPrice { unit_price: Money::in_currency(cents, self.site) }),
                     },
                     fulfillment: Some(ItemFulfillment {
                         quantity_fulfilled: 0,
@@ -448,7 +455,7 @@ impl Generator {
             city: city.into(),
             state_or_region: state.into(),
             postal_code: format!("{zip}{:02}", self.rng.random_range(0..100)),
-            country_code: "US".into(),
+            country_code: self.site.country.into(),
             phone: Some(format!("+1-555-01{:02}-{:04}", (phone_number / 10_000) % 100, phone_number % 10_000)),
             address_type: Some(if business { "COMMERCIAL" } else { "RESIDENTIAL" }.into()),
         };
@@ -466,7 +473,7 @@ impl Generator {
                 city: city.into(),
                 state_or_region: state.into(),
                 postal_code: format!("{zip}{:02}", self.rng.random_range(0..100)),
-                country_code: "US".into(),
+                country_code: self.site.country.into(),
                 phone: None,
                 address_type: None,
             },
@@ -504,7 +511,7 @@ mod tests {
 
     fn sample() -> GeneratedOrders {
         let now = parse_utc("2026-03-10T12:34:56Z").unwrap();
-        generate_orders(42, 300, "ATVPDKIKX0DER", now)
+        generate_orders(42, 300, &[&SITES[0]], now)
     }
 
     #[test]
@@ -512,7 +519,7 @@ mod tests {
         let a = serde_json::to_string(&sample().orders).unwrap();
         let b = serde_json::to_string(&sample().orders).unwrap();
         assert_eq!(a, b);
-        let other = generate_orders(7, 300, "ATVPDKIKX0DER", parse_utc("2026-03-10T12:34:56Z").unwrap());
+        let other = generate_orders(7, 300, &[&SITES[0]], parse_utc("2026-03-10T12:34:56Z").unwrap());
         assert_ne!(a, serde_json::to_string(&other.orders).unwrap());
     }
 

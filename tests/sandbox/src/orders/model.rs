@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::sites::Site;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -76,8 +77,13 @@ pub struct Money {
 }
 
 impl Money {
-    pub fn usd_cents(cents: u64) -> Self {
-        Self { amount: format!("{}.{:02}", cents / 100, cents % 100), currency_code: "USD".into() }
+    /// `hundredths` of the site's currency unit, written as that currency writes amounts.
+    pub fn in_currency(hundredths: u64, site: &Site) -> Self {
+        let amount = match site.currency_decimals() {
+            0 => hundredths.to_string(),
+            _ => format!("{}.{:02}", hundredths / 100, hundredths % 100),
+        };
+        Self { amount, currency_code: site.currency.into() }
     }
 }
 
@@ -336,7 +342,10 @@ mod tests {
 
     #[test]
     fn money_format() {
-        assert_eq!(Money::usd_cents(1234).amount, "12.34");
-        assert_eq!(Money::usd_cents(5).amount, "0.05");
+        let us = Site::find("ATVPDKIKX0DER").unwrap();
+        assert_eq!(Money::in_currency(1234, us).amount, "12.34");
+        assert_eq!(Money::in_currency(5, us).amount, "0.05");
+        let japan = Money::in_currency(1234, Site::find("A1VC38T7YXB528").unwrap());
+        assert_eq!((japan.amount.as_str(), japan.currency_code.as_str()), ("1234", "JPY"), "yen have no decimals");
     }
 }

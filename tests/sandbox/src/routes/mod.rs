@@ -16,7 +16,11 @@ use crate::state::SandboxState;
 
 pub(crate) type AppState = Arc<SandboxState>;
 
-pub fn router(state: AppState) -> Router {
+/// The SP-API region a listener stands for (`NA`, `EU`, `FE`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HostRegion(pub &'static str);
+
+pub fn router(state: AppState, region: &'static str) -> Router {
     Router::new()
         .route("/auth/o2/token", post(lwa::token))
         .route("/orders/2026-01-01/orders", get(orders::search_orders))
@@ -26,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         // Runs for every request, matched or not: auth, faults, quota, headers, call log.
         .layer(from_fn_with_state(state.clone(), gate::gate))
+        .layer(axum::Extension(HostRegion(region)))
         .with_state(state)
 }
 

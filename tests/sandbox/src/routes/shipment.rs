@@ -1,12 +1,14 @@
 //! Orders API v0 `confirmShipment`, validated the way Amazon does.
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::AppState;
+use super::orders::ensure_served_here;
+use super::{AppState, HostRegion};
 use crate::carriers::is_known_carrier;
 use crate::error::ApiError;
 use crate::orders::{FulfilledBy, FulfillmentStatus, Order, OrderPackage, PackageItem, PackageStatus};
@@ -17,11 +19,12 @@ const MAX_CARRIER_NAME_CHARS: usize = 50;
 
 pub(crate) async fn confirm_shipment(
     State(state): State<AppState>,
+    Extension(HostRegion(region)): Extension<HostRegion>,
     Path(order_id): Path<String>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let mut inner = state.lock();
-    if inner.order(&order_id).is_none() {
+    if inner.order(&order_id).is_none_or(|order| ensure_served_here(order.marketplace_id(), region).is_err()) {
         return Err(ApiError::not_found(format!("Order {order_id} not found")));
     }
     let confirmation = parse_confirmation(&body)?;
