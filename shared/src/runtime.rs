@@ -11,7 +11,7 @@ use crate::domain::clock::SharedClock;
 use crate::domain::connection::Connection;
 use crate::domain::ids::ConnectionId;
 use crate::domain::marketplace::{Marketplace, Region, UnknownMarketplace};
-use crate::queue::SqsUpdateQueue;
+use crate::queue::{SqsDeadLetters, SqsUpdateQueue};
 use crate::secrets::{RefreshTokenSecret, SecretError, SecretStore};
 use crate::spapi::{AppCredentials, Endpoints, LwaClient, RateLimiter, SellerAuth, SpApiClient};
 use crate::store::{DynamoRateLimiter, DynamoStore};
@@ -128,6 +128,7 @@ pub struct Adapters {
     pub limiter: Arc<dyn RateLimiter>,
     pub http: reqwest::Client,
     pub clock: SharedClock,
+    sqs: aws_sdk_sqs::Client,
     credentials: Arc<Mutex<CredentialsCache>>,
 }
 
@@ -146,12 +147,18 @@ impl Adapters {
         Self {
             limiter: Arc::new(DynamoRateLimiter::new(store.clone(), clock.clone())),
             store,
-            queue: SqsUpdateQueue::new(clients.sqs, &settings.updates_queue_url),
+            queue: SqsUpdateQueue::new(clients.sqs.clone(), &settings.updates_queue_url),
+            sqs: clients.sqs,
             secrets: SecretStore::new(clients.secrets),
             http: http_client(),
             clock,
             credentials: Arc::default(),
         }
+    }
+
+    /// A dead-letter queue to park messages in with a reason.
+    pub fn dead_letters(&self, queue_url: impl Into<String>) -> SqsDeadLetters {
+        SqsDeadLetters::new(self.sqs.clone(), queue_url)
     }
 
     /// The SP-API client, with the app's LWA credentials read from Secrets Manager.

@@ -5,10 +5,11 @@ use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
-use aws_lambda_events::event::sqs::SqsEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName};
 use base64::Engine as _;
 use lambda_runtime::{Context, LambdaEvent};
+use order_notifications::NotificationDeps;
 use order_sync::{SyncDeps, SyncReport};
 use pii_redactor::{RedactionReport, RedactorDeps};
 use serde_json::json;
@@ -150,20 +151,34 @@ impl SqsPoller {
             .wait_time_seconds(0)
             .send()
             .await
-            .context("receiving from the updates queue")?;
+            .with_context(|| format!("receiving from {}", self.queue_url))?;
         Ok(received.messages.unwrap_or_default())
     }
 
     /// Receives one batch, invokes the sender with it, deletes what it did not report as failed.
     pub async fn poll_once(&self, deps: &SenderDeps, timeout: Duration) -> Result<PollStats> {
+        self.deliver(timeout, |event| update_sender::handle(deps, event)).await
+    }
+
+    /// Receives one batch of Amazon's notifications and hands it to their consumer, likewise.
+    pub async fn poll_notifications(&self, deps: &NotificationDeps, timeout: Duration) -> Result<PollStats> {
+        self.deliver(timeout, |event| order_notifications::handle(deps, event)).await
+    }
+
+    /// Receives one batch, invokes `handler` with it as the event source mapping would, and deletes
+    /// what it did not report as failed.
+    pub async fn deliver<F, Fut>(&self, timeout: Duration, handler: F) -> Result<PollStats>
+    where
+        F: FnOnce(LambdaEvent<SqsEvent>) -> Fut,
+        Fut: Future<Output = Result<SqsBatchResponse, lambda_runtime::Error>>,
+    {
         let messages = self.receive().await?;
         if messages.is_empty() {
             return Ok(PollStats::default());
         }
         let event: SqsEvent = serde_json::from_value(sqs_event(&messages)).context("building the SQS event")?;
-        let response = update_sender::handle(deps, LambdaEvent::new(event, lambda_context(timeout)))
-            .await
-            .map_err(|e| anyhow::anyhow!(e))?;
+        let response =
+            handler(LambdaEvent::new(event, lambda_context(timeout))).await.map_err(|e| anyhow::anyhow!(e))?;
         let failed: HashSet<String> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
         let done: Vec<DeleteMessageBatchRequestEntry> = messages
             .iter()

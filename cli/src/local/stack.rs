@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 use chrono::{DateTime, Utc};
+use order_notifications::NotificationDeps;
 use order_sync::{SyncDeps, SyncSettings};
 use pii_redactor::RedactorDeps;
 use sellerbridge_core::domain::clock::SharedClock;
@@ -119,6 +120,20 @@ impl LocalStack {
         .await?;
         self.adapters.store.put_connection(&connection).await?;
         Ok(connection)
+    }
+
+    /// The notifications consumer, parking what it cannot handle in the stack's notifications DLQ.
+    pub async fn notification_deps(&self) -> Result<NotificationDeps> {
+        Ok(NotificationDeps {
+            adapters: self.adapters.clone(),
+            spapi: self.adapters.spapi_client(&self.settings).await?,
+            dead_letters: self.adapters.dead_letters(self.queue_url("NotificationsDeadLetterQueue")?),
+        })
+    }
+
+    /// The local URL of one of the template's queues, by logical id.
+    pub fn queue_url(&self, logical_id: &str) -> Result<String> {
+        self.queues.urls.get(logical_id).cloned().with_context(|| format!("the template has no queue {logical_id}"))
     }
 
     pub async fn sync_deps(&self, settings: SyncSettings) -> Result<SyncDeps> {

@@ -238,20 +238,11 @@ async fn sync_leased(
     match result {
         Ok(outcome) => outcome,
         Err(SyncError::Amazon(SpApiError::NeedsReauthorization(detail))) => {
-            warn!(connection_id = %connection.id, detail, "Amazon refused the refresh token; connection needs re-authorization");
-            let hint = connection.reauthorization_hint();
-            let flagged = connection.needing_reauthorization(deps.adapters.clock.now(), detail);
-            if let Err(e) = deps.adapters.store.put_connection(&flagged).await {
-                warn!(error = %e, "could not flag the connection");
-            }
-            SyncOutcome::NeedsReauthorization { hint }
+            flag_reauthorization(&deps.adapters, connection, detail).await;
+            SyncOutcome::NeedsReauthorization { hint: connection.reauthorization_hint() }
         }
         Err(SyncError::Amazon(SpApiError::InvalidClient(detail))) => {
-            warn!(connection_id = %connection.id, detail, "Login with Amazon rejected the app's credentials");
-            let alert = AppCredentialsAlert::met(deps.adapters.clock.now(), &detail, &connection.id);
-            if let Err(e) = deps.adapters.store.raise_app_credentials_alert(&alert).await {
-                warn!(error = %e, "could not record the app credentials alert");
-            }
+            raise_app_credentials_alert(&deps.adapters, connection, &detail).await;
             SyncOutcome::AppCredentialsRejected { hint: AppCredentialsAlert::HINT.into() }
         }
         Err(SyncError::Amazon(SpApiError::Throttled { operation, retry_after })) => SyncOutcome::Paused {
@@ -264,6 +255,24 @@ async fn sync_leased(
             warn!(connection_id = %connection.id, error = %e, "sync failed; the cursor stays where it was");
             SyncOutcome::Failed { retryable: e.is_retryable(), error: e.to_string() }
         }
+    }
+}
+
+/// Amazon refused the connection's refresh token: it stops until the seller re-authorizes the app.
+pub async fn flag_reauthorization(adapters: &Adapters, connection: &Connection, detail: String) {
+    warn!(connection_id = %connection.id, detail, "Amazon refused the refresh token; connection needs re-authorization");
+    let flagged = connection.needing_reauthorization(adapters.clock.now(), detail);
+    if let Err(e) = adapters.store.put_connection(&flagged).await {
+        warn!(error = %e, "could not flag the connection");
+    }
+}
+
+/// Login with Amazon rejected the app's own credentials: one alert for the whole stack.
+pub async fn raise_app_credentials_alert(adapters: &Adapters, connection: &Connection, detail: &str) {
+    warn!(connection_id = %connection.id, detail, "Login with Amazon rejected the app's credentials");
+    let alert = AppCredentialsAlert::met(adapters.clock.now(), detail, &connection.id);
+    if let Err(e) = adapters.store.raise_app_credentials_alert(&alert).await {
+        warn!(error = %e, "could not record the app credentials alert");
     }
 }
 
@@ -413,59 +422,89 @@ async fn store_page(
     report: &mut ConnectionReport,
 ) -> Result<(), StoreError> {
     for order in orders {
-        match order {
-            Ok(order) => store_order(deps, connection, order, report).await?,
-            Err(unreadable) => {
-                let order_id = unreadable.error.order_id().to_owned();
-                warn!(order_id, error = %unreadable.error, "an order Amazon sent cannot be read; keeping it to retry");
-                keep_unreadable(deps, connection, &order_id, unreadable.error.to_string(), Some(unreadable.payload))
-                    .await?;
-                report.unreadable += 1;
-            }
-        }
+        let stored = match order {
+            Ok(order) => store_order(&deps.adapters, connection, order).await?,
+            Err(unreadable) => keep_unreadable_order(&deps.adapters, connection, unreadable).await?,
+        };
+        report.count(stored);
     }
     Ok(())
 }
 
-/// Stores one order Amazon sent; a stored copy that cannot be read is kept aside and the run goes on.
-async fn store_order(
-    deps: &SyncDeps,
+/// What storing one order Amazon sent came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    Inserted,
+    Updated,
+    Unchanged,
+    /// Not one the connection keeps (pending, or Amazon-fulfilled without the opt-in).
+    Skipped,
+    /// It (or our copy of it) could not be read: kept without PII, to retry.
+    KeptUnreadable,
+}
+
+impl ConnectionReport {
+    fn count(&mut self, stored: Stored) {
+        let counter = match stored {
+            Stored::Inserted => &mut self.inserted,
+            Stored::Updated => &mut self.updated,
+            Stored::Unchanged => &mut self.unchanged,
+            Stored::Skipped => &mut self.skipped,
+            Stored::KeptUnreadable => &mut self.unreadable,
+        };
+        *counter += 1;
+    }
+}
+
+/// Stores one order Amazon sent, newer copy wins; a stored copy that cannot be read is kept aside.
+pub async fn store_order(
+    adapters: &Adapters,
     connection: &Connection,
     order: AmazonOrder,
-    report: &mut ConnectionReport,
-) -> Result<(), StoreError> {
-    let store = &deps.adapters.store;
-    let now = deps.adapters.clock.now();
+) -> Result<Stored, StoreError> {
+    let now = adapters.clock.now();
     let decision = import_decision(order.fulfilled_by, order.amazon_status, connection.options.import_amazon_fulfilled);
     let order_id = order.id.clone();
-    match store.upsert_from_amazon(&connection.id, order, decision, now).await {
+    match adapters.store.upsert_from_amazon(&connection.id, order, decision, now).await {
         Ok(UpsertOutcome::Inserted) => {
             info!(order_id = %order_id, "order imported");
-            report.inserted += 1;
+            Ok(Stored::Inserted)
         }
-        Ok(UpsertOutcome::Updated) => report.updated += 1,
-        Ok(UpsertOutcome::Unchanged) => report.unchanged += 1,
-        Ok(UpsertOutcome::Skipped) => report.skipped += 1,
+        Ok(UpsertOutcome::Updated) => Ok(Stored::Updated),
+        Ok(UpsertOutcome::Unchanged) => Ok(Stored::Unchanged),
+        Ok(UpsertOutcome::Skipped) => Ok(Stored::Skipped),
         Err(e @ StoreError::Corrupt { .. }) => {
             warn!(order_id = %order_id, error = %e, "the stored copy of an order cannot be read; keeping it aside");
-            keep_unreadable(deps, connection, order_id.as_str(), format!("stored order unreadable: {e}"), None).await?;
-            report.unreadable += 1;
+            keep_unreadable(adapters, connection, order_id.as_str(), format!("stored order unreadable: {e}"), None)
+                .await?;
+            Ok(Stored::KeptUnreadable)
         }
-        Err(e) => return Err(e),
+        Err(e) => Err(e),
     }
-    Ok(())
+}
+
+/// Keeps an order Amazon sent that could not be read.
+pub async fn keep_unreadable_order(
+    adapters: &Adapters,
+    connection: &Connection,
+    unreadable: UnreadableOrder,
+) -> Result<Stored, StoreError> {
+    let order_id = unreadable.error.order_id().to_owned();
+    warn!(order_id, error = %unreadable.error, "an order Amazon sent cannot be read; keeping it to retry");
+    keep_unreadable(adapters, connection, &order_id, unreadable.error.to_string(), Some(unreadable.payload)).await?;
+    Ok(Stored::KeptUnreadable)
 }
 
 /// Records (or updates) an order kept as unreadable: its id, why, and Amazon's JSON without PII.
 async fn keep_unreadable(
-    deps: &SyncDeps,
+    adapters: &Adapters,
     connection: &Connection,
     order_id: &str,
     reason: String,
     payload: Option<serde_json::Value>,
 ) -> Result<(), StoreError> {
-    let store = &deps.adapters.store;
-    let now = deps.adapters.clock.now();
+    let store = &adapters.store;
+    let now = adapters.clock.now();
     let kept = store.get_unreadable(&connection.id, order_id).await?;
     store
         .put_unreadable(&UnreadableRecord {
@@ -501,27 +540,28 @@ async fn retry_unreadable(
         let order_id = unreadable.order_id.clone();
         match deps.spapi.fetch_order(auth, &order_id, WaitBudget::until(stop_at)).await {
             Ok(Ok(order)) => {
-                let unreadable_before = report.unreadable;
-                store_order(deps, connection, order, report).await?;
-                if report.unreadable == unreadable_before {
+                let stored = store_order(&deps.adapters, connection, order).await?;
+                report.count(stored);
+                if stored != Stored::KeptUnreadable {
                     store.delete_unreadable(&connection.id, &order_id).await?;
                     report.recovered += 1;
                     info!(order_id, "an order kept as unreadable was read and stored");
                 }
             }
             Ok(Err(still)) => {
-                keep_unreadable(deps, connection, &order_id, still.error.to_string(), Some(still.payload)).await?;
+                keep_unreadable(&deps.adapters, connection, &order_id, still.error.to_string(), Some(still.payload))
+                    .await?;
             }
             Err(SpApiError::Rejected { status: 404, .. }) => {
-                keep_unreadable(deps, connection, &order_id, "Amazon no longer knows this order id".into(), None)
-                    .await?;
+                let reason = "Amazon no longer knows this order id".into();
+                keep_unreadable(&deps.adapters, connection, &order_id, reason, None).await?;
             }
             // Out of quota: the rest waits for the next run; the window itself is done.
             Err(SpApiError::Throttled { .. }) => break,
             // Anything else concerns this order: noted on it (so the others come first next time).
             Err(e) => {
                 warn!(order_id, error = %e, "asking Amazon again for a kept order failed");
-                keep_unreadable(deps, connection, &order_id, format!("getOrder failed: {e}"), None).await?;
+                keep_unreadable(&deps.adapters, connection, &order_id, format!("getOrder failed: {e}"), None).await?;
             }
         }
     }

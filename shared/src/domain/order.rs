@@ -55,6 +55,9 @@ pub struct OrderItem {
     pub condition: Option<Condition>,
     /// Buyer PII.
     pub gift_message: Option<String>,
+    /// The gift wrapping the buyer chose for this item (Amazon's level name), if any.
+    #[serde(default)]
+    pub gift_wrap_level: Option<String>,
 }
 
 /// Buyer PII. The email is Amazon's proxy address and is never used for marketing.
@@ -156,7 +159,17 @@ pub struct Order {
 }
 
 impl Order {
-    pub fn import(connection_id: ConnectionId, status: OrderStatus, amazon: AmazonOrder, now: DateTime<Utc>) -> Self {
+    /// An order as first stored. An Amazon-fulfilled one keeps no buyer PII at all: it is a record of
+    /// what Amazon shipped, and the merchant has nothing to ship it with.
+    pub fn import(
+        connection_id: ConnectionId,
+        status: OrderStatus,
+        mut amazon: AmazonOrder,
+        now: DateTime<Utc>,
+    ) -> Self {
+        if amazon.fulfilled_by == FulfilledBy::Amazon {
+            super::pii::drop_pii(&mut amazon);
+        }
         let seen_at = amazon.updated_at.min(now);
         let mut order = Self {
             connection_id,
@@ -181,6 +194,11 @@ impl Order {
         &self.amazon.id
     }
 
+    /// Seller Fulfilled Prime: a Prime order the merchant ships.
+    pub fn seller_fulfilled_prime(&self) -> bool {
+        self.amazon.flags.prime && self.amazon.fulfilled_by == FulfilledBy::Merchant
+    }
+
     /// Takes Amazon's newer view of the order while keeping our own bookkeeping. An order whose PII we
     /// already removed stays redacted: Amazon's copy is not re-imported into it.
     pub fn absorb_update(&mut self, status: OrderStatus, amazon: AmazonOrder) {
@@ -190,7 +208,9 @@ impl Order {
         self.status = status;
         self.amazon = amazon;
         super::shipment::reapply_confirmations(self);
-        if redacted {
+        if self.amazon.fulfilled_by == FulfilledBy::Amazon {
+            super::pii::drop_pii(&mut self.amazon);
+        } else if redacted {
             super::pii::strip_pii(&mut self.amazon);
         }
         self.note_status_seen(self.amazon.updated_at);
@@ -242,6 +262,34 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::*;
+
+    #[test]
+    fn an_amazon_fulfilled_order_is_stored_without_any_buyer_pii() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let mut amazon = crate::domain::test_support::sample_order(now).amazon;
+        amazon.fulfilled_by = FulfilledBy::Amazon;
+        assert!(amazon.buyer.as_ref().is_some_and(|b| b.name.is_some()), "the sample carries PII");
+        let mut order =
+            Order::import(ConnectionId::parse("us-main").unwrap(), OrderStatus::Shipped, amazon.clone(), now);
+        assert!(!order.has_pii(), "{:?}", order.amazon.buyer);
+        assert_eq!(crate::domain::pii::redaction_due(&order), None, "nothing to redact, ever");
+        let city = order.amazon.ship_to.as_ref().and_then(|a| a.city.clone());
+        assert!(city.is_some(), "the coarse location stays");
+
+        amazon.updated_at += chrono::Duration::hours(1);
+        order.absorb_update(OrderStatus::Shipped, amazon);
+        assert!(!order.has_pii(), "a later copy from Amazon brings none back");
+    }
+
+    #[test]
+    fn seller_fulfilled_prime_is_a_prime_order_the_merchant_ships() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let mut order = crate::domain::test_support::sample_order(now);
+        order.amazon.flags.prime = true;
+        assert!(order.seller_fulfilled_prime());
+        order.amazon.fulfilled_by = FulfilledBy::Amazon;
+        assert!(!order.seller_fulfilled_prime(), "Prime through FBA is not Seller Fulfilled Prime");
+    }
     use crate::domain::connection::ProductIdentifier;
     use crate::domain::ids::Asin;
     use crate::domain::test_support::sample_order;

@@ -122,23 +122,32 @@ pub fn redact(order: &mut Order, now: DateTime<Utc>) {
 }
 
 pub(super) fn strip_pii(amazon: &mut AmazonOrder) {
-    let replace = |field: &mut Option<String>| {
+    for_each_pii_field(amazon, |field| {
         if field.is_some() {
             *field = Some(REDACTED.to_owned());
         }
-    };
+    });
+}
+
+/// Removes the PII outright, as for an Amazon-fulfilled order, which is kept for its record only and
+/// never holds any: nothing is left to redact later.
+pub(super) fn drop_pii(amazon: &mut AmazonOrder) {
+    for_each_pii_field(amazon, |field| *field = None);
+}
+
+fn for_each_pii_field(amazon: &mut AmazonOrder, mut visit: impl FnMut(&mut Option<String>)) {
     if let Some(buyer) = amazon.buyer.as_mut() {
-        replace(&mut buyer.name);
-        replace(&mut buyer.email);
+        visit(&mut buyer.name);
+        visit(&mut buyer.email);
     }
     if let Some(address) = amazon.ship_to.as_mut() {
         for field in [&mut address.name, &mut address.line1, &mut address.line2, &mut address.line3, &mut address.phone]
         {
-            replace(field);
+            visit(field);
         }
     }
     for item in &mut amazon.items {
-        replace(&mut item.gift_message);
+        visit(&mut item.gift_message);
     }
 }
 

@@ -16,6 +16,7 @@ pub fn sample_order(imported_at: DateTime<Utc>) -> Order {
         unit_price: Some(Money { amount: "12.50".into(), currency_code: "USD".into() }),
         condition: None,
         gift_message: gift.map(str::to_owned),
+        gift_wrap_level: None,
     };
     let amazon = AmazonOrder {
         id: AmazonOrderId::parse("902-1106328-1059050").unwrap(),

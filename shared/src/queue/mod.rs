@@ -81,6 +81,39 @@ impl UpdateQueue for SqsUpdateQueue {
     }
 }
 
+/// A dead-letter queue a consumer parks messages in itself, with the reason it could not handle them
+/// (the `reason` message attribute), instead of letting them fail until SQS moves them.
+#[derive(Clone)]
+pub struct SqsDeadLetters {
+    client: Client,
+    queue_url: String,
+}
+
+impl SqsDeadLetters {
+    pub const REASON_ATTRIBUTE: &'static str = "reason";
+
+    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
+        Self { client, queue_url: queue_url.into() }
+    }
+
+    pub async fn park(&self, body: &str, reason: &str) -> Result<(), QueueError> {
+        let reason = aws_sdk_sqs::types::MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(reason)
+            .build()
+            .map_err(|e| QueueError(e.to_string()))?;
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .message_attributes(Self::REASON_ATTRIBUTE, reason)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| QueueError(DisplayErrorContext(&e).to_string()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

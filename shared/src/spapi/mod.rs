@@ -5,6 +5,7 @@ mod error;
 pub mod limiter;
 mod lwa;
 pub mod models;
+pub mod notification;
 mod operation;
 pub mod wire_pii;
 

@@ -333,12 +333,9 @@ impl WireOrderItem {
 
     fn into_domain(self) -> Result<OrderItem, InvalidId> {
         let product = self.product;
-        let gift_message = self
-            .fulfillment
-            .as_ref()
-            .and_then(|f| f.packing.as_ref())
-            .and_then(|p| p.gift_option.as_ref())
-            .and_then(|g| g.gift_message.clone());
+        let gift = self.fulfillment.as_ref().and_then(|f| f.packing.as_ref()).and_then(|p| p.gift_option.as_ref());
+        let gift_message = gift.and_then(|g| g.gift_message.clone());
+        let gift_wrap_level = gift.and_then(|g| g.gift_wrap_level.clone()).filter(|level| !level.trim().is_empty());
         Ok(OrderItem {
             id: OrderItemId::parse(self.order_item_id)?,
             sku: product.as_ref().and_then(|p| p.seller_sku.clone()).map(Sku::parse).transpose()?,
@@ -357,6 +354,7 @@ impl WireOrderItem {
                 note: c.condition_note,
             }),
             gift_message,
+            gift_wrap_level,
         })
     }
 }
@@ -556,6 +554,7 @@ mod tests {
         let order = map_order(raw).unwrap();
         assert!(order.flags.gift);
         assert_eq!(order.items[0].gift_message, None);
+        assert_eq!(order.items[0].gift_wrap_level.as_deref(), Some("PREMIUM"), "the wrap level is kept per item");
 
         let mut raw = wire_order();
         raw["orderItems"][0]["fulfillment"].as_object_mut().unwrap().remove("packing");

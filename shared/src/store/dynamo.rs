@@ -313,6 +313,21 @@ impl DynamoStore {
         self.delete(&keys::unreadable_order(connection, order_id)).await
     }
 
+    // ---- Amazon's notifications ----
+
+    /// Whether the notification was handled already.
+    pub async fn notification_handled(&self, notification_id: &str) -> Result<bool, StoreError> {
+        Ok(self.get(&keys::notification(notification_id)).await?.is_some())
+    }
+
+    /// Records a handled notification, so a second delivery is recognised for a week.
+    pub async fn record_notification(&self, notification_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let key = keys::notification(notification_id);
+        let mut item = record(&key, &serde_json::json!({ "handled_at": at }))?;
+        item.insert(keys::TTL_ATTRIBUTE.into(), n((at + EVENT_RETENTION).timestamp()));
+        self.put(item, None).await
+    }
+
     // ---- the app's credentials ----
 
     /// Records that Login with Amazon rejected the app's credentials; an alert already raised keeps

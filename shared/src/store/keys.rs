@@ -68,6 +68,11 @@ pub fn event(id: &EventId) -> Key {
     (format!("EVENT#{id}"), "EVENT".into())
 }
 
+/// An Amazon notification already handled (kept a week, as Amazon may deliver one more than once).
+pub fn notification(id: &str) -> Key {
+    (format!("NOTIFICATION#{id}"), "NOTIFICATION".into())
+}
+
 pub fn rate_bucket(seller: &SellerId, operation: &str) -> Key {
     (format!("RATE#{seller}#{operation}"), "BUCKET".into())
 }

@@ -174,3 +174,49 @@ async fn connections_in_two_regions_import_side_by_side_while_others_fail() {
     let retried = report.connections.iter().find(|c| c.connection_id.as_str() == "a-fr-app").unwrap();
     assert_eq!(retried.outcome, SyncOutcome::UpToDate);
 }
+
+/// A connection opting in to Amazon-fulfilled orders gets them as shipped records holding no buyer PII,
+/// even when Amazon sends some; without the opt-in none is stored.
+#[tokio::test]
+async fn amazon_fulfilled_orders_are_kept_as_shipped_records_without_pii() {
+    let clock = OffsetClock::default();
+    let mut options = options_for(600.0);
+    options.import_amazon_fulfilled = true;
+    let h = Harness::start(sandbox(60, 73, 600.0), Arc::new(clock.clone()), options).await;
+    let seeded = h.inspector.orders().await.unwrap();
+    let fba: BTreeSet<String> = seeded
+        .iter()
+        .filter(|o| o["fulfillment"]["fulfilledBy"] == "AMAZON" && o["fulfillment"]["fulfillmentStatus"] == "SHIPPED")
+        .map(|o| o["orderId"].as_str().unwrap().to_owned())
+        .collect();
+    let with_pii = fba.iter().next().expect("the sandbox has shipped FBA orders").clone();
+    let address = json!({"name": "FBA CANARY NAME", "addressLine1": "1 FBA CANARY ST", "city": "Seattle",
+                         "stateOrRegion": "WA", "postalCode": "98101", "countryCode": "US", "phone": "+1-555-0199-0001"});
+    h.sandbox_post(
+        &format!("/_sandbox/orders/{with_pii}/quirk"),
+        json!({"pointer": "/recipient/deliveryAddress", "value": address}),
+    )
+    .await;
+    clock.advance(chrono::Duration::minutes(10));
+    h.sandbox_post("/_sandbox/clock", json!({"advanceSeconds": 600})).await;
+
+    let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
+    let report = runner::tick_sync(&sync, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(report.connections[0].outcome, SyncOutcome::UpToDate);
+    let stored = h.stack.adapters.store.scan_orders().await.unwrap();
+    let stored_fba: Vec<_> = stored.iter().filter(|o| fba.contains(o.id().as_str())).collect();
+    assert_eq!(stored_fba.len(), fba.len(), "every shipped FBA order is kept");
+    for order in &stored_fba {
+        assert_eq!(order.status, sellerbridge_core::domain::status::OrderStatus::Shipped);
+        assert!(!order.has_pii(), "order {} holds PII", order.id());
+        assert_eq!(sellerbridge_core::domain::pii::redaction_due(order), None);
+    }
+    let canary = stored_fba.iter().find(|o| o.id().as_str() == with_pii).unwrap();
+    assert_eq!(
+        canary.amazon.ship_to.as_ref().and_then(|a| a.city.as_deref()),
+        Some("Seattle"),
+        "Amazon's copy was read"
+    );
+    let text = serde_json::to_string(&stored).unwrap();
+    assert!(!text.contains("FBA CANARY"), "the PII Amazon sent was not stored");
+}

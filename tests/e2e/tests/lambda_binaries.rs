@@ -1,4 +1,4 @@
-//! The four function binaries, exactly as deployed (`main.rs`: settings from the environment, clients and
+//! The five function binaries, exactly as deployed (`main.rs`: settings from the environment, clients and
 //! secrets at cold start, `lambda_runtime::run` / `lambda_http::run`), served events through a local
 //! Lambda Runtime API and talking to DynamoDB Local, moto and the sandbox through the standard
 //! `AWS_ENDPOINT_URL_*` variables.
@@ -25,6 +25,7 @@ async fn each_binary_serves_its_event_through_the_lambda_runtime_api() {
         ("AWS_ENDPOINT_URL_DYNAMODB", endpoints.dynamodb.clone()),
         ("AWS_ENDPOINT_URL_SQS", endpoints.moto.clone()),
         ("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoints.moto.clone()),
+        (order_notifications::DEAD_LETTERS_URL, h.stack.queue_url("NotificationsDeadLetterQueue").unwrap()),
     ]);
     let store = &h.stack.adapters.store;
 
@@ -68,10 +69,29 @@ async fn each_binary_serves_its_event_through_the_lambda_runtime_api() {
     assert_eq!(confirmed.len(), 1);
     assert_eq!(confirmed[0].0, order.id().as_str());
 
-    // The redactor: nothing is due yet on the real clock.
+    // Amazon's ORDER_CHANGE notification for the order, with the SQS event built from the queued message.
+    let changed = &orders[1];
+    h.sandbox_post(&format!("/_sandbox/orders/{}/touch", changed.id()), json!({"fulfillmentStatus": "CANCELLED"}))
+        .await;
+    let notification = json!({"NotificationVersion": "1.0", "NotificationType": "ORDER_CHANGE", "PayloadVersion": "1.0",
+        "EventTime": now.to_rfc3339(), "NotificationMetadata": {"NotificationId": "bin-notification-1"},
+        "Payload": {"OrderChangeNotification": {"SellerId": h.connection.seller_id, "AmazonOrderId": changed.id(),
+            "Summary": {"MarketplaceId": "ATVPDKIKX0DER"}}}});
+    let notifications = h.stack.queue_url("NotificationsQueue").unwrap();
+    let sqs = &h.stack.clients.sqs;
+    sqs.send_message().queue_url(&notifications).message_body(notification.to_string()).send().await.unwrap();
+    let messages = runner::SqsPoller::new(sqs.clone(), &notifications).receive().await.unwrap();
+    let api = RuntimeApi::start().await;
+    let _notifications = spawn_function("order-notifications", &api, &env);
+    let response = api.invoke(runner::sqs_event(&messages)).await.unwrap();
+    assert_eq!(response, json!({"batchItemFailures": []}));
+    let stored = store.get_order(changed.id()).await.unwrap().unwrap();
+    assert_eq!(stored.value.status, sellerbridge_core::domain::status::OrderStatus::Cancelled);
+
+    // The redactor: only the cancelled order is due yet on the real clock (nothing will ship).
     let api = RuntimeApi::start().await;
     let _redactor = spawn_function("pii-redactor", &api, &env);
     let report = api.invoke(json!({"source": "aws.events", "dry_run": true})).await.unwrap();
-    assert_eq!(report["would_redact"], json!([]), "{report}");
+    assert_eq!(report["would_redact"], json!([changed.id()]), "{report}");
     assert_eq!(report["complete"], true);
 }
