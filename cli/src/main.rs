@@ -35,6 +35,9 @@ enum Command {
     /// The app's own Login with Amazon credentials.
     #[command(subcommand)]
     App(App),
+    /// Amazon's notifications to the stack.
+    #[command(subcommand)]
+    Notifications(Notifications),
     /// Runs the sync now, from this machine, for one connection or all.
     SyncNow {
         #[arg(long)]
@@ -59,6 +62,19 @@ enum App {
     /// Stores the app's current LWA client id and secret, read from standard input as
     /// {"client_id": ..., "client_secret": ...}, and clears the "credentials rejected" alert.
     SetCredentials,
+}
+
+#[derive(Subcommand)]
+enum Notifications {
+    /// Has Amazon send the connection's ORDER_CHANGE notifications to the stack's notifications queue
+    /// (creates the SQS destination if needed, then the seller's subscription).
+    Subscribe {
+        #[arg(long)]
+        connection: ConnectionId,
+        /// The stack's NotificationsQueueArn output.
+        #[arg(long, env = "SELLERBRIDGE_NOTIFICATIONS_QUEUE_ARN")]
+        queue_arn: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -267,6 +283,12 @@ async fn operate(command: Command) -> Result<()> {
         Command::Connections(Connections::Set { id, options }) => {
             let connection = ops::change_connection(store, &id, &options.into_change()?, Utc::now()).await?;
             print(serde_json::to_value(connection)?);
+        }
+        Command::Notifications(Notifications::Subscribe { connection, queue_arn }) => {
+            let spapi = adapters.spapi_client(&settings).await?;
+            print(serde_json::to_value(
+                ops::subscribe_order_changes(&adapters, &spapi, &connection, &queue_arn).await?,
+            )?);
         }
         Command::App(App::SetCredentials) => {
             let mut credentials = String::new();

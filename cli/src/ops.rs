@@ -9,7 +9,9 @@ use sellerbridge_core::domain::marketplace::{Marketplace, Region};
 use sellerbridge_core::domain::rate::Quota;
 use sellerbridge_core::domain::shipment::{PackageState, reserve_again};
 use sellerbridge_core::queue::UpdateMessage;
-use sellerbridge_core::spapi::{AppCredentials, Operation};
+use sellerbridge_core::runtime::Adapters;
+use sellerbridge_core::spapi::models::Destination;
+use sellerbridge_core::spapi::{AppCredentials, Grant, Operation, SellerAuth, SpApiClient, SpApiError};
 use sellerbridge_core::store::{CursorRecord, DynamoStore, StoreError};
 use serde_json::json;
 
@@ -101,6 +103,75 @@ pub async fn set_app_credentials(
     store.clear_app_credentials_alert().await?;
     Ok(())
 }
+
+/// Where a connection's ORDER_CHANGE notifications go.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OrderChangeSubscription {
+    pub connection_id: ConnectionId,
+    pub destination_id: String,
+    pub subscription_id: String,
+    /// False when the seller was subscribed already (this changed nothing).
+    pub created: bool,
+}
+
+/// Points Amazon's ORDER_CHANGE notifications for a connection at the stack's notifications queue: the
+/// SQS destination (one per app and region, created with a grantless token, found again if it exists)
+/// and the seller's subscription for the connection's marketplace.
+pub async fn subscribe_order_changes(
+    adapters: &Adapters,
+    spapi: &SpApiClient,
+    connection_id: &ConnectionId,
+    queue_arn: &str,
+) -> Result<OrderChangeSubscription> {
+    let connection = adapters
+        .store
+        .get_connection(connection_id)
+        .await?
+        .with_context(|| format!("no connection {connection_id}"))?;
+    let auth = adapters.seller_auth(&connection).await?;
+    let app = SellerAuth::grantless(auth.region, Grant::NOTIFICATIONS_SCOPE);
+    let registered = |destinations: Vec<Destination>| {
+        destinations.into_iter().find(|d| d.resource.sqs.as_ref().is_some_and(|sqs| sqs.arn == queue_arn))
+    };
+    let destination = match registered(spapi.get_destinations(&app).await?) {
+        Some(destination) => destination,
+        None => {
+            let name = format!("sellerbridge-{}", queue_arn.rsplit(':').next().unwrap_or("notifications"));
+            match spapi.create_destination(&app, &name, queue_arn).await {
+                Ok(destination) => destination,
+                // Registered meanwhile (another connection of the same app): use that one.
+                Err(SpApiError::Rejected { status: 409, .. }) => registered(spapi.get_destinations(&app).await?)
+                    .context("Amazon says the destination exists but does not list it")?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    if let Some(existing) = spapi.get_subscription(&auth, ORDER_CHANGE).await? {
+        anyhow::ensure!(
+            existing.destination_id == destination.destination_id,
+            "connection {connection_id}: the seller's ORDER_CHANGE notifications already go to destination {} (not {queue_arn}); \
+             delete that subscription first",
+            existing.destination_id
+        );
+        return Ok(OrderChangeSubscription {
+            connection_id: connection_id.clone(),
+            destination_id: destination.destination_id,
+            subscription_id: existing.subscription_id,
+            created: false,
+        });
+    }
+    let marketplaces = [connection.marketplace_id.to_string()];
+    let subscription =
+        spapi.create_subscription(&auth, ORDER_CHANGE, &destination.destination_id, &marketplaces).await?;
+    Ok(OrderChangeSubscription {
+        connection_id: connection_id.clone(),
+        destination_id: destination.destination_id,
+        subscription_id: subscription.subscription_id,
+        created: true,
+    })
+}
+
+const ORDER_CHANGE: &str = "ORDER_CHANGE";
 
 /// "Reset the import date": the next sync reads every order updated since `from` again. Orders already
 /// held are only updated where Amazon has something newer.

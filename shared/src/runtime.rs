@@ -13,7 +13,7 @@ use crate::domain::ids::ConnectionId;
 use crate::domain::marketplace::{Marketplace, Region, UnknownMarketplace};
 use crate::queue::{SqsDeadLetters, SqsUpdateQueue};
 use crate::secrets::{RefreshTokenSecret, SecretError, SecretStore};
-use crate::spapi::{AppCredentials, Endpoints, LwaClient, RateLimiter, SellerAuth, SpApiClient};
+use crate::spapi::{AppCredentials, Endpoints, Grant, LwaClient, RateLimiter, SellerAuth, SpApiClient};
 use crate::store::{DynamoRateLimiter, DynamoStore};
 
 /// Seller credentials by connection and credentials version, with when they were read.
@@ -188,7 +188,7 @@ impl Adapters {
             connection_id: connection.id.clone(),
             region,
             seller_id: connection.seller_id.clone(),
-            refresh_token: secret.refresh_token,
+            grant: Grant::Seller(secret.refresh_token),
             quota_overrides: connection.options.quota_overrides.clone(),
         };
         self.lock_credentials().insert(key, (auth.clone(), Instant::now()));

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 use super::limiter::{Acquired, RateKey, RateLimiter};
-use super::lwa::{LwaClient, RefreshToken};
+use super::lwa::{Grant, LwaClient};
 use super::models::{self, ConfirmShipmentRequest, ErrorList, GetOrderResponse, SearchOrdersResponse};
 use super::{Operation, SpApiError};
 use crate::domain::ids::{AmazonOrderId, ConnectionId, MarketplaceId, SellerId};
@@ -85,8 +85,21 @@ pub struct SellerAuth {
     /// Where the seller's calls go.
     pub region: Region,
     pub seller_id: SellerId,
-    pub refresh_token: RefreshToken,
+    pub grant: Grant,
     pub quota_overrides: BTreeMap<String, Quota>,
+}
+
+impl SellerAuth {
+    /// The app itself, for grantless operations in `region`: its quota is the app's, not a seller's.
+    pub fn grantless(region: Region, scope: &'static str) -> Self {
+        Self {
+            connection_id: ConnectionId::parse(format!("grantless-{region}")).expect("a valid connection id"),
+            region,
+            seller_id: SellerId::parse(format!("APP-{region}")).expect("a valid seller id"),
+            grant: Grant::Grantless { scope },
+            quota_overrides: BTreeMap::new(),
+        }
+    }
 }
 
 /// One window of `searchOrders`: orders updated in `[updated_after, updated_before)`.
@@ -194,6 +207,73 @@ impl SpApiClient {
         Ok(map_keeping_payload(response.order))
     }
 
+    /// The app's notification destinations (grantless).
+    pub async fn get_destinations(&self, app: &SellerAuth) -> Result<Vec<models::Destination>, SpApiError> {
+        let path = "/notifications/v1/destinations";
+        let answer: models::Payload<Vec<models::Destination>> = self
+            .call(app, Operation::GetDestinations, Method::GET, path, &[], None, WaitBudget::none())
+            .await?
+            .json()?;
+        Ok(answer.payload.unwrap_or_default())
+    }
+
+    /// Registers an SQS queue as a notification destination (grantless).
+    pub async fn create_destination(
+        &self,
+        app: &SellerAuth,
+        name: &str,
+        queue_arn: &str,
+    ) -> Result<models::Destination, SpApiError> {
+        let body = serde_json::json!({"name": name, "resourceSpecification": {"sqs": {"arn": queue_arn}}});
+        let path = "/notifications/v1/destinations";
+        let answer: models::Payload<models::Destination> = self
+            .call(app, Operation::CreateDestination, Method::POST, path, &[], Some(&body), WaitBudget::none())
+            .await?
+            .json()?;
+        answer.payload.ok_or_else(|| SpApiError::Decode {
+            operation: Operation::CreateDestination.name(),
+            message: "the answer holds no destination".into(),
+        })
+    }
+
+    /// Subscribes the seller to `notification_type` at a destination, for the given marketplaces.
+    pub async fn create_subscription(
+        &self,
+        auth: &SellerAuth,
+        notification_type: &str,
+        destination_id: &str,
+        marketplace_ids: &[String],
+    ) -> Result<models::Subscription, SpApiError> {
+        let body = serde_json::json!({
+            "payloadVersion": "1.0",
+            "destinationId": destination_id,
+            "processingDirective": {"eventFilter": {"eventFilterType": notification_type, "marketplaceIds": marketplace_ids}},
+        });
+        let path = format!("/notifications/v1/subscriptions/{notification_type}");
+        let answer: models::Payload<models::Subscription> = self
+            .call(auth, Operation::CreateSubscription, Method::POST, &path, &[], Some(&body), WaitBudget::none())
+            .await?
+            .json()?;
+        answer.payload.ok_or_else(|| SpApiError::Decode {
+            operation: Operation::CreateSubscription.name(),
+            message: "the answer holds no subscription".into(),
+        })
+    }
+
+    /// The seller's subscription to `notification_type`, if there is one.
+    pub async fn get_subscription(
+        &self,
+        auth: &SellerAuth,
+        notification_type: &str,
+    ) -> Result<Option<models::Subscription>, SpApiError> {
+        let path = format!("/notifications/v1/subscriptions/{notification_type}");
+        match self.call(auth, Operation::GetSubscription, Method::GET, &path, &[], None, WaitBudget::none()).await {
+            Ok(answer) => Ok(answer.json::<models::Payload<models::Subscription>>()?.payload),
+            Err(SpApiError::Rejected { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn confirm_shipment(
         &self,
         auth: &SellerAuth,
@@ -286,7 +366,7 @@ impl SpApiClient {
     async fn access_token(&self, auth: &SellerAuth) -> Result<String, SpApiError> {
         let mut attempt = 0;
         loop {
-            match self.lwa.access_token(auth.connection_id.as_str(), &auth.refresh_token).await {
+            match self.lwa.access_token(auth.connection_id.as_str(), &auth.grant).await {
                 Err(e @ SpApiError::Transient { .. }) if attempt < LWA_RETRIES => {
                     attempt += 1;
                     tracing::warn!(attempt, error = %e, "Login with Amazon failed transiently; retrying");
@@ -448,6 +528,8 @@ fn join<T: serde::Serialize>(values: &[T]) -> String {
 mod rate_limit_tests {
     use std::collections::VecDeque;
 
+    use super::super::lwa::RefreshToken;
+
     use axum::Router;
     use axum::extract::State;
     use axum::http::{HeaderName, StatusCode as AxumStatus};
@@ -506,7 +588,7 @@ mod rate_limit_tests {
             connection_id: ConnectionId::parse("us-main").unwrap(),
             region: Region::NorthAmerica,
             seller_id: SellerId::parse(seller).unwrap(),
-            refresh_token: RefreshToken::new("Atzr|test"),
+            grant: Grant::Seller(RefreshToken::new("Atzr|test")),
             quota_overrides: BTreeMap::new(),
         }
     }

@@ -47,6 +47,18 @@ impl fmt::Debug for RefreshToken {
     }
 }
 
+/// What an access token is asked for with: a seller's authorization, or the app's own for a grantless
+/// operation (Notifications destinations) with its scope.
+#[derive(Debug, Clone)]
+pub enum Grant {
+    Seller(RefreshToken),
+    Grantless { scope: &'static str },
+}
+
+impl Grant {
+    pub const NOTIFICATIONS_SCOPE: &'static str = "sellingpartnerapi::notifications";
+}
+
 #[derive(Clone)]
 struct CachedToken {
     access_token: String,
@@ -81,12 +93,12 @@ impl LwaClient {
     }
 
     /// An access token for the connection keyed `cache_key`, from the cache while it is fresh.
-    pub async fn access_token(&self, cache_key: &str, refresh_token: &RefreshToken) -> Result<String, SpApiError> {
+    pub async fn access_token(&self, cache_key: &str, grant: &Grant) -> Result<String, SpApiError> {
         let now = self.clock.now();
         if let Some(cached) = self.cached(cache_key).filter(|t| t.expires_at - REFRESH_MARGIN > now) {
             return Ok(cached.access_token);
         }
-        let fresh = self.request_token(refresh_token).await?;
+        let fresh = self.request_token(grant).await?;
         let token = fresh.access_token.clone();
         self.lock_cache().insert(
             cache_key.to_owned(),
@@ -108,10 +120,14 @@ impl LwaClient {
         self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    async fn request_token(&self, refresh_token: &RefreshToken) -> Result<TokenResponse, SpApiError> {
+    async fn request_token(&self, grant: &Grant) -> Result<TokenResponse, SpApiError> {
+        let (grant_type, (name, value)) = match grant {
+            Grant::Seller(refresh_token) => ("refresh_token", ("refresh_token", refresh_token.expose())),
+            Grant::Grantless { scope } => ("client_credentials", ("scope", *scope)),
+        };
         let form = [
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token.expose()),
+            ("grant_type", grant_type),
+            (name, value),
             ("client_id", self.app.client_id.as_str()),
             ("client_secret", self.app.client_secret.as_str()),
         ];

@@ -12,5 +12,5 @@ pub mod wire_pii;
 pub use client::{Endpoints, SearchOrdersQuery, SearchPage, SellerAuth, SpApiClient, UnreadableOrder, WaitBudget};
 pub use error::SpApiError;
 pub use limiter::{Acquired, RateKey, RateLimiter};
-pub use lwa::{AppCredentials, LwaClient, RefreshToken};
+pub use lwa::{AppCredentials, Grant, LwaClient, RefreshToken};
 pub use operation::Operation;

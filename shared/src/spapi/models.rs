@@ -439,6 +439,39 @@ pub fn utc_timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// Notifications API answers: `{"payload": ...}`.
+#[derive(Debug, Deserialize)]
+pub struct Payload<T> {
+    pub payload: Option<T>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Destination {
+    pub destination_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub resource: DestinationResource,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct DestinationResource {
+    pub sqs: Option<SqsResource>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SqsResource {
+    pub arn: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    pub subscription_id: String,
+    pub destination_id: String,
+    pub payload_version: String,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ErrorList {
     #[serde(default)]

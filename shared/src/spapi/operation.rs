@@ -8,16 +8,32 @@ pub enum Operation {
     SearchOrders,
     GetOrder,
     ConfirmShipment,
+    CreateDestination,
+    GetDestinations,
+    CreateSubscription,
+    GetSubscription,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 3] = [Self::SearchOrders, Self::GetOrder, Self::ConfirmShipment];
+    pub const ALL: [Operation; 7] = [
+        Self::SearchOrders,
+        Self::GetOrder,
+        Self::ConfirmShipment,
+        Self::CreateDestination,
+        Self::GetDestinations,
+        Self::CreateSubscription,
+        Self::GetSubscription,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::SearchOrders => "searchOrders",
             Self::GetOrder => "getOrder",
             Self::ConfirmShipment => "confirmShipment",
+            Self::CreateDestination => "createDestination",
+            Self::GetDestinations => "getDestinations",
+            Self::CreateSubscription => "createSubscription",
+            Self::GetSubscription => "getSubscription",
         }
     }
 
@@ -32,6 +48,9 @@ impl Operation {
             Self::SearchOrders => Quota::new(0.0056, 20.0),
             Self::GetOrder => Quota::new(0.5, 30.0),
             Self::ConfirmShipment => Quota::new(2.0, 10.0),
+            Self::CreateDestination | Self::GetDestinations | Self::CreateSubscription | Self::GetSubscription => {
+                Quota::new(1.0, 5.0)
+            }
         }
     }
 }

@@ -81,6 +81,8 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start(sandbox: SandboxConfig, clock: SharedClock, options: ConnectionOptions) -> Self {
+        // The seller the sandbox's refresh tokens belong to, as its notifications name it.
+        let seller_id = SellerId::parse(sandbox.seller_id.clone()).expect("a seller id");
         let sandbox = SandboxThread::start(sandbox);
         let endpoints = LocalEndpoints::from_env(&sandbox.url)
             .expect("run the tests with `make test`, which starts DynamoDB Local and moto");
@@ -97,7 +99,7 @@ impl Harness {
         let connection = stack
             .add_connection(ConnectionSpec {
                 id: ConnectionId::parse("us-main").unwrap(),
-                seller_id: SellerId::parse(format!("A1{}", name.to_uppercase().replace('-', ""))).unwrap(),
+                seller_id,
                 marketplace_id: MarketplaceId::parse("ATVPDKIKX0DER").unwrap(),
                 refresh_token: REFRESH_TOKEN.into(),
                 options,

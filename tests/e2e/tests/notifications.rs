@@ -7,6 +7,7 @@ use std::time::Duration;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, SendMessageBatchRequestEntry};
 use order_sync::{SyncOutcome, SyncSettings};
 use sellerbridge_cli::local::runner::{self, SqsPoller};
+use sellerbridge_cli::ops;
 use sellerbridge_core::domain::clock::OffsetClock;
 use sellerbridge_core::domain::ids::AmazonOrderId;
 use sellerbridge_core::domain::status::OrderStatus;
@@ -170,4 +171,54 @@ async fn broken_notifications_are_parked_with_their_reason_and_throttled_reads_c
     let stats = n.poller.poll_notifications(&n.deps, Duration::from_secs(7)).await.unwrap();
     assert_eq!((stats.received, stats.failed), (1, 1), "reported as a batch item failure");
     assert!(!n.h.stack.adapters.store.notification_handled("throttled-1").await.unwrap(), "not marked handled");
+}
+
+/// The whole loop: the operator subscribes the connection (the sandbox's Notifications API, a grantless
+/// token for the destination), an order changes at Amazon, the sandbox delivers ORDER_CHANGE to the
+/// local notifications queue, and the consumer brings the change in.
+#[tokio::test]
+async fn a_subscribed_connection_gets_amazons_notifications_on_its_queue() {
+    let mut config = sandbox(30, 47, 600.0);
+    config.sqs_endpoint = Some(std::env::var("SELLERBRIDGE_MOTO_ENDPOINT").expect("run with the local stack"));
+    let h = Harness::start(config, Arc::new(OffsetClock::default()), options_for(600.0)).await;
+    let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
+    runner::tick_sync(&sync, Duration::from_secs(60)).await.unwrap();
+    let queue = h.stack.queue_url("NotificationsQueue").unwrap();
+    let arn = h
+        .stack
+        .clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+
+    let spapi = h.stack.adapters.spapi_client(&h.stack.settings).await.unwrap();
+    let subscribed = ops::subscribe_order_changes(&h.stack.adapters, &spapi, &h.connection.id, &arn).await.unwrap();
+    assert!(subscribed.created);
+    let again = ops::subscribe_order_changes(&h.stack.adapters, &spapi, &h.connection.id, &arn).await.unwrap();
+    assert_eq!(
+        (again.subscription_id.as_str(), again.created),
+        (subscribed.subscription_id.as_str(), false),
+        "idempotent"
+    );
+    let tokens: Value = reqwest::get(format!("{}/_sandbox/calls", h.sandbox.url)).await.unwrap().json().await.unwrap();
+    let destination_calls = tokens.as_array().unwrap().iter().filter(|c| c["operation"] == "createDestination").count();
+    assert_eq!(destination_calls, 1, "the destination is registered once");
+
+    let order_id = actionable(&h.inspector.orders().await.unwrap()).into_iter().next().unwrap();
+    h.sandbox_post(&format!("/_sandbox/orders/{order_id}/touch"), json!({"fulfillmentStatus": "CANCELLED"})).await;
+    let deps = h.stack.notification_deps().await.unwrap();
+    let stats = SqsPoller::new(h.stack.clients.sqs.clone(), &queue)
+        .poll_notifications(&deps, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!((stats.received, stats.failed), (1, 0), "Amazon's notification arrived on the queue");
+    let stored = h.stack.adapters.store.get_order(&AmazonOrderId::parse(order_id).unwrap()).await.unwrap().unwrap();
+    assert_eq!(stored.value.status, OrderStatus::Cancelled);
 }

@@ -12,6 +12,9 @@ use crate::sites::Site;
 /// US marketplace, the only one the seeded data uses by default.
 pub const DEFAULT_MARKETPLACE_ID: &str = "ATVPDKIKX0DER";
 
+/// The selling partner the sandbox's refresh tokens belong to, unless configured otherwise.
+pub const DEFAULT_SELLER_ID: &str = "A1SANDBOXSELLER";
+
 /// What Amazon's token endpoint answers in `expires_in`.
 pub const ACCESS_TOKEN_EXPIRES_IN_SECS: i64 = 3600;
 
@@ -22,15 +25,23 @@ pub enum Operation {
     SearchOrders,
     GetOrder,
     ConfirmShipment,
+    CreateDestination,
+    GetDestinations,
+    CreateSubscription,
+    GetSubscription,
     Unknown,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 5] = [
+    pub const ALL: [Operation; 9] = [
         Operation::LwaToken,
         Operation::SearchOrders,
         Operation::GetOrder,
         Operation::ConfirmShipment,
+        Operation::CreateDestination,
+        Operation::GetDestinations,
+        Operation::CreateSubscription,
+        Operation::GetSubscription,
         Operation::Unknown,
     ];
 
@@ -41,13 +52,17 @@ impl Operation {
             Operation::SearchOrders => "searchOrders",
             Operation::GetOrder => "getOrder",
             Operation::ConfirmShipment => "confirmShipment",
+            Operation::CreateDestination => "createDestination",
+            Operation::GetDestinations => "getDestinations",
+            Operation::CreateSubscription => "createSubscription",
+            Operation::GetSubscription => "getSubscription",
             Operation::Unknown => "unknown",
         }
     }
 
     /// SP-API operations need an access token and are rate limited; LWA and unknown routes are not.
     pub fn is_sp_api(self) -> bool {
-        matches!(self, Operation::SearchOrders | Operation::GetOrder | Operation::ConfirmShipment)
+        !matches!(self, Operation::LwaToken | Operation::Unknown)
     }
 
     /// Amazon's default usage plan (rate per second, burst) from the API models.
@@ -56,6 +71,10 @@ impl Operation {
             Operation::SearchOrders => Some((0.0056, 20.0)),
             Operation::GetOrder => Some((0.5, 30.0)),
             Operation::ConfirmShipment => Some((2.0, 10.0)),
+            Operation::CreateDestination
+            | Operation::GetDestinations
+            | Operation::CreateSubscription
+            | Operation::GetSubscription => Some((1.0, 5.0)),
             Operation::LwaToken | Operation::Unknown => None,
         }
     }
@@ -68,7 +87,9 @@ impl fmt::Display for Operation {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("unknown operation '{0}' (expected lwaToken, searchOrders, getOrder or confirmShipment)")]
+#[error(
+    "unknown operation '{0}' (expected lwaToken, searchOrders, getOrder, confirmShipment or a notifications operation)"
+)]
 pub struct UnknownOperation(pub String);
 
 impl FromStr for Operation {
@@ -113,6 +134,12 @@ pub struct SandboxConfig {
     pub pagination_token_lifetime: Duration,
     /// How pagination tokens continue a search (Amazon does not document it).
     pub paging: Paging,
+    /// The selling partner the refresh tokens belong to, as notifications name it.
+    pub seller_id: String,
+    /// Where SQS destinations live (moto on the local stack): ORDER_CHANGE notifications for a
+    /// subscription are sent to `{sqs_endpoint}/{account}/{queue}` of its destination's ARN. Without
+    /// it they are only recorded (`GET /_sandbox/notifications`).
+    pub sqs_endpoint: Option<String>,
 }
 
 impl Default for SandboxConfig {
@@ -131,6 +158,8 @@ impl Default for SandboxConfig {
             access_token_lifetime: Duration::seconds(ACCESS_TOKEN_EXPIRES_IN_SECS),
             pagination_token_lifetime: Duration::hours(24),
             paging: Paging::default(),
+            seller_id: DEFAULT_SELLER_ID.into(),
+            sqs_endpoint: None,
         }
     }
 }

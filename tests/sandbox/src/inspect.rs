@@ -15,6 +15,8 @@
 //! - `GET|POST search` `{"paging": "keyset"|"offset", "churnPerSearch"}`: how pagination tokens continue, and
 //!   how many of the orders a search matches first change after every searchOrders call (orders changing
 //!   while a window is read).
+//! - `GET notifications`: every ORDER_CHANGE notification raised for a subscription, as sent to its SQS
+//!   destination (with an `--sqs-endpoint`) or only recorded.
 //! - `POST refresh-tokens/revoke` `{"refreshToken"}`, `GET|POST clock` `{"now"?, "advanceSeconds"?}`.
 
 use std::time::Duration;
@@ -49,6 +51,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/_sandbox/refresh-tokens/revoke", post(revoke))
         .route("/_sandbox/clock", get(clock).post(set_clock))
         .route("/_sandbox/search", get(search_behaviour).post(set_search_behaviour))
+        .route("/_sandbox/notifications", get(notifications))
 }
 
 /// Parses an optional JSON body; an empty body means "all defaults".
@@ -231,4 +234,8 @@ async fn set_search_behaviour(State(state): State<AppState>, body: Bytes) -> Res
     let behaviour: SearchBehaviour = optional_json(&body)?;
     state.set_search_behaviour(behaviour);
     Ok(Json(behaviour))
+}
+
+async fn notifications(State(state): State<AppState>) -> Json<Vec<Value>> {
+    Json(state.notifications())
 }

@@ -7,6 +7,7 @@ pub mod carriers;
 pub mod config;
 pub mod error;
 mod inspect;
+pub mod notifications;
 pub mod orders;
 pub mod quota;
 mod routes;

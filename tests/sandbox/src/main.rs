@@ -44,6 +44,12 @@ struct Args {
     /// How pagination tokens continue a search: keyset or offset (Amazon does not document which).
     #[arg(long, default_value = "keyset")]
     paging: spapi_sandbox::search::Paging,
+    /// The selling partner the refresh tokens belong to (named in notifications).
+    #[arg(long, default_value = spapi_sandbox::config::DEFAULT_SELLER_ID)]
+    seller_id: String,
+    /// Where SQS destinations live (moto): ORDER_CHANGE notifications are sent there.
+    #[arg(long)]
+    sqs_endpoint: Option<String>,
     /// Divide both token lifetimes by --time-scale, as if tokens aged as fast as quotas refill.
     #[arg(long)]
     scale_token_lifetimes: bool,
@@ -73,6 +79,8 @@ impl Args {
             access_token_lifetime: chrono::Duration::seconds(self.access_token_lifetime_secs),
             pagination_token_lifetime: chrono::Duration::seconds(self.pagination_token_lifetime_secs),
             paging: self.paging,
+            seller_id: self.seller_id,
+            sqs_endpoint: self.sqs_endpoint,
         };
         Ok(if self.scale_token_lifetimes { config.with_scaled_token_lifetimes() } else { config })
     }

@@ -97,6 +97,7 @@ pub struct Confirmation {
 }
 
 pub(crate) struct Inner {
+    pub seller_id: String,
     pub clock: SandboxClock,
     pub orders: Vec<Order>,
     index: HashMap<String, usize>,
@@ -113,6 +114,34 @@ pub(crate) struct Inner {
     /// what its model does not promise (a 1995 ship date, an enum value added later).
     pub quirks: HashMap<String, Vec<(String, Value)>>,
     pub search: SearchBehaviour,
+    /// Access tokens from the client-credentials grant: good for grantless operations only.
+    pub grantless_tokens: HashSet<String>,
+    pub destinations: Vec<Destination>,
+    /// notificationType → the subscription to it.
+    pub subscriptions: BTreeMap<String, Subscription>,
+    /// Notifications raised by changes, waiting to be sent after the request that made them.
+    pub outbox: Vec<Value>,
+    /// Every notification sent (or, without an SQS endpoint, that would have been).
+    pub notifications: Vec<Value>,
+}
+
+/// A notifications destination (`createDestination`): an SQS queue by its ARN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Destination {
+    pub destination_id: String,
+    pub name: String,
+    pub arn: String,
+}
+
+/// A subscription (`createSubscription`) and the marketplaces its event filter keeps (all if empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    pub subscription_id: String,
+    pub destination_id: String,
+    pub payload_version: String,
+    pub marketplace_ids: Vec<String>,
 }
 
 /// How searchOrders behaves while it is read: `POST /_sandbox/search`.
@@ -149,7 +178,8 @@ impl Inner {
         self.clock.now()
     }
 
-    /// A change on Amazon's side: optional new status, lastUpdatedTime = now.
+    /// A change on Amazon's side: optional new status, lastUpdatedTime = now, and an ORDER_CHANGE
+    /// notification for a subscription to it.
     pub fn touch(&mut self, id: &str, status: Option<FulfillmentStatus>) -> Option<Order> {
         let now = truncate_to_second(self.now());
         let order = self.order_mut(id)?;
@@ -157,7 +187,24 @@ impl Inner {
             fulfillment.fulfillment_status = status;
         }
         order.last_updated_time = now;
-        Some(order.clone())
+        let order = order.clone();
+        self.raise_order_change(&order);
+        Some(order)
+    }
+
+    /// Queues the ORDER_CHANGE notification Amazon sends when an order changes, if it is subscribed to
+    /// (and its event filter keeps the order's marketplace).
+    pub fn raise_order_change(&mut self, order: &Order) {
+        let Some(subscription) = self.subscriptions.get("ORDER_CHANGE") else { return };
+        if !subscription.marketplace_ids.is_empty()
+            && !subscription.marketplace_ids.iter().any(|m| m == order.marketplace_id())
+        {
+            return;
+        }
+        let now = format_iso_millis(self.now());
+        let notification =
+            crate::notifications::order_change(order, &self.seller_id, &subscription.subscription_id, &now);
+        self.outbox.push(notification);
     }
 
     fn take_fault(&mut self, op: Operation) -> Option<Fault> {
@@ -184,6 +231,7 @@ impl SandboxState {
         let generated = generate_orders(config.seed, config.order_count, &config.sites(), clock.now());
         let index = generated.orders.iter().enumerate().map(|(i, o)| (o.order_id.clone(), i)).collect();
         let inner = Inner {
+            seller_id: config.seller_id.clone(),
             clock,
             orders: generated.orders,
             index,
@@ -197,6 +245,11 @@ impl SandboxState {
             confirmations: HashMap::new(),
             quirks: HashMap::new(),
             search: SearchBehaviour { paging: config.paging, churn_per_search: 0 },
+            grantless_tokens: HashSet::new(),
+            destinations: Vec::new(),
+            subscriptions: BTreeMap::new(),
+            outbox: Vec::new(),
+            notifications: Vec::new(),
         };
         Self { config, inner: Mutex::new(inner) }
     }
@@ -249,6 +302,7 @@ impl SandboxState {
         let order = inner.order_mut(id)?;
         order.last_updated_time = now;
         let order = order.clone();
+        inner.raise_order_change(&order);
         match quirk {
             Some(quirk) => inner.quirks.entry(id.to_owned()).or_default().push(quirk),
             None => drop(inner.quirks.remove(id)),
@@ -350,6 +404,34 @@ impl SandboxState {
             return (delay, Err(Rejection::Throttled));
         }
         (delay, Ok(()))
+    }
+
+    /// Sends the notifications the last request raised to their destination's queue.
+    pub async fn deliver_notifications(&self) {
+        let (outbox, queue_url) = {
+            let mut inner = self.lock();
+            if inner.outbox.is_empty() {
+                return;
+            }
+            let destination = inner
+                .subscriptions
+                .get("ORDER_CHANGE")
+                .and_then(|s| inner.destinations.iter().find(|d| d.destination_id == s.destination_id));
+            let queue_url =
+                destination.and_then(|d| crate::notifications::queue_url(self.config.sqs_endpoint.as_deref()?, &d.arn));
+            (std::mem::take(&mut inner.outbox), queue_url)
+        };
+        for notification in &outbox {
+            if let Some(queue_url) = &queue_url {
+                crate::notifications::send_to_sqs(queue_url, notification).await;
+            }
+        }
+        self.lock().notifications.extend(outbox);
+    }
+
+    /// Every notification sent so far.
+    pub fn notifications(&self) -> Vec<Value> {
+        self.lock().notifications.clone()
     }
 
     pub(crate) fn record_call(&self, mut record: CallRecord) {

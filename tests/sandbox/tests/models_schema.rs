@@ -322,3 +322,75 @@ async fn every_response_matches_amazons_models() {
 fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
+
+/// The Notifications API's answers, and the ORDER_CHANGE notifications the sandbox delivers, against
+/// Amazon's notifications model and its ORDER_CHANGE schema.
+#[tokio::test]
+async fn notifications_match_amazons_models() {
+    let model = Model::load("notifications.json");
+    let mut found = Divergences::default();
+    let sb = Sandbox::default().await;
+    let grantless = sb
+        .client
+        .post(sb.url("/auth/o2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "sellingpartnerapi::notifications"),
+            ("client_id", "sandbox-client-id"),
+            ("client_secret", "sandbox-client-secret"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(grantless).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scope"], "sellingpartnerapi::notifications");
+    let app_token = body["access_token"].as_str().unwrap().to_owned();
+    let seller_token = sb.token().await;
+    let post = |path: &str, token: &str, body: Value| {
+        sb.client.post(sb.url(path)).header("x-amz-access-token", token).json(&body).send()
+    };
+
+    let arn = "arn:aws:sqs:us-east-1:123456789012:sellerbridge-notifications";
+    let destination = json!({"name": "sellerbridge", "resourceSpecification": {"sqs": {"arn": arn}}});
+    let (status, created) =
+        json_of(post("/notifications/v1/destinations", &app_token, destination.clone()).await.unwrap()).await;
+    assert_eq!(status, 200, "{created}");
+    found.check(&model.validator("CreateDestinationResponse"), "createDestination", &created);
+    let (status, listed) = json_of(sb.get("/notifications/v1/destinations", &app_token, &[]).await).await;
+    assert_eq!(status, 200);
+    found.check(&model.validator("GetDestinationsResponse"), "getDestinations", &listed);
+    let (status, again) = json_of(post("/notifications/v1/destinations", &app_token, destination).await.unwrap()).await;
+    found.expect_error("createDestination twice", status);
+    found.check(&model.validator("CreateDestinationResponse"), "createDestination conflict", &again);
+    let (status, _) = json_of(sb.get("/notifications/v1/destinations", &seller_token, &[]).await).await;
+    assert_eq!(status, 403, "destinations take a grantless token");
+
+    let destination_id = created["payload"]["destinationId"].as_str().unwrap();
+    let subscription = json!({"payloadVersion": "1.0", "destinationId": destination_id,
+        "processingDirective": {"eventFilter": {"eventFilterType": "ORDER_CHANGE", "marketplaceIds": [MARKETPLACE]}}});
+    let path = "/notifications/v1/subscriptions/ORDER_CHANGE";
+    let (status, _) = json_of(post(path, &app_token, subscription.clone()).await.unwrap()).await;
+    assert_eq!(status, 403, "a subscription takes the seller's authorization");
+    let (status, subscribed) = json_of(post(path, &seller_token, subscription).await.unwrap()).await;
+    assert_eq!(status, 200, "{subscribed}");
+    found.check(&model.validator("CreateSubscriptionResponse"), "createSubscription", &subscribed);
+    let (status, fetched) = json_of(sb.get(path, &seller_token, &[]).await).await;
+    assert_eq!(status, 200);
+    found.check(&model.validator("GetSubscriptionResponse"), "getSubscription", &fetched);
+
+    // A change at Amazon raises an ORDER_CHANGE notification shaped as Amazon's schema says.
+    let order_id = sb.all_orders().await[0]["orderId"].as_str().unwrap().to_owned();
+    let r =
+        sb.sandbox_post(&format!("/_sandbox/orders/{order_id}/touch"), json!({"fulfillmentStatus": "CANCELLED"})).await;
+    assert_eq!(r.status(), 200);
+    let sent: Vec<Value> = sb.client.get(sb.url("/_sandbox/notifications")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(sent.len(), 1);
+    let schema = load_model("OrderChangeNotification.json");
+    let validator = jsonschema::draft7::options().build(&schema).unwrap();
+    found.check(&validator, "ORDER_CHANGE notification", &sent[0]);
+    assert_eq!(sent[0]["Payload"]["OrderChangeNotification"]["AmazonOrderId"], order_id.as_str());
+    assert_eq!(sent[0]["Payload"]["OrderChangeNotification"]["Summary"]["OrderStatus"], "Canceled");
+    found.assert_none();
+    sb.handle.shutdown().await;
+}

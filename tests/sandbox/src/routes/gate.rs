@@ -15,7 +15,7 @@ use crate::error::{ApiError, LwaError};
 use crate::state::{CallRecord, Fault, Rejection};
 
 const MAX_BODY_BYTES: usize = 1024 * 1024;
-const ACCESS_TOKEN_HEADER: &str = "x-amz-access-token";
+pub(crate) const ACCESS_TOKEN_HEADER: &str = "x-amz-access-token";
 /// LWA request fields whose values must never be written to the call log.
 const SECRET_FIELDS: [&str; 2] = ["client_secret", "refresh_token"];
 
@@ -32,6 +32,10 @@ pub(crate) fn classify(method: &Method, path: &str) -> Option<(Operation, Option
         (&Method::POST, ["orders", "v0", "orders", id, "shipmentConfirmation"]) => {
             (Operation::ConfirmShipment, Some(id.to_string()))
         }
+        (&Method::POST, ["notifications", "v1", "destinations"]) => (Operation::CreateDestination, None),
+        (&Method::GET, ["notifications", "v1", "destinations"]) => (Operation::GetDestinations, None),
+        (&Method::POST, ["notifications", "v1", "subscriptions", _]) => (Operation::CreateSubscription, None),
+        (&Method::GET, ["notifications", "v1", "subscriptions", _]) => (Operation::GetSubscription, None),
         _ => (Operation::Unknown, None),
     };
     Some(found)
