@@ -248,6 +248,7 @@ async fn sync_leased(
         Err(SyncError::Amazon(SpApiError::Throttled { operation, retry_after })) => SyncOutcome::Paused {
             reason: format!("{operation} quota exhausted; next token in {}s", retry_after.as_secs()),
         },
+        Err(SyncError::Amazon(e @ SpApiError::Paused { .. })) => SyncOutcome::Paused { reason: e.to_string() },
         Err(SyncError::Store(StoreError::Conflict { .. })) => SyncOutcome::Paused {
             reason: "the sync cursor was changed meanwhile (import date reset?); the next run starts from it".into(),
         },
@@ -557,7 +558,7 @@ async fn retry_unreadable(
                 keep_unreadable(&deps.adapters, connection, &order_id, reason, None).await?;
             }
             // Out of quota: the rest waits for the next run; the window itself is done.
-            Err(SpApiError::Throttled { .. }) => break,
+            Err(SpApiError::Throttled { .. } | SpApiError::Paused { .. }) => break,
             // Anything else concerns this order: noted on it (so the others come first next time).
             Err(e) => {
                 warn!(order_id, error = %e, "asking Amazon again for a kept order failed");

@@ -251,9 +251,16 @@ async fn amazon_holds(deps: &SenderDeps, auth: &SellerAuth, package: &Package) -
     }))
 }
 
-/// Errors that mean the request never reached Amazon's order (our quota, Amazon's 429, LWA).
+/// Errors that mean the request never reached Amazon's order (our quota, Amazon's 429, a paused
+/// seller, LWA).
 fn not_sent(error: &SpApiError) -> bool {
-    matches!(error, SpApiError::Throttled { .. } | SpApiError::NeedsReauthorization(_) | SpApiError::InvalidClient(_))
+    matches!(
+        error,
+        SpApiError::Throttled { .. }
+            | SpApiError::Paused { .. }
+            | SpApiError::NeedsReauthorization(_)
+            | SpApiError::InvalidClient(_)
+    )
 }
 
 /// A send or reconciliation that did not settle the package: throttles are re-queued with a delay,
@@ -268,11 +275,11 @@ async fn failed_attempt(
     let store = &deps.adapters.store;
     package.claimed_at = None;
     match error {
-        SpApiError::Throttled { retry_after, .. } => {
+        SpApiError::Throttled { retry_after, .. } | SpApiError::Paused { retry_after, .. } => {
             package.throttle_deferrals += 1;
             store.save_package(&package, version).await?;
             let delay = throttle_delay(retry_after, attempt.batch_size);
-            info!(delay_s = delay.as_secs(), "quota exhausted; re-queued with a delay");
+            info!(delay_s = delay.as_secs(), "quota exhausted or the seller paused; re-queued with a delay");
             deps.queue.send(attempt.message, delay).await?;
             Ok(Outcome::Done)
         }

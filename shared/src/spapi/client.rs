@@ -12,6 +12,7 @@ use super::limiter::{Acquired, RateKey, RateLimiter};
 use super::lwa::{Grant, LwaClient};
 use super::models::{self, ConfirmShipmentRequest, ErrorList, GetOrderResponse, SearchOrdersResponse};
 use super::{Operation, SpApiError};
+use crate::domain::breaker::{Breaker, BreakerPolicy, CoolDown};
 use crate::domain::ids::{AmazonOrderId, ConnectionId, MarketplaceId, SellerId};
 use crate::domain::marketplace::Region;
 use crate::domain::order::AmazonOrder;
@@ -141,11 +142,22 @@ pub struct SpApiClient {
     /// Rates Amazon reported in `x-amzn-RateLimit-Limit`, per seller and operation, for as long as this
     /// client lives (one Lambda container).
     observed_rates: Mutex<HashMap<RateKey, f64>>,
+    /// Per seller and operation: paused after Amazon refused several calls in a row.
+    breakers: Mutex<HashMap<RateKey, Breaker>>,
+    breaker_policy: BreakerPolicy,
 }
 
 impl SpApiClient {
     pub fn new(http: reqwest::Client, endpoints: Endpoints, lwa: LwaClient, limiter: Arc<dyn RateLimiter>) -> Self {
-        Self { http, endpoints, lwa, limiter, observed_rates: Mutex::new(HashMap::new()) }
+        Self {
+            http,
+            endpoints,
+            lwa,
+            limiter,
+            observed_rates: Mutex::new(HashMap::new()),
+            breakers: Mutex::new(HashMap::new()),
+            breaker_policy: BreakerPolicy::default(),
+        }
     }
 
     pub async fn search_orders(
@@ -307,6 +319,9 @@ impl SpApiClient {
             code: "InvalidPath".into(),
             message: e.to_string(),
         })?;
+        if let Some(paused) = self.paused(&key) {
+            return Err(paused);
+        }
         let mut attempt = 0;
         let mut refreshed_token = false;
         loop {
@@ -324,12 +339,31 @@ impl SpApiClient {
             }
             let failure = match sent {
                 Ok(response) if response.status().is_success() => {
+                    self.lock_breakers().remove(&key);
                     let bytes = response.bytes().await.map_err(|e| transient(operation, e))?;
                     return Ok(Answer { operation, bytes });
                 }
                 Ok(response) => self.classify(operation, response).await,
                 Err(e) => transient(operation, e),
             };
+            // A 429 storm pauses the seller until its quota could have refilled whole (a few times that at
+            // most); a 403 storm for a minute at first (a withdrawn role is not restored sooner).
+            let refused = match &failure {
+                SpApiError::Throttled { .. } => {
+                    let refill = full_refill_time(quota);
+                    Some(("429 QuotaExceeded", CoolDown { first: refill, longest: refill * 4 }))
+                }
+                SpApiError::Forbidden { .. } if refreshed_token => Some((
+                    "403 with a fresh access token",
+                    CoolDown { first: chrono::Duration::minutes(1), longest: chrono::Duration::minutes(15) },
+                )),
+                _ => None,
+            };
+            if let Some((refusal, cool_down)) = refused
+                && let Some(paused) = self.refused(&key, refusal, cool_down)
+            {
+                return Err(paused);
+            }
             attempt += 1;
             let backoff = backoff(attempt);
             match failure {
@@ -359,6 +393,40 @@ impl SpApiClient {
                 other => return Err(other),
             }
         }
+    }
+
+    /// The pause in force for this seller and operation, if its breaker is open.
+    fn paused(&self, key: &RateKey) -> Option<SpApiError> {
+        let now = self.lwa.clock().now();
+        let until = self.lock_breakers().get(key)?.open_until(now)?;
+        Some(SpApiError::Paused {
+            operation: key.operation.name(),
+            retry_after: (until - now).to_std().unwrap_or_default(),
+            reason: "the breaker is open".into(),
+        })
+    }
+
+    /// Counts a refusal; the pause it starts, if it opened the breaker.
+    fn refused(&self, key: &RateKey, refusal: &str, cool_down: CoolDown) -> Option<SpApiError> {
+        let now = self.lwa.clock().now();
+        let until =
+            self.lock_breakers().entry(key.clone()).or_default().refused(now, cool_down, &self.breaker_policy)?;
+        tracing::warn!(
+            operation = key.operation.name(),
+            seller_id = %key.seller_id,
+            refusal,
+            until = %until,
+            "Amazon keeps refusing this seller's calls; pausing them"
+        );
+        Some(SpApiError::Paused {
+            operation: key.operation.name(),
+            retry_after: (until - now).to_std().unwrap_or_default(),
+            reason: format!("{refusal}, several times in a row"),
+        })
+    }
+
+    fn lock_breakers(&self) -> std::sync::MutexGuard<'_, HashMap<RateKey, Breaker>> {
+        self.breakers.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The connection's access token; a transient Login with Amazon failure is retried a few times
@@ -511,6 +579,12 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(jittered)
 }
 
+/// How long an empty bucket takes to fill up again (at least a second).
+fn full_refill_time(quota: Quota) -> chrono::Duration {
+    let seconds = if quota.rate_per_second > 0.0 { quota.burst / quota.rate_per_second } else { 60.0 };
+    chrono::Duration::milliseconds((seconds.max(1.0) * 1000.0) as i64)
+}
+
 fn refill_time(quota: Quota) -> Duration {
     if quota.rate_per_second > 0.0 { Duration::from_secs_f64(1.0 / quota.rate_per_second) } else { MAX_BACKOFF }
 }
@@ -568,6 +642,10 @@ mod rate_limit_tests {
     }
 
     async fn stand_in(script: Script) -> SpApiClient {
+        stand_in_on(script, Arc::new(SystemClock)).await
+    }
+
+    async fn stand_in_on(script: Script, clock: crate::domain::clock::SharedClock) -> SpApiClient {
         let app = Router::new()
             .route("/auth/o2/token", post(token))
             .route("/orders/v0/orders/{order_id}/shipmentConfirmation", post(confirm))
@@ -577,10 +655,49 @@ mod rate_limit_tests {
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         let http = reqwest::Client::new();
         let app_credentials = AppCredentials { client_id: "app".into(), client_secret: "secret".into() };
-        let lwa =
-            LwaClient::new(http.clone(), base.join("/auth/o2/token").unwrap(), app_credentials, Arc::new(SystemClock));
+        let lwa = LwaClient::new(http.clone(), base.join("/auth/o2/token").unwrap(), app_credentials, clock);
         let endpoints = Endpoints::all_at(&base);
         SpApiClient::new(http, endpoints, lwa, Arc::new(Unlimited))
+    }
+
+    #[tokio::test]
+    async fn a_seller_amazon_keeps_refusing_is_paused_not_hammered() {
+        let clock = crate::domain::clock::OffsetClock::default();
+        // Five 429s for the seller, one answer for another seller, then for the seller (after the pause)
+        // one more 429 and finally a success.
+        let answers: Vec<(u16, Option<&'static str>)> =
+            [vec![(429, None); 5], vec![(204, None), (429, None), (204, None)]].concat();
+        let script: Script = Arc::new(Mutex::new(VecDeque::from(answers)));
+        let client = stand_in_on(script.clone(), Arc::new(clock.clone())).await;
+        let seller = auth("A1SELLER");
+        for _ in 0..4 {
+            assert!(matches!(send(&client, &seller).await, Err(SpApiError::Throttled { .. })));
+        }
+        // Paused until the seller's confirmShipment bucket (9 tokens at 1.9 a second) could be full again.
+        let first = match send(&client, &seller).await {
+            Err(SpApiError::Paused { retry_after, .. }) => retry_after,
+            other => panic!("{other:?}"),
+        };
+        assert!((4.5..5.0).contains(&first.as_secs_f64()), "{first:?}");
+        let left = script.lock().unwrap().len();
+        assert!(matches!(send(&client, &seller).await, Err(SpApiError::Paused { .. })));
+        assert_eq!(script.lock().unwrap().len(), left, "a paused call never reaches Amazon");
+        assert!(matches!(send(&client, &auth("A2OTHER")).await, Ok(())), "other sellers are not paused");
+
+        clock.advance(chrono::Duration::seconds(5));
+        let reopened = send(&client, &seller).await;
+        assert!(
+            matches!(&reopened, Err(SpApiError::Paused { retry_after, .. })
+                if *retry_after > first * 2 - std::time::Duration::from_millis(50)),
+            "the one call let through was refused: twice as long ({reopened:?})"
+        );
+        clock.advance(chrono::Duration::seconds(10));
+        send(&client, &seller).await.unwrap();
+        assert!(
+            client
+                .paused(&RateKey { seller_id: seller.seller_id.clone(), operation: Operation::ConfirmShipment })
+                .is_none()
+        );
     }
 
     fn auth(seller: &str) -> SellerAuth {

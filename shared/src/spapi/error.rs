@@ -8,6 +8,10 @@ pub enum SpApiError {
     /// Amazon's quota is spent (429, or our limiter knows the next call would be throttled).
     #[error("{operation} throttled: quota exhausted, next token in {retry_after:?}")]
     Throttled { operation: &'static str, retry_after: Duration },
+    /// Amazon refused this seller's calls of this operation several times in a row (429 or 403): they
+    /// are paused for a cool-down instead of being sent again ([`crate::domain::breaker`]).
+    #[error("{operation} paused for this seller for {retry_after:?}: Amazon kept refusing it ({reason})")]
+    Paused { operation: &'static str, retry_after: Duration, reason: String },
     /// The refresh token was revoked or expired: the seller must re-authorize. Never retried.
     #[error("connection needs re-authorization: Login with Amazon answered invalid_grant ({0})")]
     NeedsReauthorization(String),
@@ -30,7 +34,7 @@ pub enum SpApiError {
 
 impl SpApiError {
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Throttled { .. } | Self::Transient { .. })
+        matches!(self, Self::Throttled { .. } | Self::Paused { .. } | Self::Transient { .. })
     }
 
     /// Amazon's error code, for matching "already shipped"-type answers.

@@ -107,6 +107,11 @@ impl LwaClient {
         Ok(token)
     }
 
+    /// The clock token lifetimes (and the SP-API client's pauses) are measured on.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
     /// Forgets a token Amazon refused, so the next call fetches a new one.
     pub fn invalidate(&self, cache_key: &str) {
         self.lock_cache().remove(cache_key);

@@ -252,3 +252,55 @@ async fn a_cursor_saved_before_cursors_were_versioned_is_taken_over() {
     let reset_to = h.stack.adapters.clock.now() - chrono::Duration::days(1);
     ops::reset_import_date(&h.stack.adapters.store, &h.connection.id, reset_to).await.unwrap();
 }
+
+/// Options set by the operator change what the next run does: a sync interval spaces scheduled runs
+/// ("sync now" does not wait for it), and a switched-off connection is not synced at all.
+#[tokio::test]
+async fn a_sync_interval_and_switching_off_are_honoured_by_the_next_run() {
+    use sellerbridge_core::domain::connection::OptionsChange;
+    let (h, clock, sync) = synced(20, 31).await;
+    let store = &h.stack.adapters.store;
+    let every_half_hour = OptionsChange { sync_interval_minutes: Some(Some(30)), ..OptionsChange::default() };
+    ops::change_connection(store, &h.connection.id, &every_half_hour, clock_now(&clock)).await.unwrap();
+
+    advance(&h, &clock, chrono::Duration::minutes(10)).await;
+    let before = search_calls(&h).await.len();
+    let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(report.connections[0].outcome, SyncOutcome::UpToDate);
+    assert_eq!(search_calls(&h).await.len(), before, "not due for another twenty minutes");
+    let stop_at = tokio::time::Instant::now() + Duration::from_secs(30);
+    order_sync::sync(&sync, Some(&h.connection.id), stop_at).await.unwrap();
+    assert!(search_calls(&h).await.len() > before, "sync now does not wait for the interval");
+
+    let off = OptionsChange { enabled: Some(false), ..OptionsChange::default() };
+    ops::change_connection(store, &h.connection.id, &off, clock_now(&clock)).await.unwrap();
+    advance(&h, &clock, chrono::Duration::hours(2)).await;
+    let before = search_calls(&h).await.len();
+    let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(report.connections[0].outcome, SyncOutcome::NotActive);
+    assert_eq!(search_calls(&h).await.len(), before, "a switched-off connection costs no call");
+}
+
+fn clock_now(clock: &OffsetClock) -> chrono::DateTime<Utc> {
+    use sellerbridge_core::domain::clock::Clock;
+    clock.now()
+}
+
+/// Amazon answering 429 to everything (another app spending the seller's quota): after a few refusals
+/// the seller's searchOrders calls are paused, and the next run does not call at all until the pause ends.
+#[tokio::test]
+async fn a_seller_amazon_keeps_throttling_is_paused_not_hammered() {
+    let (h, clock, sync) = synced(10, 37).await;
+    h.sandbox_post("/_sandbox/faults", json!({"operation": "searchOrders", "status": 429, "count": 1000})).await;
+    advance(&h, &clock, chrono::Duration::minutes(10)).await;
+    let before = search_calls(&h).await.len();
+    let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    let SyncOutcome::Paused { reason } = &report.connections[0].outcome else { panic!("{report:?}") };
+    assert!(reason.contains("several times in a row"), "{reason}");
+    let refused = search_calls(&h).await.len() - before;
+    assert!((1..=5).contains(&refused), "{refused} calls before the pause");
+
+    let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    assert!(matches!(report.connections[0].outcome, SyncOutcome::Paused { .. }));
+    assert_eq!(search_calls(&h).await.len() - before, refused, "no call while the seller is paused");
+}
