@@ -676,7 +676,7 @@ mod tests {
         assert_eq!(t.key("HASH"), Some("pk"));
         assert_eq!(t.key("RANGE"), Some("sk"));
         assert_eq!(t.key_schema.len(), 2);
-        for name in ["pk", "sk", "redaction_pk", "redaction_due_at"] {
+        for name in ["pk", "sk", "redaction_pk", "redaction_due_at", "awaiting_pk", "awaiting_sk"] {
             let a = t.attribute_definitions.iter().find(|a| a.name == name).unwrap();
             assert_eq!(a.attribute_type, "S", "{name}");
         }
@@ -688,10 +688,14 @@ mod tests {
                 KeyElement { attribute_name: "redaction_due_at".into(), key_type: "RANGE".into() },
             ]
         );
-        // Buyer PII must never be copied into the index.
-        assert_eq!(gsi.projection_type, "KEYS_ONLY");
-        assert!(gsi.non_key_attributes.is_empty());
-        assert_eq!(t.global_secondary_indexes.len(), 1);
+        // Buyer PII must never be copied into an index.
+        for gsi in &t.global_secondary_indexes {
+            assert_eq!(gsi.projection_type, "KEYS_ONLY", "{}", gsi.name);
+            assert!(gsi.non_key_attributes.is_empty());
+        }
+        let awaiting = t.gsi("by-awaiting-shipment").expect("GSI by-awaiting-shipment");
+        assert_eq!(awaiting.key_schema[0].attribute_name, "awaiting_pk");
+        assert_eq!(t.global_secondary_indexes.len(), 2);
         assert_eq!(t.ttl_attribute.as_deref(), Some("expires_at"));
     }
 

@@ -9,6 +9,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName};
 use base64::Engine as _;
 use lambda_runtime::{Context, LambdaEvent};
+use order_api::ApiDeps;
 use order_notifications::NotificationDeps;
 use order_sync::{SyncDeps, SyncReport};
 use pii_redactor::{RedactionReport, RedactorDeps};
@@ -50,6 +51,20 @@ pub async fn tick_redaction(deps: &RedactorDeps, timeout: Duration, dry_run: boo
 
 /// An HTTP API (payload format 2.0) event, as API Gateway hands a POST to the function.
 pub fn api_gateway_event(path: &str, headers: &[(&str, String)], body: &[u8]) -> serde_json::Value {
+    http_api_event("POST", path, &[], headers, body)
+}
+
+/// An HTTP API (payload format 2.0) event for any method, with query parameters.
+pub fn http_api_event(
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> serde_json::Value {
+    let raw_query: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(query).finish();
+    let parameters: serde_json::Map<String, serde_json::Value> =
+        query.iter().map(|(name, value)| ((*name).to_owned(), json!(value))).collect();
     let headers: serde_json::Map<String, serde_json::Value> = headers
         .iter()
         .map(|(name, value)| (name.to_lowercase(), json!(value)))
@@ -59,15 +74,19 @@ pub fn api_gateway_event(path: &str, headers: &[(&str, String)], body: &[u8]) ->
         Ok(text) => (text.to_owned(), false),
         Err(_) => (base64::engine::general_purpose::STANDARD.encode(body), true),
     };
-    json!({
-        "version": "2.0", "routeKey": format!("POST {path}"), "rawPath": path, "rawQueryString": "",
+    let mut event = json!({
+        "version": "2.0", "routeKey": format!("{method} {path}"), "rawPath": path, "rawQueryString": raw_query,
         "headers": headers,
         "requestContext": {"accountId": "000000000000", "apiId": "local", "domainName": "localhost", "domainPrefix": "localhost",
-            "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "sellerbridge-local"},
-            "requestId": uuid::Uuid::new_v4().to_string(), "routeKey": format!("POST {path}"), "stage": "$default",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "sellerbridge-local"},
+            "requestId": uuid::Uuid::new_v4().to_string(), "routeKey": format!("{method} {path}"), "stage": "$default",
             "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0},
         "body": encoded, "isBase64Encoded": is_base64
-    })
+    });
+    if !parameters.is_empty() {
+        event["queryStringParameters"] = serde_json::Value::Object(parameters);
+    }
+    event
 }
 
 /// Sends a request to the webhook function the way the HTTP API does; returns the status and JSON body.
@@ -81,6 +100,22 @@ pub async fn post_webhook(
     let request: lambda_http::request::LambdaRequest =
         serde_json::from_value(event).context("building the API Gateway v2 event")?;
     let response = shipment_webhook::handle(deps, request.into()).await.map_err(|e| anyhow::anyhow!(e))?;
+    let status = response.status().as_u16();
+    let body: &[u8] = response.body().as_ref();
+    Ok((status, serde_json::from_slice(body).unwrap_or(serde_json::Value::Null)))
+}
+
+/// Sends a GET to the read endpoint the way the HTTP API does; returns the status and JSON body.
+pub async fn get_api(
+    deps: &ApiDeps,
+    path: &str,
+    query: &[(&str, &str)],
+    headers: &[(&str, String)],
+) -> Result<(u16, serde_json::Value)> {
+    let event = http_api_event("GET", path, query, headers, b"");
+    let request: lambda_http::request::LambdaRequest =
+        serde_json::from_value(event).context("building the API Gateway v2 event")?;
+    let response = order_api::handle(deps, request.into()).await.map_err(|e| anyhow::anyhow!(e))?;
     let status = response.status().as_u16();
     let body: &[u8] = response.body().as_ref();
     Ok((status, serde_json::from_slice(body).unwrap_or(serde_json::Value::Null)))

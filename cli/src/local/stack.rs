@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 use chrono::{DateTime, Utc};
+use order_api::{ApiDeps, ApiKey};
 use order_notifications::NotificationDeps;
 use order_sync::{SyncDeps, SyncSettings};
 use pii_redactor::RedactorDeps;
@@ -129,6 +130,15 @@ impl LocalStack {
             spapi: self.adapters.spapi_client(&self.settings).await?,
             dead_letters: self.adapters.dead_letters(self.queue_url("NotificationsDeadLetterQueue")?),
         })
+    }
+
+    /// The read endpoint, with a fresh API key stored as the stack stores it.
+    pub async fn api_deps(&self) -> Result<(ApiDeps, String)> {
+        let secret_id = format!("{}/read-api-key", self.name);
+        let key = uuid::Uuid::new_v4().simple().to_string();
+        put_secret(&self.clients.secrets, &secret_id, &key).await?;
+        let api_key = ApiKey::new(self.adapters.secrets.string(&secret_id).await?);
+        Ok((ApiDeps { store: self.adapters.store.clone(), api_key }, key))
     }
 
     /// The local URL of one of the template's queues, by logical id.

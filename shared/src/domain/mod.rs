@@ -14,3 +14,4 @@ pub mod status;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod tracking;
+pub mod view;

@@ -15,7 +15,7 @@ use crate::domain::ids::{AmazonOrderId, ConnectionId, EventId, PackageId};
 use crate::domain::order::{AmazonOrder, Order};
 use crate::domain::pii;
 use crate::domain::shipment::Package;
-use crate::domain::status::ImportDecision;
+use crate::domain::status::{ImportDecision, OrderStatus};
 use crate::spapi::models::utc_timestamp;
 
 type Item = HashMap<String, AttributeValue>;
@@ -567,6 +567,48 @@ impl DynamoStore {
         Ok(page)
     }
 
+    /// One page of a connection's orders awaiting shipment, earliest ship-by first, after the page that
+    /// ended at `after` (an [`AwaitingPage::next`]).
+    pub async fn orders_awaiting_shipment(
+        &self,
+        connection: &ConnectionId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<AwaitingPage, StoreError> {
+        let partition = keys::awaiting_partition(connection);
+        let start = after.and_then(|sort_key| {
+            let order_id = AmazonOrderId::parse(sort_key.rsplit('#').next()?).ok()?;
+            let (pk, sk) = keys::order(&order_id);
+            Some(HashMap::from([
+                (keys::AWAITING_PK.to_owned(), s(&partition)),
+                (keys::AWAITING_SK.to_owned(), s(sort_key)),
+                (keys::PK.to_owned(), s(pk)),
+                (keys::SK.to_owned(), s(sk)),
+            ]))
+        });
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::AWAITING_INDEX)
+            .key_condition_expression("#p = :p")
+            .expression_attribute_names("#p", keys::AWAITING_PK)
+            .expression_attribute_values(":p", s(&partition))
+            .limit(limit.clamp(1, 100) as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let orders = output
+            .items()
+            .iter()
+            .filter_map(|item| AmazonOrderId::parse(item_key(item).0.strip_prefix("ORDER#")?).ok())
+            .collect();
+        let next =
+            output.last_evaluated_key().and_then(|key| key.get(keys::AWAITING_SK)).and_then(|v| v.as_s().ok()).cloned();
+        Ok(AwaitingPage { orders, next })
+    }
+
     // ---- operator reporting (the CLI and the demo; handlers never scan) ----
 
     /// Every order in the table. A scan: for operators and the local demo only.
@@ -733,6 +775,14 @@ impl DynamoStore {
     }
 }
 
+/// One page of orders awaiting shipment, and where the next page starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwaitingPage {
+    pub orders: Vec<AmazonOrderId>,
+    /// The sort key the page ended at; `None` on the last page.
+    pub next: Option<String>,
+}
+
 /// One page of orders due for redaction, and where the next page starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DuePage {
@@ -764,12 +814,23 @@ fn order_item(order: &Order, version: u64) -> Result<Item, StoreError> {
     item.insert("connection_id".into(), s(order.connection_id.as_str()));
     item.insert("status".into(), s(order.status.as_str()));
     item.insert("amazon_updated_at".into(), s(utc_timestamp(order.amazon.updated_at)));
+    // Only orders the merchant still has to ship are in the sparse awaiting-shipment index.
+    if order.status == OrderStatus::AwaitingShipment {
+        item.insert(keys::AWAITING_PK.into(), s(keys::awaiting_partition(&order.connection_id)));
+        item.insert(keys::AWAITING_SK.into(), s(awaiting_sort_key(order)));
+    }
     // Only orders still holding PII are in the sparse redaction index.
     if let Some(due) = pii::redaction_due(order) {
         item.insert(keys::REDACTION_PK.into(), s(keys::redaction_partition(order.id())));
         item.insert(keys::REDACTION_DUE_AT.into(), s(utc_timestamp(due)));
     }
     Ok(item)
+}
+
+/// Ship-by first (purchase time when Amazon gives none), then the order id: unique and in the order a
+/// warehouse works.
+fn awaiting_sort_key(order: &Order) -> String {
+    format!("{}#{}", utc_timestamp(order.amazon.ship_by.unwrap_or(order.amazon.created_at)), order.id())
 }
 
 fn package_item(package: &Package, version: u64) -> Result<Item, StoreError> {

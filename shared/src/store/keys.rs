@@ -13,6 +13,14 @@ pub const REDACTION_SHARDS: u32 = 16;
 /// was sharded; an order there moves to its shard the next time it is written, or is redacted there.
 pub const REDACTION_PARTITIONS: u32 = REDACTION_SHARDS + 1;
 pub const TTL_ATTRIBUTE: &str = "expires_at";
+/// A connection's orders awaiting shipment, earliest ship-by first (what the read endpoint lists).
+pub const AWAITING_INDEX: &str = "by-awaiting-shipment";
+pub const AWAITING_PK: &str = "awaiting_pk";
+pub const AWAITING_SK: &str = "awaiting_sk";
+
+pub fn awaiting_partition(connection: &ConnectionId) -> String {
+    format!("AWAITING#{connection}")
+}
 
 pub type Key = (String, String);
 

@@ -5,8 +5,8 @@ pub mod keys;
 mod limiter;
 
 pub use dynamo::{
-    AppCredentialsAlert, CursorRecord, DueCursor, DuePage, DynamoStore, EventRecord, PlacePackage, SyncWindow,
-    UnreadableRecord, UpsertOutcome, Versioned,
+    AppCredentialsAlert, AwaitingPage, CursorRecord, DueCursor, DuePage, DynamoStore, EventRecord, PlacePackage,
+    SyncWindow, UnreadableRecord, UpsertOutcome, Versioned,
 };
 pub use limiter::DynamoRateLimiter;
 

@@ -133,7 +133,10 @@ async fn import(short: bool, evidence: &mut Evidence) -> Value {
     let (orders, time_scale, page_size, invocation) =
         if short { (300, 200.0, 10u8, 3) } else { (5000, 200.0, 100u8, 5) };
     let clock = OffsetClock::default();
-    let h = Harness::start(sandbox(orders, 101, time_scale), Arc::new(clock.clone()), options_for(time_scale)).await;
+    let mut config = sandbox(orders, 101, time_scale);
+    // Amazon's ORDER_CHANGE notifications go to the stack's notifications queue once subscribed.
+    config.sqs_endpoint = std::env::var("SELLERBRIDGE_MOTO_ENDPOINT").ok();
+    let h = Harness::start(config, Arc::new(clock.clone()), options_for(time_scale)).await;
     let seeded = h.inspector.orders().await.unwrap();
     evidence.canaries.extend(pii_canaries(&seeded));
     h.sandbox_post("/_sandbox/search", json!({"paging": "offset", "churnPerSearch": 2})).await;
@@ -203,6 +206,7 @@ async fn import(short: bool, evidence: &mut Evidence) -> Value {
     let expected = sellerbridge_e2e::actionable(&current);
     let imported: BTreeSet<String> =
         h.stack.adapters.store.scan_orders().await.unwrap().iter().map(|o| o.id().to_string()).collect();
+    let order_change_path = order_change_path(&h, if short { 20 } else { 200 }, evidence).await;
     let calls = h.inspector.calls().await.unwrap();
     let spapi_calls = calls.iter().filter(|c| c.operation == "searchOrders" || c.operation == "getOrder").count();
     let pages = search_calls_during_backfill as f64;
@@ -235,7 +239,66 @@ async fn import(short: bool, evidence: &mut Evidence) -> Value {
         "time_scale": time_scale,
         "page_size": page_size,
         "elapsed_s": elapsed.as_secs_f64(),
-        "order_change_path": "not built yet (issue 6)",
+        "order_change_path": order_change_path,
+    })
+}
+
+/// The near-real-time path after the backfill: the connection subscribed to ORDER_CHANGE, `changes`
+/// orders cancelled at Amazon (each notified three times, as Amazon may deliver one more than once),
+/// the notifications consumer draining the queue; SP-API calls per order it brought in.
+async fn order_change_path(h: &Harness, changes: usize, evidence: &mut Evidence) -> Value {
+    let sqs = &h.stack.clients.sqs;
+    let queue = h.stack.queue_url("NotificationsQueue").unwrap();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    let spapi = h.stack.adapters.spapi_client(&h.stack.settings).await.unwrap();
+    sellerbridge_cli::ops::subscribe_order_changes(&h.stack.adapters, &spapi, &h.connection.id, &arn).await.unwrap();
+    let store = &h.stack.adapters.store;
+    let held: Vec<String> = store.scan_orders().await.unwrap().iter().map(|o| o.id().to_string()).collect();
+    let calls_before = h.inspector.calls().await.unwrap().len();
+    for order_id in held.iter().take(changes) {
+        for _ in 0..3 {
+            h.sandbox_post(&format!("/_sandbox/orders/{order_id}/touch"), json!({"fulfillmentStatus": "CANCELLED"}))
+                .await;
+        }
+    }
+    let deps = h.stack.notification_deps().await.unwrap();
+    let poller = runner::SqsPoller::new(sqs.clone(), &queue);
+    let started = Instant::now();
+    let mut notifications = 0;
+    loop {
+        let stats = poller.poll_notifications(&deps, Duration::from_secs(30)).await.unwrap();
+        if stats.received == 0 {
+            break;
+        }
+        notifications += stats.received;
+    }
+    let elapsed = started.elapsed();
+    let calls: Vec<_> = h.inspector.calls().await.unwrap().into_iter().skip(calls_before).collect();
+    let get_order = calls.iter().filter(|c| c.operation == "getOrder").count();
+    let mut brought_in = 0;
+    for order_id in held.iter().take(changes) {
+        let id = sellerbridge_core::domain::ids::AmazonOrderId::parse(order_id.as_str()).unwrap();
+        let order = store.get_order(&id).await.unwrap().unwrap();
+        brought_in += usize::from(order.value.status == sellerbridge_core::domain::status::OrderStatus::Cancelled);
+    }
+    evidence.outputs.push(format!("{notifications} notifications"));
+    json!({
+        "orders_changed": changes,
+        "notifications_delivered": notifications,
+        "changes_brought_in": brought_in,
+        "get_order_calls": get_order,
+        "search_orders_calls": calls.iter().filter(|c| c.operation == "searchOrders").count(),
+        "calls_per_order": ratio(get_order as f64, brought_in as f64),
+        "drain_s": elapsed.as_secs_f64(),
     })
 }
 

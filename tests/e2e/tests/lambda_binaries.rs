@@ -1,4 +1,4 @@
-//! The five function binaries, exactly as deployed (`main.rs`: settings from the environment, clients and
+//! The six function binaries, exactly as deployed (`main.rs`: settings from the environment, clients and
 //! secrets at cold start, `lambda_runtime::run` / `lambda_http::run`), served events through a local
 //! Lambda Runtime API and talking to DynamoDB Local, moto and the sandbox through the standard
 //! `AWS_ENDPOINT_URL_*` variables.
@@ -26,7 +26,9 @@ async fn each_binary_serves_its_event_through_the_lambda_runtime_api() {
         ("AWS_ENDPOINT_URL_SQS", endpoints.moto.clone()),
         ("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoints.moto.clone()),
         (order_notifications::DEAD_LETTERS_URL, h.stack.queue_url("NotificationsDeadLetterQueue").unwrap()),
+        (order_api::API_KEY_SECRET_ID, format!("{}/read-api-key", h.stack.name)),
     ]);
+    let (_, api_key) = h.stack.api_deps().await.unwrap();
     let store = &h.stack.adapters.store;
 
     // Scheduled sync.
@@ -87,6 +89,22 @@ async fn each_binary_serves_its_event_through_the_lambda_runtime_api() {
     assert_eq!(response, json!({"batchItemFailures": []}));
     let stored = store.get_order(changed.id()).await.unwrap().unwrap();
     assert_eq!(stored.value.status, sellerbridge_core::domain::status::OrderStatus::Cancelled);
+
+    // The read endpoint through the HTTP API event, with the stack's API key.
+    let api = RuntimeApi::start().await;
+    let _api = spawn_function("order-api", &api, &env);
+    let connection = h.connection.id.to_string();
+    let event = runner::http_api_event(
+        "GET",
+        "/orders",
+        &[("connection", connection.as_str())],
+        &[(order_api::API_KEY_HEADER, api_key)],
+        b"",
+    );
+    let response = api.invoke(event).await.unwrap();
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let listed: serde_json::Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert!(!listed["orders"].as_array().unwrap().is_empty(), "{listed}");
 
     // The redactor: only the cancelled order is due yet on the real clock (nothing will ship).
     let api = RuntimeApi::start().await;
