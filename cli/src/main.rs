@@ -49,6 +49,10 @@ enum Command {
     Redrive {
         #[arg(long, env = "SELLERBRIDGE_UPDATES_DLQ_URL")]
         dlq_url: String,
+        /// The dead-letter queue is the outbound one (order events): its messages go back to the
+        /// outbound queue.
+        #[arg(long)]
+        outbound: bool,
     },
     /// Lists the orders whose PII is due for redaction now, changing nothing.
     RedactionDryRun,
@@ -151,6 +155,9 @@ struct OptionArgs {
     /// Minutes between scheduled syncs (0: every run of the schedule).
     #[arg(long)]
     sync_interval_minutes: Option<u32>,
+    /// Where signed order.imported/order.updated/order.cancelled events are posted ("" stops them).
+    #[arg(long)]
+    outbound_url: Option<String>,
     /// Switches the connection off (false) or on again (true).
     #[arg(long)]
     enabled: Option<bool>,
@@ -170,6 +177,18 @@ impl OptionArgs {
             set_quotas: self.quotas,
             clear_quotas: self.clear_quotas,
             sync_interval_minutes: self.sync_interval_minutes.map(|minutes| (minutes > 0).then_some(minutes)),
+            outbound_webhook_url: match self.outbound_url {
+                None => None,
+                Some(url) if url.trim().is_empty() => Some(None),
+                Some(url) => {
+                    let parsed = url::Url::parse(url.trim()).with_context(|| format!("--outbound-url {url:?}"))?;
+                    anyhow::ensure!(
+                        matches!(parsed.scheme(), "https" | "http"),
+                        "--outbound-url must be an http(s) URL, not {url:?}"
+                    );
+                    Some(Some(parsed.to_string()))
+                }
+            },
             enabled: self.enabled,
         })
     }
@@ -315,9 +334,9 @@ async fn operate(command: Command) -> Result<()> {
             print(serde_json::to_value(report)?);
         }
         Command::Order { order_id } => print(ops::order_summary(store, &order_id).await?),
-        Command::Redrive { dlq_url } => {
-            let moved =
-                ops::redrive_dead_letters(store, &adapters_sqs(&sdk), &dlq_url, &settings.updates_queue_url).await?;
+        Command::Redrive { dlq_url, outbound } => {
+            let to = if outbound { &settings.outbound_queue_url } else { &settings.updates_queue_url };
+            let moved = ops::redrive_dead_letters(store, &adapters_sqs(&sdk), &dlq_url, to).await?;
             println!("{moved} updates moved back to the queue");
         }
         Command::RedactionDryRun => {

@@ -216,6 +216,12 @@ pub async fn order_summary(store: &DynamoStore, id: &AmazonOrderId) -> Result<se
         Err(e) => return Err(e.into()),
     };
     let packages = store.list_packages(id).await?;
+    let webhook_failures: Vec<_> = store
+        .list_webhook_failures(&order.connection_id)
+        .await?
+        .into_iter()
+        .filter(|failure| failure.order_id == *order.id())
+        .collect();
     Ok(json!({
         "order_id": order.id(),
         "connection_id": order.connection_id,
@@ -232,12 +238,13 @@ pub async fn order_summary(store: &DynamoStore, id: &AmazonOrderId) -> Result<se
             "send_attempts": p.send_attempts,
         })).collect::<Vec<_>>(),
         "unreadable": unreadable,
+        "webhook_failures": webhook_failures,
     }))
 }
 
-/// Moves every message of the dead-letter queue back to the updates queue, first resetting its package
-/// from `dead_lettered` to `queued` (taking its quantities on the order again) so the sender tries it
-/// again. A package whose units were shipped by another package since is left dead-lettered, its message
+/// Moves every message of the dead-letter queue back to `queue_url` (the updates or the outbound queue),
+/// first resetting a confirmation's package from `dead_lettered` to `queued` (taking its quantities on the
+/// order again) so the sender tries it again. A package whose units were shipped by another package since is left dead-lettered, its message
 /// left in the dead-letter queue, with a line on standard error. Returns how many were moved.
 pub async fn redrive_dead_letters(
     store: &DynamoStore,
@@ -264,9 +271,10 @@ pub async fn redrive_dead_letters(
             let body = message.body().unwrap_or_default();
             let update: UpdateMessage =
                 serde_json::from_str(body).context("a dead-letter message is not an update message")?;
-            let UpdateMessage::ConfirmShipment { order_id, package_id } = &update;
             let mut requeue = true;
-            if let Some(mut package) = store.get_package(order_id, package_id).await?
+            // An order event needs nothing reset: its message goes back as it is.
+            if let UpdateMessage::ConfirmShipment { order_id, package_id } = &update
+                && let Some(mut package) = store.get_package(order_id, package_id).await?
                 && matches!(package.value.state, PackageState::DeadLettered { .. })
             {
                 let released = package.value.units_released;

@@ -14,6 +14,7 @@ fn the_template_sets_exactly_the_environment_the_functions_read() {
     let settings = Settings {
         table: String::new(),
         updates_queue_url: String::new(),
+        outbound_queue_url: String::new(),
         lwa_secret_id: String::new(),
         webhook_secret_id: String::new(),
         endpoints: Endpoints::amazon(),

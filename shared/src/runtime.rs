@@ -40,6 +40,8 @@ pub enum CredentialsError {
 pub struct Settings {
     pub table: String,
     pub updates_queue_url: String,
+    /// Order events for the merchant's webhook URL wait here.
+    pub outbound_queue_url: String,
     pub lwa_secret_id: String,
     pub webhook_secret_id: String,
     pub endpoints: Endpoints,
@@ -48,6 +50,7 @@ pub struct Settings {
 impl Settings {
     pub const TABLE: &'static str = "SELLERBRIDGE_TABLE";
     pub const UPDATES_QUEUE_URL: &'static str = "SELLERBRIDGE_UPDATES_QUEUE_URL";
+    pub const OUTBOUND_QUEUE_URL: &'static str = "SELLERBRIDGE_OUTBOUND_QUEUE_URL";
     pub const LWA_SECRET_ID: &'static str = "SELLERBRIDGE_LWA_SECRET_ID";
     pub const WEBHOOK_SECRET_ID: &'static str = "SELLERBRIDGE_WEBHOOK_SECRET_ID";
     pub const SPAPI_ENDPOINT: &'static str = "SELLERBRIDGE_SPAPI_ENDPOINT";
@@ -62,6 +65,7 @@ impl Settings {
         Ok(Self {
             table: var(Self::TABLE)?,
             updates_queue_url: var(Self::UPDATES_QUEUE_URL)?,
+            outbound_queue_url: var(Self::OUTBOUND_QUEUE_URL)?,
             lwa_secret_id: var(Self::LWA_SECRET_ID)?,
             webhook_secret_id: var(Self::WEBHOOK_SECRET_ID)?,
             endpoints: Endpoints {
@@ -80,6 +84,7 @@ impl Settings {
         vec![
             (Self::TABLE, self.table.clone()),
             (Self::UPDATES_QUEUE_URL, self.updates_queue_url.clone()),
+            (Self::OUTBOUND_QUEUE_URL, self.outbound_queue_url.clone()),
             (Self::LWA_SECRET_ID, self.lwa_secret_id.clone()),
             (Self::WEBHOOK_SECRET_ID, self.webhook_secret_id.clone()),
             (Self::SPAPI_ENDPOINT, format_spapi_overrides(&self.endpoints.spapi_overrides)),
@@ -124,6 +129,8 @@ pub struct Clients {
 pub struct Adapters {
     pub store: DynamoStore,
     pub queue: SqsUpdateQueue,
+    /// Order events for the merchant's webhook URL.
+    pub outbound: SqsUpdateQueue,
     pub secrets: SecretStore,
     pub limiter: Arc<dyn RateLimiter>,
     pub http: reqwest::Client,
@@ -148,6 +155,7 @@ impl Adapters {
             limiter: Arc::new(DynamoRateLimiter::new(store.clone(), clock.clone())),
             store,
             queue: SqsUpdateQueue::new(clients.sqs.clone(), &settings.updates_queue_url),
+            outbound: SqsUpdateQueue::new(clients.sqs.clone(), &settings.outbound_queue_url),
             sqs: clients.sqs,
             secrets: SecretStore::new(clients.secrets),
             http: http_client(),

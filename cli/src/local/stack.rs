@@ -98,6 +98,11 @@ impl LocalStack {
         let settings = Settings {
             table,
             updates_queue_url: queues.updates_url.clone(),
+            outbound_queue_url: queues
+                .urls
+                .get("OutboundQueue")
+                .cloned()
+                .context("the template has no OutboundQueue")?,
             lwa_secret_id,
             webhook_secret_id,
             endpoints: Endpoints::all_at(&sandbox),
@@ -175,7 +180,13 @@ impl LocalStack {
             adapters.limiter = limiter;
         }
         let spapi = adapters.spapi_client(&self.settings).await?;
-        Ok(SenderDeps { queue: Arc::new(adapters.queue.clone()), adapters, spapi, settings })
+        Ok(SenderDeps {
+            queue: Arc::new(adapters.queue.clone()),
+            adapters,
+            spapi,
+            settings,
+            signing_key: self.signing_key.clone(),
+        })
     }
 
     /// A poller for the updates queue with the template's visibility timeout, as the event source

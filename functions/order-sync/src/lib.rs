@@ -17,6 +17,8 @@ use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId};
 use sellerbridge_core::domain::order::AmazonOrder;
 use sellerbridge_core::domain::slicing::Slicing;
 use sellerbridge_core::domain::status::{AmazonStatus, FulfilledBy, import_decision};
+use sellerbridge_core::domain::view::OrderEvent;
+use sellerbridge_core::queue::{UpdateMessage, UpdateQueue};
 use sellerbridge_core::runtime::{Adapters, CredentialsError};
 use sellerbridge_core::spapi::{SearchOrdersQuery, SellerAuth, SpApiClient, SpApiError, UnreadableOrder, WaitBudget};
 use sellerbridge_core::store::{
@@ -465,13 +467,18 @@ pub async fn store_order(
 ) -> Result<Stored, StoreError> {
     let now = adapters.clock.now();
     let decision = import_decision(order.fulfilled_by, order.amazon_status, connection.options.import_amazon_fulfilled);
-    let order_id = order.id.clone();
+    let (order_id, version) = (order.id.clone(), order.updated_at);
     match adapters.store.upsert_from_amazon(&connection.id, order, decision, now).await {
         Ok(UpsertOutcome::Inserted) => {
             info!(order_id = %order_id, "order imported");
+            announce(adapters, connection, &order_id, OrderEvent::Imported, version).await;
             Ok(Stored::Inserted)
         }
-        Ok(UpsertOutcome::Updated) => Ok(Stored::Updated),
+        Ok(UpsertOutcome::Updated { was }) => {
+            let now_status = decision.status().unwrap_or(was);
+            announce(adapters, connection, &order_id, OrderEvent::for_change(Some(was), now_status), version).await;
+            Ok(Stored::Updated)
+        }
         Ok(UpsertOutcome::Unchanged) => Ok(Stored::Unchanged),
         Ok(UpsertOutcome::Skipped) => Ok(Stored::Skipped),
         Err(e @ StoreError::Corrupt { .. }) => {
@@ -481,6 +488,25 @@ pub async fn store_order(
             Ok(Stored::KeptUnreadable)
         }
         Err(e) => Err(e),
+    }
+}
+
+/// Queues the order event for the merchant's webhook URL, if the connection has one. The order is
+/// stored whatever happens here; an event SQS would not take is logged (the read endpoint still shows
+/// the order).
+async fn announce(
+    adapters: &Adapters,
+    connection: &Connection,
+    order_id: &AmazonOrderId,
+    event: OrderEvent,
+    version: chrono::DateTime<chrono::Utc>,
+) {
+    if connection.options.outbound_webhook_url.is_none() {
+        return;
+    }
+    let message = UpdateMessage::DeliverWebhook { order_id: order_id.clone(), event, version };
+    if let Err(e) = adapters.outbound.send(&message, std::time::Duration::ZERO).await {
+        warn!(order_id = %order_id, event = event.name(), error = %e, "could not queue the order event");
     }
 }
 

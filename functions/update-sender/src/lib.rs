@@ -13,6 +13,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Error, LambdaEvent};
 use sellerbridge_core::domain::connection::{Connection, ConnectionState};
+use sellerbridge_core::domain::ids::{AmazonOrderId, PackageId};
 use sellerbridge_core::domain::order::Order;
 use sellerbridge_core::domain::shipment::{Package, PackageState, record_confirmed, release_package};
 use sellerbridge_core::queue::{MAX_DELAY, UpdateMessage, UpdateQueue};
@@ -20,7 +21,10 @@ use sellerbridge_core::runtime::Adapters;
 use sellerbridge_core::spapi::models::ConfirmShipmentRequest;
 use sellerbridge_core::spapi::{SellerAuth, SpApiClient, SpApiError, WaitBudget};
 use sellerbridge_core::store::{AppCredentialsAlert, StoreError, Versioned};
+use sellerbridge_core::webhook::signature::SigningKey;
 use tracing::{Instrument, error, info, info_span, warn};
+
+mod outbound;
 
 /// Amazon's answers meaning "this package is already there": success for a package we sent. Amazon
 /// reports them as `InvalidInput` with the name in the message (`errorMetric=PackageToUpdateNotFound`),
@@ -53,6 +57,8 @@ pub struct SenderDeps {
     pub queue: Arc<dyn UpdateQueue>,
     pub spapi: SpApiClient,
     pub settings: SenderSettings,
+    /// Signs the order events posted to the merchant (the same key and scheme as the store's webhooks).
+    pub signing_key: SigningKey,
 }
 
 pub async fn handle(deps: &SenderDeps, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
@@ -80,7 +86,7 @@ pub async fn process_batch(deps: &SenderDeps, records: Vec<SqsMessage>) -> SqsBa
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
+pub(crate) enum Outcome {
     /// Delete the message: done, recorded as failed, or re-queued as a new delayed message.
     Done,
     /// Leave it on the queue to come back after its visibility timeout.
@@ -88,7 +94,7 @@ enum Outcome {
 }
 
 #[derive(Debug, thiserror::Error)]
-enum SendError {
+pub(crate) enum SendError {
     #[error("message body is not an update message: {0}")]
     Unreadable(String),
     #[error("package {package_id} of order {order_id} is not in the table")]
@@ -99,36 +105,54 @@ enum SendError {
     Credentials(#[from] sellerbridge_core::runtime::CredentialsError),
     #[error(transparent)]
     Queue(#[from] sellerbridge_core::queue::QueueError),
+    /// The merchant's endpoint did not accept an order event (its status, or why the request failed).
+    #[error("webhook {event_id} not accepted: {reason}")]
+    Webhook { event_id: String, reason: String },
 }
 
 async fn process(deps: &SenderDeps, record: &SqsMessage, batch_size: usize) -> Outcome {
     let receives = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse::<u32>().ok()).unwrap_or(1);
-    match try_process(deps, record, receives, batch_size).await {
+    let body = record.body.as_deref().unwrap_or_default();
+    let parsed: Result<UpdateMessage, SendError> = serde_json::from_str(body)
+        .map_err(|e| SendError::Unreadable(sellerbridge_core::telemetry::without_quoted_values(&e.to_string())));
+    let span = tracing::Span::current();
+    let (result, queue): (Result<Outcome, SendError>, &dyn UpdateQueue) = match &parsed {
+        Err(_) => (parsed.map(|_| Outcome::Retry), deps.queue.as_ref()),
+        Ok(message @ UpdateMessage::ConfirmShipment { order_id, package_id }) => {
+            span.record("order_id", order_id.as_str());
+            span.record("package_id", package_id.as_str());
+            let confirmation = Confirmation { record, message, order_id, package_id, receives, batch_size };
+            (confirm(deps, confirmation).await, deps.queue.as_ref())
+        }
+        Ok(UpdateMessage::DeliverWebhook { order_id, event, version }) => {
+            span.record("order_id", order_id.as_str());
+            (outbound::deliver(deps, order_id, *event, *version, receives).await, &deps.adapters.outbound)
+        }
+    };
+    match result {
         Ok(outcome) => outcome,
         Err(e) => {
             error!(error = %e, receives, "update failed; leaving it on the queue");
             if let Some(handle) = record.receipt_handle.as_deref() {
-                let _ = deps.queue.postpone(handle, backoff(deps, receives)).await;
+                let _ = queue.postpone(handle, backoff(deps, receives)).await;
             }
             Outcome::Retry
         }
     }
 }
 
-async fn try_process(
-    deps: &SenderDeps,
-    record: &SqsMessage,
+/// One `confirmShipment` message, as received.
+struct Confirmation<'a> {
+    record: &'a SqsMessage,
+    message: &'a UpdateMessage,
+    order_id: &'a AmazonOrderId,
+    package_id: &'a PackageId,
     receives: u32,
     batch_size: usize,
-) -> Result<Outcome, SendError> {
-    let body = record.body.as_deref().unwrap_or_default();
-    let message: UpdateMessage = serde_json::from_str(body)
-        .map_err(|e| SendError::Unreadable(sellerbridge_core::telemetry::without_quoted_values(&e.to_string())))?;
-    let UpdateMessage::ConfirmShipment { order_id, package_id } = &message;
-    let span = tracing::Span::current();
-    span.record("order_id", order_id.as_str());
-    span.record("package_id", package_id.as_str());
+}
 
+async fn confirm(deps: &SenderDeps, confirmation: Confirmation<'_>) -> Result<Outcome, SendError> {
+    let Confirmation { record, message, order_id, package_id, receives, batch_size } = confirmation;
     let store = &deps.adapters.store;
     let now = deps.adapters.clock.now();
     let Some(Versioned { value: mut package, version }) = store.get_package(order_id, package_id).await? else {
@@ -150,11 +174,11 @@ async fn try_process(
     let connection = store.get_connection(&order.value.connection_id).await?;
     let Some(connection) = connection.filter(|c| c.state == ConnectionState::Active) else {
         warn!("connection is not active (needs re-authorization?); holding the update");
-        deps.queue.send(&message, MAX_DELAY).await?;
+        deps.queue.send(message, MAX_DELAY).await?;
         return Ok(Outcome::Done);
     };
     let auth = deps.adapters.seller_auth(&connection).await?;
-    let attempt = Attempt { record, message: &message, receives, batch_size, connection: &connection, now };
+    let attempt = Attempt { record, message, receives, batch_size, connection: &connection, now };
 
     // An earlier attempt may have reached Amazon and died before recording the answer: ask Amazon
     // before sending again.

@@ -73,6 +73,10 @@ pub struct ConnectionOptions {
     /// now" does not wait for it.
     #[serde(default)]
     pub sync_interval_minutes: Option<u32>,
+    /// Where signed `order.imported`, `order.updated` and `order.cancelled` events are posted (none:
+    /// the merchant reads orders from the read endpoint instead).
+    #[serde(default)]
+    pub outbound_webhook_url: Option<String>,
 }
 
 impl ConnectionOptions {
@@ -111,6 +115,8 @@ pub struct OptionsChange {
     pub clear_quotas: Vec<String>,
     /// `Some(None)` goes back to every run of the schedule.
     pub sync_interval_minutes: Option<Option<u32>>,
+    /// `Some(None)` stops the outbound webhooks.
+    pub outbound_webhook_url: Option<Option<String>>,
     pub enabled: Option<bool>,
 }
 
@@ -161,6 +167,9 @@ impl Connection {
         }
         for operation in &change.clear_quotas {
             options.quota_overrides.remove(operation);
+        }
+        if let Some(url) = &change.outbound_webhook_url {
+            options.outbound_webhook_url = url.clone();
         }
         if let Some(interval) = change.sync_interval_minutes {
             options.sync_interval_minutes = interval.filter(|minutes| *minutes > 0);

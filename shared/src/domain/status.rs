@@ -53,6 +53,16 @@ pub enum ImportDecision {
     Skip,
 }
 
+impl ImportDecision {
+    /// The status an order gets when the decision stores it.
+    pub fn status(self) -> Option<OrderStatus> {
+        match self {
+            Self::Import(status) | Self::UpdateIfKnown(status) => Some(status),
+            Self::Skip => None,
+        }
+    }
+}
+
 pub fn import_decision(
     fulfilled_by: FulfilledBy,
     status: AmazonStatus,

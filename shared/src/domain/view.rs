@@ -6,8 +6,45 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::connection::ProductIdentifier;
+use super::ids::AmazonOrderId;
 use super::order::{Address, Condition, Money, Order};
 use super::shipment::{Package, PackageState};
+use super::status::OrderStatus;
+
+/// What an outbound webhook tells the merchant's systems about an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+pub enum OrderEvent {
+    #[serde(rename = "order.imported")]
+    Imported,
+    #[serde(rename = "order.updated")]
+    Updated,
+    #[serde(rename = "order.cancelled")]
+    Cancelled,
+}
+
+impl OrderEvent {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Imported => "order.imported",
+            Self::Updated => "order.updated",
+            Self::Cancelled => "order.cancelled",
+        }
+    }
+
+    /// The event a change of a stored order makes: `was` is its status before (`None`: new).
+    pub fn for_change(was: Option<OrderStatus>, now: OrderStatus) -> Self {
+        match (was, now) {
+            (None, _) => Self::Imported,
+            (Some(before), OrderStatus::Cancelled) if before != OrderStatus::Cancelled => Self::Cancelled,
+            _ => Self::Updated,
+        }
+    }
+
+    /// One id per event, order and Amazon version of the order: the receiver's idempotency key, and ours.
+    pub fn id(self, order_id: &AmazonOrderId, version: DateTime<Utc>) -> String {
+        format!("{}:{order_id}:{}", self.name(), version.timestamp_millis())
+    }
+}
 
 /// Amazon's Data Protection Policy: the proxied address may only be used to fulfil the order.
 pub const EMAIL_USE: &str = "order_communication_only";
@@ -169,6 +206,23 @@ mod tests {
         assert_eq!(by_asin.items[0].product_key, by_asin.items[0].asin);
         assert_eq!(by_sku.buyer.as_ref().unwrap().email_use, EMAIL_USE);
         assert_eq!(by_sku.total, order.amazon.total, "amounts as Amazon gave them");
+    }
+
+    #[test]
+    fn a_change_names_its_event_and_each_version_has_its_own_id() {
+        use OrderStatus as S;
+        assert_eq!(OrderEvent::for_change(None, S::AwaitingShipment), OrderEvent::Imported);
+        assert_eq!(OrderEvent::for_change(Some(S::AwaitingShipment), S::Cancelled), OrderEvent::Cancelled);
+        assert_eq!(OrderEvent::for_change(Some(S::Cancelled), S::Cancelled), OrderEvent::Updated, "said once");
+        assert_eq!(OrderEvent::for_change(Some(S::AwaitingShipment), S::Shipped), OrderEvent::Updated);
+        let order = AmazonOrderId::parse("902-1106328-1059050").unwrap();
+        let v1 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        assert_eq!(OrderEvent::Updated.id(&order, v1), OrderEvent::Updated.id(&order, v1));
+        assert_ne!(
+            OrderEvent::Updated.id(&order, v1),
+            OrderEvent::Updated.id(&order, v1 + chrono::Duration::seconds(1))
+        );
+        assert_eq!(serde_json::to_value(OrderEvent::Cancelled).unwrap(), "order.cancelled");
     }
 
     #[test]

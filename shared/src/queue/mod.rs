@@ -7,7 +7,10 @@ use aws_sdk_sqs::error::DisplayErrorContext;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use chrono::{DateTime, Utc};
+
 use crate::domain::ids::{AmazonOrderId, PackageId};
+use crate::domain::view::OrderEvent;
 
 /// SQS caps message delays and visibility extensions at 15 minutes for delays, 12 hours for visibility.
 pub const MAX_DELAY: Duration = Duration::from_secs(900);
@@ -17,13 +20,23 @@ pub const MAX_DELAY: Duration = Duration::from_secs(900);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum UpdateMessage {
-    ConfirmShipment { order_id: AmazonOrderId, package_id: PackageId },
+    ConfirmShipment {
+        order_id: AmazonOrderId,
+        package_id: PackageId,
+    },
+    /// An order event for the merchant's webhook URL, about the order as Amazon's copy at `version`
+    /// (its `lastUpdatedTime`) left it. The order is read when the event is sent.
+    DeliverWebhook {
+        order_id: AmazonOrderId,
+        event: OrderEvent,
+        version: DateTime<Utc>,
+    },
 }
 
 impl UpdateMessage {
     pub fn order_id(&self) -> &AmazonOrderId {
         match self {
-            Self::ConfirmShipment { order_id, .. } => order_id,
+            Self::ConfirmShipment { order_id, .. } | Self::DeliverWebhook { order_id, .. } => order_id,
         }
     }
 }

@@ -22,6 +22,8 @@ type Item = HashMap<String, AttributeValue>;
 
 const MAX_CONFLICT_RETRIES: usize = 8;
 const EVENT_RETENTION: Duration = Duration::days(7);
+/// Deliveries are remembered longer than SQS keeps a message (14 days).
+const OUTBOUND_RETENTION: Duration = Duration::days(15);
 
 /// A record with the version it was read at, for optimistic locking.
 #[derive(Debug, Clone)]
@@ -103,6 +105,18 @@ pub struct UnreadableRecord {
     pub attempts: u32,
 }
 
+/// An order event the merchant's webhook endpoint did not accept after every retry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookFailure {
+    pub connection_id: ConnectionId,
+    pub event_id: String,
+    pub order_id: AmazonOrderId,
+    /// The endpoint's status, or why the request failed; never the payload.
+    pub reason: String,
+    pub attempts: u32,
+    pub at: DateTime<Utc>,
+}
+
 /// Login with Amazon rejected the app's client id or secret (`invalid_client`): no connection can call
 /// Amazon until the operator stores the app's current secret. One for the whole stack.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,7 +151,10 @@ pub struct EventRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpsertOutcome {
     Inserted,
-    Updated,
+    /// Amazon's newer copy replaced ours; `was` is the order's status before.
+    Updated {
+        was: OrderStatus,
+    },
     /// We already hold this version or a newer one.
     Unchanged,
     /// Not imported: Amazon's order is not one we keep (or only update, and we do not hold it).
@@ -328,6 +345,30 @@ impl DynamoStore {
         self.put(item, None).await
     }
 
+    // ---- outbound webhooks ----
+
+    /// Whether the merchant's endpoint accepted this event already.
+    pub async fn webhook_delivered(&self, event_id: &str) -> Result<bool, StoreError> {
+        Ok(self.get(&keys::outbound_delivery(event_id)).await?.is_some())
+    }
+
+    /// Records an event the merchant's endpoint accepted, so another delivery of its message is not sent.
+    pub async fn record_webhook_delivered(&self, event_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let key = keys::outbound_delivery(event_id);
+        let mut item = record(&key, &serde_json::json!({ "delivered_at": at }))?;
+        item.insert(keys::TTL_ATTRIBUTE.into(), n((at + OUTBOUND_RETENTION).timestamp()));
+        self.put(item, None).await
+    }
+
+    /// An event the merchant's endpoint kept refusing: kept for the operator, its message dead-lettered.
+    pub async fn put_webhook_failure(&self, failure: &WebhookFailure) -> Result<(), StoreError> {
+        self.put(record(&keys::webhook_failure(&failure.connection_id, &failure.event_id), failure)?, None).await
+    }
+
+    pub async fn list_webhook_failures(&self, connection: &ConnectionId) -> Result<Vec<WebhookFailure>, StoreError> {
+        self.query_partition(keys::connection_partition(connection), Some(keys::webhook_failure_prefix())).await
+    }
+
     // ---- the app's credentials ----
 
     /// Records that Login with Amazon rejected the app's credentials; an alert already raised keeps
@@ -386,8 +427,9 @@ impl DynamoStore {
                 }
                 Some(stored) if stored.value.amazon.updated_at >= amazon.updated_at => Ok(UpsertOutcome::Unchanged),
                 Some(Versioned { mut value, version }) => {
+                    let was = value.status;
                     value.absorb_update(status, amazon.clone());
-                    self.save_order(&value, version).await.map(|_| UpsertOutcome::Updated)
+                    self.save_order(&value, version).await.map(|_| UpsertOutcome::Updated { was })
                 }
             }
         })

@@ -81,6 +81,20 @@ pub fn notification(id: &str) -> Key {
     (format!("NOTIFICATION#{id}"), "NOTIFICATION".into())
 }
 
+/// An order event the merchant's endpoint accepted (kept while its message could still come again).
+pub fn outbound_delivery(event_id: &str) -> Key {
+    (format!("OUTBOUND#{event_id}"), "DELIVERED".into())
+}
+
+/// An order event the merchant's endpoint kept refusing.
+pub fn webhook_failure(connection: &ConnectionId, event_id: &str) -> Key {
+    (connection_partition(connection), format!("{}{event_id}", webhook_failure_prefix()))
+}
+
+pub fn webhook_failure_prefix() -> &'static str {
+    "WEBHOOK_FAILED#"
+}
+
 pub fn rate_bucket(seller: &SellerId, operation: &str) -> Key {
     (format!("RATE#{seller}#{operation}"), "BUCKET".into())
 }

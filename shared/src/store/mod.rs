@@ -6,7 +6,7 @@ mod limiter;
 
 pub use dynamo::{
     AppCredentialsAlert, AwaitingPage, CursorRecord, DueCursor, DuePage, DynamoStore, EventRecord, PlacePackage,
-    SyncWindow, UnreadableRecord, UpsertOutcome, Versioned,
+    SyncWindow, UnreadableRecord, UpsertOutcome, Versioned, WebhookFailure,
 };
 pub use limiter::DynamoRateLimiter;
 

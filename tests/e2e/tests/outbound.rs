@@ -1,0 +1,135 @@
+//! Order events posted to the merchant's webhook URL, through the outbound queue and the sender's real
+//! handler, to a receiver on 127.0.0.1: signed, one per order version, retried after a 500, never sent
+//! twice, and dead-lettered (and recorded for the operator) when the receiver keeps refusing.
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use order_sync::SyncSettings;
+use sellerbridge_cli::local::runner::{self, SqsPoller};
+use sellerbridge_core::domain::clock::OffsetClock;
+use sellerbridge_core::webhook::signature::{SIGNATURE_HEADER, SigningKey};
+use sellerbridge_e2e::{Harness, actionable, options_for, sandbox};
+use serde_json::{Value, json};
+
+/// The merchant's endpoint: answers the scripted statuses in turn (then 200), records what it got.
+#[derive(Clone, Default)]
+struct Receiver {
+    script: Arc<Mutex<VecDeque<u16>>>,
+    /// (signature header, raw body) of every request.
+    received: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    receiver.received.lock().unwrap().push((signature, String::from_utf8_lossy(&body).into_owned()));
+    let status = receiver.script.lock().unwrap().pop_front().unwrap_or(200);
+    StatusCode::from_u16(status).unwrap()
+}
+
+impl Receiver {
+    async fn start(&self) -> String {
+        let app = Router::new().route("/hooks/amazon", post(receive)).with_state(self.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks/amazon", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+
+    /// The bodies received, each checked against its signature with `key` as of when it was signed.
+    fn received(&self, key: &SigningKey) -> Vec<Value> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(signature, raw)| {
+                let signed_at = signature.split(',').find_map(|part| part.strip_prefix("t=")).expect("a timestamp");
+                let signed_at = chrono::DateTime::from_timestamp(signed_at.parse().unwrap(), 0).unwrap();
+                key.verify(Some(signature), raw.as_bytes(), signed_at).expect("signed with the stack's key");
+                serde_json::from_str(raw).unwrap()
+            })
+            .collect()
+    }
+}
+
+/// Drains the outbound queue as the event source mapping would, retries without waiting.
+async fn drain(h: &Harness, sender: &update_sender::SenderDeps) {
+    let mut poller = SqsPoller::new(h.stack.clients.sqs.clone(), h.stack.queue_url("OutboundQueue").unwrap());
+    poller.visibility_timeout = Duration::ZERO;
+    for _ in 0..50 {
+        if poller.depth().await.unwrap().is_empty() {
+            return;
+        }
+        poller.poll_once(sender, Duration::from_secs(30)).await.unwrap();
+    }
+    panic!("the outbound queue never drained");
+}
+
+#[tokio::test]
+async fn order_events_are_signed_retried_once_per_version_and_dead_lettered_when_refused() {
+    let receiver = Receiver::default();
+    let url = receiver.start().await;
+    receiver.script.lock().unwrap().push_back(500);
+    let clock = OffsetClock::default();
+    let mut options = options_for(600.0);
+    options.outbound_webhook_url = Some(url);
+    let h = Harness::start(sandbox(20, 59, 600.0), Arc::new(clock.clone()), options).await;
+    let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
+    runner::tick_sync(&sync, Duration::from_secs(60)).await.unwrap();
+    let settings = update_sender::SenderSettings { transient_backoff: Duration::ZERO, ..h.stack.sender_settings() };
+    let sender = h.stack.sender_deps(settings, None).await.unwrap();
+    drain(&h, &sender).await;
+
+    let expected = actionable(&h.inspector.orders().await.unwrap());
+    let key = &h.stack.signing_key;
+    let received = receiver.received(key);
+    assert_eq!(received.len(), expected.len() + 1, "one event per order, and the one refused with 500 again");
+    let mut accepted: BTreeMap<String, usize> = BTreeMap::new();
+    for body in &received {
+        assert_eq!(body["type"], "order.imported");
+        *accepted.entry(body["data"]["order_id"].as_str().unwrap().to_owned()).or_default() += 1;
+    }
+    assert_eq!(accepted.keys().cloned().collect::<std::collections::BTreeSet<_>>(), expected);
+    assert_eq!(accepted.values().filter(|n| **n == 2).count(), 1, "only the refused one came twice");
+    let first = &received[1];
+    assert_eq!(first["data"]["buyer"]["email_use"], "order_communication_only");
+    assert!(first["id"].as_str().unwrap().starts_with("order.imported:"));
+
+    // Another delivery of an accepted event's message sends nothing.
+    let (order_id, version) = {
+        let order = h.stack.adapters.store.scan_orders().await.unwrap().remove(0);
+        (order.id().clone(), order.amazon.updated_at)
+    };
+    let again = sellerbridge_core::queue::UpdateMessage::DeliverWebhook {
+        order_id: order_id.clone(),
+        event: sellerbridge_core::domain::view::OrderEvent::Imported,
+        version,
+    };
+    use sellerbridge_core::queue::UpdateQueue;
+    h.stack.adapters.outbound.send(&again, Duration::ZERO).await.unwrap();
+    drain(&h, &sender).await;
+    assert_eq!(receiver.received(key).len(), received.len(), "never sent twice");
+
+    // Amazon cancels an order: order.cancelled, with the receiver refusing it every time.
+    receiver.script.lock().unwrap().extend([503; 10]);
+    h.sandbox_post(&format!("/_sandbox/orders/{order_id}/touch"), json!({"fulfillmentStatus": "CANCELLED"})).await;
+    clock.advance(chrono::Duration::minutes(10));
+    h.sandbox_post("/_sandbox/clock", json!({"advanceSeconds": 600})).await;
+    runner::tick_sync(&sync, Duration::from_secs(60)).await.unwrap();
+    drain(&h, &sender).await;
+    let cancelled: Vec<Value> = receiver.received(key).into_iter().skip(received.len()).collect();
+    assert_eq!(cancelled.len(), 5, "tried as often as the queue's maxReceiveCount");
+    assert!(cancelled.iter().all(|b| b["type"] == "order.cancelled" && b["data"]["status"] == "cancelled"));
+    let dlq =
+        runner::depth(&h.stack.clients.sqs, &h.stack.queue_url("OutboundDeadLetterQueue").unwrap()).await.unwrap();
+    assert_eq!(dlq.visible, 1, "dead-lettered after the last attempt");
+    let failures = h.stack.adapters.store.list_webhook_failures(&h.connection.id).await.unwrap();
+    assert_eq!(failures.len(), 1);
+    assert!(failures[0].reason.contains("503"), "{:?}", failures[0]);
+    assert_eq!(failures[0].order_id, order_id);
+}
