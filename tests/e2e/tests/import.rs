@@ -15,6 +15,8 @@ use sellerbridge_e2e::{Harness, actionable, options_for, sandbox};
 use serde_json::json;
 
 struct Backfill {
+    /// Rounds of two concurrent invocations until the backfill was done.
+    rounds: usize,
     missing: usize,
     imported: usize,
     inserted: u32,
@@ -31,12 +33,15 @@ async fn backfill(orders: usize, seed: u64, settings: SyncSettings) -> Backfill 
     // Amazon pages by offset, and two orders change after every searchOrders call.
     h.sandbox_post("/_sandbox/search", json!({"paging": "offset", "churnPerSearch": 2})).await;
     let seeded = h.inspector.orders().await.unwrap();
+    // Short invocations, so the backfill spans many of them.
+    let settings = SyncSettings { deadline_margin: Duration::from_secs(1), ..settings };
     let syncs = [h.stack.sync_deps(settings.clone()).await.unwrap(), h.stack.sync_deps(settings).await.unwrap()];
-    let (mut inserted, mut busy) = (0, 0);
+    let (mut inserted, mut busy, mut rounds) = (0, 0, 0);
     for round in 0.. {
-        assert!(round < 100, "the backfill never finished");
+        assert!(round < 200, "the backfill never finished");
+        rounds += 1;
         let reports =
-            futures::future::join_all(syncs.iter().map(|sync| runner::tick_sync(sync, Duration::from_secs(120)))).await;
+            futures::future::join_all(syncs.iter().map(|sync| runner::tick_sync(sync, Duration::from_secs(4)))).await;
         let mut done = false;
         for report in reports {
             let connection = report.unwrap().connections.remove(0);
@@ -66,6 +71,7 @@ async fn backfill(orders: usize, seed: u64, settings: SyncSettings) -> Backfill 
     let imported: BTreeSet<String> =
         h.stack.adapters.store.scan_orders().await.unwrap().iter().map(|o| o.id().to_string()).collect();
     Backfill {
+        rounds,
         missing: expected.difference(&imported).count(),
         imported: imported.len(),
         inserted,
@@ -78,6 +84,7 @@ async fn backfill(orders: usize, seed: u64, settings: SyncSettings) -> Backfill 
 #[tokio::test]
 async fn a_backfill_misses_nothing_when_amazon_pages_by_offset_over_changing_orders() {
     let result = backfill(5000, 61, SyncSettings::default()).await;
+    assert!(result.rounds >= 3, "the backfill spanned many invocations ({} rounds)", result.rounds);
     assert!(result.changed >= 100, "orders changed while the window was read ({})", result.changed);
     assert_eq!(result.missing, 0, "no actionable order skipped");
     assert_eq!(result.inserted as usize, result.imported, "every order inserted exactly once");
