@@ -102,7 +102,7 @@ async fn following_tokens_through_a_changing_window_skips_orders() {
     assert!(result.missing > 0, "offset paging over a changing set skips orders when tokens are followed");
 }
 
-/// One deployment serving sellers in two regions at once: each connection's calls go to its region's
+/// One deployment serving US, UK, German and Japanese sellers (three regions) at once: each connection's calls go to its region's
 /// host (the sandbox refuses another region's marketplaces), amounts stay in each marketplace's
 /// currency, and one connection revoked and one meeting `invalid_client` stop nobody else.
 #[tokio::test]
@@ -110,15 +110,18 @@ async fn connections_in_two_regions_import_side_by_side_while_others_fail() {
     const US: &str = "ATVPDKIKX0DER";
     const UK: &str = "A1F83G8C2ARO7P";
     const DE: &str = "A1PA6795UKMFR9";
-    let mut config = sandbox(90, 71, 600.0);
-    config.marketplace_ids = vec![US.into(), UK.into(), DE.into()];
+    const JP: &str = "A1VC38T7YXB528";
+    let mut config = sandbox(120, 71, 600.0);
+    config.marketplace_ids = vec![US.into(), UK.into(), DE.into(), JP.into()];
     let token = |name: &str| format!("Atzr|{name}");
-    config.refresh_tokens.extend(["a-fr-app", "b-us-revoked", "de-main", "uk-main"].map(token));
+    config.refresh_tokens.extend(["a-fr-app", "b-us-revoked", "de-main", "jp-main", "uk-main"].map(token));
     let clock = OffsetClock::default();
     // The harness adds `us-main`.
     let h = Harness::start(config, Arc::new(clock.clone()), options_for(600.0)).await;
-    assert!(h.sandbox.region_urls.contains_key("EU"), "the sandbox stands for the EU host too");
-    for (id, marketplace) in [("a-fr-app", "A13V1IB3VIYZZH"), ("b-us-revoked", US), ("de-main", DE), ("uk-main", UK)] {
+    assert!(h.sandbox.region_urls.contains_key("EU") && h.sandbox.region_urls.contains_key("FE"), "three hosts");
+    for (id, marketplace) in
+        [("a-fr-app", "A13V1IB3VIYZZH"), ("b-us-revoked", US), ("de-main", DE), ("jp-main", JP), ("uk-main", UK)]
+    {
         h.stack
             .add_connection(ConnectionSpec {
                 id: ConnectionId::parse(id).unwrap(),
@@ -143,7 +146,7 @@ async fn connections_in_two_regions_import_side_by_side_while_others_fail() {
         matches!(outcome("a-fr-app"), SyncOutcome::AppCredentialsRejected { hint } if hint.contains("set-credentials"))
     );
     assert!(matches!(outcome("b-us-revoked"), SyncOutcome::NeedsReauthorization { .. }));
-    for id in ["de-main", "uk-main", "us-main"] {
+    for id in ["de-main", "jp-main", "uk-main", "us-main"] {
         assert_eq!(outcome(id), SyncOutcome::UpToDate, "{id}");
     }
     let alert = h.stack.adapters.store.app_credentials_alert().await.unwrap().expect("a stack-wide alert");
@@ -153,7 +156,7 @@ async fn connections_in_two_regions_import_side_by_side_while_others_fail() {
     let expected = actionable(&orders);
     let stored = h.stack.adapters.store.scan_orders().await.unwrap();
     let ids: BTreeSet<String> = stored.iter().map(|o| o.id().to_string()).collect();
-    assert_eq!(ids, expected, "every actionable order of the US, UK and DE marketplaces, each imported once");
+    assert_eq!(ids, expected, "every actionable order of the US, UK, DE and JP marketplaces, each imported once");
     let currency = |marketplace: &str| -> BTreeSet<String> {
         stored
             .iter()
@@ -164,8 +167,9 @@ async fn connections_in_two_regions_import_side_by_side_while_others_fail() {
     assert_eq!(currency(UK), BTreeSet::from(["GBP".to_owned()]), "never converted");
     assert_eq!(currency(DE), BTreeSet::from(["EUR".to_owned()]));
     assert_eq!(currency(US), BTreeSet::from(["USD".to_owned()]));
+    assert_eq!(currency(JP), BTreeSet::from(["JPY".to_owned()]));
     let owners: BTreeSet<&str> = stored.iter().map(|o| o.connection_id.as_str()).collect();
-    assert_eq!(owners, BTreeSet::from(["de-main", "uk-main", "us-main"]));
+    assert_eq!(owners, BTreeSet::from(["de-main", "jp-main", "uk-main", "us-main"]));
 
     // The operator stores the app's current secret: the alert is gone and the connection imports.
     ops::set_app_credentials(
