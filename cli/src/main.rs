@@ -47,10 +47,11 @@ enum Command {
     Order { order_id: AmazonOrderId },
     /// Moves dead-lettered updates back to the updates queue to be tried again.
     Redrive {
-        #[arg(long, env = "SELLERBRIDGE_UPDATES_DLQ_URL")]
-        dlq_url: String,
-        /// The dead-letter queue is the outbound one (order events): its messages go back to the
-        /// outbound queue.
+        /// The dead-letter queue (default: the updates one, `SELLERBRIDGE_UPDATES_DLQ_URL`).
+        #[arg(long)]
+        dlq_url: Option<String>,
+        /// The dead-letter queue is the outbound one (order events; `--dlq-url` required): its messages
+        /// go back to the outbound queue.
         #[arg(long)]
         outbound: bool,
     },
@@ -182,9 +183,11 @@ impl OptionArgs {
                 Some(url) if url.trim().is_empty() => Some(None),
                 Some(url) => {
                     let parsed = url::Url::parse(url.trim()).with_context(|| format!("--outbound-url {url:?}"))?;
+                    // The events carry buyer PII: only over TLS, except to this machine.
+                    let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
                     anyhow::ensure!(
-                        matches!(parsed.scheme(), "https" | "http"),
-                        "--outbound-url must be an http(s) URL, not {url:?}"
+                        parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback),
+                        "--outbound-url must be an https URL (the events carry buyer data), not {url:?}"
                     );
                     Some(Some(parsed.to_string()))
                 }
@@ -335,8 +338,16 @@ async fn operate(command: Command) -> Result<()> {
         }
         Command::Order { order_id } => print(ops::order_summary(store, &order_id).await?),
         Command::Redrive { dlq_url, outbound } => {
-            let to = if outbound { &settings.outbound_queue_url } else { &settings.updates_queue_url };
-            let moved = ops::redrive_dead_letters(store, &adapters_sqs(&sdk), &dlq_url, to).await?;
+            let (dlq_url, target) = match (dlq_url, outbound) {
+                (Some(dlq), true) => (dlq, ops::Redrive::OrderEvents(&settings.outbound_queue_url)),
+                (None, true) => anyhow::bail!("--outbound needs --dlq-url (the OutboundDeadLetterQueueUrl output)"),
+                (dlq, false) => (
+                    dlq.or_else(|| std::env::var("SELLERBRIDGE_UPDATES_DLQ_URL").ok())
+                        .context("--dlq-url or SELLERBRIDGE_UPDATES_DLQ_URL names the updates dead-letter queue")?,
+                    ops::Redrive::Confirmations(&settings.updates_queue_url),
+                ),
+            };
+            let moved = ops::redrive_dead_letters(store, &adapters_sqs(&sdk), &dlq_url, target).await?;
             println!("{moved} updates moved back to the queue");
         }
         Command::RedactionDryRun => {

@@ -116,7 +116,8 @@ pub struct OrderChangeSubscription {
 
 /// Points Amazon's ORDER_CHANGE notifications for a connection at the stack's notifications queue: the
 /// SQS destination (one per app and region, created with a grantless token, found again if it exists)
-/// and the seller's subscription for the connection's marketplace.
+/// and the seller's subscription (one per seller, for all its marketplaces: a second connection of the
+/// seller finds it and changes nothing).
 pub async fn subscribe_order_changes(
     adapters: &Adapters,
     spapi: &SpApiClient,
@@ -160,9 +161,7 @@ pub async fn subscribe_order_changes(
             created: false,
         });
     }
-    let marketplaces = [connection.marketplace_id.to_string()];
-    let subscription =
-        spapi.create_subscription(&auth, ORDER_CHANGE, &destination.destination_id, &marketplaces).await?;
+    let subscription = spapi.create_subscription(&auth, ORDER_CHANGE, &destination.destination_id).await?;
     Ok(OrderChangeSubscription {
         connection_id: connection_id.clone(),
         destination_id: destination.destination_id,
@@ -242,17 +241,31 @@ pub async fn order_summary(store: &DynamoStore, id: &AmazonOrderId) -> Result<se
     }))
 }
 
-/// Moves every message of the dead-letter queue back to `queue_url` (the updates or the outbound queue),
-/// first resetting a confirmation's package from `dead_lettered` to `queued` (taking its quantities on the
-/// order again) so the sender tries it again. A package whose units were shipped by another package since is left dead-lettered, its message
+/// Which messages a redrive moves, and to which queue.
+#[derive(Debug, Clone, Copy)]
+pub enum Redrive<'a> {
+    /// `confirmShipment` updates, back to the updates queue at this URL.
+    Confirmations(&'a str),
+    /// Order events for the merchant, back to the outbound queue at this URL.
+    OrderEvents(&'a str),
+}
+
+/// Moves every message of the dead-letter queue back to its queue (a message of the other kind is left
+/// where it is, with a line on standard error), first resetting a confirmation's package from
+/// `dead_lettered` to `queued` (taking its quantities on the order again) so the sender tries it again. A package whose units were shipped by another package since is left dead-lettered, its message
 /// left in the dead-letter queue, with a line on standard error. Returns how many were moved.
 pub async fn redrive_dead_letters(
     store: &DynamoStore,
     sqs: &aws_sdk_sqs::Client,
     dlq_url: &str,
-    queue_url: &str,
+    target: Redrive<'_>,
 ) -> Result<usize> {
+    let queue_url = match target {
+        Redrive::Confirmations(url) | Redrive::OrderEvents(url) => url,
+    };
     let mut moved = 0;
+    // Messages left in place come round again: once every message received is one of them, it is done.
+    let mut left: std::collections::HashSet<String> = std::collections::HashSet::new();
     loop {
         let received = sqs
             .receive_message()
@@ -264,13 +277,31 @@ pub async fn redrive_dead_letters(
             .send()
             .await?;
         let messages = received.messages.unwrap_or_default();
-        if messages.is_empty() {
+        if messages.iter().all(|m| m.message_id().is_some_and(|id| left.contains(id))) {
+            for message in &messages {
+                show_again(sqs, dlq_url, message).await?;
+            }
             return Ok(moved);
         }
         for message in messages {
             let body = message.body().unwrap_or_default();
             let update: UpdateMessage =
                 serde_json::from_str(body).context("a dead-letter message is not an update message")?;
+            let belongs = matches!(
+                (&update, target),
+                (UpdateMessage::ConfirmShipment { .. }, Redrive::Confirmations(_))
+                    | (UpdateMessage::DeliverWebhook { .. }, Redrive::OrderEvents(_))
+            );
+            if !belongs {
+                if left.insert(message.message_id().unwrap_or_default().to_owned()) {
+                    eprintln!(
+                        "left in the dead-letter queue: a message of another queue (order {})",
+                        update.order_id()
+                    );
+                }
+                show_again(sqs, dlq_url, &message).await?;
+                continue;
+            }
             let mut requeue = true;
             // An order event needs nothing reset: its message goes back as it is.
             if let UpdateMessage::ConfirmShipment { order_id, package_id } = &update
@@ -303,6 +334,17 @@ pub async fn redrive_dead_letters(
             moved += usize::from(requeue);
         }
     }
+}
+
+/// Makes a received message visible again at once, for the redrive it belongs to.
+async fn show_again(sqs: &aws_sdk_sqs::Client, queue_url: &str, message: &aws_sdk_sqs::types::Message) -> Result<()> {
+    sqs.change_message_visibility()
+        .queue_url(queue_url)
+        .receipt_handle(message.receipt_handle().unwrap_or_default())
+        .visibility_timeout(0)
+        .send()
+        .await?;
+    Ok(())
 }
 
 /// Creates the secret, or stores a new value in it if it exists.

@@ -39,3 +39,33 @@ fn every_function_binary_named_in_the_template_exists_in_the_workspace() {
         .collect();
     assert_eq!(binaries, crates);
 }
+
+/// Every queue is consumed by the function whose handler reads its messages.
+#[test]
+fn each_queue_triggers_the_function_that_understands_its_messages() {
+    let template: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).unwrap();
+    let mut consumers: BTreeSet<(String, String)> = BTreeSet::new();
+    for resource in template["Resources"].as_mapping().unwrap().values() {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned();
+        for event in resource["Properties"]["Events"].as_mapping().into_iter().flat_map(|events| events.values()) {
+            if event["Type"] == "SQS" {
+                // `!GetAtt NotificationsQueue.Arn`, a tagged value.
+                let reference = serde_yaml::to_string(&event["Properties"]["Queue"]).unwrap();
+                let queue = reference.trim().trim_start_matches("!GetAtt ").trim_end_matches(".Arn").to_owned();
+                consumers.insert((queue, binary.clone()));
+            }
+        }
+    }
+    let expected: BTreeSet<(String, String)> = [
+        ("NotificationsQueue", "order-notifications"),
+        ("OutboundQueue", "update-sender"),
+        ("UpdatesQueue", "update-sender"),
+    ]
+    .into_iter()
+    .map(|(queue, binary)| (queue.to_owned(), binary.to_owned()))
+    .collect();
+    assert_eq!(consumers, expected);
+}

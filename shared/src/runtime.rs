@@ -13,7 +13,9 @@ use crate::domain::ids::ConnectionId;
 use crate::domain::marketplace::{Marketplace, Region, UnknownMarketplace};
 use crate::queue::{SqsDeadLetters, SqsUpdateQueue};
 use crate::secrets::{RefreshTokenSecret, SecretError, SecretStore};
-use crate::spapi::{AppCredentials, Endpoints, Grant, LwaClient, RateLimiter, SellerAuth, SpApiClient};
+use crate::spapi::{
+    AppCredentials, AppCredentialsSource, Endpoints, Grant, LwaClient, RateLimiter, SellerAuth, SpApiClient,
+};
 use crate::store::{DynamoRateLimiter, DynamoStore};
 
 /// Seller credentials by connection and credentials version, with when they were read.
@@ -169,10 +171,14 @@ impl Adapters {
         SqsDeadLetters::new(self.sqs.clone(), queue_url)
     }
 
-    /// The SP-API client, with the app's LWA credentials read from Secrets Manager.
+    /// The SP-API client, with the app's LWA credentials read from Secrets Manager (and read again when
+    /// Login with Amazon rejects them: the operator may have rotated them since).
     pub async fn spapi_client(&self, settings: &Settings) -> Result<SpApiClient, SecretError> {
         let app: AppCredentials = self.secrets.json(&settings.lwa_secret_id).await?;
-        let lwa = LwaClient::new(self.http.clone(), settings.endpoints.lwa_token.clone(), app, self.clock.clone());
+        let source =
+            Arc::new(SecretAppCredentials { secrets: self.secrets.clone(), id: settings.lwa_secret_id.clone() });
+        let lwa = LwaClient::new(self.http.clone(), settings.endpoints.lwa_token.clone(), app, self.clock.clone())
+            .reloading_from(source);
         Ok(SpApiClient::new(self.http.clone(), settings.endpoints.clone(), lwa, self.limiter.clone()))
     }
 
@@ -205,6 +211,19 @@ impl Adapters {
 
     fn lock_credentials(&self) -> std::sync::MutexGuard<'_, CredentialsCache> {
         self.credentials.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The app's LWA credentials in their secret.
+struct SecretAppCredentials {
+    secrets: SecretStore,
+    id: String,
+}
+
+#[async_trait::async_trait]
+impl AppCredentialsSource for SecretAppCredentials {
+    async fn load(&self) -> Result<AppCredentials, String> {
+        self.secrets.json(&self.id).await.map_err(|e| e.to_string())
     }
 }
 

@@ -130,7 +130,7 @@ pub async fn sync_until_current(deps: &SyncDeps, max_runs: usize, progress: &dyn
                 c.connection_id, c.pages, c.inserted, c.updated, c.skipped, c.unreadable, c.outcome
             ));
             match &c.outcome {
-                SyncOutcome::UpToDate => {}
+                SyncOutcome::UpToDate | SyncOutcome::NotDue => {}
                 SyncOutcome::Paused { .. } => current = false,
                 other => bail!("sync of {} ended in {other:?}", c.connection_id),
             }

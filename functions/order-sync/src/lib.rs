@@ -20,7 +20,9 @@ use sellerbridge_core::domain::status::{AmazonStatus, FulfilledBy, import_decisi
 use sellerbridge_core::domain::view::OrderEvent;
 use sellerbridge_core::queue::{UpdateMessage, UpdateQueue};
 use sellerbridge_core::runtime::{Adapters, CredentialsError};
-use sellerbridge_core::spapi::{SearchOrdersQuery, SellerAuth, SpApiClient, SpApiError, UnreadableOrder, WaitBudget};
+use sellerbridge_core::spapi::{
+    Refusal, SearchOrdersQuery, SellerAuth, SpApiClient, SpApiError, UnreadableOrder, WaitBudget,
+};
 use sellerbridge_core::store::{
     AppCredentialsAlert, CursorRecord, StoreError, SyncWindow, UnreadableRecord, UpsertOutcome,
 };
@@ -110,6 +112,8 @@ pub struct ConnectionReport {
 pub enum SyncOutcome {
     /// The cursor reached the window's end.
     UpToDate,
+    /// The connection's sync interval has not passed since its last window: nothing was asked.
+    NotDue,
     /// Stopped before the deadline or for quota; the next run resumes the saved page.
     Paused {
         reason: String,
@@ -250,7 +254,9 @@ async fn sync_leased(
         Err(SyncError::Amazon(SpApiError::Throttled { operation, retry_after })) => SyncOutcome::Paused {
             reason: format!("{operation} quota exhausted; next token in {}s", retry_after.as_secs()),
         },
-        Err(SyncError::Amazon(e @ SpApiError::Paused { .. })) => SyncOutcome::Paused { reason: e.to_string() },
+        Err(SyncError::Amazon(e @ SpApiError::Paused { refusal: Refusal::Throttled, .. })) => {
+            SyncOutcome::Paused { reason: e.to_string() }
+        }
         Err(SyncError::Store(StoreError::Conflict { .. })) => SyncOutcome::Paused {
             reason: "the sync cursor was changed meanwhile (import date reset?); the next run starts from it".into(),
         },
@@ -264,8 +270,10 @@ async fn sync_leased(
 /// Amazon refused the connection's refresh token: it stops until the seller re-authorizes the app.
 pub async fn flag_reauthorization(adapters: &Adapters, connection: &Connection, detail: String) {
     warn!(connection_id = %connection.id, detail, "Amazon refused the refresh token; connection needs re-authorization");
-    let flagged = connection.needing_reauthorization(adapters.clock.now(), detail);
-    if let Err(e) = adapters.store.put_connection(&flagged).await {
+    let now = adapters.clock.now();
+    if let Err(e) =
+        adapters.store.flag_needs_reauthorization(&connection.id, connection.credentials_version, now, detail).await
+    {
         warn!(error = %e, "could not flag the connection");
     }
 }
@@ -331,9 +339,11 @@ async fn run_windows(
             Some(window) => window,
             None => {
                 let before = now - settings.settle_delay - settings.clock_skew_margin;
-                let due = sync_now || connection.sync_due(cursor.committed_until, before);
-                if before <= cursor.committed_until || !due {
+                if before <= cursor.committed_until {
                     return Ok(SyncOutcome::UpToDate);
+                }
+                if !sync_now && !connection.sync_due(cursor.committed_until, before) {
+                    return Ok(SyncOutcome::NotDue);
                 }
                 let window = SyncWindow::open(cursor.committed_until - settings.overlap, before);
                 cursor.window = Some(window.clone());

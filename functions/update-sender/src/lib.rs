@@ -19,7 +19,7 @@ use sellerbridge_core::domain::shipment::{Package, PackageState, record_confirme
 use sellerbridge_core::queue::{MAX_DELAY, UpdateMessage, UpdateQueue};
 use sellerbridge_core::runtime::Adapters;
 use sellerbridge_core::spapi::models::ConfirmShipmentRequest;
-use sellerbridge_core::spapi::{SellerAuth, SpApiClient, SpApiError, WaitBudget};
+use sellerbridge_core::spapi::{Refusal, SellerAuth, SpApiClient, SpApiError, WaitBudget};
 use sellerbridge_core::store::{AppCredentialsAlert, StoreError, Versioned};
 use sellerbridge_core::webhook::signature::SigningKey;
 use tracing::{Instrument, error, info, info_span, warn};
@@ -299,7 +299,8 @@ async fn failed_attempt(
     let store = &deps.adapters.store;
     package.claimed_at = None;
     match error {
-        SpApiError::Throttled { retry_after, .. } | SpApiError::Paused { retry_after, .. } => {
+        SpApiError::Throttled { retry_after, .. }
+        | SpApiError::Paused { retry_after, refusal: Refusal::Throttled, .. } => {
             package.throttle_deferrals += 1;
             store.save_package(&package, version).await?;
             let delay = throttle_delay(retry_after, attempt.batch_size);
@@ -309,7 +310,10 @@ async fn failed_attempt(
         }
         SpApiError::NeedsReauthorization(detail) => {
             warn!(detail, "Amazon refused the refresh token; flagging the connection and holding the update");
-            store.put_connection(&attempt.connection.needing_reauthorization(attempt.now, detail)).await?;
+            let connection = attempt.connection;
+            store
+                .flag_needs_reauthorization(&connection.id, connection.credentials_version, attempt.now, detail)
+                .await?;
             store.save_package(&package, version).await?;
             deps.queue.send(attempt.message, MAX_DELAY).await?;
             Ok(Outcome::Done)

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::limiter::{Acquired, RateKey, RateLimiter};
 use super::lwa::{Grant, LwaClient};
 use super::models::{self, ConfirmShipmentRequest, ErrorList, GetOrderResponse, SearchOrdersResponse};
-use super::{Operation, SpApiError};
+use super::{Operation, Refusal, SpApiError};
 use crate::domain::breaker::{Breaker, BreakerPolicy, CoolDown};
 use crate::domain::ids::{AmazonOrderId, ConnectionId, MarketplaceId, SellerId};
 use crate::domain::marketplace::Region;
@@ -103,7 +103,9 @@ impl SellerAuth {
     }
 }
 
-/// One window of `searchOrders`: orders updated in `[updated_after, updated_before)`.
+/// One window of `searchOrders`: orders updated between `updated_after` and `updated_before`, both
+/// sent as whole seconds (truncated) and both inclusive at Amazon, so consecutive slices overlap by
+/// their shared second rather than leave a gap.
 #[derive(Debug, Clone)]
 pub struct SearchOrdersQuery {
     pub marketplace_id: MarketplaceId,
@@ -142,8 +144,9 @@ pub struct SpApiClient {
     /// Rates Amazon reported in `x-amzn-RateLimit-Limit`, per seller and operation, for as long as this
     /// client lives (one Lambda container).
     observed_rates: Mutex<HashMap<RateKey, f64>>,
-    /// Per seller and operation: paused after Amazon refused several calls in a row.
-    breakers: Mutex<HashMap<RateKey, Breaker>>,
+    /// Per seller and operation, in this container: paused after Amazon refused several calls in a row,
+    /// and the kind of the last refusal.
+    breakers: Mutex<HashMap<RateKey, (Breaker, Refusal)>>,
     breaker_policy: BreakerPolicy,
 }
 
@@ -248,19 +251,16 @@ impl SpApiClient {
         })
     }
 
-    /// Subscribes the seller to `notification_type` at a destination, for the given marketplaces.
+    /// Subscribes the seller to `notification_type` at a destination, for every marketplace: Amazon
+    /// keeps one subscription per seller and type, so a filter would leave out the seller's other
+    /// connections (the consumer routes each notification by its marketplace).
     pub async fn create_subscription(
         &self,
         auth: &SellerAuth,
         notification_type: &str,
         destination_id: &str,
-        marketplace_ids: &[String],
     ) -> Result<models::Subscription, SpApiError> {
-        let body = serde_json::json!({
-            "payloadVersion": "1.0",
-            "destinationId": destination_id,
-            "processingDirective": {"eventFilter": {"eventFilterType": notification_type, "marketplaceIds": marketplace_ids}},
-        });
+        let body = serde_json::json!({"payloadVersion": "1.0", "destinationId": destination_id});
         let path = format!("/notifications/v1/subscriptions/{notification_type}");
         let answer: models::Payload<models::Subscription> = self
             .call(auth, Operation::CreateSubscription, Method::POST, &path, &[], Some(&body), WaitBudget::none())
@@ -346,17 +346,23 @@ impl SpApiClient {
                 Ok(response) => self.classify(operation, response).await,
                 Err(e) => transient(operation, e),
             };
-            // A 429 storm pauses the seller until its quota could have refilled whole (a few times that at
-            // most); a 403 storm for a minute at first (a withdrawn role is not restored sooner).
+            // A 429 storm pauses the seller for two tokens' refill at first, up to the quota's full refill;
+            // a 403 storm for a minute at first (a withdrawn role is not restored sooner). Any other answer
+            // from Amazon breaks the run of refusals.
             let refused = match &failure {
                 SpApiError::Throttled { .. } => {
-                    let refill = full_refill_time(quota);
-                    Some(("429 QuotaExceeded", CoolDown { first: refill, longest: refill * 4 }))
+                    let full = full_refill_time(quota);
+                    let first = (token_refill_time(quota) * 2).clamp(chrono::Duration::seconds(1), full);
+                    Some((Refusal::Throttled, CoolDown { first, longest: full }))
                 }
                 SpApiError::Forbidden { .. } if refreshed_token => Some((
-                    "403 with a fresh access token",
+                    Refusal::Forbidden,
                     CoolDown { first: chrono::Duration::minutes(1), longest: chrono::Duration::minutes(15) },
                 )),
+                SpApiError::Rejected { .. } | SpApiError::Decode { .. } => {
+                    self.lock_breakers().remove(&key);
+                    None
+                }
                 _ => None,
             };
             if let Some((refusal, cool_down)) = refused
@@ -398,34 +404,40 @@ impl SpApiClient {
     /// The pause in force for this seller and operation, if its breaker is open.
     fn paused(&self, key: &RateKey) -> Option<SpApiError> {
         let now = self.lwa.clock().now();
-        let until = self.lock_breakers().get(key)?.open_until(now)?;
+        let breakers = self.lock_breakers();
+        let (breaker, refusal) = breakers.get(key)?;
+        let until = breaker.open_until(now)?;
         Some(SpApiError::Paused {
             operation: key.operation.name(),
             retry_after: (until - now).to_std().unwrap_or_default(),
-            reason: "the breaker is open".into(),
+            refusal: *refusal,
         })
     }
 
     /// Counts a refusal; the pause it starts, if it opened the breaker.
-    fn refused(&self, key: &RateKey, refusal: &str, cool_down: CoolDown) -> Option<SpApiError> {
+    fn refused(&self, key: &RateKey, refusal: Refusal, cool_down: CoolDown) -> Option<SpApiError> {
         let now = self.lwa.clock().now();
-        let until =
-            self.lock_breakers().entry(key.clone()).or_default().refused(now, cool_down, &self.breaker_policy)?;
+        let until = {
+            let mut breakers = self.lock_breakers();
+            let (breaker, last) = breakers.entry(key.clone()).or_insert((Breaker::default(), refusal));
+            *last = refusal;
+            breaker.refused(now, cool_down, &self.breaker_policy)?
+        };
         tracing::warn!(
             operation = key.operation.name(),
             seller_id = %key.seller_id,
-            refusal,
+            refusal = %refusal,
             until = %until,
             "Amazon keeps refusing this seller's calls; pausing them"
         );
         Some(SpApiError::Paused {
             operation: key.operation.name(),
             retry_after: (until - now).to_std().unwrap_or_default(),
-            reason: format!("{refusal}, several times in a row"),
+            refusal,
         })
     }
 
-    fn lock_breakers(&self) -> std::sync::MutexGuard<'_, HashMap<RateKey, Breaker>> {
+    fn lock_breakers(&self) -> std::sync::MutexGuard<'_, HashMap<RateKey, (Breaker, Refusal)>> {
         self.breakers.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
@@ -581,8 +593,16 @@ fn backoff(attempt: u32) -> Duration {
 
 /// How long an empty bucket takes to fill up again (at least a second).
 fn full_refill_time(quota: Quota) -> chrono::Duration {
-    let seconds = if quota.rate_per_second > 0.0 { quota.burst / quota.rate_per_second } else { 60.0 };
-    chrono::Duration::milliseconds((seconds.max(1.0) * 1000.0) as i64)
+    chrono::Duration::milliseconds((tokens_time(quota, quota.burst).max(1.0) * 1000.0) as i64)
+}
+
+/// How long the bucket takes to give one token back.
+fn token_refill_time(quota: Quota) -> chrono::Duration {
+    chrono::Duration::milliseconds((tokens_time(quota, 1.0) * 1000.0) as i64)
+}
+
+fn tokens_time(quota: Quota, tokens: f64) -> f64 {
+    if quota.rate_per_second > 0.0 { tokens / quota.rate_per_second } else { 60.0 }
 }
 
 fn refill_time(quota: Quota) -> Duration {
@@ -673,25 +693,25 @@ mod rate_limit_tests {
         for _ in 0..4 {
             assert!(matches!(send(&client, &seller).await, Err(SpApiError::Throttled { .. })));
         }
-        // Paused until the seller's confirmShipment bucket (9 tokens at 1.9 a second) could be full again.
+        // Paused for two tokens' refill of the seller's confirmShipment bucket (1.9 a second).
         let first = match send(&client, &seller).await {
-            Err(SpApiError::Paused { retry_after, .. }) => retry_after,
+            Err(SpApiError::Paused { retry_after, refusal: Refusal::Throttled, .. }) => retry_after,
             other => panic!("{other:?}"),
         };
-        assert!((4.5..5.0).contains(&first.as_secs_f64()), "{first:?}");
+        assert!((1.0..1.1).contains(&first.as_secs_f64()), "{first:?}");
         let left = script.lock().unwrap().len();
         assert!(matches!(send(&client, &seller).await, Err(SpApiError::Paused { .. })));
         assert_eq!(script.lock().unwrap().len(), left, "a paused call never reaches Amazon");
         assert!(matches!(send(&client, &auth("A2OTHER")).await, Ok(())), "other sellers are not paused");
 
-        clock.advance(chrono::Duration::seconds(5));
+        clock.advance(chrono::Duration::seconds(2));
         let reopened = send(&client, &seller).await;
         assert!(
             matches!(&reopened, Err(SpApiError::Paused { retry_after, .. })
                 if *retry_after > first * 2 - std::time::Duration::from_millis(50)),
             "the one call let through was refused: twice as long ({reopened:?})"
         );
-        clock.advance(chrono::Duration::seconds(10));
+        clock.advance(chrono::Duration::seconds(3));
         send(&client, &seller).await.unwrap();
         assert!(
             client

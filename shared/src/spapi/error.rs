@@ -10,8 +10,8 @@ pub enum SpApiError {
     Throttled { operation: &'static str, retry_after: Duration },
     /// Amazon refused this seller's calls of this operation several times in a row (429 or 403): they
     /// are paused for a cool-down instead of being sent again ([`crate::domain::breaker`]).
-    #[error("{operation} paused for this seller for {retry_after:?}: Amazon kept refusing it ({reason})")]
-    Paused { operation: &'static str, retry_after: Duration, reason: String },
+    #[error("{operation} paused for this seller for {retry_after:?}: Amazon kept refusing it ({refusal})")]
+    Paused { operation: &'static str, retry_after: Duration, refusal: Refusal },
     /// The refresh token was revoked or expired: the seller must re-authorize. Never retried.
     #[error("connection needs re-authorization: Login with Amazon answered invalid_grant ({0})")]
     NeedsReauthorization(String),
@@ -32,9 +32,31 @@ pub enum SpApiError {
     Decode { operation: &'static str, message: String },
 }
 
+/// Why Amazon kept refusing a seller's calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// 429 QuotaExceeded: another app may be spending the same quota.
+    Throttled,
+    /// 403 even with a fresh access token: a role withdrawn, or access revoked.
+    Forbidden,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Throttled => "429 QuotaExceeded, several times in a row",
+            Self::Forbidden => "403 with a fresh access token, several times in a row",
+        })
+    }
+}
+
 impl SpApiError {
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Throttled { .. } | Self::Paused { .. } | Self::Transient { .. })
+        // A seller paused for 403s lacks a role or access: waiting alone does not cure it.
+        matches!(
+            self,
+            Self::Throttled { .. } | Self::Paused { refusal: Refusal::Throttled, .. } | Self::Transient { .. }
+        )
     }
 
     /// Amazon's error code, for matching "already shipped"-type answers.

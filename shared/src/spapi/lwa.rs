@@ -79,17 +79,42 @@ struct TokenError {
     error_description: String,
 }
 
+/// Where the app's current credentials can be read again (its secret), after Login with Amazon
+/// rejected the ones in hand: the operator may have stored new ones since this container started.
+#[async_trait::async_trait]
+pub trait AppCredentialsSource: Send + Sync {
+    async fn load(&self) -> Result<AppCredentials, String>;
+}
+
+/// The app's credentials are read again at most this often.
+const RELOAD_INTERVAL: Duration = Duration::minutes(1);
+
 pub struct LwaClient {
     http: reqwest::Client,
     token_url: url::Url,
-    app: AppCredentials,
+    app: Mutex<AppCredentials>,
+    source: Option<std::sync::Arc<dyn AppCredentialsSource>>,
+    last_reload: Mutex<Option<DateTime<Utc>>>,
     clock: SharedClock,
     cache: Mutex<HashMap<String, CachedToken>>,
 }
 
 impl LwaClient {
     pub fn new(http: reqwest::Client, token_url: url::Url, app: AppCredentials, clock: SharedClock) -> Self {
-        Self { http, token_url, app, clock, cache: Mutex::new(HashMap::new()) }
+        Self {
+            http,
+            token_url,
+            app: Mutex::new(app),
+            source: None,
+            last_reload: Mutex::new(None),
+            clock,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Reads the app's credentials again from `source` when Login with Amazon rejects them.
+    pub fn reloading_from(self, source: std::sync::Arc<dyn AppCredentialsSource>) -> Self {
+        Self { source: Some(source), ..self }
     }
 
     /// An access token for the connection keyed `cache_key`, from the cache while it is fresh.
@@ -98,7 +123,13 @@ impl LwaClient {
         if let Some(cached) = self.cached(cache_key).filter(|t| t.expires_at - REFRESH_MARGIN > now) {
             return Ok(cached.access_token);
         }
-        let fresh = self.request_token(grant).await?;
+        let fresh = match self.request_token(grant).await {
+            Err(SpApiError::InvalidClient(detail)) if self.reload_credentials().await => {
+                tracing::info!(detail, "the app's credentials changed since they were read; asking again");
+                self.request_token(grant).await?
+            }
+            other => other?,
+        };
         let token = fresh.access_token.clone();
         self.lock_cache().insert(
             cache_key.to_owned(),
@@ -125,7 +156,33 @@ impl LwaClient {
         self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Reads the app's credentials again (at most once a minute); whether they differ from those in hand.
+    async fn reload_credentials(&self) -> bool {
+        let Some(source) = &self.source else { return false };
+        let now = self.clock.now();
+        {
+            let mut last = self.last_reload.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if last.is_some_and(|at| now - at < RELOAD_INTERVAL) {
+                return false;
+            }
+            *last = Some(now);
+        }
+        match source.load().await {
+            Ok(loaded) => {
+                let mut app = self.app.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let changed = loaded.client_id != app.client_id || loaded.client_secret != app.client_secret;
+                *app = loaded;
+                changed
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the app's credentials again");
+                false
+            }
+        }
+    }
+
     async fn request_token(&self, grant: &Grant) -> Result<TokenResponse, SpApiError> {
+        let app = self.app.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
         let (grant_type, (name, value)) = match grant {
             Grant::Seller(refresh_token) => ("refresh_token", ("refresh_token", refresh_token.expose())),
             Grant::Grantless { scope } => ("client_credentials", ("scope", *scope)),
@@ -133,8 +190,8 @@ impl LwaClient {
         let form = [
             ("grant_type", grant_type),
             (name, value),
-            ("client_id", self.app.client_id.as_str()),
-            ("client_secret", self.app.client_secret.as_str()),
+            ("client_id", app.client_id.as_str()),
+            ("client_secret", app.client_secret.as_str()),
         ];
         let response = self
             .http

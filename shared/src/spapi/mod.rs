@@ -10,7 +10,7 @@ mod operation;
 pub mod wire_pii;
 
 pub use client::{Endpoints, SearchOrdersQuery, SearchPage, SellerAuth, SpApiClient, UnreadableOrder, WaitBudget};
-pub use error::SpApiError;
+pub use error::{Refusal, SpApiError};
 pub use limiter::{Acquired, RateKey, RateLimiter};
-pub use lwa::{AppCredentials, Grant, LwaClient, RefreshToken};
+pub use lwa::{AppCredentials, AppCredentialsSource, Grant, LwaClient, RefreshToken};
 pub use operation::Operation;

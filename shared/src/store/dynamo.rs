@@ -198,7 +198,43 @@ impl DynamoStore {
             ConnectionState::Disabled { .. } => "disabled",
         };
         item.insert("state".into(), s(state));
+        item.insert("credentials_version".into(), n(connection.credentials_version));
         self.put(item, None).await
+    }
+
+    /// Marks the connection as needing re-authorization, from its stored copy (not the caller's, which
+    /// may predate an operator's change), unless a new refresh token was stored since the one Amazon
+    /// refused (`credentials_version`). Whether it was marked.
+    pub async fn flag_needs_reauthorization(
+        &self,
+        id: &ConnectionId,
+        credentials_version: u32,
+        since: DateTime<Utc>,
+        reason: String,
+    ) -> Result<bool, StoreError> {
+        let Some(stored) = self.get_connection(id).await? else { return Ok(false) };
+        if stored.credentials_version != credentials_version {
+            return Ok(false);
+        }
+        let flagged = stored.needing_reauthorization(since, reason);
+        let key = keys::connection(id);
+        let mut item = record(&key, &flagged)?;
+        item.insert("state".into(), s("needs_reauthorization"));
+        item.insert("credentials_version".into(), n(credentials_version));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#v) OR #v = :v")
+            .expression_attribute_names("#v", "credentials_version")
+            .expression_attribute_values(":v", n(credentials_version))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        match self.put_checked(put).await {
+            Ok(()) => Ok(true),
+            // A new refresh token was stored meanwhile.
+            Err(StoreError::Conflict { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn get_connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {

@@ -33,7 +33,7 @@ async fn dead_lettered_updates_can_be_redriven_and_then_go_through() {
         store,
         &h.stack.clients.sqs,
         &h.stack.queues.updates_dlq_url,
-        &h.stack.queues.updates_url,
+        ops::Redrive::Confirmations(&h.stack.queues.updates_url),
     )
     .await
     .unwrap();

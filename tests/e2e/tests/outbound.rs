@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use order_sync::SyncSettings;
 use sellerbridge_cli::local::runner::{self, SqsPoller};
+use sellerbridge_cli::ops::{self, Redrive};
 use sellerbridge_core::domain::clock::OffsetClock;
 use sellerbridge_core::webhook::signature::{SIGNATURE_HEADER, SigningKey};
 use sellerbridge_e2e::{Harness, actionable, options_for, sandbox};
@@ -132,4 +133,21 @@ async fn order_events_are_signed_retried_once_per_version_and_dead_lettered_when
     assert_eq!(failures.len(), 1);
     assert!(failures[0].reason.contains("503"), "{:?}", failures[0]);
     assert_eq!(failures[0].order_id, order_id);
+
+    // The receiver is fixed; the operator redrives the order event (a confirmations redrive leaves it).
+    receiver.script.lock().unwrap().clear();
+    let outbound_dlq = h.stack.queue_url("OutboundDeadLetterQueue").unwrap();
+    let sqs = &h.stack.clients.sqs;
+    let store = &h.stack.adapters.store;
+    let wrong = Redrive::Confirmations(&h.stack.queues.updates_url);
+    assert_eq!(ops::redrive_dead_letters(store, sqs, &outbound_dlq, wrong).await.unwrap(), 0);
+    let outbound_queue = h.stack.queue_url("OutboundQueue").unwrap();
+    let moved =
+        ops::redrive_dead_letters(store, sqs, &outbound_dlq, Redrive::OrderEvents(&outbound_queue)).await.unwrap();
+    assert_eq!(moved, 1);
+    let before = receiver.received(key).len();
+    drain(&h, &sender).await;
+    let delivered = receiver.received(key);
+    assert_eq!(delivered.len(), before + 1);
+    assert_eq!(delivered[before]["type"], "order.cancelled");
 }

@@ -266,7 +266,7 @@ async fn a_sync_interval_and_switching_off_are_honoured_by_the_next_run() {
     advance(&h, &clock, chrono::Duration::minutes(10)).await;
     let before = search_calls(&h).await.len();
     let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
-    assert_eq!(report.connections[0].outcome, SyncOutcome::UpToDate);
+    assert_eq!(report.connections[0].outcome, SyncOutcome::NotDue);
     assert_eq!(search_calls(&h).await.len(), before, "not due for another twenty minutes");
     let stop_at = tokio::time::Instant::now() + Duration::from_secs(30);
     order_sync::sync(&sync, Some(&h.connection.id), stop_at).await.unwrap();
@@ -303,4 +303,26 @@ async fn a_seller_amazon_keeps_throttling_is_paused_not_hammered() {
     let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
     assert!(matches!(report.connections[0].outcome, SyncOutcome::Paused { .. }));
     assert_eq!(search_calls(&h).await.len() - before, refused, "no call while the seller is paused");
+}
+
+/// The app's client secret was rotated at Amazon: the stack-wide alert is raised, and once the operator
+/// stores the new secret a warm function reads it again and carries on, without a cold start.
+#[tokio::test]
+async fn a_rotated_app_secret_is_picked_up_by_warm_functions_once_stored() {
+    let clock = OffsetClock::default();
+    let mut config = sandbox(15, 41, 600.0);
+    config.client_secret = "rotated-client-secret".into();
+    let h = Harness::start(config, Arc::new(clock.clone()), options_for(600.0)).await;
+    let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
+    let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    assert!(matches!(report.connections[0].outcome, SyncOutcome::AppCredentialsRejected { .. }), "{report:?}");
+    let store = &h.stack.adapters.store;
+    assert!(store.app_credentials_alert().await.unwrap().is_some());
+
+    let rotated = r#"{"client_id": "sandbox-client-id", "client_secret": "rotated-client-secret"}"#;
+    ops::set_app_credentials(store, &h.stack.clients.secrets, &h.stack.settings.lwa_secret_id, rotated).await.unwrap();
+    advance(&h, &clock, chrono::Duration::minutes(2)).await;
+    let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(report.connections[0].outcome, SyncOutcome::UpToDate, "the same (warm) deps read the new secret");
+    assert!(store.app_credentials_alert().await.unwrap().is_none());
 }
