@@ -24,7 +24,7 @@ use sellerbridge_core::spapi::{
     Refusal, SearchOrdersQuery, SellerAuth, SpApiClient, SpApiError, UnreadableOrder, WaitBudget,
 };
 use sellerbridge_core::store::{
-    AppCredentialsAlert, CursorRecord, StoreError, SyncWindow, UnreadableRecord, UpsertOutcome,
+    AppCredentialsAlert, CursorRecord, PendingWebhook, StoreError, SyncWindow, UnreadableRecord, UpsertOutcome,
 };
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
@@ -233,6 +233,7 @@ async fn sync_leased(
     report: &mut ConnectionReport,
 ) -> SyncOutcome {
     let result = async {
+        queue_pending_webhooks(&deps.adapters, connection).await?;
         let auth = deps.adapters.seller_auth(connection).await?;
         let outcome = run_windows(deps, connection, &auth, sync_now, stop_at, report).await?;
         if outcome == SyncOutcome::UpToDate {
@@ -295,6 +296,8 @@ enum SyncError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
+    #[error(transparent)]
+    Queue(sellerbridge_core::queue::QueueError),
 }
 
 impl SyncError {
@@ -303,6 +306,7 @@ impl SyncError {
             Self::Amazon(e) => e.is_retryable(),
             Self::Store(e) => e.is_retryable(),
             Self::Credentials(_) => false,
+            Self::Queue(_) => true,
         }
     }
 }
@@ -481,12 +485,12 @@ pub async fn store_order(
     match adapters.store.upsert_from_amazon(&connection.id, order, decision, now).await {
         Ok(UpsertOutcome::Inserted) => {
             info!(order_id = %order_id, "order imported");
-            announce(adapters, connection, &order_id, OrderEvent::Imported, version).await;
+            announce(adapters, connection, &order_id, OrderEvent::Imported, version).await?;
             Ok(Stored::Inserted)
         }
         Ok(UpsertOutcome::Updated { was }) => {
             let now_status = decision.status().unwrap_or(was);
-            announce(adapters, connection, &order_id, OrderEvent::for_change(Some(was), now_status), version).await;
+            announce(adapters, connection, &order_id, OrderEvent::for_change(Some(was), now_status), version).await?;
             Ok(Stored::Updated)
         }
         Ok(UpsertOutcome::Unchanged) => Ok(Stored::Unchanged),
@@ -502,22 +506,41 @@ pub async fn store_order(
 }
 
 /// Queues the order event for the merchant's webhook URL, if the connection has one. The order is
-/// stored whatever happens here; an event SQS would not take is logged (the read endpoint still shows
-/// the order).
+/// stored already: an event SQS will not take is kept in the table, and the connection's next sync
+/// queues it ([`queue_pending_webhooks`]).
 async fn announce(
     adapters: &Adapters,
     connection: &Connection,
     order_id: &AmazonOrderId,
     event: OrderEvent,
     version: chrono::DateTime<chrono::Utc>,
-) {
+) -> Result<(), StoreError> {
     if connection.options.outbound_webhook_url.is_none() {
-        return;
+        return Ok(());
     }
     let message = UpdateMessage::DeliverWebhook { order_id: order_id.clone(), event, version };
     if let Err(e) = adapters.outbound.send(&message, std::time::Duration::ZERO).await {
-        warn!(order_id = %order_id, event = event.name(), error = %e, "could not queue the order event");
+        warn!(order_id = %order_id, event = event.name(), error = %e, "could not queue the order event; kept to queue later");
+        let pending =
+            PendingWebhook { connection_id: connection.id.clone(), order_id: order_id.clone(), event, version };
+        adapters.store.put_pending_webhook(&pending).await?;
     }
+    Ok(())
+}
+
+/// Queues the order events kept because SQS would not take them; each is forgotten once queued.
+async fn queue_pending_webhooks(adapters: &Adapters, connection: &Connection) -> Result<(), SyncError> {
+    for pending in adapters.store.list_pending_webhooks(&connection.id).await? {
+        let message = UpdateMessage::DeliverWebhook {
+            order_id: pending.order_id.clone(),
+            event: pending.event,
+            version: pending.version,
+        };
+        adapters.outbound.send(&message, std::time::Duration::ZERO).await.map_err(SyncError::Queue)?;
+        adapters.store.delete_pending_webhook(&pending).await?;
+        info!(order_id = %pending.order_id, event = pending.event.name(), "a kept order event was queued");
+    }
+    Ok(())
 }
 
 /// Keeps an order Amazon sent that could not be read.

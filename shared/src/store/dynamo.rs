@@ -16,6 +16,7 @@ use crate::domain::order::{AmazonOrder, Order};
 use crate::domain::pii;
 use crate::domain::shipment::Package;
 use crate::domain::status::{ImportDecision, OrderStatus};
+use crate::domain::view::OrderEvent;
 use crate::spapi::models::utc_timestamp;
 
 type Item = HashMap<String, AttributeValue>;
@@ -103,6 +104,15 @@ pub struct UnreadableRecord {
     pub first_seen: DateTime<Utc>,
     pub last_attempt: DateTime<Utc>,
     pub attempts: u32,
+}
+
+/// An order event stored but not yet queued: identifiers only, like the message it stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingWebhook {
+    pub connection_id: ConnectionId,
+    pub order_id: AmazonOrderId,
+    pub event: OrderEvent,
+    pub version: DateTime<Utc>,
 }
 
 /// An order event the merchant's webhook endpoint did not accept after every retry.
@@ -403,6 +413,21 @@ impl DynamoStore {
 
     pub async fn list_webhook_failures(&self, connection: &ConnectionId) -> Result<Vec<WebhookFailure>, StoreError> {
         self.query_partition(keys::connection_partition(connection), Some(keys::webhook_failure_prefix())).await
+    }
+
+    /// Keeps an order event SQS would not take, for the connection's next sync to queue.
+    pub async fn put_pending_webhook(&self, pending: &PendingWebhook) -> Result<(), StoreError> {
+        let event_id = pending.event.id(&pending.order_id, pending.version);
+        self.put(record(&keys::pending_webhook(&pending.connection_id, &event_id), pending)?, None).await
+    }
+
+    pub async fn list_pending_webhooks(&self, connection: &ConnectionId) -> Result<Vec<PendingWebhook>, StoreError> {
+        self.query_partition(keys::connection_partition(connection), Some(keys::pending_webhook_prefix())).await
+    }
+
+    pub async fn delete_pending_webhook(&self, pending: &PendingWebhook) -> Result<(), StoreError> {
+        let event_id = pending.event.id(&pending.order_id, pending.version);
+        self.delete(&keys::pending_webhook(&pending.connection_id, &event_id)).await
     }
 
     // ---- the app's credentials ----

@@ -95,6 +95,15 @@ pub fn webhook_failure_prefix() -> &'static str {
     "WEBHOOK_FAILED#"
 }
 
+/// An order event stored but not yet queued (SQS refused it); the connection's next sync queues it.
+pub fn pending_webhook(connection: &ConnectionId, event_id: &str) -> Key {
+    (connection_partition(connection), format!("{}{event_id}", pending_webhook_prefix()))
+}
+
+pub fn pending_webhook_prefix() -> &'static str {
+    "WEBHOOK_PENDING#"
+}
+
 pub fn rate_bucket(seller: &SellerId, operation: &str) -> Key {
     (format!("RATE#{seller}#{operation}"), "BUCKET".into())
 }

@@ -5,8 +5,8 @@ pub mod keys;
 mod limiter;
 
 pub use dynamo::{
-    AppCredentialsAlert, AwaitingPage, CursorRecord, DueCursor, DuePage, DynamoStore, EventRecord, PlacePackage,
-    SyncWindow, UnreadableRecord, UpsertOutcome, Versioned, WebhookFailure,
+    AppCredentialsAlert, AwaitingPage, CursorRecord, DueCursor, DuePage, DynamoStore, EventRecord, PendingWebhook,
+    PlacePackage, SyncWindow, UnreadableRecord, UpsertOutcome, Versioned, WebhookFailure,
 };
 pub use limiter::DynamoRateLimiter;
 

@@ -151,3 +151,37 @@ async fn order_events_are_signed_retried_once_per_version_and_dead_lettered_when
     assert_eq!(delivered.len(), before + 1);
     assert_eq!(delivered[before]["type"], "order.cancelled");
 }
+
+/// SQS refuses the order events while the orders are stored: each is kept in the table, and the
+/// connection's next sync queues it, so the merchant still gets every one.
+#[tokio::test]
+async fn order_events_sqs_refused_are_kept_and_queued_by_the_next_sync() {
+    let receiver = Receiver::default();
+    let url = receiver.start().await;
+    let clock = OffsetClock::default();
+    let mut options = options_for(600.0);
+    options.outbound_webhook_url = Some(url);
+    let h = Harness::start(sandbox(12, 61, 600.0), Arc::new(clock.clone()), options).await;
+    let mut sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
+    let outbound = sync.adapters.outbound.clone();
+    let missing_queue = format!("{}/000000000000/no-such-queue", std::env::var("SELLERBRIDGE_MOTO_ENDPOINT").unwrap());
+    sync.adapters.outbound = sellerbridge_core::queue::SqsUpdateQueue::new(h.stack.clients.sqs.clone(), missing_queue);
+    runner::tick_sync(&sync, Duration::from_secs(60)).await.unwrap();
+    let expected = actionable(&h.inspector.orders().await.unwrap());
+    let store = &h.stack.adapters.store;
+    assert_eq!(store.list_pending_webhooks(&h.connection.id).await.unwrap().len(), expected.len(), "every event kept");
+
+    sync.adapters.outbound = outbound;
+    clock.advance(chrono::Duration::minutes(10));
+    h.sandbox_post("/_sandbox/clock", json!({"advanceSeconds": 600})).await;
+    runner::tick_sync(&sync, Duration::from_secs(60)).await.unwrap();
+    assert!(store.list_pending_webhooks(&h.connection.id).await.unwrap().is_empty());
+    let settings = update_sender::SenderSettings { transient_backoff: Duration::ZERO, ..h.stack.sender_settings() };
+    drain(&h, &h.stack.sender_deps(settings, None).await.unwrap()).await;
+    let delivered: std::collections::BTreeSet<String> = receiver
+        .received(&h.stack.signing_key)
+        .iter()
+        .map(|body| body["data"]["order_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(delivered, expected);
+}
