@@ -96,13 +96,7 @@ pub async fn post_webhook(
     headers: &[(&str, String)],
     body: &[u8],
 ) -> Result<(u16, serde_json::Value)> {
-    let event = api_gateway_event(path, headers, body);
-    let request: lambda_http::request::LambdaRequest =
-        serde_json::from_value(event).context("building the API Gateway v2 event")?;
-    let response = shipment_webhook::handle(deps, request.into()).await.map_err(|e| anyhow::anyhow!(e))?;
-    let status = response.status().as_u16();
-    let body: &[u8] = response.body().as_ref();
-    Ok((status, serde_json::from_slice(body).unwrap_or(serde_json::Value::Null)))
+    invoke_http(api_gateway_event(path, headers, body), |request| shipment_webhook::handle(deps, request)).await
 }
 
 /// Sends a GET to the read endpoint the way the HTTP API does; returns the status and JSON body.
@@ -113,9 +107,18 @@ pub async fn get_api(
     headers: &[(&str, String)],
 ) -> Result<(u16, serde_json::Value)> {
     let event = http_api_event("GET", path, query, headers, b"");
+    invoke_http(event, |request| order_api::handle(deps, request)).await
+}
+
+/// Hands an HTTP API event to a `lambda_http` handler as the runtime would; the status and JSON body.
+async fn invoke_http<F, Fut>(event: serde_json::Value, handler: F) -> Result<(u16, serde_json::Value)>
+where
+    F: FnOnce(lambda_http::Request) -> Fut,
+    Fut: Future<Output = Result<lambda_http::Response<lambda_http::Body>, lambda_http::Error>>,
+{
     let request: lambda_http::request::LambdaRequest =
         serde_json::from_value(event).context("building the API Gateway v2 event")?;
-    let response = order_api::handle(deps, request.into()).await.map_err(|e| anyhow::anyhow!(e))?;
+    let response = handler(request.into()).await.map_err(|e| anyhow::anyhow!(e))?;
     let status = response.status().as_u16();
     let body: &[u8] = response.body().as_ref();
     Ok((status, serde_json::from_slice(body).unwrap_or(serde_json::Value::Null)))

@@ -146,6 +146,22 @@ impl LocalStack {
         Ok((ApiDeps { store: self.adapters.store.clone(), api_key }, key))
     }
 
+    /// The ARN of one of the template's queues, by logical id (what Amazon's destination is given).
+    pub async fn queue_arn(&self, logical_id: &str) -> Result<String> {
+        use aws_sdk_sqs::types::QueueAttributeName;
+        let attributes = self
+            .clients
+            .sqs
+            .get_queue_attributes()
+            .queue_url(self.queue_url(logical_id)?)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await?
+            .attributes
+            .unwrap_or_default();
+        attributes.get(&QueueAttributeName::QueueArn).cloned().with_context(|| format!("no ARN for {logical_id}"))
+    }
+
     /// The local URL of one of the template's queues, by logical id.
     pub fn queue_url(&self, logical_id: &str) -> Result<String> {
         self.queues.urls.get(logical_id).cloned().with_context(|| format!("the template has no queue {logical_id}"))

@@ -380,30 +380,27 @@ impl DynamoStore {
 
     /// Whether the notification was handled already.
     pub async fn notification_handled(&self, notification_id: &str) -> Result<bool, StoreError> {
-        Ok(self.get(&keys::notification(notification_id)).await?.is_some())
+        self.exists(&keys::notification(notification_id)).await
     }
 
     /// Records a handled notification, so a second delivery is recognised for a week.
     pub async fn record_notification(&self, notification_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         let key = keys::notification(notification_id);
-        let mut item = record(&key, &serde_json::json!({ "handled_at": at }))?;
-        item.insert(keys::TTL_ATTRIBUTE.into(), n((at + EVENT_RETENTION).timestamp()));
-        self.put(item, None).await
+        self.put(expiring_record(&key, &serde_json::json!({ "handled_at": at }), at + EVENT_RETENTION)?, None).await
     }
 
     // ---- outbound webhooks ----
 
     /// Whether the merchant's endpoint accepted this event already.
     pub async fn webhook_delivered(&self, event_id: &str) -> Result<bool, StoreError> {
-        Ok(self.get(&keys::outbound_delivery(event_id)).await?.is_some())
+        self.exists(&keys::outbound_delivery(event_id)).await
     }
 
     /// Records an event the merchant's endpoint accepted, so another delivery of its message is not sent.
     pub async fn record_webhook_delivered(&self, event_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         let key = keys::outbound_delivery(event_id);
-        let mut item = record(&key, &serde_json::json!({ "delivered_at": at }))?;
-        item.insert(keys::TTL_ATTRIBUTE.into(), n((at + OUTBOUND_RETENTION).timestamp()));
-        self.put(item, None).await
+        let delivered = serde_json::json!({ "delivered_at": at });
+        self.put(expiring_record(&key, &delivered, at + OUTBOUND_RETENTION)?, None).await
     }
 
     /// An event the merchant's endpoint kept refusing: kept for the operator, its message dead-lettered.
@@ -528,9 +525,7 @@ impl DynamoStore {
         replacing: Option<u64>,
         event: &EventRecord,
     ) -> Result<PlacePackage, StoreError> {
-        let event_key = keys::event(&event.event_id);
-        let mut event_item = record(&event_key, event)?;
-        event_item.insert(keys::TTL_ATTRIBUTE.into(), n((event.received_at + EVENT_RETENTION).timestamp()));
+        let event_item = expiring_record(&keys::event(&event.event_id), event, event.received_at + EVENT_RETENTION)?;
         let package_version = replacing.unwrap_or(0);
         let writes = vec![
             self.put_request(event_item, Some(0))?,
@@ -612,10 +607,9 @@ impl DynamoStore {
     }
 
     pub async fn mark_event_enqueued(&self, event: &EventRecord) -> Result<(), StoreError> {
-        let key = keys::event(&event.event_id);
-        let mut item = record(&key, &EventRecord { enqueued: true, ..event.clone() })?;
-        item.insert(keys::TTL_ATTRIBUTE.into(), n((event.received_at + EVENT_RETENTION).timestamp()));
-        self.put(item, None).await
+        let enqueued = EventRecord { enqueued: true, ..event.clone() };
+        self.put(expiring_record(&keys::event(&event.event_id), &enqueued, event.received_at + EVENT_RETENTION)?, None)
+            .await
     }
 
     // ---- PII redaction ----
@@ -821,6 +815,10 @@ impl DynamoStore {
             .map_err(unavailable)
     }
 
+    async fn exists(&self, key: &Key) -> Result<bool, StoreError> {
+        Ok(self.get(key).await?.is_some())
+    }
+
     pub(super) async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
@@ -940,6 +938,13 @@ fn package_item(package: &Package, version: u64) -> Result<Item, StoreError> {
     let mut item = record(&keys::package(&package.order_id, &package.package_id), package)?;
     item.insert("version".into(), n(version));
     item.insert("state".into(), s(package.state.name()));
+    Ok(item)
+}
+
+/// A record DynamoDB deletes by itself (its TTL) some time after `expires_at`.
+fn expiring_record<T: Serialize>(key: &Key, value: &T, expires_at: DateTime<Utc>) -> Result<Item, StoreError> {
+    let mut item = record(key, value)?;
+    item.insert(keys::TTL_ATTRIBUTE.into(), n(expires_at.timestamp()));
     Ok(item)
 }
 

@@ -250,16 +250,7 @@ async fn import(short: bool, evidence: &mut Evidence) -> Value {
 async fn order_change_path(h: &Harness, changes: usize, evidence: &mut Evidence) -> Value {
     let sqs = &h.stack.clients.sqs;
     let queue = h.stack.queue_url("NotificationsQueue").unwrap();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
+    let arn = h.stack.queue_arn("NotificationsQueue").await.unwrap();
     let spapi = h.stack.adapters.spapi_client(&h.stack.settings).await.unwrap();
     sellerbridge_cli::ops::subscribe_order_changes(&h.stack.adapters, &spapi, &h.connection.id, &arn).await.unwrap();
     let store = &h.stack.adapters.store;

@@ -184,19 +184,7 @@ async fn a_subscribed_connection_gets_amazons_notifications_on_its_queue() {
     let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
     runner::tick_sync(&sync, Duration::from_secs(60)).await.unwrap();
     let queue = h.stack.queue_url("NotificationsQueue").unwrap();
-    let arn = h
-        .stack
-        .clients
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&queue)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
+    let arn = h.stack.queue_arn("NotificationsQueue").await.unwrap();
 
     let spapi = h.stack.adapters.spapi_client(&h.stack.settings).await.unwrap();
     let subscribed = ops::subscribe_order_changes(&h.stack.adapters, &spapi, &h.connection.id, &arn).await.unwrap();
