@@ -178,20 +178,7 @@ impl OptionArgs {
             set_quotas: self.quotas,
             clear_quotas: self.clear_quotas,
             sync_interval_minutes: self.sync_interval_minutes.map(|minutes| (minutes > 0).then_some(minutes)),
-            outbound_webhook_url: match self.outbound_url {
-                None => None,
-                Some(url) if url.trim().is_empty() => Some(None),
-                Some(url) => {
-                    let parsed = url::Url::parse(url.trim()).with_context(|| format!("--outbound-url {url:?}"))?;
-                    // The events carry buyer PII: only over TLS, except to this machine.
-                    let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-                    anyhow::ensure!(
-                        parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback),
-                        "--outbound-url must be an https URL (the events carry buyer data), not {url:?}"
-                    );
-                    Some(Some(parsed.to_string()))
-                }
-            },
+            outbound_webhook_url: self.outbound_url.as_deref().map(ops::outbound_url).transpose()?,
             enabled: self.enabled,
         })
     }

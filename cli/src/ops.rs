@@ -78,6 +78,21 @@ pub fn parse_quota_override(raw: &str) -> Result<(String, Quota)> {
     Ok((operation.name().to_owned(), Quota::new(number(rate, "rate")?, number(burst, "burst")?)))
 }
 
+/// `--outbound-url`: an https URL (the events carry buyer PII; plain http only to this machine), or
+/// empty to stop the events.
+pub fn outbound_url(raw: &str) -> Result<Option<String>> {
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    let parsed = url::Url::parse(raw.trim()).with_context(|| format!("--outbound-url {raw:?}"))?;
+    let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    anyhow::ensure!(
+        parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback),
+        "--outbound-url must be an https URL (the events carry buyer data), not {raw:?}"
+    );
+    Ok(Some(parsed.to_string()))
+}
+
 /// `STORE NAME=AMAZON CODE`, e.g. `Royal Mail Tracked=Royal Mail`.
 pub fn parse_carrier_rule(raw: &str) -> Result<CarrierRule> {
     let (store_name, amazon_code) =
@@ -421,6 +436,16 @@ mod tests {
         assert!(wrong.contains("de-main") && wrong.contains("EU"), "{wrong}");
         let unknown = format!("{:#}", add("A0NOTAMARKET", None).unwrap_err());
         assert!(unknown.contains("de-main") && unknown.contains("A0NOTAMARKET"), "{unknown}");
+    }
+
+    #[test]
+    fn order_events_go_over_tls_except_to_this_machine() {
+        assert_eq!(outbound_url("https://shop.example/hooks").unwrap().as_deref(), Some("https://shop.example/hooks"));
+        assert!(outbound_url("http://127.0.0.1:8080/hooks").unwrap().is_some());
+        assert!(format!("{:#}", outbound_url("http://shop.example/hooks").unwrap_err()).contains("https"));
+        assert!(outbound_url("ftp://shop.example/hooks").is_err());
+        assert!(outbound_url("not a url").is_err());
+        assert_eq!(outbound_url("").unwrap(), None, "empty stops the events");
     }
 
     #[test]
