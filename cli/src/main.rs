@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use sellerbridge_cli::local::demo::{self, DemoConfig, Stdout};
 use sellerbridge_cli::local::stack::LocalEndpoints;
 use sellerbridge_cli::ops;
-use sellerbridge_core::domain::carrier::{CarrierRule, CarrierRules};
+use sellerbridge_core::domain::carrier::{CarrierRule, CarrierRules, ShippingMethodRule};
 use sellerbridge_core::domain::clock::SystemClock;
 use sellerbridge_core::domain::connection::{
     ConnectionOptions, ConnectionState, DuplicateTrackingPolicy, OptionsChange, ProductIdentifier,
@@ -38,6 +38,9 @@ enum Command {
     /// Amazon's notifications to the stack.
     #[command(subcommand)]
     Notifications(Notifications),
+    /// The key the store signs its webhooks with (and we sign order events with).
+    #[command(subcommand)]
+    Webhooks(Webhooks),
     /// Runs the sync now, from this machine, for one connection or all.
     SyncNow {
         #[arg(long)]
@@ -67,6 +70,16 @@ enum App {
     /// Stores the app's current LWA client id and secret, read from standard input as
     /// {"client_id": ..., "client_secret": ...}, and clears the "credentials rejected" alert.
     SetCredentials,
+}
+
+#[derive(Subcommand)]
+enum Webhooks {
+    /// Makes a new signing key current; the one it replaces stays accepted until the next rotation,
+    /// so the store can switch to the new key whenever suits it. Prints the new key once.
+    RotateKey,
+    /// Stores the Shopify app's secret, read from standard input, as the key Shopify's webhooks to
+    /// /webhooks/shopify are verified with; the one it replaces stays accepted until the next change.
+    SetShopifySecret,
 }
 
 #[derive(Subcommand)]
@@ -147,6 +160,10 @@ struct OptionArgs {
     /// STORE NAME=AMAZON CARRIER CODE (repeatable); replaces the connection's carrier rules.
     #[arg(long = "carrier", value_parser = parse_carrier_rule)]
     carriers: Vec<CarrierRule>,
+    /// STORE METHOD=AMAZON SHIPPING METHOD (repeatable); replaces the connection's shipping method
+    /// rules. Methods no rule names go to Amazon as the store wrote them.
+    #[arg(long = "shipping-method", value_parser = parse_shipping_method_rule)]
+    shipping_methods: Vec<ShippingMethodRule>,
     /// OPERATION=RATE:BURST, a quota Amazon granted beyond its default (repeatable).
     #[arg(long = "quota", value_parser = parse_quota_override)]
     quotas: Vec<(String, Quota)>,
@@ -175,6 +192,7 @@ impl OptionArgs {
             import_amazon_fulfilled: self.import_amazon_fulfilled,
             duplicate_tracking: self.duplicate_tracking,
             carrier_rules,
+            shipping_methods: (!self.shipping_methods.is_empty()).then_some(self.shipping_methods),
             set_quotas: self.quotas,
             clear_quotas: self.clear_quotas,
             sync_interval_minutes: self.sync_interval_minutes.map(|minutes| (minutes > 0).then_some(minutes)),
@@ -190,6 +208,12 @@ fn parse_quota_override(raw: &str) -> Result<(String, Quota), String> {
 
 fn parse_carrier_rule(raw: &str) -> Result<CarrierRule, String> {
     ops::parse_carrier_rule(raw).map_err(|e| format!("{e:#}"))
+}
+
+fn parse_shipping_method_rule(raw: &str) -> Result<ShippingMethodRule, String> {
+    let (store, amazon) =
+        raw.split_once('=').ok_or_else(|| format!("expected STORE METHOD=AMAZON METHOD, got '{raw}'"))?;
+    ShippingMethodRule::new(store, amazon).map_err(|e| e.to_string())
 }
 
 #[derive(Subcommand)]
@@ -298,6 +322,28 @@ async fn operate(command: Command) -> Result<()> {
             print(serde_json::to_value(
                 ops::subscribe_order_changes(&adapters, &spapi, &connection, &queue_arn).await?,
             )?);
+        }
+        Command::Webhooks(Webhooks::RotateKey) => {
+            let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+            let key = ops::rotate_webhook_key(&secrets, &settings.webhook_secret_id).await?;
+            println!("{key}");
+            eprintln!(
+                "the new key is current: give it to the store; webhooks signed with the previous key are accepted \
+                 until the next rotation"
+            );
+        }
+        Command::Webhooks(Webhooks::SetShopifySecret) => {
+            let secret_id = settings
+                .shopify_secret_id
+                .as_deref()
+                .context("SELLERBRIDGE_SHOPIFY_SECRET_ID is not set (the stack's ShopifyWebhookSecretArn output)")?;
+            let mut secret = String::new();
+            std::io::stdin().read_to_string(&mut secret).context("reading the Shopify secret from standard input")?;
+            anyhow::ensure!(!secret.trim().is_empty(), "the Shopify secret read from standard input is empty");
+            ops::put_secret(&aws_sdk_secretsmanager::Client::new(&sdk), secret_id, secret.trim()).await?;
+            println!(
+                "Shopify's webhooks are verified with the new secret (and the previous one until the next change)"
+            );
         }
         Command::App(App::SetCredentials) => {
             let mut credentials = String::new();

@@ -119,6 +119,20 @@ pub async fn set_app_credentials(
     Ok(())
 }
 
+/// Puts a new random webhook signing key: Secrets Manager makes it current and keeps the replaced one
+/// as `AWSPREVIOUS`, which the functions accept until the next rotation. Returns the new key.
+pub async fn rotate_webhook_key(secrets: &aws_sdk_secretsmanager::Client, webhook_secret_id: &str) -> Result<String> {
+    let key = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    secrets
+        .put_secret_value()
+        .secret_id(webhook_secret_id)
+        .secret_string(&key)
+        .send()
+        .await
+        .with_context(|| format!("putting a new value in secret {webhook_secret_id}"))?;
+    Ok(key)
+}
+
 /// Where a connection's ORDER_CHANGE notifications go.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OrderChangeSubscription {

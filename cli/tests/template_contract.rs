@@ -17,6 +17,7 @@ fn the_template_sets_exactly_the_environment_the_functions_read() {
         outbound_queue_url: String::new(),
         lwa_secret_id: String::new(),
         webhook_secret_id: String::new(),
+        shopify_secret_id: None,
         endpoints: Endpoints::amazon(),
     };
     let read_by_code: BTreeSet<String> = settings.to_env().into_iter().map(|(name, _)| name.to_owned()).collect();

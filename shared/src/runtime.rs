@@ -46,6 +46,8 @@ pub struct Settings {
     pub outbound_queue_url: String,
     pub lwa_secret_id: String,
     pub webhook_secret_id: String,
+    /// The Shopify app's secret that signs Shopify's webhooks; `None`: the stack takes only ours.
+    pub shopify_secret_id: Option<String>,
     pub endpoints: Endpoints,
 }
 
@@ -55,6 +57,7 @@ impl Settings {
     pub const OUTBOUND_QUEUE_URL: &'static str = "SELLERBRIDGE_OUTBOUND_QUEUE_URL";
     pub const LWA_SECRET_ID: &'static str = "SELLERBRIDGE_LWA_SECRET_ID";
     pub const WEBHOOK_SECRET_ID: &'static str = "SELLERBRIDGE_WEBHOOK_SECRET_ID";
+    pub const SHOPIFY_SECRET_ID: &'static str = "SELLERBRIDGE_SHOPIFY_SECRET_ID";
     pub const SPAPI_ENDPOINT: &'static str = "SELLERBRIDGE_SPAPI_ENDPOINT";
     pub const LWA_ENDPOINT: &'static str = "SELLERBRIDGE_LWA_ENDPOINT";
 
@@ -70,6 +73,7 @@ impl Settings {
             outbound_queue_url: var(Self::OUTBOUND_QUEUE_URL)?,
             lwa_secret_id: var(Self::LWA_SECRET_ID)?,
             webhook_secret_id: var(Self::WEBHOOK_SECRET_ID)?,
+            shopify_secret_id: optional(Self::SHOPIFY_SECRET_ID),
             endpoints: Endpoints {
                 spapi_overrides: match optional(Self::SPAPI_ENDPOINT) {
                     Some(raw) => parse_spapi_overrides(&raw)?,
@@ -89,6 +93,7 @@ impl Settings {
             (Self::OUTBOUND_QUEUE_URL, self.outbound_queue_url.clone()),
             (Self::LWA_SECRET_ID, self.lwa_secret_id.clone()),
             (Self::WEBHOOK_SECRET_ID, self.webhook_secret_id.clone()),
+            (Self::SHOPIFY_SECRET_ID, self.shopify_secret_id.clone().unwrap_or_default()),
             (Self::SPAPI_ENDPOINT, format_spapi_overrides(&self.endpoints.spapi_overrides)),
             (Self::LWA_ENDPOINT, self.endpoints.lwa_token.to_string()),
         ]

@@ -32,6 +32,23 @@ impl SecretStore {
             .ok_or_else(|| SecretError::Malformed { id: id.to_owned(), message: "no SecretString".into() })
     }
 
+    /// The secret's current value and, after a rotation, the one it replaced (Secrets Manager's
+    /// `AWSCURRENT` and `AWSPREVIOUS` stages).
+    pub async fn current_and_previous(&self, id: &str) -> Result<(String, Option<String>), SecretError> {
+        let current = self.string(id).await?;
+        let previous = self.client.get_secret_value().secret_id(id).version_stage("AWSPREVIOUS").send().await;
+        let previous = match previous {
+            Ok(output) => output.secret_string,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => None,
+            Err(e) => {
+                let message = DisplayErrorContext(&e).to_string();
+                return Err(SecretError::Unavailable { id: id.to_owned(), message });
+            }
+        };
+        let previous = previous.filter(|previous| *previous != current);
+        Ok((current, previous))
+    }
+
     pub async fn json<T: DeserializeOwned>(&self, id: &str) -> Result<T, SecretError> {
         let raw = self.string(id).await?;
         // serde_json's error names line and column only, never the content.

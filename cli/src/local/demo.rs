@@ -250,18 +250,24 @@ pub async fn drain_updates(
     on_tick: impl Fn() -> futures::future::BoxFuture<'static, String>,
 ) -> Result<()> {
     let started = Instant::now();
-    let mut last_report = Instant::now();
-    loop {
-        let depth = poller.depth().await?;
-        if depth.is_empty() {
-            return Ok(());
+    // Each consumer polls on its own, as the event source mapping's pollers do: one still waiting for
+    // its slots never holds back another.
+    let consumer = || async {
+        loop {
+            ensure!(started.elapsed() < timeout, "the updates queue was not drained within {timeout:?}");
+            if poller.poll_once(deps, Duration::from_secs(60)).await?.received == 0 {
+                if poller.depth().await?.is_empty() {
+                    return Ok(());
+                }
+                // Only delayed or in-flight messages left: wait as the event source mapping would.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
         }
-        ensure!(started.elapsed() < timeout, "the updates queue was not drained within {timeout:?}: {depth:?}");
-        let polls = (0..concurrency).map(|_| poller.poll_once(deps, Duration::from_secs(10)));
-        let stats = futures::future::try_join_all(polls).await?;
-        let batch: usize = stats.iter().map(|s| s.received).sum();
-        if last_report.elapsed() >= Duration::from_secs(1) {
-            last_report = Instant::now();
+    };
+    let report = async {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let depth = poller.depth().await?;
             progress.line(&format!(
                 "[retries] {:>5.1}s queue visible={} delayed={} in-flight={} | {}",
                 started.elapsed().as_secs_f64(),
@@ -271,10 +277,11 @@ pub async fn drain_updates(
                 on_tick().await
             ));
         }
-        if batch == 0 {
-            // Only delayed or in-flight messages left: wait as the event source mapping would.
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+    };
+    let consumers = futures::future::try_join_all((0..concurrency).map(|_| consumer()));
+    tokio::select! {
+        drained = consumers => drained.map(drop),
+        failed = report => failed,
     }
 }
 

@@ -704,7 +704,7 @@ mod tests {
         let def = StackDefinition::bundled().unwrap();
         let q = def.queue(UPDATES_QUEUE_ID).expect("UpdatesQueue");
         assert_eq!(q.redrive, Some(RedriveDef { dead_letter_logical_id: UPDATES_DLQ_ID.into(), max_receive_count: 5 }));
-        assert_eq!(q.attributes.get("VisibilityTimeout").map(String::as_str), Some("180"));
+        assert_eq!(q.attributes.get("VisibilityTimeout").map(String::as_str), Some("360"));
         assert_eq!(q.attributes.get("SqsManagedSseEnabled").map(String::as_str), Some("true"));
         assert!(!q.is_fifo());
         let dlq = def.queue(UPDATES_DLQ_ID).expect("UpdatesDeadLetterQueue");

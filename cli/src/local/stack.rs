@@ -15,6 +15,7 @@ use sellerbridge_core::domain::connection::{Connection, ConnectionOptions};
 use sellerbridge_core::domain::ids::{ConnectionId, MarketplaceId, SellerId};
 use sellerbridge_core::runtime::{Adapters, Clients, Settings};
 use sellerbridge_core::spapi::{Endpoints, RateLimiter};
+use sellerbridge_core::webhook::keyring::KeyRing;
 use sellerbridge_core::webhook::signature::SigningKey;
 use shipment_webhook::WebhookDeps;
 use update_sender::{SenderDeps, SenderSettings};
@@ -65,7 +66,10 @@ pub struct LocalStack {
     pub clients: Clients,
     pub adapters: Adapters,
     pub queues: LocalQueues,
+    /// The webhook signing key as provisioned (tests sign their events with it).
     pub signing_key: SigningKey,
+    /// The signing keys as the functions read them, rotations included.
+    pub keys: Arc<KeyRing>,
 }
 
 impl LocalStack {
@@ -93,6 +97,8 @@ impl LocalStack {
         let webhook_secret_id = format!("{name}/webhook-signing");
         let signing_secret = uuid::Uuid::new_v4().simple().to_string();
         put_secret(&clients.secrets, &webhook_secret_id, &signing_secret).await?;
+        let shopify_secret_id = format!("{name}/shopify-webhooks");
+        put_secret(&clients.secrets, &shopify_secret_id, &uuid::Uuid::new_v4().simple().to_string()).await?;
 
         let sandbox = url::Url::parse(&endpoints.sandbox).context("sandbox URL")?;
         let settings = Settings {
@@ -105,11 +111,14 @@ impl LocalStack {
                 .context("the template has no OutboundQueue")?,
             lwa_secret_id,
             webhook_secret_id,
+            shopify_secret_id: Some(shopify_secret_id),
             endpoints: Endpoints::all_at(&sandbox),
         };
         let adapters = Adapters::from_clients(clients.clone(), &settings, clock);
         let signing_key = SigningKey::new(adapters.secrets.string(&settings.webhook_secret_id).await?);
-        Ok(Self { name: name.to_owned(), definition, settings, clients, adapters, queues, signing_key })
+        let keys =
+            Arc::new(KeyRing::new(adapters.secrets.clone(), &settings.webhook_secret_id, adapters.clock.clone()));
+        Ok(Self { name: name.to_owned(), definition, settings, clients, adapters, queues, signing_key, keys })
     }
 
     /// Stores the connection and its refresh-token secret, as `sellerbridge connections add` does.
@@ -179,7 +188,12 @@ impl LocalStack {
         WebhookDeps {
             store: self.adapters.store.clone(),
             queue: Arc::new(self.adapters.queue.clone()),
-            signing_key: self.signing_key.clone(),
+            keys: self.keys.clone(),
+            shopify_keys: self
+                .settings
+                .shopify_secret_id
+                .as_ref()
+                .map(|id| Arc::new(KeyRing::new(self.adapters.secrets.clone(), id, self.adapters.clock.clone()))),
             clock: self.adapters.clock.clone(),
         }
     }
@@ -201,7 +215,7 @@ impl LocalStack {
             adapters,
             spapi,
             settings,
-            signing_key: self.signing_key.clone(),
+            signing_keys: self.keys.clone(),
         })
     }
 

@@ -1,6 +1,8 @@
-//! Webhook ingest: `POST /webhooks/shipments` with a signed `shipment.created` event.
+//! Webhook ingest: `POST /webhooks/shipments` with a signed `shipment.created` event, and
+//! `POST /webhooks/shopify` with Shopify's own format ([`shopify`]).
 //!
-//! Signature (401) → event parsing (400, naming the field) → order lookup (422) → the package id: a
+//! Signature, with either of two keys during a rotation (401) → event parsing (400 when unreadable,
+//! 422 naming the field and order when a value is wrong) → order lookup (422) → the package id: a
 //! repeat is acknowledged (200), a changed package refused (409), a failed one may be sent again →
 //! domain shipment rules (422) → one transaction recording the event, the package and the order's
 //! reservation → an SQS message carrying identifiers only. A repeated event id is acknowledged and not
@@ -11,15 +13,22 @@ use http::{Method, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use sellerbridge_core::domain::clock::SharedClock;
+use sellerbridge_core::domain::connection::DuplicateTrackingPolicy;
+use sellerbridge_core::domain::ids::AmazonOrderId;
+use sellerbridge_core::domain::order::Order;
 use sellerbridge_core::domain::shipment::{
-    PackageState, SamePackageId, ShipmentRequest, plan_package, plan_resend, release_package, reserve_package,
+    Package, PackageState, SamePackageId, ShipmentRequest, plan_package, plan_resend, release_package, reserve_package,
 };
 use sellerbridge_core::queue::{UpdateMessage, UpdateQueue};
+use sellerbridge_core::secrets::SecretError;
 use sellerbridge_core::store::{DynamoStore, EventRecord, PlacePackage, StoreError};
-use sellerbridge_core::webhook::events::{ShipmentCreated, parse_shipment_created};
-use sellerbridge_core::webhook::signature::{SIGNATURE_HEADER, SignatureError, SigningKey};
+use sellerbridge_core::webhook::events::{EventError, ShipmentCreated, parse_shipment_created};
+use sellerbridge_core::webhook::keyring::KeyRing;
+use sellerbridge_core::webhook::signature::{SIGNATURE_HEADER, SignatureError, SigningKeys};
 use serde_json::json;
 use tracing::{Instrument, info, info_span, warn};
+
+mod shopify;
 
 /// Far above any real shipment event; keeps a hostile sender from making us buffer megabytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -28,7 +37,10 @@ const MAX_CONFLICT_RETRIES: usize = 5;
 pub struct WebhookDeps {
     pub store: DynamoStore,
     pub queue: Arc<dyn UpdateQueue>,
-    pub signing_key: SigningKey,
+    /// Our signing keys: the current one and, during a rotation, the previous one.
+    pub keys: Arc<KeyRing>,
+    /// The Shopify app's secret (and the one before it), when the stack takes Shopify's webhooks.
+    pub shopify_keys: Option<Arc<KeyRing>>,
     pub clock: SharedClock,
 }
 
@@ -50,14 +62,14 @@ pub async fn handle(deps: &WebhookDeps, request: Request) -> Result<Response<Bod
     })
 }
 
-struct Accepted {
+pub(crate) struct Accepted {
     status: StatusCode,
     outcome: &'static str,
     body: serde_json::Value,
 }
 
 #[derive(Debug)]
-struct Rejected {
+pub struct Rejected {
     status: StatusCode,
     message: String,
 }
@@ -86,21 +98,30 @@ async fn receive(deps: &WebhookDeps, request: &Request) -> Result<Accepted, Reje
             format!("body is {} bytes; the limit is {MAX_BODY_BYTES}", body.len()),
         ));
     }
-    let signature = request.headers().get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
-    deps.signing_key.verify(signature, body, deps.clock.now()).map_err(|e| match e {
-        SignatureError::Stale { .. } => Rejected::new(StatusCode::BAD_REQUEST, e.to_string()),
-        _ => Rejected::new(StatusCode::UNAUTHORIZED, e.to_string()),
-    })?;
-    let event = parse_shipment_created(body).map_err(|e| Rejected::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    if request.uri().path().ends_with(shopify::PATH) {
+        return shopify::receive(deps, request, body).await;
+    }
+    let signature = header(request, SIGNATURE_HEADER);
+    let now = deps.clock.now();
+    verified(&deps.keys, |keys| keys.verify(signature, body, now), |e| *e == SignatureError::Mismatch).await?;
+    let event = parse_shipment_created(body).map_err(|e| refused_event(body, e))?;
+    accept_shipment(deps, &event).await
+}
+
+fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A verified shipment, whichever format it came in: acknowledged if its event was seen, else placed.
+async fn accept_shipment(deps: &WebhookDeps, event: &ShipmentCreated) -> Result<Accepted, Rejected> {
     let span = tracing::Span::current();
     span.record("event_id", event.event_id.as_str());
     span.record("order_id", event.shipment.order_id.as_str());
-
     if let Some(recorded) = deps.store.get_event(&event.event_id).await? {
         return acknowledge_repeat(deps, recorded).await;
     }
     for _ in 0..MAX_CONFLICT_RETRIES {
-        if let Some(answer) = place(deps, &event).await? {
+        if let Some(answer) = place(deps, event).await? {
             return Ok(answer);
         }
     }
@@ -155,6 +176,26 @@ async fn place(deps: &WebhookDeps, event: &ShipmentCreated) -> Result<Option<Acc
     // Whether the service reports tracking decides the PII schedule; the connection may know better.
     let carrier_name = package.carrier.other_name().unwrap_or(package.carrier.code());
     package.tracked = Some(options.reports_tracking(carrier_name, package.shipping_method.as_deref()));
+    let claim_tracking = match tracking_in_use(deps, &order.value, &package).await? {
+        None => Some(order.value.connection_id.clone()),
+        Some(other) => match options.duplicate_tracking {
+            DuplicateTrackingPolicy::Refuse => {
+                return Err(Rejected::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!(
+                        "order {order_id}: tracking number {} is already used on order {other}; this connection \
+                         refuses a tracking number on more than one order (Amazon's Valid Tracking Rate)",
+                        package.tracking_number
+                    ),
+                ));
+            }
+            DuplicateTrackingPolicy::Warn => {
+                warn!(other_order_id = %other, "tracking number already used on another order; accepted with a warning");
+                package.warnings.push(format!("tracking number already used on order {other}"));
+                None
+            }
+        },
+    };
     reserve_package(&mut order.value, &package);
     let record = EventRecord {
         event_id: event.event_id.clone(),
@@ -163,7 +204,11 @@ async fn place(deps: &WebhookDeps, event: &ShipmentCreated) -> Result<Option<Acc
         received_at: now,
         enqueued: false,
     };
-    match deps.store.place_package(&order, &package, previous.map(|p| p.version), &record).await {
+    match deps
+        .store
+        .place_package(&order, &package, previous.map(|p| p.version), &record, claim_tracking.as_ref())
+        .await
+    {
         Ok(PlacePackage::Placed) => {}
         Ok(PlacePackage::DuplicateEvent) => {
             let recorded = deps.store.get_event(&event.event_id).await?.unwrap_or(record);
@@ -174,17 +219,64 @@ async fn place(deps: &WebhookDeps, event: &ShipmentCreated) -> Result<Option<Acc
         Err(e) => return Err(e.into()),
     }
     enqueue(deps, &record).await?;
-    Ok(Some(Accepted {
-        status: StatusCode::ACCEPTED,
-        outcome: "queued",
-        body: json!({
-            "status": "queued",
-            "order_id": shipment.order_id,
-            "package_id": shipment.package_id,
-            "package_reference_id": package.reference.to_string(),
-            "carrier_code": package.carrier.code(),
-        }),
-    }))
+    let mut body = json!({
+        "status": "queued",
+        "order_id": shipment.order_id,
+        "package_id": shipment.package_id,
+        "package_reference_id": package.reference.to_string(),
+        "carrier_code": package.carrier.code(),
+    });
+    if !package.warnings.is_empty() {
+        body["warnings"] = json!(package.warnings);
+    }
+    Ok(Some(Accepted { status: StatusCode::ACCEPTED, outcome: "queued", body }))
+}
+
+/// Checks a signature with the keys in force and, if it matches none of them, once more with the keys
+/// read again (a rotation this container has not seen yet). Every signature failure is a 401.
+pub async fn verified<E: std::fmt::Display>(
+    keys: &KeyRing,
+    check: impl Fn(&SigningKeys) -> Result<(), E>,
+    mismatch: impl Fn(&E) -> bool,
+) -> Result<(), Rejected> {
+    let unavailable = |e: SecretError| Rejected::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+    let result = match check(&keys.keys().await.map_err(unavailable)?) {
+        Err(e) if mismatch(&e) => match keys.reloaded_after_mismatch().await.map_err(unavailable)? {
+            Some(reloaded) => check(&reloaded),
+            None => Err(e),
+        },
+        other => other,
+    };
+    result.map_err(|e| Rejected::new(StatusCode::UNAUTHORIZED, e.to_string()))
+}
+
+/// A body that is not a valid event: 400 when it cannot be read as one, 422 when a field's value is
+/// wrong, naming the order when the body names one.
+fn refused_event(body: &[u8], error: EventError) -> Rejected {
+    match error {
+        EventError::Invalid { .. } => {
+            let order = serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| v.pointer("/data/order_id").and_then(|id| id.as_str()).map(str::to_owned))
+                .and_then(|id| AmazonOrderId::parse(id).ok());
+            let message = match order {
+                Some(order) => format!("order {order}: {error}"),
+                None => error.to_string(),
+            };
+            Rejected::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+        }
+        other => Rejected::new(StatusCode::BAD_REQUEST, other.to_string()),
+    }
+}
+
+/// Another order of the same connection that already shipped with this package's tracking number.
+async fn tracking_in_use(
+    deps: &WebhookDeps,
+    order: &Order,
+    package: &Package,
+) -> Result<Option<AmazonOrderId>, Rejected> {
+    let claim = deps.store.tracking_claim(&order.connection_id, &package.tracking_number).await?;
+    Ok(claim.map(|claim| claim.order_id).filter(|owner| owner != order.id()))
 }
 
 fn duplicate_package(shipment: &ShipmentRequest, state: &PackageState) -> Accepted {

@@ -5,6 +5,7 @@
 //! delay as a *new* message, so waiting for quota never burns a receive; a transient failure stays in
 //! the batch failures with a growing visibility timeout and lands in the dead-letter queue after the
 //! queue's maxReceiveCount; a permanent rejection marks the package failed with Amazon's message.
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,13 +17,14 @@ use sellerbridge_core::domain::connection::{Connection, ConnectionState};
 use sellerbridge_core::domain::ids::{AmazonOrderId, PackageId};
 use sellerbridge_core::domain::order::Order;
 use sellerbridge_core::domain::shipment::{Package, PackageState, record_confirmed, release_package};
+use sellerbridge_core::domain::view::OrderEvent;
 use sellerbridge_core::queue::{MAX_DELAY, UpdateMessage, UpdateQueue};
 use sellerbridge_core::runtime::Adapters;
 use sellerbridge_core::spapi::models::ConfirmShipmentRequest;
-use sellerbridge_core::spapi::{Refusal, SellerAuth, SpApiClient, SpApiError, WaitBudget};
+use sellerbridge_core::spapi::{Operation, Refusal, Reservation, SellerAuth, SpApiClient, SpApiError, WaitBudget};
 use sellerbridge_core::store::{AppCredentialsAlert, StoreError, Versioned};
-use sellerbridge_core::webhook::signature::SigningKey;
-use tracing::{Instrument, error, info, info_span, warn};
+use sellerbridge_core::webhook::keyring::KeyRing;
+use tracing::{Instrument, Span, error, info, info_span, warn};
 
 mod outbound;
 
@@ -44,11 +46,20 @@ pub struct SenderSettings {
     /// timeout, so only the claim of an attempt that died can expire, and a package whose claim expired
     /// is checked against Amazon's copy of the order before it is sent again.
     pub claim_lease: chrono::Duration,
+    /// How far ahead one invocation reserves its seller's tokens and waits for them in process; a
+    /// confirmation whose token comes later goes back to the queue until then. Within the function's
+    /// timeout with room for the call itself.
+    pub pacing_horizon: Duration,
 }
 
 impl Default for SenderSettings {
     fn default() -> Self {
-        Self { max_receives: 5, transient_backoff: Duration::from_secs(10), claim_lease: chrono::Duration::seconds(60) }
+        Self {
+            max_receives: 5,
+            transient_backoff: Duration::from_secs(10),
+            claim_lease: chrono::Duration::seconds(90),
+            pacing_horizon: Duration::from_secs(20),
+        }
     }
 }
 
@@ -57,29 +68,46 @@ pub struct SenderDeps {
     pub queue: Arc<dyn UpdateQueue>,
     pub spapi: SpApiClient,
     pub settings: SenderSettings,
-    /// Signs the order events posted to the merchant (the same key and scheme as the store's webhooks).
-    pub signing_key: SigningKey,
+    /// Signs the order events posted to the merchant (the same keys and scheme as the store's webhooks;
+    /// the current key signs).
+    pub signing_keys: Arc<KeyRing>,
 }
 
 pub async fn handle(deps: &SenderDeps, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
     let span = info_span!("update_batch", request_id = %event.context.request_id, size = event.payload.records.len());
-    Ok(process_batch(deps, event.payload.records).instrument(span).await)
+    // Slots are reserved only as far ahead as the invocation can still wait and then make its calls
+    // (a third of its time left: a 60-second function waits up to 20 seconds, its calls time out at 20).
+    let remaining = event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
+    let horizon = deps.settings.pacing_horizon.min(remaining / 3);
+    Ok(process_batch(deps, event.payload.records, horizon).instrument(span).await)
 }
 
-/// Processes every message concurrently; the ones to retry are reported as batch item failures.
-pub async fn process_batch(deps: &SenderDeps, records: Vec<SqsMessage>) -> SqsBatchResponse {
+/// Processes a batch in three steps: every message is read with what it needs; the confirmations
+/// ready to go reserve their seller's tokens in one write per seller, paced at Amazon's rate; then each
+/// message finishes, a confirmation at its slot. The ones to retry are reported as batch item failures.
+pub async fn process_batch(deps: &SenderDeps, records: Vec<SqsMessage>, horizon: Duration) -> SqsBatchResponse {
     let batch_size = records.len();
-    let outcomes = futures::future::join_all(records.iter().map(|record| {
-        let message_id = record.message_id.clone().unwrap_or_default();
-        let span =
-            info_span!("update", message_id, order_id = tracing::field::Empty, package_id = tracing::field::Empty);
-        async move { (message_id, process(deps, record, batch_size).await) }.instrument(span)
+    let spans: Vec<Span> = records
+        .iter()
+        .map(|record| {
+            let message_id = record.message_id.clone().unwrap_or_default();
+            info_span!("update", message_id, order_id = tracing::field::Empty, package_id = tracing::field::Empty)
+        })
+        .collect();
+    let steps = futures::future::join_all(
+        records.iter().zip(&spans).map(|(record, span)| first_step(deps, record, batch_size).instrument(span.clone())),
+    )
+    .await;
+    let mut slots = pace(deps, &steps, horizon).await;
+    let outcomes = futures::future::join_all(steps.into_iter().zip(&spans).enumerate().map(|(index, (step, span))| {
+        let slot = slots.remove(&index);
+        finish(deps, step, slot).instrument(span.clone())
     }))
     .await;
     let mut response = SqsBatchResponse::default();
-    for (message_id, outcome) in outcomes {
+    for (record, outcome) in records.iter().zip(outcomes) {
         if outcome == Outcome::Retry {
-            response.add_failure(message_id);
+            response.add_failure(record.message_id.clone().unwrap_or_default());
         }
     }
     response
@@ -105,33 +133,132 @@ pub(crate) enum SendError {
     Credentials(#[from] sellerbridge_core::runtime::CredentialsError),
     #[error(transparent)]
     Queue(#[from] sellerbridge_core::queue::QueueError),
+    #[error(transparent)]
+    Secret(#[from] sellerbridge_core::secrets::SecretError),
     /// The merchant's endpoint did not accept an order event (its status, or why the request failed).
     #[error("webhook {event_id} not accepted: {reason}")]
     Webhook { event_id: String, reason: String },
 }
 
-async fn process(deps: &SenderDeps, record: &SqsMessage, batch_size: usize) -> Outcome {
+/// Where a message stands after it was read.
+enum Step<'a> {
+    /// Handled already, or failed (`Err`), on `queue`.
+    Finished { record: &'a SqsMessage, queue: &'a dyn UpdateQueue, result: Result<Outcome, SendError> },
+    /// A confirmation that needs one of its seller's tokens.
+    Confirm(Box<Ready<'a>>),
+    /// An order event for the merchant's endpoint.
+    Deliver {
+        record: &'a SqsMessage,
+        order_id: AmazonOrderId,
+        event: OrderEvent,
+        version: DateTime<Utc>,
+        receives: u32,
+    },
+}
+
+/// A confirmation read with everything its send needs.
+struct Ready<'a> {
+    confirmation: Confirmation<'a>,
+    package: Package,
+    version: u64,
+    order: Versioned<Order>,
+    connection: Connection,
+    auth: SellerAuth,
+}
+
+/// When a confirmation may spend its token.
+enum Slot {
+    /// Reserved: after this long.
+    At(Duration),
+    /// Not within this invocation's pacing horizon: the token is expected after this long.
+    Later(Duration),
+    /// No tokens for this seller now (paused by Amazon's refusals, or the limiter is unavailable).
+    Refused(SpApiError),
+}
+
+async fn first_step<'a>(deps: &'a SenderDeps, record: &'a SqsMessage, batch_size: usize) -> Step<'a> {
     let receives = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse::<u32>().ok()).unwrap_or(1);
     let body = record.body.as_deref().unwrap_or_default();
-    let parsed: Result<UpdateMessage, SendError> = serde_json::from_str(body)
-        .map_err(|e| SendError::Unreadable(sellerbridge_core::telemetry::without_quoted_values(&e.to_string())));
     let span = tracing::Span::current();
-    let (result, queue): (Result<Outcome, SendError>, &dyn UpdateQueue) = match &parsed {
-        Err(_) => (parsed.map(|_| Outcome::Retry), deps.queue.as_ref()),
-        Ok(message @ UpdateMessage::ConfirmShipment { order_id, package_id }) => {
+    let queue = deps.queue.as_ref();
+    match serde_json::from_str::<UpdateMessage>(body) {
+        Err(e) => {
+            let error = SendError::Unreadable(sellerbridge_core::telemetry::without_quoted_values(&e.to_string()));
+            Step::Finished { record, queue, result: Err(error) }
+        }
+        Ok(UpdateMessage::ConfirmShipment { order_id, package_id }) => {
             span.record("order_id", order_id.as_str());
             span.record("package_id", package_id.as_str());
-            let confirmation = Confirmation { record, message, order_id, package_id, receives, batch_size };
-            (confirm(deps, confirmation).await, deps.queue.as_ref())
+            let confirmation = Confirmation { record, order_id, package_id, receives, batch_size };
+            match prepare(deps, confirmation).await {
+                Ok(Prepared::Ready(ready)) => Step::Confirm(ready),
+                Ok(Prepared::Done(outcome)) => Step::Finished { record, queue, result: Ok(outcome) },
+                Err(error) => Step::Finished { record, queue, result: Err(error) },
+            }
         }
         Ok(UpdateMessage::DeliverWebhook { order_id, event, version }) => {
             span.record("order_id", order_id.as_str());
-            (outbound::deliver(deps, order_id, *event, *version, receives).await, &deps.adapters.outbound)
+            Step::Deliver { record, order_id, event, version, receives }
+        }
+    }
+}
+
+/// Reserves tokens for the batch's confirmations, one reservation per seller.
+async fn pace(deps: &SenderDeps, steps: &[Step<'_>], horizon: Duration) -> HashMap<usize, Slot> {
+    let mut by_seller: BTreeMap<&str, Vec<(usize, &Ready<'_>)>> = BTreeMap::new();
+    for (index, step) in steps.iter().enumerate() {
+        if let Step::Confirm(ready) = step {
+            by_seller.entry(ready.auth.seller_id.as_str()).or_default().push((index, ready));
+        }
+    }
+    let reservations = futures::future::join_all(by_seller.into_values().map(|group| async move {
+        let auth = &group[0].1.auth;
+        let reserved = deps.spapi.reserve(auth, Operation::ConfirmShipment, group.len(), horizon).await;
+        (group, reserved)
+    }))
+    .await;
+    let mut slots = HashMap::new();
+    for (group, reserved) in reservations {
+        let indexes = group.into_iter().map(|(index, _)| index);
+        match reserved {
+            Ok(Reservation { slots: at, unreserved }) => {
+                let waits = at.into_iter().map(Slot::At).chain(unreserved.into_iter().map(Slot::Later));
+                slots.extend(indexes.zip(waits));
+            }
+            Err(e) => slots.extend(indexes.map(|index| (index, Slot::Refused(refused_again(&e))))),
+        }
+    }
+    slots
+}
+
+/// The reservation's refusal, for each confirmation it refused: a pause as it was, anything else as
+/// the transient failure it is.
+fn refused_again(error: &SpApiError) -> SpApiError {
+    match error {
+        SpApiError::Paused { operation, retry_after, refusal } => {
+            SpApiError::Paused { operation, retry_after: *retry_after, refusal: *refusal }
+        }
+        other => SpApiError::Transient { operation: Operation::ConfirmShipment.name(), message: other.to_string() },
+    }
+}
+
+async fn finish(deps: &SenderDeps, step: Step<'_>, slot: Option<Slot>) -> Outcome {
+    let (record, queue, result): (_, &dyn UpdateQueue, _) = match step {
+        Step::Finished { record, queue, result } => (record, queue, result),
+        Step::Deliver { record, order_id, event, version, receives } => {
+            (record, &deps.adapters.outbound, outbound::deliver(deps, &order_id, event, version, receives).await)
+        }
+        Step::Confirm(ready) => {
+            let record = ready.confirmation.record;
+            let slot = slot.unwrap_or(Slot::Later(Duration::ZERO));
+            (record, deps.queue.as_ref(), send(deps, *ready, slot).await)
         }
     };
     match result {
         Ok(outcome) => outcome,
         Err(e) => {
+            let receives =
+                record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse::<u32>().ok()).unwrap_or(1);
             error!(error = %e, receives, "update failed; leaving it on the queue");
             if let Some(handle) = record.receipt_handle.as_deref() {
                 let _ = queue.postpone(handle, backoff(deps, receives)).await;
@@ -144,41 +271,78 @@ async fn process(deps: &SenderDeps, record: &SqsMessage, batch_size: usize) -> O
 /// One `confirmShipment` message, as received.
 struct Confirmation<'a> {
     record: &'a SqsMessage,
-    message: &'a UpdateMessage,
-    order_id: &'a AmazonOrderId,
-    package_id: &'a PackageId,
+    order_id: AmazonOrderId,
+    package_id: PackageId,
     receives: u32,
     batch_size: usize,
 }
 
-async fn confirm(deps: &SenderDeps, confirmation: Confirmation<'_>) -> Result<Outcome, SendError> {
-    let Confirmation { record, message, order_id, package_id, receives, batch_size } = confirmation;
+impl Confirmation<'_> {
+    fn message(&self) -> UpdateMessage {
+        UpdateMessage::ConfirmShipment { order_id: self.order_id.clone(), package_id: self.package_id.clone() }
+    }
+}
+
+enum Prepared<'a> {
+    Ready(Box<Ready<'a>>),
+    Done(Outcome),
+}
+
+/// Reads the package, its order and connection: whether there is anything to send, and for whom.
+async fn prepare<'a>(deps: &SenderDeps, confirmation: Confirmation<'a>) -> Result<Prepared<'a>, SendError> {
     let store = &deps.adapters.store;
     let now = deps.adapters.clock.now();
-    let Some(Versioned { value: mut package, version }) = store.get_package(order_id, package_id).await? else {
-        return Err(SendError::UnknownPackage { order_id: order_id.to_string(), package_id: package_id.to_string() });
+    let (order_id, package_id) = (&confirmation.order_id, &confirmation.package_id);
+    let unknown = || SendError::UnknownPackage { order_id: order_id.to_string(), package_id: package_id.to_string() };
+    let Some(Versioned { value: package, version }) = store.get_package(order_id, package_id).await? else {
+        return Err(unknown());
     };
     if package.state.is_final() {
         info!(state = package.state.name(), "package already settled; nothing to send");
-        return Ok(Outcome::Done);
+        return Ok(Prepared::Done(Outcome::Done));
     }
     if package.claimed_at.is_some_and(|at| now - at < deps.settings.claim_lease) {
         // That delivery's own message stays until it settles the package (or, if it died, comes back
         // and reconciles): this one has nothing to add and must not run into the dead-letter queue.
         info!("another delivery of this package is being sent; this one is done");
-        return Ok(Outcome::Done);
+        return Ok(Prepared::Done(Outcome::Done));
     }
-    let Some(order) = store.get_order(order_id).await? else {
-        return Err(SendError::UnknownPackage { order_id: order_id.to_string(), package_id: package_id.to_string() });
-    };
+    let Some(order) = store.get_order(order_id).await? else { return Err(unknown()) };
     let connection = store.get_connection(&order.value.connection_id).await?;
     let Some(connection) = connection.filter(|c| c.state == ConnectionState::Active) else {
         warn!("connection is not active (needs re-authorization?); holding the update");
-        deps.queue.send(message, MAX_DELAY).await?;
-        return Ok(Outcome::Done);
+        deps.queue.send(&confirmation.message(), MAX_DELAY).await?;
+        return Ok(Prepared::Done(Outcome::Done));
     };
     let auth = deps.adapters.seller_auth(&connection).await?;
-    let attempt = Attempt { record, message, receives, batch_size, connection: &connection, now };
+    Ok(Prepared::Ready(Box::new(Ready { confirmation, package, version, order, connection, auth })))
+}
+
+/// Sends one confirmation at its slot, or re-queues it for later.
+async fn send(deps: &SenderDeps, ready: Ready<'_>, slot: Slot) -> Result<Outcome, SendError> {
+    let Ready { confirmation, mut package, version, order, connection, auth } = ready;
+    let Confirmation { record, receives, batch_size, .. } = &confirmation;
+    let message = confirmation.message();
+    let store = &deps.adapters.store;
+    let mut attempt = Attempt {
+        record,
+        message: &message,
+        receives: *receives,
+        batch_size: *batch_size,
+        connection: &connection,
+        now: deps.adapters.clock.now(),
+    };
+    match slot {
+        Slot::At(wait) => tokio::time::sleep(wait).await,
+        Slot::Later(expected) => {
+            info!(expected_s = expected.as_secs(), "quota reserved beyond this invocation; re-queued for then");
+            return defer(deps, &attempt, package, version, expected.clamp(Duration::from_secs(1), MAX_DELAY)).await;
+        }
+        Slot::Refused(e) => return failed_attempt(deps, &attempt, package, version, e).await,
+    }
+    let now = deps.adapters.clock.now();
+    attempt.now = now;
+    let order_id = &confirmation.order_id;
 
     // An earlier attempt may have reached Amazon and died before recording the answer: ask Amazon
     // before sending again.
@@ -204,7 +368,7 @@ async fn confirm(deps: &SenderDeps, confirmation: Confirmation<'_>) -> Result<Ou
     };
 
     let request = ConfirmShipmentRequest::for_package(&order.value.amazon.marketplace_id, &package);
-    let result = deps.spapi.confirm_shipment(&auth, order_id, &request, WaitBudget::none()).await;
+    let result = deps.spapi.confirm_shipment(&auth, order_id, &request, WaitBudget::reserved()).await;
     package.claimed_at = None;
     match result {
         Ok(()) => settle(deps, &attempt, confirmed(package, now), version).await,
@@ -301,12 +465,9 @@ async fn failed_attempt(
     match error {
         SpApiError::Throttled { retry_after, .. }
         | SpApiError::Paused { retry_after, refusal: Refusal::Throttled, .. } => {
-            package.throttle_deferrals += 1;
-            store.save_package(&package, version).await?;
             let delay = throttle_delay(retry_after, attempt.batch_size);
             info!(delay_s = delay.as_secs(), "quota exhausted or the seller paused; re-queued with a delay");
-            deps.queue.send(attempt.message, delay).await?;
-            Ok(Outcome::Done)
+            defer(deps, attempt, package, version, delay).await
         }
         SpApiError::NeedsReauthorization(detail) => {
             warn!(detail, "Amazon refused the refresh token; flagging the connection and holding the update");
@@ -343,6 +504,22 @@ async fn failed_attempt(
             attempt.retry_later(deps).await
         }
     }
+}
+
+/// Sends the message again as a new one after `delay`, counting the deferral on the package: waiting
+/// for quota never burns a receive.
+async fn defer(
+    deps: &SenderDeps,
+    attempt: &Attempt<'_>,
+    mut package: Package,
+    version: u64,
+    delay: Duration,
+) -> Result<Outcome, SendError> {
+    package.claimed_at = None;
+    package.throttle_deferrals += 1;
+    deps.adapters.store.save_package(&package, version).await?;
+    deps.queue.send(attempt.message, delay).await?;
+    Ok(Outcome::Done)
 }
 
 /// What settling a package does to its order.

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use lambda_runtime::{Error, run, service_fn};
 use sellerbridge_core::domain::clock::SystemClock;
 use sellerbridge_core::runtime::{Adapters, Settings, aws_config};
-use sellerbridge_core::webhook::signature::SigningKey;
+use sellerbridge_core::webhook::keyring::KeyRing;
 use update_sender::{SenderDeps, SenderSettings, handle};
 
 #[tokio::main]
@@ -13,7 +13,8 @@ async fn main() -> Result<(), Error> {
     let adapters = Adapters::new(&aws_config().await, &settings, Arc::new(SystemClock));
     let spapi = adapters.spapi_client(&settings).await?;
     let queue = Arc::new(adapters.queue.clone());
-    let signing_key = SigningKey::new(adapters.secrets.string(&settings.webhook_secret_id).await?);
-    let deps = SenderDeps { adapters, queue, spapi, settings: SenderSettings::default(), signing_key };
+    let signing_keys =
+        Arc::new(KeyRing::new(adapters.secrets.clone(), &settings.webhook_secret_id, adapters.clock.clone()));
+    let deps = SenderDeps { adapters, queue, spapi, settings: SenderSettings::default(), signing_keys };
     run(service_fn(|event| handle(&deps, event))).await
 }

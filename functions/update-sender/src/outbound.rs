@@ -50,7 +50,7 @@ pub(crate) async fn deliver(
         "data": OrderView::of(&order.value, &packages, connection.options.product_identifier),
     })
     .to_string();
-    let signature = deps.signing_key.sign(now, body.as_bytes());
+    let signature = deps.signing_keys.current().await?.sign(now, body.as_bytes());
     let sent = deps
         .adapters
         .http

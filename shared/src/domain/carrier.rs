@@ -465,6 +465,8 @@ pub struct CarrierRule {
 pub enum CarrierError {
     #[error("carrier name is empty")]
     Empty,
+    #[error("a shipping method rule needs both names, as STORE METHOD=AMAZON METHOD")]
+    EmptyShippingMethod,
     #[error("carrier name `{0}` is longer than Amazon's 50-character limit for carrierName")]
     NameTooLong(String),
     #[error("carrier rule maps `{store_name}` to `{amazon_code}`, which is not one of Amazon's carrier codes")]
@@ -474,6 +476,27 @@ pub enum CarrierError {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CarrierRules {
     pub rules: Vec<CarrierRule>,
+    /// The store's shipping method names onto the ones the seller uses at Amazon; a method no rule
+    /// names is sent as the store wrote it.
+    #[serde(default)]
+    pub shipping_methods: Vec<ShippingMethodRule>,
+}
+
+/// A store's shipping method name (compared case- and space-insensitively) to the method sent to Amazon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingMethodRule {
+    pub store_method: String,
+    pub amazon_method: String,
+}
+
+impl ShippingMethodRule {
+    pub fn new(store_method: &str, amazon_method: &str) -> Result<Self, CarrierError> {
+        let (store_method, amazon_method) = (store_method.trim(), amazon_method.trim());
+        if store_method.is_empty() || amazon_method.is_empty() {
+            return Err(CarrierError::EmptyShippingMethod);
+        }
+        Ok(Self { store_method: store_method.to_owned(), amazon_method: amazon_method.to_owned() })
+    }
 }
 
 impl CarrierRules {
@@ -487,7 +510,16 @@ impl CarrierRules {
                 });
             }
         }
-        Ok(Self { rules })
+        Ok(Self { rules, shipping_methods: Vec::new() })
+    }
+
+    /// The shipping method to send to Amazon for the store's `method`: the connection's rule for it,
+    /// else the store's own words.
+    pub fn shipping_method(&self, method: Option<&str>) -> Option<String> {
+        let method = method.map(str::trim).filter(|m| !m.is_empty())?;
+        let wanted = normalize(method);
+        let mapped = self.shipping_methods.iter().find(|rule| normalize(&rule.store_method) == wanted);
+        Some(mapped.map_or(method, |rule| rule.amazon_method.as_str()).to_owned())
     }
 
     /// The connection's rules first, then Amazon's own codes, then common aliases; else `Other` with the name.
@@ -621,5 +653,26 @@ mod tests {
     fn overlong_and_empty_names_are_errors() {
         assert_eq!(CarrierRules::default().map("  "), Err(CarrierError::Empty));
         assert!(matches!(CarrierRules::default().map(&"x".repeat(51)), Err(CarrierError::NameTooLong(_))));
+    }
+
+    #[test]
+    fn shipping_methods_map_through_the_connections_rules_or_pass_as_written() {
+        let rules = CarrierRules {
+            shipping_methods: vec![
+                ShippingMethodRule::new("Standard Shipping", "Ground").unwrap(),
+                ShippingMethodRule::new("Express", "Next Day Air").unwrap(),
+            ],
+            ..CarrierRules::default()
+        };
+        assert_eq!(rules.shipping_method(Some("standard  shipping")), Some("Ground".into()));
+        assert_eq!(rules.shipping_method(Some(" EXPRESS ")), Some("Next Day Air".into()));
+        assert_eq!(
+            rules.shipping_method(Some(" Priority Mail ")),
+            Some("Priority Mail".into()),
+            "unmapped: as written"
+        );
+        assert_eq!(rules.shipping_method(Some("  ")), None);
+        assert_eq!(rules.shipping_method(None), None);
+        assert_eq!(ShippingMethodRule::new("Express", " "), Err(CarrierError::EmptyShippingMethod));
     }
 }

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::carrier::CarrierRules;
+use super::carrier::{CarrierRules, ShippingMethodRule};
 use super::ids::{ConnectionId, MarketplaceId, SellerId};
 use super::rate::Quota;
 use super::tracking::{self, TrackingRule};
@@ -109,8 +109,10 @@ pub struct OptionsChange {
     pub product_identifier: Option<ProductIdentifier>,
     pub import_amazon_fulfilled: Option<bool>,
     pub duplicate_tracking: Option<DuplicateTrackingPolicy>,
-    /// Replaces the connection's carrier rules.
+    /// Replaces the connection's carrier rules (its shipping method rules stay).
     pub carrier_rules: Option<CarrierRules>,
+    /// Replaces the connection's shipping method rules.
+    pub shipping_methods: Option<Vec<ShippingMethodRule>>,
     pub set_quotas: Vec<(String, Quota)>,
     pub clear_quotas: Vec<String>,
     /// `Some(None)` goes back to every run of the schedule.
@@ -160,7 +162,10 @@ impl Connection {
             options.duplicate_tracking = policy;
         }
         if let Some(rules) = &change.carrier_rules {
-            options.carrier_rules = rules.clone();
+            options.carrier_rules.rules = rules.rules.clone();
+        }
+        if let Some(methods) = &change.shipping_methods {
+            options.carrier_rules.shipping_methods = methods.clone();
         }
         for (operation, quota) in &change.set_quotas {
             options.quota_overrides.insert(operation.clone(), *quota);

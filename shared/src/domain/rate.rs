@@ -59,6 +59,51 @@ impl Bucket {
     }
 }
 
+/// Tokens reserved ahead of use: the bucket after the reservation (it may owe tokens, which later
+/// takers wait out), when each reserved token may be spent, and when each token asked for but not
+/// reserved is expected, were nobody else to take any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reserved {
+    pub bucket: Bucket,
+    pub slots: Vec<std::time::Duration>,
+    pub unreserved: Vec<std::time::Duration>,
+}
+
+impl Bucket {
+    /// Reserves up to `wanted` tokens, each at the moment the bucket refills it, taking only those due
+    /// within `horizon`: a batch of calls is paced in one write, not one contended write per call.
+    pub fn reserve(self, quota: Quota, now: DateTime<Utc>, wanted: usize, horizon: std::time::Duration) -> Reserved {
+        let current = self.refilled(quota, now);
+        let due = |index: usize| {
+            let missing = index as f64 + 1.0 - current.tokens;
+            if missing <= 0.0 {
+                Some(std::time::Duration::ZERO)
+            } else if quota.rate_per_second <= 0.0 {
+                None
+            } else {
+                Some(std::time::Duration::from_secs_f64(missing / quota.rate_per_second))
+            }
+        };
+        let mut slots = Vec::new();
+        let mut unreserved = Vec::new();
+        for index in 0..wanted {
+            match due(index) {
+                Some(at) if at <= horizon && unreserved.is_empty() => slots.push(at),
+                Some(at) => unreserved.push(at),
+                None => unreserved.push(std::time::Duration::from_secs(3600)),
+            }
+        }
+        let bucket = Bucket { tokens: current.tokens - slots.len() as f64, ..current };
+        Reserved { bucket, slots, unreserved }
+    }
+
+    /// The bucket with nothing left to spend now; tokens already owed stay owed.
+    pub fn emptied(self, quota: Quota, now: DateTime<Utc>) -> Self {
+        let current = self.refilled(quota, now);
+        Self { tokens: current.tokens.min(0.0), ..current }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{Duration, TimeZone};
@@ -109,5 +154,35 @@ mod tests {
         let empty = Bucket { tokens: 0.0, refilled_at: t0() };
         let Take::Wait(wait) = empty.take(quota, t0()) else { panic!("empty bucket granted a token") };
         assert_eq!(wait.as_secs(), 178);
+    }
+
+    #[test]
+    fn a_reservation_paces_tokens_at_the_refill_rate_up_to_the_horizon() {
+        let quota = Quota::new(2.0, 3.0);
+        let full = Bucket::full(quota, t0());
+        let reserved = full.reserve(quota, t0(), 8, std::time::Duration::from_secs(2));
+        let ms: Vec<u128> = reserved.slots.iter().map(|d| d.as_millis()).collect();
+        // Three from the burst at once, then one every half second up to the two-second horizon.
+        assert_eq!(ms, [0, 0, 0, 500, 1000, 1500, 2000]);
+        assert_eq!(reserved.unreserved.iter().map(|d| d.as_millis()).collect::<Vec<_>>(), [2500]);
+        assert_eq!(reserved.bucket.tokens, -4.0, "the bucket owes what it reserved beyond its tokens");
+
+        // The next taker queues behind the reservation.
+        let next = reserved.bucket.reserve(quota, t0(), 1, std::time::Duration::from_secs(10));
+        assert_eq!(next.slots, [std::time::Duration::from_millis(2500)]);
+        assert_eq!(reserved.bucket.take(quota, t0()), Take::Wait(std::time::Duration::from_millis(2500)));
+        // Half a second later the owed tokens are half a second nearer.
+        let later = reserved.bucket.reserve(quota, t0() + Duration::milliseconds(500), 1, std::time::Duration::ZERO);
+        assert!(later.slots.is_empty());
+        assert_eq!(later.unreserved, [std::time::Duration::from_millis(2000)]);
+    }
+
+    #[test]
+    fn emptying_a_bucket_keeps_what_it_owes() {
+        let quota = Quota::new(2.0, 3.0);
+        let owing = Bucket { tokens: -4.0, refilled_at: t0() };
+        assert_eq!(owing.emptied(quota, t0() + Duration::seconds(1)).tokens, -2.0);
+        let full = Bucket::full(quota, t0());
+        assert_eq!(full.emptied(quota, t0()).tokens, 0.0);
     }
 }

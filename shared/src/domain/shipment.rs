@@ -168,6 +168,10 @@ pub struct Package {
     /// ([`crate::domain::connection::ConnectionOptions::reports_tracking`]); `None`: the built-in table decides.
     #[serde(default)]
     pub tracked: Option<bool>,
+    /// What the operator should know about this package though it was accepted (its tracking number
+    /// is already on another order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -303,7 +307,7 @@ pub fn plan_package(
         package_id: request.package_id.clone(),
         reference: next_reference(order),
         carrier,
-        shipping_method: request.shipping_method.clone(),
+        shipping_method: carriers.shipping_method(request.shipping_method.as_deref()),
         tracking_number: request.tracking_number.clone(),
         ship_date: request.ship_date,
         label_created_at: request.label_created_at,
@@ -315,6 +319,7 @@ pub fn plan_package(
         fingerprint: Some(request.fingerprint()),
         units_released: false,
         tracked: None,
+        warnings: Vec::new(),
         created_at: now,
     })
 }
@@ -495,6 +500,19 @@ mod tests {
             vec![PackageLine { order_item_id: OrderItemId::parse("11111111111111").unwrap(), quantity: 1 }]
         );
         assert_eq!(package.state, PackageState::Queued);
+    }
+
+    #[test]
+    fn the_shipping_method_goes_to_amazon_as_the_connection_maps_it() {
+        let order = sample_order(now());
+        let carriers = CarrierRules {
+            shipping_methods: vec![crate::domain::carrier::ShippingMethodRule::new("ground", "UPS Ground").unwrap()],
+            ..CarrierRules::default()
+        };
+        let package = plan_package(&order, &request(&order, vec![by_sku("SKU-A", 1)]), &carriers, now()).unwrap();
+        assert_eq!(package.shipping_method.as_deref(), Some("UPS Ground"));
+        let unmapped = plan(&order, vec![by_sku("SKU-A", 1)]).unwrap();
+        assert_eq!(unmapped.shipping_method.as_deref(), Some("Ground"), "no rule: as the store wrote it");
     }
 
     #[test]

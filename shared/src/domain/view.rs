@@ -110,6 +110,9 @@ pub struct PackageView {
     pub state: &'static str,
     /// Why Amazon refused it, or why we gave up.
     pub reason: Option<String>,
+    /// Accepted, but worth a look (a tracking number already on another order).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl OrderView {
@@ -185,6 +188,7 @@ impl PackageView {
             ship_date: package.ship_date,
             state,
             reason,
+            warnings: package.warnings.clone(),
         }
     }
 }

@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
-use super::limiter::{Acquired, RateKey, RateLimiter};
+use super::limiter::{Acquired, RateKey, RateLimiter, Reservation};
 use super::lwa::{Grant, LwaClient};
 use super::models::{self, ConfirmShipmentRequest, ErrorList, GetOrderResponse, SearchOrdersResponse};
 use super::{Operation, Refusal, SpApiError};
@@ -22,7 +22,12 @@ use crate::domain::status::{AmazonStatus, FulfilledBy};
 const MAX_ATTEMPTS: u32 = 5;
 const BASE_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
-const RATE_HEADROOM: f64 = 0.95;
+/// Our refill against Amazon's: calls paced to the millisecond still leave room for clocks that differ.
+const RATE_HEADROOM: f64 = 0.98;
+/// How much later than we send them calls may reach Amazon (connections opened, a busy container): a
+/// burst that arrives this late meets a bucket that stopped refilling when full, so the burst we spend
+/// is smaller by the tokens of this lag, and at least one.
+const ARRIVAL_LAG: Duration = Duration::from_millis(100);
 const LWA_RETRIES: u32 = 3;
 
 #[derive(Debug, Clone)]
@@ -63,15 +68,22 @@ impl Endpoints {
 #[derive(Debug, Clone, Copy)]
 pub struct WaitBudget {
     until: Option<Instant>,
+    /// The first attempt's token was reserved beforehand ([`SpApiClient::reserve`]) and its slot has come.
+    prepaid: bool,
 }
 
 impl WaitBudget {
     pub fn none() -> Self {
-        Self { until: None }
+        Self { until: None, prepaid: false }
     }
 
     pub fn until(deadline: Instant) -> Self {
-        Self { until: Some(deadline) }
+        Self { until: Some(deadline), prepaid: false }
+    }
+
+    /// No waiting, and the first attempt spends the token reserved for it; a retry spends its own.
+    pub fn reserved() -> Self {
+        Self { until: None, prepaid: true }
     }
 
     fn allows(&self, wait: Duration) -> bool {
@@ -298,6 +310,26 @@ impl SpApiClient {
         self.call(auth, Operation::ConfirmShipment, Method::POST, &path, &[], Some(&body), budget).await.map(drop)
     }
 
+    /// Reserves up to `wanted` of the seller's tokens for `operation`, paced at its refill rate over at
+    /// most `horizon` ([`RateLimiter::reserve`]); each call then goes at its slot with
+    /// [`WaitBudget::reserved`]. A paused seller gets none.
+    pub async fn reserve(
+        &self,
+        auth: &SellerAuth,
+        operation: Operation,
+        wanted: usize,
+        horizon: Duration,
+    ) -> Result<Reservation, SpApiError> {
+        let key = RateKey { seller_id: auth.seller_id.clone(), operation };
+        if let Some(paused) = self.paused(&key) {
+            return Err(paused);
+        }
+        self.limiter
+            .reserve(&key, self.quota(auth, operation), wanted, horizon)
+            .await
+            .map_err(|e| SpApiError::Transient { operation: operation.name(), message: e.to_string() })
+    }
+
     /// Sends one request: spends a token first, refreshes an expired access token once, backs off on
     /// throttling and transient failures while the budget allows, and types every failure.
     #[allow(clippy::too_many_arguments)]
@@ -327,7 +359,9 @@ impl SpApiClient {
         loop {
             // The access token first: a Login with Amazon failure must not cost a quota token.
             let token = self.access_token(auth).await?;
-            self.spend_token(&key, quota, budget).await?;
+            if attempt > 0 || refreshed_token || !budget.prepaid {
+                self.spend_token(&key, quota, budget).await?;
+            }
             let mut request =
                 self.http.request(method.clone(), url.clone()).header("x-amz-access-token", token).query(query);
             if let Some(body) = body {
@@ -475,15 +509,16 @@ impl SpApiClient {
         }
     }
 
-    /// The seller's plan for the operation with a little headroom: one token less, so requests that
-    /// reach Amazon closer together than we sent them still fit, and a slightly slower refill, so that
-    /// token comes back after it was used.
+    /// The seller's plan for the operation with a little headroom: a burst smaller by the tokens of
+    /// [`ARRIVAL_LAG`], so requests that reach Amazon later or closer together than we sent them still
+    /// fit, and a slightly slower refill, so those tokens come back after they were used.
     fn quota(&self, auth: &SellerAuth, operation: Operation) -> Quota {
         let plan = match auth.quota_overrides.get(operation.name()) {
             Some(plan) => *plan,
             None => self.plan(&auth.seller_id, operation),
         };
-        Quota { rate_per_second: plan.rate_per_second * RATE_HEADROOM, burst: (plan.burst - 1.0).max(1.0) }
+        let lag_tokens = (plan.rate_per_second * ARRIVAL_LAG.as_secs_f64()).ceil().max(1.0);
+        Quota { rate_per_second: plan.rate_per_second * RATE_HEADROOM, burst: (plan.burst - lag_tokens).max(1.0) }
     }
 
     /// Amazon's default plan for the operation, at the rate Amazon last reported for this seller when

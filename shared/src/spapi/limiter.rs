@@ -22,6 +22,16 @@ pub enum Acquired {
     Wait(Duration),
 }
 
+/// Tokens reserved for a batch of calls ([`RateLimiter::reserve`]), as waits from the moment of the
+/// reservation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Reservation {
+    /// When each reserved token may be spent, earliest first.
+    pub slots: Vec<Duration>,
+    /// When each token asked for beyond the horizon is expected, were nobody else to take any.
+    pub unreserved: Vec<Duration>,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("rate limiter unavailable: {0}")]
 pub struct LimiterError(pub String);
@@ -30,6 +40,16 @@ pub struct LimiterError(pub String);
 pub trait RateLimiter: Send + Sync {
     /// Tries to spend one token of `quota` for `key`. Never sleeps.
     async fn try_acquire(&self, key: &RateKey, quota: Quota) -> Result<Acquired, LimiterError>;
+
+    /// Reserves up to `wanted` tokens of `quota` for `key`, each at the time the bucket refills it, as
+    /// many as fall within `horizon`. Never sleeps; the caller waits for each slot.
+    async fn reserve(
+        &self,
+        key: &RateKey,
+        quota: Quota,
+        wanted: usize,
+        horizon: Duration,
+    ) -> Result<Reservation, LimiterError>;
 
     /// Tells the limiter that Amazon throttled a call it had granted (our view of the bucket was too
     /// generous, e.g. another app spends the same quota): the bucket is emptied.
@@ -43,6 +63,16 @@ pub struct Unlimited;
 impl RateLimiter for Unlimited {
     async fn try_acquire(&self, _key: &RateKey, _quota: Quota) -> Result<Acquired, LimiterError> {
         Ok(Acquired::Granted)
+    }
+
+    async fn reserve(
+        &self,
+        _key: &RateKey,
+        _quota: Quota,
+        wanted: usize,
+        _horizon: Duration,
+    ) -> Result<Reservation, LimiterError> {
+        Ok(Reservation { slots: vec![Duration::ZERO; wanted], unreserved: Vec::new() })
     }
 
     async fn drain(&self, _key: &RateKey, _quota: Quota) -> Result<(), LimiterError> {

@@ -11,6 +11,6 @@ pub mod wire_pii;
 
 pub use client::{Endpoints, SearchOrdersQuery, SearchPage, SellerAuth, SpApiClient, UnreadableOrder, WaitBudget};
 pub use error::{Refusal, SpApiError};
-pub use limiter::{Acquired, RateKey, RateLimiter};
+pub use limiter::{Acquired, RateKey, RateLimiter, Reservation};
 pub use lwa::{AppCredentials, AppCredentialsSource, Grant, LwaClient, RefreshToken};
 pub use operation::Operation;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::StoreError;
 use super::keys::{self, Key};
 use crate::domain::connection::{Connection, ConnectionState};
-use crate::domain::ids::{AmazonOrderId, ConnectionId, EventId, PackageId};
+use crate::domain::ids::{AmazonOrderId, ConnectionId, EventId, PackageId, TrackingNumber};
 use crate::domain::order::{AmazonOrder, Order};
 use crate::domain::pii;
 use crate::domain::shipment::Package;
@@ -23,6 +23,9 @@ type Item = HashMap<String, AttributeValue>;
 
 const MAX_CONFLICT_RETRIES: usize = 8;
 const EVENT_RETENTION: Duration = Duration::days(7);
+/// Amazon's Valid Tracking Rate looks back 30 days; a tracking number reused after half a year is not
+/// the same parcel.
+const TRACKING_RETENTION: Duration = Duration::days(180);
 /// Deliveries are remembered longer than SQS keeps a message (14 days).
 const OUTBOUND_RETENTION: Duration = Duration::days(15);
 
@@ -169,6 +172,19 @@ pub enum UpsertOutcome {
     Unchanged,
     /// Not imported: Amazon's order is not one we keep (or only update, and we do not hold it).
     Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ShopifyOrderLink {
+    amazon_order_id: AmazonOrderId,
+    linked_at: DateTime<Utc>,
+}
+
+/// The order that first shipped with a tracking number, on one connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackingClaim {
+    pub order_id: AmazonOrderId,
+    pub claimed_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -524,14 +540,18 @@ impl DynamoStore {
         package: &Package,
         replacing: Option<u64>,
         event: &EventRecord,
+        tracking: Option<&ConnectionId>,
     ) -> Result<PlacePackage, StoreError> {
         let event_item = expiring_record(&keys::event(&event.event_id), event, event.received_at + EVENT_RETENTION)?;
         let package_version = replacing.unwrap_or(0);
-        let writes = vec![
+        let mut writes = vec![
             self.put_request(event_item, Some(0))?,
             self.put_request(package_item(package, package_version + 1)?, Some(package_version))?,
             self.put_request(order_item(&order.value, order.version + 1)?, Some(order.version))?,
         ];
+        if let Some(connection) = tracking {
+            writes.push(self.tracking_claim_request(connection, package, event.received_at)?);
+        }
         match self.transact_puts(writes).await? {
             None => Ok(PlacePackage::Placed),
             Some(failed) => match failed.as_slice() {
@@ -540,6 +560,57 @@ impl DynamoStore {
                 _ => Err(StoreError::Conflict { key: keys::describe(&keys::order(order.value.id())) }),
             },
         }
+    }
+
+    /// Remembers that a Shopify order came from an Amazon order (its `source_identifier`).
+    pub async fn link_shopify_order(
+        &self,
+        shopify_order_id: u64,
+        amazon_order_id: &AmazonOrderId,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let link = ShopifyOrderLink { amazon_order_id: amazon_order_id.clone(), linked_at: at };
+        self.put(record(&keys::shopify_order(shopify_order_id), &link)?, None).await
+    }
+
+    /// The Amazon order a Shopify order came from, if its order webhook told us.
+    pub async fn shopify_order(&self, shopify_order_id: u64) -> Result<Option<AmazonOrderId>, StoreError> {
+        let key = keys::shopify_order(shopify_order_id);
+        let link: Option<ShopifyOrderLink> = self.get(&key).await?.map(|item| body(&key, &item)).transpose()?;
+        Ok(link.map(|link| link.amazon_order_id))
+    }
+
+    /// The order that first shipped with `tracking` on this connection, if any.
+    pub async fn tracking_claim(
+        &self,
+        connection: &ConnectionId,
+        tracking: &TrackingNumber,
+    ) -> Result<Option<TrackingClaim>, StoreError> {
+        let key = keys::tracking(connection, tracking);
+        self.get(&key).await?.map(|item| body(&key, &item)).transpose()
+    }
+
+    /// Claims the package's tracking number for its order; fails the transaction if another order
+    /// claimed it first (the caller reads the claim again and decides).
+    fn tracking_claim_request(
+        &self,
+        connection: &ConnectionId,
+        package: &Package,
+        at: DateTime<Utc>,
+    ) -> Result<Put, StoreError> {
+        let key = keys::tracking(connection, &package.tracking_number);
+        let claim = TrackingClaim { order_id: package.order_id.clone(), claimed_at: at };
+        let mut item = expiring_record(&key, &claim, at + TRACKING_RETENTION)?;
+        item.insert("order_id".into(), s(package.order_id.as_str()));
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk) OR #owner = :owner")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#owner", "order_id")
+            .expression_attribute_values(":owner", s(package.order_id.as_str()))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
     /// Writes a package's new state together with what it means for its order (`change`), in one

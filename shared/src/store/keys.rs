@@ -1,5 +1,5 @@
 //! Every partition and sort key of the table, in one place.
-use crate::domain::ids::{AmazonOrderId, ConnectionId, EventId, PackageId, SellerId};
+use crate::domain::ids::{AmazonOrderId, ConnectionId, EventId, PackageId, SellerId, TrackingNumber};
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -70,6 +70,16 @@ pub fn package(order_id: &AmazonOrderId, package_id: &PackageId) -> Key {
 
 pub fn package_prefix() -> &'static str {
     "PACKAGE#"
+}
+
+/// The first order of a connection that shipped with a tracking number (case-insensitive).
+pub fn tracking(connection: &ConnectionId, tracking: &TrackingNumber) -> Key {
+    (format!("TRACKING#{connection}#{}", tracking.as_str().to_ascii_uppercase()), "TRACKING".into())
+}
+
+/// Which Amazon order a Shopify order came from (Shopify's order ids are unique across shops).
+pub fn shopify_order(shopify_order_id: u64) -> Key {
+    (format!("SHOPIFY_ORDER#{shopify_order_id}"), "LINK".into())
 }
 
 pub fn event(id: &EventId) -> Key {

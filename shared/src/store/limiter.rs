@@ -8,8 +8,8 @@ use rand::Rng;
 use super::dynamo::{n, s, unavailable};
 use super::{DynamoStore, keys};
 use crate::domain::clock::SharedClock;
-use crate::domain::rate::{Bucket, Quota, Take};
-use crate::spapi::limiter::{Acquired, LimiterError, RateKey, RateLimiter};
+use crate::domain::rate::{Bucket, Quota, Reserved, Take};
+use crate::spapi::limiter::{Acquired, LimiterError, RateKey, RateLimiter, Reservation};
 
 const MAX_CONTENTION_RETRIES: usize = 32;
 
@@ -59,48 +59,71 @@ impl DynamoRateLimiter {
             Err(err) => Err(LimiterError(unavailable(err).to_string())),
         }
     }
+
+    /// Reads the bucket, lets `change` decide (a new bucket to write, or none) and writes it only if
+    /// nobody wrote it meanwhile; reads again after losing a race.
+    async fn modify<R>(
+        &self,
+        key: &RateKey,
+        quota: Quota,
+        change: impl Fn(Bucket, DateTime<Utc>) -> (Option<Bucket>, R),
+    ) -> Result<R, LimiterError> {
+        let item_key = keys::rate_bucket(&key.seller_id, key.operation.name());
+        for _ in 0..MAX_CONTENTION_RETRIES {
+            // The bucket stores milliseconds: computed from a later instant than it records, it would
+            // grant a sliver of time twice on every write.
+            let now = whole_millis(self.clock.now());
+            let stored = self.load(&item_key).await?;
+            let bucket = stored.map_or_else(|| Bucket::full(quota, now), |(bucket, _)| bucket);
+            let (after, result) = change(bucket, now);
+            let Some(after) = after else { return Ok(result) };
+            if self.store(&item_key, after, stored.map(|(_, version)| version)).await? {
+                return Ok(result);
+            }
+            let pause = rand::rng().random_range(1..=15);
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+        }
+        Err(LimiterError(format!("rate bucket {} is too contended", keys::describe(&item_key))))
+    }
 }
 
 #[async_trait]
 impl RateLimiter for DynamoRateLimiter {
     async fn try_acquire(&self, key: &RateKey, quota: Quota) -> Result<Acquired, LimiterError> {
-        let item_key = keys::rate_bucket(&key.seller_id, key.operation.name());
-        for _ in 0..MAX_CONTENTION_RETRIES {
-            let now = self.clock.now();
-            let stored = self.load(&item_key).await?;
-            let bucket = stored.map_or_else(|| Bucket::full(quota, now), |(bucket, _)| bucket);
-            match bucket.take(quota, now) {
-                Take::Wait(wait) => return Ok(Acquired::Wait(wait)),
-                Take::Granted(after) => {
-                    if self.store(&item_key, after, stored.map(|(_, version)| version)).await? {
-                        return Ok(Acquired::Granted);
-                    }
-                    // Another invocation took a token between our read and write: read again.
-                    let pause = rand::rng().random_range(1..=15);
-                    tokio::time::sleep(Duration::from_millis(pause)).await;
-                }
-            }
-        }
-        Err(LimiterError(format!("rate bucket {} is too contended", keys::describe(&item_key))))
+        self.modify(key, quota, |bucket, now| match bucket.take(quota, now) {
+            Take::Granted(after) => (Some(after), Acquired::Granted),
+            Take::Wait(wait) => (None, Acquired::Wait(wait)),
+        })
+        .await
     }
 
-    async fn drain(&self, key: &RateKey, _quota: Quota) -> Result<(), LimiterError> {
-        let item_key = keys::rate_bucket(&key.seller_id, key.operation.name());
-        self.store
-            .client()
-            .update_item()
-            .table_name(self.store.table())
-            .key(keys::PK, s(&item_key.0))
-            .key(keys::SK, s(&item_key.1))
-            .update_expression("SET tokens = :zero, refilled_at_ms = :now ADD version :one")
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":now", n(millis(self.clock.now())))
-            .expression_attribute_values(":one", n(1))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| LimiterError(unavailable(e).to_string()))
+    async fn reserve(
+        &self,
+        key: &RateKey,
+        quota: Quota,
+        wanted: usize,
+        horizon: Duration,
+    ) -> Result<Reservation, LimiterError> {
+        self.modify(key, quota, |bucket, now| {
+            let Reserved { bucket, slots, unreserved } = bucket.reserve(quota, now, wanted, horizon);
+            let write = (!slots.is_empty()).then_some(bucket);
+            (write, Reservation { slots, unreserved })
+        })
+        .await
     }
+
+    async fn drain(&self, key: &RateKey, quota: Quota) -> Result<(), LimiterError> {
+        self.modify(key, quota, |bucket, now| {
+            let emptied = bucket.emptied(quota, now);
+            let write = (emptied.tokens < bucket.refilled(quota, now).tokens).then_some(emptied);
+            (write, ())
+        })
+        .await
+    }
+}
+
+fn whole_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(at.timestamp_millis()).single().unwrap_or(at)
 }
 
 fn millis(at: DateTime<Utc>) -> i64 {

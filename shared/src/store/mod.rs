@@ -6,7 +6,7 @@ mod limiter;
 
 pub use dynamo::{
     AppCredentialsAlert, AwaitingPage, CursorRecord, DueCursor, DuePage, DynamoStore, EventRecord, PendingWebhook,
-    PlacePackage, SyncWindow, UnreadableRecord, UpsertOutcome, Versioned, WebhookFailure,
+    PlacePackage, SyncWindow, TrackingClaim, UnreadableRecord, UpsertOutcome, Versioned, WebhookFailure,
 };
 pub use limiter::DynamoRateLimiter;
 

@@ -20,6 +20,8 @@ use crate::domain::ids::{AmazonOrderId, Asin, EventId, OrderItemId, PackageId, S
 use crate::domain::shipment::{ItemRef, ShipmentLine, ShipmentRequest};
 
 pub const SHIPMENT_CREATED: &str = "shipment.created";
+/// Far above any real line of one package.
+pub(crate) const MAX_QUANTITY: u64 = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShipmentCreated {
@@ -41,9 +43,14 @@ pub enum EventError {
     UnsupportedType(String),
 }
 
+/// The body as JSON; the error names the position only, never the content.
+pub(crate) fn json_body(body: &[u8]) -> Result<Value, EventError> {
+    serde_json::from_slice(body)
+        .map_err(|e| EventError::MalformedJson(format!("line {} column {}", e.line(), e.column())))
+}
+
 pub fn parse_shipment_created(body: &[u8]) -> Result<ShipmentCreated, EventError> {
-    let root: Value = serde_json::from_slice(body)
-        .map_err(|e| EventError::MalformedJson(format!("line {} column {}", e.line(), e.column())))?;
+    let root = json_body(body)?;
     let event = Fields::new(&root, "")?;
     let event_type = event.string("type")?;
     if event_type != SHIPMENT_CREATED {
@@ -66,9 +73,7 @@ pub fn parse_shipment_created(body: &[u8]) -> Result<ShipmentCreated, EventError
                 (None, None, Some(_)) => ItemRef::Sku(line.parse("sku", Sku::parse)?),
                 (None, None, None) => return Err(EventError::Missing(format!("data.items[{index}].sku"))),
             };
-            let quantity = line.required("quantity")?.as_u64().filter(|q| (1..=10_000).contains(q));
-            let quantity = quantity
-                .ok_or_else(|| invalid(&format!("data.items[{index}].quantity"), "must be a whole number from 1"))?;
+            let quantity = line.number("quantity", 1..=MAX_QUANTITY)?;
             Ok(ShipmentLine { item, quantity: quantity as u32 })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -88,18 +93,18 @@ pub fn parse_shipment_created(body: &[u8]) -> Result<ShipmentCreated, EventError
     Ok(ShipmentCreated { event_id, shipment })
 }
 
-fn invalid(field: &str, reason: &str) -> EventError {
+pub(crate) fn invalid(field: &str, reason: &str) -> EventError {
     EventError::Invalid { field: field.to_owned(), reason: reason.to_owned() }
 }
 
 /// Field access that reports the full path of whatever is missing or wrong.
-struct Fields<'a> {
-    object: &'a serde_json::Map<String, Value>,
+pub(crate) struct Fields<'a> {
+    pub(crate) object: &'a serde_json::Map<String, Value>,
     prefix: String,
 }
 
 impl<'a> Fields<'a> {
-    fn new(value: &'a Value, prefix: &str) -> Result<Self, EventError> {
+    pub(crate) fn new(value: &'a Value, prefix: &str) -> Result<Self, EventError> {
         let object = value.as_object().ok_or_else(|| {
             let name = prefix.trim_end_matches('.');
             if name.is_empty() {
@@ -111,15 +116,15 @@ impl<'a> Fields<'a> {
         Ok(Self { object, prefix: prefix.to_owned() })
     }
 
-    fn path(&self, name: &str) -> String {
+    pub(crate) fn path(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
     }
 
-    fn required(&self, name: &str) -> Result<&'a Value, EventError> {
+    pub(crate) fn required(&self, name: &str) -> Result<&'a Value, EventError> {
         self.object.get(name).filter(|v| !v.is_null()).ok_or_else(|| EventError::Missing(self.path(name)))
     }
 
-    fn string(&self, name: &str) -> Result<&'a str, EventError> {
+    pub(crate) fn string(&self, name: &str) -> Result<&'a str, EventError> {
         let value = self.required(name)?.as_str().ok_or_else(|| invalid(&self.path(name), "must be a string"))?;
         if value.trim().is_empty() {
             return Err(EventError::Missing(self.path(name)));
@@ -127,7 +132,7 @@ impl<'a> Fields<'a> {
         Ok(value)
     }
 
-    fn optional_string(&self, name: &str) -> Result<Option<&'a str>, EventError> {
+    pub(crate) fn optional_string(&self, name: &str) -> Result<Option<&'a str>, EventError> {
         match self.object.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.as_str())),
@@ -135,7 +140,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn parse<T, E: std::fmt::Display>(
+    pub(crate) fn parse<T, E: std::fmt::Display>(
         &self,
         name: &str,
         parse: impl FnOnce(String) -> Result<T, E>,
@@ -144,7 +149,15 @@ impl<'a> Fields<'a> {
         parse(raw.to_owned()).map_err(|e| invalid(&self.path(name), &e.to_string()))
     }
 
-    fn timestamp(&self, name: &str) -> Result<DateTime<Utc>, EventError> {
+    /// A whole number from `range`, e.g. a quantity.
+    pub(crate) fn number(&self, name: &str, range: std::ops::RangeInclusive<u64>) -> Result<u64, EventError> {
+        let value = self.required(name)?.as_u64().filter(|n| range.contains(n));
+        value.ok_or_else(|| {
+            invalid(&self.path(name), &format!("must be a whole number from {} to {}", range.start(), range.end()))
+        })
+    }
+
+    pub(crate) fn timestamp(&self, name: &str) -> Result<DateTime<Utc>, EventError> {
         let raw = self.string(name)?;
         DateTime::parse_from_rfc3339(raw)
             .map(|at| at.with_timezone(&Utc))
@@ -212,7 +225,7 @@ mod tests {
         value["data"]["items"][1]["quantity"] = json!(0);
         assert_eq!(
             parse(&value).unwrap_err().to_string(),
-            "field `data.items[1].quantity`: must be a whole number from 1"
+            "field `data.items[1].quantity`: must be a whole number from 1 to 10000"
         );
         let mut value = event();
         value["data"]["ship_date"] = json!("yesterday");

@@ -1,3 +1,5 @@
 //! Inbound webhooks from the merchant's store: signatures and event payloads.
 pub mod events;
+pub mod keyring;
+pub mod shopify;
 pub mod signature;

@@ -3,6 +3,8 @@
 //! Signing the timestamp with the body lets a stale or replayed request be refused without trusting
 //! any unsigned header. The HMAC is computed once per request and compared against each `v1` value in
 //! constant time; at most [`MAX_SIGNATURES`] values are considered, so a header cannot make us do more work.
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Duration, Utc};
 use hmac::digest::{CtOutput, Output};
 use hmac::{Hmac, Mac};
@@ -30,6 +32,21 @@ impl SigningKey {
         mac.update(b".");
         mac.update(body);
         mac
+    }
+
+    /// Shopify's scheme: the base64 HMAC-SHA256 of the raw body, no timestamp.
+    pub fn sign_base64(&self, body: &[u8]) -> String {
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        mac.update(body);
+        BASE64.encode(mac.finalize().into_bytes())
+    }
+
+    /// Checks a [`Self::sign_base64`] value; `Malformed` when it is not base64.
+    pub fn verify_base64(&self, value: &str, body: &[u8]) -> Result<(), SignatureError> {
+        let candidate = BASE64.decode(value.trim()).map_err(|_| SignatureError::Malformed)?;
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        mac.update(body);
+        if same_mac(&mac.finalize(), &candidate) { Ok(()) } else { Err(SignatureError::Mismatch) }
     }
 
     /// The header value for `body` signed at `at`.
@@ -64,11 +81,7 @@ impl SigningKey {
         // One HMAC over the body, compared against every value in constant time (several v1 values allow
         // a key rotation without downtime); a value of the wrong length can never match.
         let expected = self.mac(timestamp, body).finalize();
-        let expected_len = Output::<HmacSha256>::default().len();
-        let matches = signatures.iter().filter(|sig| sig.len() == expected_len).fold(false, |found, sig| {
-            let candidate = CtOutput::<HmacSha256>::new(Output::<HmacSha256>::clone_from_slice(sig));
-            (candidate == expected) | found
-        });
+        let matches = signatures.iter().fold(false, |found, sig| same_mac(&expected, sig) | found);
         if !matches {
             return Err(SignatureError::Mismatch);
         }
@@ -77,6 +90,43 @@ impl SigningKey {
             return Err(SignatureError::Stale { signed_at });
         }
         Ok(())
+    }
+}
+
+/// The keys a request may be signed with: the current one and, while a rotation is under way, the one
+/// before it, so a merchant can switch their store to the new key whenever suits them.
+/// Whether `candidate` is the MAC `expected`, compared in constant time.
+fn same_mac(expected: &CtOutput<HmacSha256>, candidate: &[u8]) -> bool {
+    candidate.len() == Output::<HmacSha256>::default().len()
+        && CtOutput::<HmacSha256>::new(Output::<HmacSha256>::clone_from_slice(candidate)) == *expected
+}
+
+#[derive(Clone)]
+pub struct SigningKeys {
+    pub current: SigningKey,
+    pub previous: Option<SigningKey>,
+}
+
+impl SigningKeys {
+    pub fn single(key: SigningKey) -> Self {
+        Self { current: key, previous: None }
+    }
+
+    /// `check` with the current key, then with the previous one if the current one did not match.
+    pub fn either<E>(
+        &self,
+        check: impl Fn(&SigningKey) -> Result<(), E>,
+        mismatch: impl Fn(&E) -> bool,
+    ) -> Result<(), E> {
+        match (check(&self.current), &self.previous) {
+            (Err(e), Some(previous)) if mismatch(&e) => check(previous),
+            (result, _) => result,
+        }
+    }
+
+    /// Verifies our own scheme ([`SigningKey::verify`]) against either key.
+    pub fn verify(&self, header: Option<&str>, body: &[u8], now: DateTime<Utc>) -> Result<(), SignatureError> {
+        self.either(|key| key.verify(header, body, now), |e| *e == SignatureError::Mismatch)
     }
 }
 
@@ -156,5 +206,22 @@ mod tests {
         // A flood of values is refused the same way.
         let flood = format!("t={},{}", now().timestamp(), vec![wrong.as_str(); 10_000].join(","));
         assert_eq!(key.verify(Some(&flood), b"x", now()), Err(SignatureError::TooManySignatures { count: 10_000 }));
+    }
+
+    #[test]
+    fn during_a_rotation_either_key_verifies_and_no_other() {
+        let (old, new) = (SigningKey::new("old"), SigningKey::new("new"));
+        let rotating = SigningKeys { current: new.clone(), previous: Some(old.clone()) };
+        for key in [&old, &new] {
+            assert_eq!(rotating.verify(Some(&key.sign(now(), b"x")), b"x", now()), Ok(()));
+        }
+        let stranger = SigningKey::new("stranger").sign(now(), b"x");
+        assert_eq!(rotating.verify(Some(&stranger), b"x", now()), Err(SignatureError::Mismatch));
+        // After the rotation ends only the current key is accepted.
+        let settled = SigningKeys::single(new);
+        assert_eq!(settled.verify(Some(&old.sign(now(), b"x")), b"x", now()), Err(SignatureError::Mismatch));
+        // A stale request stays stale whichever key signed it.
+        let stale = old.sign(now() - Duration::minutes(10), b"x");
+        assert!(matches!(rotating.verify(Some(&stale), b"x", now()), Err(SignatureError::Stale { .. })));
     }
 }

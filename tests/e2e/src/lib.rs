@@ -289,6 +289,26 @@ pub fn unshipped_order(id: &AmazonOrderId, imported_at: chrono::DateTime<Utc>) -
     Order::import(ConnectionId::parse("us-main").unwrap(), OrderStatus::AwaitingShipment, amazon, imported_at)
 }
 
+/// A harness synced with a small sandbox (its quotas sped up 600 times) and one order line still to
+/// ship: `(harness, order id, SKU)`.
+pub async fn synced_with_a_line_to_ship(clock: SharedClock) -> (Harness, String, String) {
+    let h = Harness::start(sandbox(12, 21, 600.0), clock, options_for(600.0)).await;
+    let sync = h.stack.sync_deps(Default::default()).await.expect("sync deps");
+    sellerbridge_cli::local::demo::sync_until_current(&sync, 3, &sellerbridge_cli::local::demo::Quiet)
+        .await
+        .expect("sync");
+    let orders = h.stack.adapters.store.scan_orders().await.expect("orders");
+    let (order_id, sku) = orders
+        .iter()
+        .filter(|o| o.status == OrderStatus::AwaitingShipment)
+        .find_map(|o| {
+            let item = o.amazon.items.iter().find(|i| i.quantity_shipped == 0)?;
+            Some((o.id().to_string(), item.sku.as_ref()?.to_string()))
+        })
+        .expect("an order with a line to ship");
+    (h, order_id, sku)
+}
+
 pub fn utc_now() -> chrono::DateTime<Utc> {
     Utc::now()
 }

@@ -2,18 +2,21 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use sellerbridge_cli::local::demo::{self, Quiet};
 use sellerbridge_cli::local::runner;
+use sellerbridge_cli::ops;
 use sellerbridge_core::domain::clock::OffsetClock;
+use sellerbridge_core::domain::connection::{DuplicateTrackingPolicy, OptionsChange};
+use sellerbridge_core::domain::ids::EventId;
 use sellerbridge_core::domain::status::OrderStatus;
 use sellerbridge_core::webhook::signature::{SIGNATURE_HEADER, SigningKey};
-use sellerbridge_e2e::{Harness, RecordingQueue, options_for, sandbox};
+use sellerbridge_e2e::{Harness, RecordingQueue, synced_with_a_line_to_ship};
 use serde_json::{Value, json};
 
 struct Fixture {
     h: Harness,
     queue: Arc<RecordingQueue>,
     deps: shipment_webhook::WebhookDeps,
+    clock: OffsetClock,
     order_id: String,
     sku: String,
     /// The ship date of every event of a test, so a repeat is the same package to the second.
@@ -21,20 +24,13 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    let h = Harness::start(sandbox(12, 21, 600.0), Arc::new(OffsetClock::default()), options_for(600.0)).await;
-    let sync = h.stack.sync_deps(Default::default()).await.unwrap();
-    demo::sync_until_current(&sync, 3, &Quiet).await.unwrap();
-    let orders = h.stack.adapters.store.scan_orders().await.unwrap();
-    let order = orders
-        .iter()
-        .find(|o| o.status == OrderStatus::AwaitingShipment && o.amazon.items.iter().any(|i| i.quantity_shipped == 0))
-        .unwrap();
-    let item = order.amazon.items.iter().find(|i| i.quantity_shipped == 0).unwrap();
+    let clock = OffsetClock::default();
+    let (h, order_id, sku) = synced_with_a_line_to_ship(Arc::new(clock.clone())).await;
     let queue = RecordingQueue::wrap(Arc::new(h.stack.adapters.queue.clone()));
     let mut deps = h.stack.webhook_deps();
     deps.queue = queue.clone();
     let ship_date = deps.clock.now().to_rfc3339();
-    Fixture { order_id: order.id().to_string(), sku: item.sku.as_ref().unwrap().to_string(), h, queue, deps, ship_date }
+    Fixture { order_id, sku, h, queue, deps, clock, ship_date }
 }
 
 impl Fixture {
@@ -96,18 +92,55 @@ async fn bad_signatures_are_refused_with_401() {
     assert!(error(&answer).contains("does not match"), "{answer}");
     let (status, _) = f.post(&[(SIGNATURE_HEADER, "t=abc,v1=zz".into())], body.as_bytes()).await;
     assert_eq!(status, 401);
+    let stale = f.h.stack.signing_key.sign(f.deps.clock.now() - Duration::minutes(10), body.as_bytes());
+    let (status, answer) = f.post(&[(SIGNATURE_HEADER, stale)], body.as_bytes()).await;
+    assert_eq!(status, 401);
+    assert!(error(&answer).contains("stale timestamp"), "{answer}");
+    // The body cut short after it was signed.
+    let signature = f.h.stack.signing_key.sign(f.deps.clock.now(), body.as_bytes());
+    let (status, _) = f.post(&[(SIGNATURE_HEADER, signature)], &body.as_bytes()[..body.len() - 10]).await;
+    assert_eq!(status, 401);
     assert!(f.queue.bodies().is_empty());
+    assert!(f.h.stack.adapters.store.get_event(&EventId::parse("evt-1").unwrap()).await.unwrap().is_none());
 }
 
 #[tokio::test]
-async fn stale_malformed_and_incomplete_events_are_refused_with_400_naming_the_problem() {
+async fn a_rotated_key_and_the_one_it_replaced_are_accepted_and_older_ones_refused() {
     let f = fixture().await;
+    let stack = &f.h.stack;
+    let rotate = || async {
+        SigningKey::new(
+            ops::rotate_webhook_key(&stack.clients.secrets, &stack.settings.webhook_secret_id).await.unwrap(),
+        )
+    };
     let body = f.event("evt-1", "PKG-1").to_string();
-    let stale = f.h.stack.signing_key.sign(f.deps.clock.now() - Duration::minutes(10), body.as_bytes());
-    let (status, answer) = f.post(&[(SIGNATURE_HEADER, stale)], body.as_bytes()).await;
-    assert_eq!(status, 400);
-    assert!(error(&answer).contains("stale timestamp"), "{answer}");
+    let f = &f;
+    let status_signed_by = |key: SigningKey| {
+        let body = body.clone();
+        async move {
+            let signature = key.sign(f.deps.clock.now(), body.as_bytes());
+            f.post(&[(SIGNATURE_HEADER, signature)], body.as_bytes()).await.0
+        }
+    };
+    let first = stack.signing_key.clone();
+    assert_eq!(status_signed_by(first.clone()).await, 202, "the container has loaded the first key");
 
+    let second = rotate().await;
+    f.clock.advance(Duration::seconds(11));
+    assert_eq!(status_signed_by(second.clone()).await, 200, "a warm container reads the rotated key at once");
+    assert_eq!(status_signed_by(first.clone()).await, 200, "the replaced key stays accepted");
+
+    let third = rotate().await;
+    f.clock.advance(Duration::seconds(11));
+    assert_eq!(status_signed_by(third).await, 200);
+    assert_eq!(status_signed_by(second).await, 200);
+    assert_eq!(status_signed_by(first).await, 401, "two rotations later the first key is refused");
+    assert_eq!(f.queue.bodies().len(), 1, "one event, queued once");
+}
+
+#[tokio::test]
+async fn malformed_and_incomplete_events_are_refused_naming_the_problem_and_the_order() {
+    let f = fixture().await;
     let (status, answer) = f.post_signed(b"{\"id\": \"evt-1\", ").await;
     assert_eq!(status, 400);
     assert!(error(&answer).starts_with("malformed JSON"), "{answer}");
@@ -122,7 +155,8 @@ async fn stale_malformed_and_incomplete_events_are_refused_with_400_naming_the_p
     let mut event = f.event("evt-x", "PKG-x");
     event["data"]["items"][0]["quantity"] = json!(-1);
     let (status, answer) = f.post_signed(event.to_string().as_bytes()).await;
-    assert_eq!(status, 400);
+    assert_eq!(status, 422, "a value that is wrong, not a body that cannot be read");
+    assert!(error(&answer).starts_with(&format!("order {}: ", f.order_id)), "{answer}");
     assert!(error(&answer).contains("data.items[0].quantity"), "{answer}");
     assert!(f.queue.bodies().is_empty());
     assert!(f.h.stack.adapters.store.scan_packages().await.unwrap().is_empty(), "nothing half-written");
@@ -160,4 +194,50 @@ async fn bodies_over_the_limit_are_refused_with_413() {
     assert_eq!(status, 413);
     assert!(error(&answer).contains("limit"), "{answer}");
     assert!(f.queue.bodies().is_empty());
+}
+
+#[tokio::test]
+async fn a_tracking_number_on_a_second_order_is_warned_about_or_refused_as_the_connection_says() {
+    let f = fixture().await;
+    let store = &f.h.stack.adapters.store;
+    let orders = store.scan_orders().await.unwrap();
+    let (other, other_sku) = orders
+        .iter()
+        .filter(|o| o.id().as_str() != f.order_id && o.status == OrderStatus::AwaitingShipment)
+        .find_map(|o| {
+            let item = o.amazon.items.iter().find(|i| i.quantity_shipped == 0 && i.quantity_ordered >= 2)?;
+            Some((o.id().to_string(), item.sku.as_ref()?.to_string()))
+        })
+        .expect("a second order with two units left");
+    let on_other_order = |event_id: &str, package_id: &str, tracking: &str| {
+        let mut event = f.event(event_id, package_id);
+        event["data"]["order_id"] = json!(other);
+        event["data"]["items"] = json!([{"sku": other_sku, "quantity": 1}]);
+        event["data"]["tracking_number"] = json!(tracking);
+        event.to_string()
+    };
+    let (status, _) = f.post_signed(f.event("evt-1", "PKG-1").to_string().as_bytes()).await;
+    assert_eq!(status, 202);
+
+    // Warn (the default): accepted, the warning on the package and in the answer.
+    let (status, answer) = f.post_signed(on_other_order("evt-2", "PKG-2", "1z999aa10123456784").as_bytes()).await;
+    assert_eq!(status, 202, "{answer}");
+    let warning = format!("tracking number already used on order {}", f.order_id);
+    assert_eq!(answer["warnings"], json!([warning]), "the same number in other letters is the same number");
+    let packages = store.list_packages(&other.parse().unwrap()).await.unwrap();
+    assert_eq!(packages[0].warnings, [warning]);
+
+    // Refuse: 422 naming both orders; nothing stored, nothing queued.
+    let refuse = OptionsChange { duplicate_tracking: Some(DuplicateTrackingPolicy::Refuse), ..Default::default() };
+    ops::change_connection(store, &f.h.connection.id, &refuse, chrono::Utc::now()).await.unwrap();
+    let (status, answer) = f.post_signed(on_other_order("evt-3", "PKG-3", "1Z999AA10123456784").as_bytes()).await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(error(&answer).starts_with(&format!("order {other}: tracking number 1Z999AA10123456784")), "{answer}");
+    assert!(error(&answer).contains(&format!("already used on order {}", f.order_id)), "{answer}");
+    assert_eq!(store.list_packages(&other.parse().unwrap()).await.unwrap().len(), 1);
+    assert_eq!(f.queue.bodies().len(), 2);
+
+    // A number no other order uses is accepted without a warning.
+    let (status, answer) = f.post_signed(on_other_order("evt-4", "PKG-4", "1ZNEW0000000000001").as_bytes()).await;
+    assert_eq!((status, answer.get("warnings")), (202, None), "{answer}");
 }

@@ -1,0 +1,93 @@
+//! `POST /webhooks/shopify`: Shopify's webhook format beside ours.
+//!
+//! `fulfillments/create` becomes a shipment confirmed to Amazon exactly like `shipment.created` (one
+//! package under the fulfillment's id, deduplicated by `X-Shopify-Webhook-Id`); `orders/create` and
+//! `orders/updated` teach which Amazon order a Shopify order came from; other topics are acknowledged
+//! so Shopify does not retry them, and logged.
+use http::StatusCode;
+use lambda_http::Request;
+use sellerbridge_core::domain::ids::EventId;
+use sellerbridge_core::webhook::events::{EventError, ShipmentCreated};
+use sellerbridge_core::webhook::shopify::{
+    self as format, HMAC_HEADER, ShopifySignatureError, TOPIC_HEADER, Topic, WEBHOOK_ID_HEADER,
+};
+use serde_json::json;
+use tracing::{info, warn};
+
+use super::{Accepted, Rejected, WebhookDeps, accept_shipment, header, verified};
+
+pub const PATH: &str = "/webhooks/shopify";
+
+pub(crate) async fn receive(deps: &WebhookDeps, request: &Request, body: &[u8]) -> Result<Accepted, Rejected> {
+    let Some(keys) = &deps.shopify_keys else {
+        return Err(Rejected::new(StatusCode::NOT_FOUND, "this stack takes no Shopify webhooks (no Shopify secret)"));
+    };
+    let signature = header(request, HMAC_HEADER);
+    verified(keys, |keys| format::verify(keys, signature, body), |e| *e == ShopifySignatureError::Mismatch).await?;
+    let topic = Topic::parse(header(request, TOPIC_HEADER).unwrap_or_default());
+    let webhook_id = header(request, WEBHOOK_ID_HEADER)
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .and_then(|id| EventId::parse(format!("shopify:{id}")).ok())
+        .ok_or_else(|| {
+            Rejected::new(StatusCode::BAD_REQUEST, format!("missing or invalid {WEBHOOK_ID_HEADER} header"))
+        })?;
+    tracing::Span::current().record("event_id", webhook_id.as_str());
+    match topic {
+        Topic::FulfillmentsCreate => fulfillment(deps, webhook_id, body).await,
+        Topic::OrdersCreate | Topic::OrdersUpdated => link_order(deps, body).await,
+        Topic::Other(topic) => {
+            warn!(topic, "a Shopify topic this endpoint does not act on; acknowledged so Shopify stops retrying");
+            Ok(Accepted {
+                status: StatusCode::OK,
+                outcome: "ignored",
+                body: json!({"status": "ignored", "topic": topic}),
+            })
+        }
+    }
+}
+
+async fn fulfillment(deps: &WebhookDeps, event_id: EventId, body: &[u8]) -> Result<Accepted, Rejected> {
+    let fulfillment = format::parse_fulfillment(body).map_err(unreadable)?;
+    if !fulfillment.ships() {
+        info!(status = fulfillment.status, "a fulfillment Shopify reports as not shipping; nothing to confirm");
+        let answer = json!({"status": "ignored", "fulfillment_status": fulfillment.status});
+        return Ok(Accepted { status: StatusCode::OK, outcome: "ignored", body: answer });
+    }
+    let Some(order_id) = deps.store.shopify_order(fulfillment.shopify_order_id).await? else {
+        return Err(Rejected::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "Shopify order {} is not linked to an Amazon order: no orders/create or orders/updated webhook \
+                 with its Amazon order id as source_identifier has arrived",
+                fulfillment.shopify_order_id
+            ),
+        ));
+    };
+    let shipment = fulfillment
+        .shipment(order_id.clone())
+        .map_err(|e| Rejected::new(StatusCode::UNPROCESSABLE_ENTITY, format!("order {order_id}: {e}")))?;
+    accept_shipment(deps, &ShipmentCreated { event_id, shipment }).await
+}
+
+async fn link_order(deps: &WebhookDeps, body: &[u8]) -> Result<Accepted, Rejected> {
+    let link = format::parse_order_link(body).map_err(unreadable)?;
+    let Some(amazon_order_id) = link.amazon_order_id else {
+        let answer =
+            json!({"status": "ignored", "detail": "not an Amazon order (no Amazon order id in source_identifier)"});
+        return Ok(Accepted { status: StatusCode::OK, outcome: "ignored", body: answer });
+    };
+    tracing::Span::current().record("order_id", amazon_order_id.as_str());
+    deps.store.link_shopify_order(link.shopify_order_id, &amazon_order_id, deps.clock.now()).await?;
+    let answer = json!({"status": "linked", "order_id": amazon_order_id, "shopify_order_id": link.shopify_order_id});
+    Ok(Accepted { status: StatusCode::OK, outcome: "linked", body: answer })
+}
+
+/// A body that is not the payload its topic promises: 400 when unreadable, 422 for a wrong value.
+fn unreadable(error: EventError) -> Rejected {
+    let status = match error {
+        EventError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    Rejected::new(status, error.to_string())
+}
