@@ -1,4 +1,5 @@
-//! Webhook ingest: `POST /webhooks/shipments` with a signed `shipment.created` event, and
+//! Webhook ingest: `POST /webhooks/shipments` with a signed `shipment.created` or `shipment.delivered`
+//! event (`api/webhooks.openapi.yaml` documents both), and
 //! `POST /webhooks/shopify` with Shopify's own format ([`shopify`]).
 //!
 //! Signature, with either of two keys during a rotation (401) → event parsing (400 when unreadable,
@@ -16,13 +17,15 @@ use sellerbridge_core::domain::clock::SharedClock;
 use sellerbridge_core::domain::connection::DuplicateTrackingPolicy;
 use sellerbridge_core::domain::ids::AmazonOrderId;
 use sellerbridge_core::domain::order::Order;
+use sellerbridge_core::domain::pii;
 use sellerbridge_core::domain::shipment::{
-    Package, PackageState, SamePackageId, ShipmentRequest, plan_package, plan_resend, release_package, reserve_package,
+    Package, PackageState, SamePackageId, ShipmentRequest, apply_delivery, plan_package, plan_resend, release_package,
+    reserve_package,
 };
 use sellerbridge_core::queue::{UpdateMessage, UpdateQueue};
 use sellerbridge_core::secrets::SecretError;
-use sellerbridge_core::store::{DynamoStore, EventRecord, PlacePackage, StoreError};
-use sellerbridge_core::webhook::events::{EventError, ShipmentCreated, parse_shipment_created};
+use sellerbridge_core::store::{DynamoStore, EventRecord, PlacePackage, StoreError, Versioned};
+use sellerbridge_core::webhook::events::{EventError, ShipmentCreated, ShipmentDelivered, StoreEvent, parse_event};
 use sellerbridge_core::webhook::keyring::KeyRing;
 use sellerbridge_core::webhook::signature::{SIGNATURE_HEADER, SignatureError, SigningKeys};
 use serde_json::json;
@@ -104,8 +107,58 @@ async fn receive(deps: &WebhookDeps, request: &Request) -> Result<Accepted, Reje
     let signature = header(request, SIGNATURE_HEADER);
     let now = deps.clock.now();
     verified(&deps.keys, |keys| keys.verify(signature, body, now), |e| *e == SignatureError::Mismatch).await?;
-    let event = parse_shipment_created(body).map_err(|e| refused_event(body, e))?;
-    accept_shipment(deps, &event).await
+    match parse_event(body).map_err(|e| refused_event(body, e))? {
+        StoreEvent::ShipmentCreated(event) => accept_shipment(deps, &event).await,
+        StoreEvent::ShipmentDelivered(event) => record_delivery(deps, &event).await,
+    }
+}
+
+/// `shipment.delivered`: the package's delivery time, and the order's PII schedule with it, in one
+/// transaction. A repeat, or a later time than one already known, changes nothing (200 either way).
+async fn record_delivery(deps: &WebhookDeps, event: &ShipmentDelivered) -> Result<Accepted, Rejected> {
+    let span = tracing::Span::current();
+    span.record("event_id", event.event_id.as_str());
+    span.record("order_id", event.order_id.as_str());
+    let (order_id, package_id) = (&event.order_id, &event.package_id);
+    for _ in 0..MAX_CONFLICT_RETRIES {
+        let Some(Versioned { value: mut package, version }) = deps.store.get_package(order_id, package_id).await?
+        else {
+            let message = format!("order {order_id} has no package {package_id}");
+            return Err(Rejected::new(StatusCode::UNPROCESSABLE_ENTITY, message));
+        };
+        let changed = package
+            .record_delivery(event.delivered_at, deps.clock.now())
+            .map_err(|e| Rejected::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+        if changed {
+            let written = deps.store.settle_package(&package, version, |order| {
+                apply_delivery(order, &package);
+                Ok::<(), std::convert::Infallible>(())
+            });
+            match written.await {
+                Ok(_) => {}
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let order = deps.store.get_order(order_id).await?;
+        let redaction_due = order.and_then(|order| pii::redaction_due(&order.value));
+        info!(changed, "delivery recorded");
+        return Ok(Accepted {
+            status: StatusCode::OK,
+            outcome: if changed { "delivered" } else { "duplicate_delivery" },
+            body: json!({
+                "status": if changed { "recorded" } else { "unchanged" },
+                "order_id": order_id,
+                "package_id": package_id,
+                "delivered_at": package.delivered_at,
+                "redaction_due": redaction_due,
+            }),
+        });
+    }
+    Err(Rejected::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("order {order_id} is being updated concurrently; retry"),
+    ))
 }
 
 fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {

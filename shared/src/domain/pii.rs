@@ -2,6 +2,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::ids::PackageId;
 use super::order::{AmazonOrder, AmazonPackage, Order};
 use super::status::OrderStatus;
 use super::tracking::reports_tracking;
@@ -17,6 +18,9 @@ const UNTRACKED_AFTER_SHIPMENT_DAYS: i64 = 30;
 /// What we know about one shipment of an order, for the retention schedule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShipmentFacts {
+    /// Our package these facts are about (`None` for Amazon's own packages and older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_id: Option<PackageId>,
     pub label_created_at: DateTime<Utc>,
     pub shipped_at: DateTime<Utc>,
     pub delivered_at: Option<DateTime<Utc>>,
@@ -108,6 +112,7 @@ fn amazon_package_facts(package: &AmazonPackage) -> Option<ShipmentFacts> {
     let tracked = package.tracking_number.as_deref().is_some_and(|number| !number.trim().is_empty())
         && reports_tracking(&[], carrier, package.shipping_service.as_deref());
     Some(ShipmentFacts {
+        package_id: None,
         label_created_at: package.created_at.map_or(shipped_at, |created| created.min(shipped_at)),
         shipped_at,
         delivered_at: None,
@@ -176,7 +181,13 @@ mod tests {
     #[test]
     fn tracked_shipments_are_due_at_the_earliest_of_three_deadlines() {
         let mut order = sample_order(day(1));
-        let facts = ShipmentFacts { label_created_at: day(2), shipped_at: day(3), delivered_at: None, tracked: true };
+        let facts = ShipmentFacts {
+            package_id: None,
+            label_created_at: day(2),
+            shipped_at: day(3),
+            delivered_at: None,
+            tracked: true,
+        };
         shipped(&mut order, vec![facts.clone()]);
         // ship date + 30 (April 2) comes before label + 44 (April 15).
         assert_eq!(redaction_due(&order), Some(day(3) + Duration::days(30)));
@@ -186,6 +197,7 @@ mod tests {
 
         // a ship date far after the label: label + 44 wins.
         let late = ShipmentFacts {
+            package_id: None,
             label_created_at: day(1),
             shipped_at: day(1) + Duration::days(20),
             delivered_at: None,
@@ -200,7 +212,13 @@ mod tests {
         let mut order = sample_order(day(1));
         shipped(
             &mut order,
-            vec![ShipmentFacts { label_created_at: day(5), shipped_at: day(6), delivered_at: None, tracked: false }],
+            vec![ShipmentFacts {
+                package_id: None,
+                label_created_at: day(5),
+                shipped_at: day(6),
+                delivered_at: None,
+                tracked: false,
+            }],
         );
         assert_eq!(redaction_due(&order), Some(day(5) + Duration::days(30)));
     }
@@ -208,8 +226,20 @@ mod tests {
     #[test]
     fn the_last_package_of_an_order_sets_the_deadline() {
         let mut order = sample_order(day(1));
-        let first = ShipmentFacts { label_created_at: day(2), shipped_at: day(2), delivered_at: None, tracked: true };
-        let second = ShipmentFacts { label_created_at: day(9), shipped_at: day(9), delivered_at: None, tracked: true };
+        let first = ShipmentFacts {
+            package_id: None,
+            label_created_at: day(2),
+            shipped_at: day(2),
+            delivered_at: None,
+            tracked: true,
+        };
+        let second = ShipmentFacts {
+            package_id: None,
+            label_created_at: day(9),
+            shipped_at: day(9),
+            delivered_at: None,
+            tracked: true,
+        };
         shipped(&mut order, vec![first, second]);
         assert_eq!(redaction_due(&order), Some(day(9) + Duration::days(30)));
     }
@@ -401,8 +431,13 @@ mod tests {
         use crate::domain::order::ConfirmedPackage;
         let mut order = sample_order(day(1));
         // Ours: a service the connection says reports no tracking, labelled on the 2nd.
-        let untracked =
-            ShipmentFacts { label_created_at: day(2), shipped_at: day(2), delivered_at: None, tracked: false };
+        let untracked = ShipmentFacts {
+            package_id: None,
+            label_created_at: day(2),
+            shipped_at: day(2),
+            delivered_at: None,
+            tracked: false,
+        };
         shipped(&mut order, vec![untracked]);
         order.local.confirmed_packages.insert(
             PackageId::parse("PKG-1").unwrap(),

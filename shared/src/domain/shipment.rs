@@ -172,6 +172,9 @@ pub struct Package {
     /// is already on another order).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// When the carrier delivered it, as the store reported (`shipment.delivered`; the earliest report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -211,9 +214,10 @@ impl Package {
     pub fn facts(&self) -> ShipmentFacts {
         let carrier = self.carrier.other_name().unwrap_or(self.carrier.code());
         ShipmentFacts {
+            package_id: Some(self.package_id.clone()),
             label_created_at: self.label_created_at,
             shipped_at: self.ship_date,
-            delivered_at: None,
+            delivered_at: self.delivered_at,
             tracked: self
                 .tracked
                 .unwrap_or_else(|| super::tracking::reports_tracking(&[], carrier, self.shipping_method.as_deref())),
@@ -320,6 +324,7 @@ pub fn plan_package(
         units_released: false,
         tracked: None,
         warnings: Vec::new(),
+        delivered_at: None,
         created_at: now,
     })
 }
@@ -436,6 +441,47 @@ pub fn record_confirmed(order: &mut Order, package: &Package) {
     reapply_confirmations(order);
 }
 
+/// Why a delivery cannot be recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DeliveryRejected {
+    #[error("package {package_id} of order {order_id} is {state}; only a package that shipped can be delivered")]
+    NotShipped { order_id: AmazonOrderId, package_id: PackageId, state: &'static str },
+    #[error("delivered_at {at} is in the future (order {order_id}, package {package_id})")]
+    InTheFuture { order_id: AmazonOrderId, package_id: PackageId, at: DateTime<Utc> },
+}
+
+/// How far ahead of our clock a reported delivery may be (clocks differ).
+const DELIVERY_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+
+impl Package {
+    /// Records the carrier's delivery time; the earliest report stands, since PII rules never wait for
+    /// a later one. `Ok(false)` when it changes nothing (a repeat, or a later time).
+    pub fn record_delivery(&mut self, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool, DeliveryRejected> {
+        let (order_id, package_id) = (self.order_id.clone(), self.package_id.clone());
+        if matches!(self.state, PackageState::Failed { .. } | PackageState::DeadLettered { .. }) {
+            return Err(DeliveryRejected::NotShipped { order_id, package_id, state: self.state.name() });
+        }
+        if at > now + DELIVERY_CLOCK_SKEW {
+            return Err(DeliveryRejected::InTheFuture { order_id, package_id, at });
+        }
+        if self.delivered_at.is_some_and(|known| known <= at) {
+            return Ok(false);
+        }
+        self.delivered_at = Some(at);
+        Ok(true)
+    }
+}
+
+/// Carries a package's delivery time into the order's shipment facts, where the PII schedule reads it
+/// (a package confirmed already; one still queued brings it along when it is confirmed).
+pub fn apply_delivery(order: &mut Order, package: &Package) {
+    for facts in &mut order.local.shipments {
+        if facts.package_id.as_ref() == Some(&package.package_id) {
+            facts.delivered_at = package.delivered_at;
+        }
+    }
+}
+
 /// Keeps what we know locally over an older view of Amazon's: units confirmed by our packages stay
 /// shipped even when a copy of the order from before the confirmation arrives later, and an order whose
 /// every unit we confirmed stays shipped. Amazon's cancellation still wins.
@@ -513,6 +559,30 @@ mod tests {
         assert_eq!(package.shipping_method.as_deref(), Some("UPS Ground"));
         let unmapped = plan(&order, vec![by_sku("SKU-A", 1)]).unwrap();
         assert_eq!(unmapped.shipping_method.as_deref(), Some("Ground"), "no rule: as the store wrote it");
+    }
+
+    #[test]
+    fn a_delivery_reaches_the_pii_schedule_and_the_earliest_report_stands() {
+        let mut order = sample_order(now());
+        let mut package = plan(&order, vec![by_sku("SKU-A", 1), by_sku("SKU-B", 1)]).unwrap();
+        reserve_package(&mut order, &package);
+        record_confirmed(&mut order, &package);
+        let shipped_due = crate::domain::pii::redaction_due(&order).unwrap();
+        assert_eq!(shipped_due, now() + chrono::Duration::days(30), "tracked: ship date + 30");
+
+        // The store's ship date is a day after the carrier's delivery scan (time zones, a manifest date).
+        let delivered = now() - chrono::Duration::days(1);
+        assert_eq!(package.record_delivery(delivered, now()), Ok(true));
+        apply_delivery(&mut order, &package);
+        assert_eq!(crate::domain::pii::redaction_due(&order), Some(delivered + chrono::Duration::days(30)));
+        assert_eq!(package.record_delivery(delivered, now()), Ok(false), "a repeat changes nothing");
+        assert_eq!(package.record_delivery(now(), now()), Ok(false), "a later report never moves it");
+
+        let future = now() + chrono::Duration::hours(1);
+        assert!(matches!(package.record_delivery(future, now()), Err(DeliveryRejected::InTheFuture { .. })));
+        package.state = PackageState::Failed { reason: "x".into(), at: now() };
+        let refused = package.record_delivery(delivered, now()).unwrap_err();
+        assert!(refused.to_string().contains("is failed; only a package that shipped"), "{refused}");
     }
 
     #[test]

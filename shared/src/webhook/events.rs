@@ -1,4 +1,5 @@
-//! The `shipment.created` event of our own webhook schema.
+//! The events of our own webhook schema (`api/webhooks.openapi.yaml`): `shipment.created` and
+//! `shipment.delivered` ([`ShipmentDelivered`]).
 //!
 //! ```json
 //! {"id": "evt_123", "type": "shipment.created", "created_at": "2026-03-01T12:00:00Z",
@@ -20,6 +21,7 @@ use crate::domain::ids::{AmazonOrderId, Asin, EventId, OrderItemId, PackageId, S
 use crate::domain::shipment::{ItemRef, ShipmentLine, ShipmentRequest};
 
 pub const SHIPMENT_CREATED: &str = "shipment.created";
+pub const SHIPMENT_DELIVERED: &str = "shipment.delivered";
 /// Far above any real line of one package.
 pub(crate) const MAX_QUANTITY: u64 = 10_000;
 
@@ -49,13 +51,53 @@ pub(crate) fn json_body(body: &[u8]) -> Result<Value, EventError> {
         .map_err(|e| EventError::MalformedJson(format!("line {} column {}", e.line(), e.column())))
 }
 
-pub fn parse_shipment_created(body: &[u8]) -> Result<ShipmentCreated, EventError> {
+/// One event of our webhook schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreEvent {
+    ShipmentCreated(ShipmentCreated),
+    ShipmentDelivered(ShipmentDelivered),
+}
+
+/// `shipment.delivered`: the carrier delivered a package (its time moves the PII schedule).
+///
+/// ```json
+/// {"id": "evt_124", "type": "shipment.delivered", "created_at": "2026-03-03T09:00:00Z",
+///  "data": {"order_id": "902-1106328-1059050", "package_id": "PKG-1", "delivered_at": "2026-03-03T08:12:00Z"}}
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShipmentDelivered {
+    pub event_id: EventId,
+    pub order_id: AmazonOrderId,
+    pub package_id: PackageId,
+    pub delivered_at: DateTime<Utc>,
+}
+
+pub fn parse_event(body: &[u8]) -> Result<StoreEvent, EventError> {
     let root = json_body(body)?;
     let event = Fields::new(&root, "")?;
-    let event_type = event.string("type")?;
-    if event_type != SHIPMENT_CREATED {
-        return Err(EventError::UnsupportedType(event_type.chars().take(60).collect()));
+    match event.string("type")? {
+        SHIPMENT_CREATED => shipment_created(&event).map(StoreEvent::ShipmentCreated),
+        SHIPMENT_DELIVERED => {
+            let data = Fields::new(event.required("data")?, "data.")?;
+            Ok(StoreEvent::ShipmentDelivered(ShipmentDelivered {
+                event_id: event.parse("id", EventId::parse)?,
+                order_id: data.parse("order_id", AmazonOrderId::parse)?,
+                package_id: data.parse("package_id", PackageId::parse)?,
+                delivered_at: data.timestamp("delivered_at")?,
+            }))
+        }
+        other => Err(EventError::UnsupportedType(other.chars().take(60).collect())),
     }
+}
+
+pub fn parse_shipment_created(body: &[u8]) -> Result<ShipmentCreated, EventError> {
+    match parse_event(body)? {
+        StoreEvent::ShipmentCreated(created) => Ok(created),
+        StoreEvent::ShipmentDelivered(_) => Err(EventError::UnsupportedType(SHIPMENT_DELIVERED.into())),
+    }
+}
+
+fn shipment_created(event: &Fields<'_>) -> Result<ShipmentCreated, EventError> {
     let event_id = event.parse("id", EventId::parse)?;
     let created_at = event.timestamp("created_at")?;
     let data = Fields::new(event.required("data")?, "data.")?;

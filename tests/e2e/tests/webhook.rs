@@ -2,11 +2,13 @@
 use std::sync::Arc;
 
 use chrono::Duration;
+use sellerbridge_cli::local::demo::{self, Quiet};
 use sellerbridge_cli::local::runner;
 use sellerbridge_cli::ops;
 use sellerbridge_core::domain::clock::OffsetClock;
 use sellerbridge_core::domain::connection::{DuplicateTrackingPolicy, OptionsChange};
 use sellerbridge_core::domain::ids::EventId;
+use sellerbridge_core::domain::pii;
 use sellerbridge_core::domain::status::OrderStatus;
 use sellerbridge_core::webhook::signature::{SIGNATURE_HEADER, SigningKey};
 use sellerbridge_e2e::{Harness, RecordingQueue, synced_with_a_line_to_ship};
@@ -240,4 +242,67 @@ async fn a_tracking_number_on_a_second_order_is_warned_about_or_refused_as_the_c
     // A number no other order uses is accepted without a warning.
     let (status, answer) = f.post_signed(on_other_order("evt-4", "PKG-4", "1ZNEW0000000000001").as_bytes()).await;
     assert_eq!((status, answer.get("warnings")), (202, None), "{answer}");
+}
+
+#[tokio::test]
+async fn a_delivery_moves_the_orders_pii_schedule_and_never_later() {
+    let f = fixture().await;
+    // One package with every unit left, so the order ships.
+    let order_id = f.order_id.parse().unwrap();
+    let order = f.h.stack.adapters.store.get_order(&order_id).await.unwrap().unwrap().value;
+    let everything: Vec<Value> = order
+        .amazon
+        .items
+        .iter()
+        .filter(|item| item.quantity_ordered > item.quantity_shipped)
+        .map(|item| json!({"order_item_id": item.id, "quantity": item.quantity_ordered - item.quantity_shipped}))
+        .collect();
+    let mut event = f.event("evt-1", "PKG-1");
+    event["data"]["items"] = json!(everything);
+    let (status, answer) = f.post_signed(event.to_string().as_bytes()).await;
+    assert_eq!(status, 202, "{answer}");
+    let sender = f.h.stack.sender_deps(f.h.stack.sender_settings(), None).await.unwrap();
+    let poller = f.h.stack.updates_poller();
+    demo::drain_updates(&sender, &poller, 1, std::time::Duration::from_secs(60), &Quiet, || {
+        Box::pin(async { String::new() })
+    })
+    .await
+    .unwrap();
+    let due = |order: &sellerbridge_core::domain::order::Order| pii::redaction_due(order).unwrap();
+    let shipped_due = due(&f.h.stack.adapters.store.get_order(&order_id).await.unwrap().unwrap().value);
+    let ship_date: chrono::DateTime<chrono::Utc> = f.ship_date.parse().unwrap();
+    assert_eq!(shipped_due, ship_date + Duration::days(30), "tracked and not delivered: ship date + 30");
+
+    // The carrier's scan came before the store's ship date (a manifest date): delivery + 30 is earlier.
+    let delivered_at = ship_date - Duration::days(2);
+    let delivered = |event_id: &str, at: chrono::DateTime<chrono::Utc>| {
+        json!({"id": event_id, "type": "shipment.delivered", "created_at": f.deps.clock.now().to_rfc3339(),
+            "data": {"order_id": f.order_id, "package_id": "PKG-1", "delivered_at": at.to_rfc3339()}})
+    };
+    let (status, answer) = f.post_signed(delivered("evt-2", delivered_at).to_string().as_bytes()).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("recorded")), "{answer}");
+    let moved = delivered_at + Duration::days(30);
+    assert_eq!(answer["redaction_due"], json!(moved), "{answer}");
+    let stored = f.h.stack.adapters.store.get_order(&order_id).await.unwrap().unwrap().value;
+    assert_eq!(due(&stored), moved, "the order the redactor reads has the new schedule");
+    // The redactor's index has it too: due on that day, not before.
+    let f = &f;
+    let listed = |at| async move {
+        let page = f.h.stack.adapters.store.orders_due_for_redaction(at, None, 100).await.unwrap();
+        page.orders.iter().any(|id| id.as_str() == f.order_id)
+    };
+    assert!(!listed(moved - Duration::minutes(1)).await && listed(moved).await);
+
+    let (status, answer) = f.post_signed(delivered("evt-3", ship_date).to_string().as_bytes()).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("unchanged")), "a later report: {answer}");
+    let (status, answer) = f
+        .post_signed(
+            json!({"id": "evt-4", "type": "shipment.delivered", "created_at": f.deps.clock.now().to_rfc3339(),
+            "data": {"order_id": f.order_id, "package_id": "PKG-404", "delivered_at": delivered_at.to_rfc3339()}})
+            .to_string()
+            .as_bytes(),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(error(&answer), format!("order {} has no package PKG-404", f.order_id));
 }
