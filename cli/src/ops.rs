@@ -263,7 +263,8 @@ pub async fn order_summary(store: &DynamoStore, id: &AmazonOrderId) -> Result<se
         "packages": packages.iter().map(|p| json!({
             "package_id": p.package_id, "package_reference_id": p.reference.to_string(), "carrier": p.carrier.code(),
             "tracking_number": p.tracking_number, "state": p.state, "throttle_deferrals": p.throttle_deferrals,
-            "send_attempts": p.send_attempts,
+            "send_attempts": p.send_attempts, "shipping_method": p.shipping_method, "delivered_at": p.delivered_at,
+            "warnings": p.warnings,
         })).collect::<Vec<_>>(),
         "unreadable": unreadable,
         "webhook_failures": webhook_failures,

@@ -1,6 +1,6 @@
-//! Property-based fuzz targets for everything that reads bytes from outside: the webhook signature
-//! scheme and event parser, and the SP-API response decoders (`map_order`, the response structs,
-//! `without_pii`).
+//! Property-based fuzz targets for everything that reads bytes from outside: both webhook signature
+//! schemes (ours and Shopify's) and their parsers (our events, Shopify's fulfillments and orders), and the
+//! SP-API response decoders (`map_order`, the response structs, `without_pii`).
 //!
 //! Each `proptest!` function is one target. `cargo test` runs [`DEFAULT_CASES`] cases of each (seconds);
 //! `make fuzz` runs a million of each in the optimised `fuzz` profile
@@ -11,13 +11,15 @@ use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::FileFailurePersistence;
+use sellerbridge_core::domain::ids::AmazonOrderId;
 use sellerbridge_core::spapi::models::{ErrorList, GetOrderResponse, SearchOrdersResponse, map_order};
 use sellerbridge_core::spapi::wire_pii::without_pii;
-use sellerbridge_core::webhook::events::{EventError, parse_shipment_created};
-use sellerbridge_core::webhook::signature::{MAX_SIGNATURES, SignatureError, SigningKey, TOLERANCE};
+use sellerbridge_core::webhook::events::{EventError, StoreEvent, parse_event, parse_shipment_created};
+use sellerbridge_core::webhook::shopify::{self, ShopifySignatureError};
+use sellerbridge_core::webhook::signature::{MAX_SIGNATURES, SignatureError, SigningKey, SigningKeys, TOLERANCE};
 use serde_json::{Value, json};
 
-/// Cases per target when `PROPTEST_CASES` is not set: 8 targets, about 2,000 cases, a few seconds.
+/// Cases per target when `PROPTEST_CASES` is not set: 12 targets, about 3,000 cases, a few seconds.
 const DEFAULT_CASES: u32 = 256;
 
 /// `ProptestConfig::default()` reads `PROPTEST_CASES` (and the other `PROPTEST_*` variables); only
@@ -582,8 +584,16 @@ const EVENT_TEXT_FIELDS: &[&str] = &[
 /// A field path as the parser reports it: `id`, `data.carrier`, `data.items[3].quantity`, …
 fn is_event_field(field: &str) -> bool {
     const TOP: &[&str] = &["id", "type", "created_at", "data"];
-    const DATA: &[&str] =
-        &["order_id", "package_id", "carrier", "shipping_method", "tracking_number", "ship_date", "items"];
+    const DATA: &[&str] = &[
+        "order_id",
+        "package_id",
+        "carrier",
+        "shipping_method",
+        "tracking_number",
+        "ship_date",
+        "items",
+        "delivered_at",
+    ];
     const ITEM: &[&str] = &["order_item_id", "asin", "sku", "quantity"];
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     if TOP.contains(&field) {
@@ -831,8 +841,173 @@ proptest! {
     }
 }
 
+// ---------------------------------------------------------------------------------------------------
+// shipment.delivered, and Shopify's format.
+
+fn valid_delivery() -> Value {
+    json!({"id": "evt_2", "type": "shipment.delivered", "created_at": "2026-03-03T09:00:00Z",
+        "data": {"order_id": "902-1106328-1059050", "package_id": "PKG-1", "delivered_at": "2026-03-03T08:12:00Z"}})
+}
+
+/// Shopify's documented `fulfillments/create` example, with its buyer data as canaries.
+fn valid_fulfillment() -> Value {
+    json!({"id": 123456, "order_id": 820982911946154508u64, "status": "pending",
+        "created_at": "2021-12-31T19:00:00-05:00", "tracking_company": "UPS", "email": "jon@canary-mail.example",
+        "destination": {"first_name": "Grace", "address1": "1 Infinite \\ Loopway", "phone": "+1-555-0101",
+            "city": "Shippington", "zip": "40003", "name": "Grace Hopper"},
+        "line_items": [{"id": 487817672276298554u64, "title": "Aviator sunglasses", "quantity": 1,
+            "sku": "SKU2006-001", "price": "89.99"}],
+        "tracking_number": "1z827wk74630", "tracking_numbers": ["1z827wk74630"], "name": "#9999.1"})
+}
+
+/// Where buyer data and free text sit in Shopify's payloads.
+const SHOPIFY_TEXT_FIELDS: &[&str] = &[
+    "/email",
+    "/destination",
+    "/destination/name",
+    "/destination/address1",
+    "/tracking_company",
+    "/tracking_number",
+    "/line_items/0/title",
+    "/line_items/0/sku",
+    "/name",
+    "/note",
+];
+
+/// A field path as the Shopify parsers report it.
+fn is_shopify_field(field: &str) -> bool {
+    const TOP: &[&str] = &[
+        "id",
+        "order_id",
+        "status",
+        "created_at",
+        "tracking_company",
+        "tracking_number",
+        "line_items",
+        "source_identifier",
+    ];
+    if TOP.contains(&field) {
+        return true;
+    }
+    let Some(rest) = field.strip_prefix("line_items[") else { return false };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match rest.split_once("].") {
+        Some((index, name)) => digits(index) && ["sku", "quantity"].contains(&name),
+        None => rest.strip_suffix(']').is_some_and(digits),
+    }
+}
+
+fn check_shopify_error(error: &EventError) -> Result<(), TestCaseError> {
+    match error {
+        EventError::MalformedJson(_) | EventError::UnsupportedType(_) => {}
+        EventError::Missing(field) | EventError::Invalid { field, .. } => {
+            prop_assert!(is_shopify_field(field), "{error}")
+        }
+    }
+    prop_assert!(leaked_marker(&error.to_string()).is_none(), "PII in the error: {error}");
+    Ok(())
+}
+
+/// Both Shopify parsers on `body`, and the shipment built from a fulfillment: no panic, errors naming
+/// fields without quoting buyer data, and every shipment one Amazon can take.
+fn check_shopify(body: &[u8]) -> Result<(), TestCaseError> {
+    match shopify::parse_fulfillment(body) {
+        Ok(fulfillment) => {
+            let order = AmazonOrderId::parse("902-1106328-1059050").unwrap();
+            match fulfillment.shipment(order) {
+                Ok(shipment) => {
+                    prop_assert!(!shipment.carrier.trim().is_empty());
+                    prop_assert!(!shipment.lines.is_empty());
+                    prop_assert!(shipment.lines.iter().all(|line| (1..=10_000).contains(&line.quantity)));
+                }
+                Err(error) => check_shopify_error(&error)?,
+            }
+        }
+        Err(error) => check_shopify_error(&error)?,
+    }
+    if let Err(error) = shopify::parse_order_link(body) {
+        check_shopify_error(&error)?;
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Damaged delivery events never panic the parser; errors name a field or a position.
+    #[test]
+    fn delivery_events_never_panic_the_parser(body in damaged(valid_delivery().to_string().into_bytes())) {
+        match parse_event(&body) {
+            Ok(StoreEvent::ShipmentDelivered(event)) => prop_assert!(!event.package_id.as_str().is_empty()),
+            Ok(StoreEvent::ShipmentCreated(_)) => {}
+            Err(error) => check_event_error(&error)?,
+        }
+    }
+
+    /// No Shopify header, body or key makes verification panic, and no header we did not sign verifies,
+    /// with one key or two.
+    #[test]
+    fn shopify_verify_never_panics_and_never_accepts_a_forgery(
+        keys in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..80), 1..=2),
+        header in prop::option::of(prop_oneof![any::<String>(), "[A-Za-z0-9+/]{43}="]),
+        body in prop::collection::vec(any::<u8>(), 0..512),
+    ) {
+        let keys = SigningKeys {
+            current: SigningKey::new(keys[0].clone()),
+            previous: keys.get(1).cloned().map(SigningKey::new),
+        };
+        match shopify::verify(&keys, header.as_deref(), &body) {
+            Ok(()) => return Err(TestCaseError::fail(format!("a forged header verified: {header:?}"))),
+            Err(ShopifySignatureError::Missing) => prop_assert!(header.is_none()),
+            Err(_) => {}
+        }
+    }
+
+    /// What either key signs verifies; any single-byte change of the body, or a third key, fails.
+    #[test]
+    fn shopify_sign_then_verify_with_either_key_and_tampering_fails(
+        current in prop::collection::vec(any::<u8>(), 1..64),
+        previous in prop::collection::vec(any::<u8>(), 1..64),
+        body in prop::collection::vec(any::<u8>(), 1..2048),
+        flip in (any::<Index>(), 1u8..=255),
+        signer_is_previous in any::<bool>(),
+    ) {
+        let keys = SigningKeys { current: SigningKey::new(current.clone()), previous: Some(SigningKey::new(previous.clone())) };
+        let signer = SigningKey::new(if signer_is_previous { previous } else { current.clone() });
+        let header = signer.sign_base64(&body);
+        prop_assert_eq!(shopify::verify(&keys, Some(&header), &body), Ok(()));
+        let mut changed = body.clone();
+        changed[flip.0.index(body.len())] ^= flip.1;
+        prop_assert_eq!(shopify::verify(&keys, Some(&header), &changed), Err(ShopifySignatureError::Mismatch));
+        let mut third = current;
+        third.push(1);
+        let settled = SigningKeys::single(SigningKey::new(third));
+        prop_assert_eq!(shopify::verify(&settled, Some(&header), &body), Err(ShopifySignatureError::Mismatch));
+    }
+
+    /// Damaged and mutated Shopify payloads never panic the parsers; errors name fields and never quote
+    /// the buyer data planted in them.
+    #[test]
+    fn shopify_parsers_never_panic_nor_echo_buyer_data(
+        damaged_body in damaged(valid_fulfillment().to_string().into_bytes()),
+        edits in prop::collection::vec(edit(), 0..6),
+        plants in prop::collection::vec((prop::sample::select(SHOPIFY_TEXT_FIELDS), canary_value()), 0..4),
+    ) {
+        check_shopify(&damaged_body)?;
+        let mut payload = valid_fulfillment();
+        edits.iter().for_each(|edit| apply(&mut payload, edit));
+        for (pointer, value) in plants {
+            plant(&mut payload, pointer, value);
+        }
+        check_shopify(payload.to_string().as_bytes())?;
+    }
+}
+
 #[test]
 fn the_valid_documents_are_valid() {
     assert!(parse_shipment_created(valid_event().to_string().as_bytes()).is_ok());
+    assert!(matches!(parse_event(valid_delivery().to_string().as_bytes()), Ok(StoreEvent::ShipmentDelivered(_))));
+    let fulfillment = shopify::parse_fulfillment(valid_fulfillment().to_string().as_bytes()).unwrap();
+    assert!(fulfillment.shipment(AmazonOrderId::parse("902-1106328-1059050").unwrap()).is_ok());
     assert!(map_order(valid_order()).is_ok());
 }

@@ -120,6 +120,10 @@ async fn record_delivery(deps: &WebhookDeps, event: &ShipmentDelivered) -> Resul
     span.record("event_id", event.event_id.as_str());
     span.record("order_id", event.order_id.as_str());
     let (order_id, package_id) = (&event.order_id, &event.package_id);
+    let Some(order) = deps.store.get_order(order_id).await? else {
+        return Err(Rejected::new(StatusCode::UNPROCESSABLE_ENTITY, format!("unknown order {order_id}")));
+    };
+    let placed = order.value.amazon.created_at;
     for _ in 0..MAX_CONFLICT_RETRIES {
         let Some(Versioned { value: mut package, version }) = deps.store.get_package(order_id, package_id).await?
         else {
@@ -127,7 +131,7 @@ async fn record_delivery(deps: &WebhookDeps, event: &ShipmentDelivered) -> Resul
             return Err(Rejected::new(StatusCode::UNPROCESSABLE_ENTITY, message));
         };
         let changed = package
-            .record_delivery(event.delivered_at, deps.clock.now())
+            .record_delivery(event.delivered_at, placed, deps.clock.now())
             .map_err(|e| Rejected::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
         if changed {
             let written = deps.store.settle_package(&package, version, |order| {
@@ -228,7 +232,8 @@ async fn place(deps: &WebhookDeps, event: &ShipmentCreated) -> Result<Option<Acc
     let mut package = planned.map_err(|e| Rejected::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
     // Whether the service reports tracking decides the PII schedule; the connection may know better.
     let carrier_name = package.carrier.other_name().unwrap_or(package.carrier.code());
-    package.tracked = Some(options.reports_tracking(carrier_name, package.shipping_method.as_deref()));
+    // Tracking rules name services as the store does, before the shipping-method mapping.
+    package.tracked = Some(options.reports_tracking(carrier_name, shipment.shipping_method.as_deref()));
     let claim_tracking = match tracking_in_use(deps, &order.value, &package).await? {
         None => Some(order.value.connection_id.clone()),
         Some(other) => match options.duplicate_tracking {
@@ -292,7 +297,11 @@ pub async fn verified<E: std::fmt::Display>(
     check: impl Fn(&SigningKeys) -> Result<(), E>,
     mismatch: impl Fn(&E) -> bool,
 ) -> Result<(), Rejected> {
-    let unavailable = |e: SecretError| Rejected::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+    let unavailable = |e: SecretError| {
+        // The caller is not authenticated yet: the secret's name and the AWS error stay in our log.
+        warn!(error = %e, "the signing keys could not be read");
+        Rejected::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily unable to check the signature; retry")
+    };
     let result = match check(&keys.keys().await.map_err(unavailable)?) {
         Err(e) if mismatch(&e) => match keys.reloaded_after_mismatch().await.map_err(unavailable)? {
             Some(reloaded) => check(&reloaded),
@@ -304,21 +313,19 @@ pub async fn verified<E: std::fmt::Display>(
 }
 
 /// A body that is not a valid event: 400 when it cannot be read as one, 422 when a field's value is
-/// wrong, naming the order when the body names one.
+/// wrong; either names the order when the body names one.
 fn refused_event(body: &[u8], error: EventError) -> Rejected {
-    match error {
-        EventError::Invalid { .. } => {
-            let order = serde_json::from_slice::<serde_json::Value>(body)
-                .ok()
-                .and_then(|v| v.pointer("/data/order_id").and_then(|id| id.as_str()).map(str::to_owned))
-                .and_then(|id| AmazonOrderId::parse(id).ok());
-            let message = match order {
-                Some(order) => format!("order {order}: {error}"),
-                None => error.to_string(),
-            };
-            Rejected::new(StatusCode::UNPROCESSABLE_ENTITY, message)
-        }
-        other => Rejected::new(StatusCode::BAD_REQUEST, other.to_string()),
+    let status = match error {
+        EventError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let order = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.pointer("/data/order_id").and_then(|id| id.as_str()).map(str::to_owned))
+        .and_then(|id| AmazonOrderId::parse(id).ok());
+    match order {
+        Some(order) => Rejected::new(status, format!("order {order}: {error}")),
+        None => Rejected::new(status, error.to_string()),
     }
 }
 

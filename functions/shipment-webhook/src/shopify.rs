@@ -1,7 +1,10 @@
 //! `POST /webhooks/shopify`: Shopify's webhook format beside ours.
 //!
-//! `fulfillments/create` becomes a shipment confirmed to Amazon exactly like `shipment.created` (one
-//! package under the fulfillment's id, deduplicated by `X-Shopify-Webhook-Id`); `orders/create` and
+//! `fulfillments/create` and `fulfillments/update` of a successful fulfillment with tracking become a
+//! shipment confirmed to Amazon exactly like `shipment.created` (one package under the fulfillment's id,
+//! deduplicated by `X-Shopify-Webhook-Id`; a later update of the same fulfillment is the same package).
+//! One not shipped yet, or without tracking, is acknowledged and waits for its update (a refusal would
+//! only make Shopify retry the same body, and in the end drop the subscription). `orders/create` and
 //! `orders/updated` teach which Amazon order a Shopify order came from; other topics are acknowledged
 //! so Shopify does not retry them, and logged.
 use http::StatusCode;
@@ -24,7 +27,9 @@ pub(crate) async fn receive(deps: &WebhookDeps, request: &Request, body: &[u8]) 
     };
     let signature = header(request, HMAC_HEADER);
     verified(keys, |keys| format::verify(keys, signature, body), |e| *e == ShopifySignatureError::Mismatch).await?;
-    let topic = Topic::parse(header(request, TOPIC_HEADER).unwrap_or_default());
+    let topic = header(request, TOPIC_HEADER)
+        .map(Topic::parse)
+        .ok_or_else(|| Rejected::new(StatusCode::BAD_REQUEST, format!("missing {TOPIC_HEADER} header")))?;
     let webhook_id = header(request, WEBHOOK_ID_HEADER)
         .map(str::trim)
         .filter(|id| !id.is_empty())
@@ -34,7 +39,7 @@ pub(crate) async fn receive(deps: &WebhookDeps, request: &Request, body: &[u8]) 
         })?;
     tracing::Span::current().record("event_id", webhook_id.as_str());
     match topic {
-        Topic::FulfillmentsCreate => fulfillment(deps, webhook_id, body).await,
+        Topic::FulfillmentsCreate | Topic::FulfillmentsUpdate => fulfillment(deps, webhook_id, body).await,
         Topic::OrdersCreate | Topic::OrdersUpdated => link_order(deps, body).await,
         Topic::Other(topic) => {
             warn!(topic, "a Shopify topic this endpoint does not act on; acknowledged so Shopify stops retrying");
@@ -48,10 +53,11 @@ pub(crate) async fn receive(deps: &WebhookDeps, request: &Request, body: &[u8]) 
 }
 
 async fn fulfillment(deps: &WebhookDeps, event_id: EventId, body: &[u8]) -> Result<Accepted, Rejected> {
-    let fulfillment = format::parse_fulfillment(body).map_err(unreadable)?;
-    if !fulfillment.ships() {
-        info!(status = fulfillment.status, "a fulfillment Shopify reports as not shipping; nothing to confirm");
-        let answer = json!({"status": "ignored", "fulfillment_status": fulfillment.status});
+    let fulfillment = format::parse_fulfillment(body).map_err(|e| unreadable(body, e))?;
+    if !fulfillment.shipped() || !fulfillment.has_tracking() {
+        let waiting = if fulfillment.shipped() { "awaiting_tracking" } else { "not_shipped" };
+        info!(status = fulfillment.status, waiting, "a fulfillment not ready for Amazon; acknowledged");
+        let answer = json!({"status": "ignored", "fulfillment_status": fulfillment.status, "detail": waiting});
         return Ok(Accepted { status: StatusCode::OK, outcome: "ignored", body: answer });
     }
     let Some(order_id) = deps.store.shopify_order(fulfillment.shopify_order_id).await? else {
@@ -71,7 +77,7 @@ async fn fulfillment(deps: &WebhookDeps, event_id: EventId, body: &[u8]) -> Resu
 }
 
 async fn link_order(deps: &WebhookDeps, body: &[u8]) -> Result<Accepted, Rejected> {
-    let link = format::parse_order_link(body).map_err(unreadable)?;
+    let link = format::parse_order_link(body).map_err(|e| unreadable(body, e))?;
     let Some(amazon_order_id) = link.amazon_order_id else {
         let answer =
             json!({"status": "ignored", "detail": "not an Amazon order (no Amazon order id in source_identifier)"});
@@ -83,11 +89,19 @@ async fn link_order(deps: &WebhookDeps, body: &[u8]) -> Result<Accepted, Rejecte
     Ok(Accepted { status: StatusCode::OK, outcome: "linked", body: answer })
 }
 
-/// A body that is not the payload its topic promises: 400 when unreadable, 422 for a wrong value.
-fn unreadable(error: EventError) -> Rejected {
+/// A body that is not the payload its topic promises: 400 when unreadable, 422 for a wrong value; the
+/// Shopify order is named when the body names one.
+fn unreadable(body: &[u8], error: EventError) -> Rejected {
     let status = match error {
         EventError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::BAD_REQUEST,
     };
-    Rejected::new(status, error.to_string())
+    let named = serde_json::from_slice::<serde_json::Value>(body).ok().and_then(|v| {
+        let key = if v.get("order_id").is_some() { "order_id" } else { "id" };
+        v.get(key).and_then(serde_json::Value::as_u64)
+    });
+    match named {
+        Some(order) => Rejected::new(status, format!("Shopify order {order}: {error}")),
+        None => Rejected::new(status, error.to_string()),
+    }
 }

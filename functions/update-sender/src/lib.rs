@@ -24,6 +24,7 @@ use sellerbridge_core::spapi::models::ConfirmShipmentRequest;
 use sellerbridge_core::spapi::{Operation, Refusal, Reservation, SellerAuth, SpApiClient, SpApiError, WaitBudget};
 use sellerbridge_core::store::{AppCredentialsAlert, StoreError, Versioned};
 use sellerbridge_core::webhook::keyring::KeyRing;
+use tokio::time::Instant;
 use tracing::{Instrument, Span, error, info, info_span, warn};
 
 mod outbound;
@@ -32,6 +33,10 @@ mod outbound;
 /// reports them as `InvalidInput` with the name in the message (`errorMetric=PackageToUpdateNotFound`),
 /// or under their own code; both are recognised.
 const ALREADY_CONFIRMED: &[&str] = &["PackageToUpdateNotFound"];
+
+/// How long asking Amazon whether it holds a package may wait for getOrder's quota in process.
+const RECONCILIATION_WAIT: Duration = Duration::from_secs(5);
+const MAX_CLAIM_TRIES: usize = 3;
 
 fn already_confirmed(code: &str, message: &str) -> bool {
     ALREADY_CONFIRMED.iter().any(|name| code == *name || message.contains(name))
@@ -75,17 +80,14 @@ pub struct SenderDeps {
 
 pub async fn handle(deps: &SenderDeps, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
     let span = info_span!("update_batch", request_id = %event.context.request_id, size = event.payload.records.len());
-    // Slots are reserved only as far ahead as the invocation can still wait and then make its calls
-    // (a third of its time left: a 60-second function waits up to 20 seconds, its calls time out at 20).
     let remaining = event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
-    let horizon = deps.settings.pacing_horizon.min(remaining / 3);
-    Ok(process_batch(deps, event.payload.records, horizon).instrument(span).await)
+    Ok(process_batch(deps, event.payload.records, Instant::now() + remaining).instrument(span).await)
 }
 
 /// Processes a batch in three steps: every message is read with what it needs; the confirmations
 /// ready to go reserve their seller's tokens in one write per seller, paced at Amazon's rate; then each
 /// message finishes, a confirmation at its slot. The ones to retry are reported as batch item failures.
-pub async fn process_batch(deps: &SenderDeps, records: Vec<SqsMessage>, horizon: Duration) -> SqsBatchResponse {
+pub async fn process_batch(deps: &SenderDeps, records: Vec<SqsMessage>, deadline: Instant) -> SqsBatchResponse {
     let batch_size = records.len();
     let spans: Vec<Span> = records
         .iter()
@@ -98,10 +100,15 @@ pub async fn process_batch(deps: &SenderDeps, records: Vec<SqsMessage>, horizon:
         records.iter().zip(&spans).map(|(record, span)| first_step(deps, record, batch_size).instrument(span.clone())),
     )
     .await;
-    let mut slots = pace(deps, &steps, horizon).await;
+    // Slots are reserved only as far ahead as the invocation can still wait and then make its calls
+    // (a third of its time left: a 60-second function waits up to 20 seconds, its calls time out at 20).
+    let left = deadline.saturating_duration_since(Instant::now());
+    let mut slots = pace(deps, &steps, deps.settings.pacing_horizon.min(left / 3)).await;
+    // The last moment a call may start and still be answered and recorded within the invocation.
+    let last_call = deadline - ROOM_FOR_THE_CALL.min(left / 3);
     let outcomes = futures::future::join_all(steps.into_iter().zip(&spans).enumerate().map(|(index, (step, span))| {
         let slot = slots.remove(&index);
-        finish(deps, step, slot).instrument(span.clone())
+        finish(deps, step, slot, last_call).instrument(span.clone())
     }))
     .await;
     let mut response = SqsBatchResponse::default();
@@ -168,8 +175,8 @@ struct Ready<'a> {
 
 /// When a confirmation may spend its token.
 enum Slot {
-    /// Reserved: after this long.
-    At(Duration),
+    /// Reserved: at this instant.
+    At(Instant),
     /// Not within this invocation's pacing horizon: the token is expected after this long.
     Later(Duration),
     /// No tokens for this seller now (paused by Amazon's refusals, or the limiter is unavailable).
@@ -222,7 +229,9 @@ async fn pace(deps: &SenderDeps, steps: &[Step<'_>], horizon: Duration) -> HashM
         let indexes = group.into_iter().map(|(index, _)| index);
         match reserved {
             Ok(Reservation { slots: at, unreserved }) => {
-                let waits = at.into_iter().map(Slot::At).chain(unreserved.into_iter().map(Slot::Later));
+                let reserved_at = Instant::now();
+                let at = at.into_iter().map(|wait| Slot::At(reserved_at + wait));
+                let waits = at.chain(unreserved.into_iter().map(Slot::Later));
                 slots.extend(indexes.zip(waits));
             }
             Err(e) => slots.extend(indexes.map(|index| (index, Slot::Refused(refused_again(&e))))),
@@ -242,16 +251,17 @@ fn refused_again(error: &SpApiError) -> SpApiError {
     }
 }
 
-async fn finish(deps: &SenderDeps, step: Step<'_>, slot: Option<Slot>) -> Outcome {
-    let (record, queue, result): (_, &dyn UpdateQueue, _) = match step {
-        Step::Finished { record, queue, result } => (record, queue, result),
+async fn finish(deps: &SenderDeps, step: Step<'_>, slot: Option<Slot>, last_call: Instant) -> Outcome {
+    let (record, queue, result, may_hold_claim): (_, &dyn UpdateQueue, _, _) = match step {
+        Step::Finished { record, queue, result } => (record, queue, result, false),
         Step::Deliver { record, order_id, event, version, receives } => {
-            (record, &deps.adapters.outbound, outbound::deliver(deps, &order_id, event, version, receives).await)
+            let delivered = outbound::deliver(deps, &order_id, event, version, receives).await;
+            (record, &deps.adapters.outbound, delivered, false)
         }
         Step::Confirm(ready) => {
             let record = ready.confirmation.record;
             let slot = slot.unwrap_or(Slot::Later(Duration::ZERO));
-            (record, deps.queue.as_ref(), send(deps, *ready, slot).await)
+            (record, deps.queue.as_ref(), send(deps, *ready, slot, last_call).await, true)
         }
     };
     match result {
@@ -260,13 +270,27 @@ async fn finish(deps: &SenderDeps, step: Step<'_>, slot: Option<Slot>) -> Outcom
             let receives =
                 record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse::<u32>().ok()).unwrap_or(1);
             error!(error = %e, receives, "update failed; leaving it on the queue");
+            // A confirmation that failed after its claim may have left the claim behind: its message
+            // comes back once the claim has expired, so it reconciles instead of being taken for a
+            // duplicate of a delivery still under way.
+            let delay =
+                if may_hold_claim { claim_expiry(deps).max(backoff(deps, receives)) } else { backoff(deps, receives) };
             if let Some(handle) = record.receipt_handle.as_deref() {
-                let _ = queue.postpone(handle, backoff(deps, receives)).await;
+                let _ = queue.postpone(handle, delay).await;
             }
             Outcome::Retry
         }
     }
 }
+
+/// How long until a claim taken now has expired.
+fn claim_expiry(deps: &SenderDeps) -> Duration {
+    deps.settings.claim_lease.to_std().unwrap_or_default() + Duration::from_secs(1)
+}
+
+/// How much of the invocation a call needs after its slot: the SP-API call's own timeout (20 s) and the
+/// writes that record its answer.
+const ROOM_FOR_THE_CALL: Duration = Duration::from_secs(25);
 
 /// One `confirmShipment` message, as received.
 struct Confirmation<'a> {
@@ -319,31 +343,30 @@ async fn prepare<'a>(deps: &SenderDeps, confirmation: Confirmation<'a>) -> Resul
 }
 
 /// Sends one confirmation at its slot, or re-queues it for later.
-async fn send(deps: &SenderDeps, ready: Ready<'_>, slot: Slot) -> Result<Outcome, SendError> {
+async fn send(deps: &SenderDeps, ready: Ready<'_>, slot: Slot, last_call: Instant) -> Result<Outcome, SendError> {
     let Ready { confirmation, mut package, version, order, connection, auth } = ready;
     let Confirmation { record, receives, batch_size, .. } = &confirmation;
     let message = confirmation.message();
-    let store = &deps.adapters.store;
-    let mut attempt = Attempt {
+    let now = deps.adapters.clock.now();
+    let attempt = Attempt {
         record,
         message: &message,
         receives: *receives,
         batch_size: *batch_size,
         connection: &connection,
-        now: deps.adapters.clock.now(),
+        now,
     };
-    match slot {
-        Slot::At(wait) => tokio::time::sleep(wait).await,
+    let slot = match slot {
+        Slot::At(at) => at,
         Slot::Later(expected) => {
             info!(expected_s = expected.as_secs(), "quota reserved beyond this invocation; re-queued for then");
             return defer(deps, &attempt, package, version, expected.clamp(Duration::from_secs(1), MAX_DELAY)).await;
         }
         Slot::Refused(e) => return failed_attempt(deps, &attempt, package, version, e).await,
-    }
-    let now = deps.adapters.clock.now();
-    attempt.now = now;
+    };
     let order_id = &confirmation.order_id;
 
+    // Whatever may take a while happens before the slot, so the call reaches Amazon on time.
     // An earlier attempt may have reached Amazon and died before recording the answer: ask Amazon
     // before sending again.
     if package.send_attempts > 0 {
@@ -356,16 +379,20 @@ async fn send(deps: &SenderDeps, ready: Ready<'_>, slot: Slot) -> Result<Outcome
             Err(e) => return failed_attempt(deps, &attempt, package, version, e).await,
         }
     }
-
-    // Claim the package: of two concurrent deliveries only one gets past this write.
-    package.claimed_at = Some(now);
-    package.send_attempts += 1;
-    let version = match store.save_package(&package, version).await {
-        Ok(version) => version,
+    let Some(version) = claim(deps, &mut package, version, now).await? else {
         // Another delivery claimed it first; its message carries the package from here.
-        Err(StoreError::Conflict { .. }) => return Ok(Outcome::Done),
-        Err(e) => return Err(e.into()),
+        return Ok(Outcome::Done);
     };
+    if let Err(e) = deps.spapi.ready_access_token(&auth).await {
+        package.send_attempts -= 1;
+        return failed_attempt(deps, &attempt, package, version, e).await;
+    }
+    tokio::time::sleep_until(slot).await;
+    if Instant::now() > last_call {
+        warn!("the invocation is out of time for the call; re-queued");
+        package.send_attempts -= 1;
+        return defer(deps, &attempt, package, version, Duration::from_secs(1)).await;
+    }
 
     let request = ConfirmShipmentRequest::for_package(&order.value.amazon.marketplace_id, &package);
     let result = deps.spapi.confirm_shipment(&auth, order_id, &request, WaitBudget::reserved()).await;
@@ -407,6 +434,39 @@ async fn send(deps: &SenderDeps, ready: Ready<'_>, slot: Slot) -> Result<Outcome
     }
 }
 
+/// Claims the package for this delivery (counting the attempt): of two concurrent deliveries only one
+/// gets past this write. `None` when another delivery holds it or it is settled. A package changed
+/// meanwhile by something else (a delivery time) is claimed at its new version.
+async fn claim(
+    deps: &SenderDeps,
+    package: &mut Package,
+    mut version: u64,
+    now: DateTime<Utc>,
+) -> Result<Option<u64>, SendError> {
+    let store = &deps.adapters.store;
+    let attempts_read = package.send_attempts;
+    for _ in 0..MAX_CLAIM_TRIES {
+        package.claimed_at = Some(now);
+        package.send_attempts = attempts_read + 1;
+        match store.save_package(package, version).await {
+            Ok(claimed) => return Ok(Some(claimed)),
+            Err(StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let Some(stored) = store.get_package(&package.order_id, &package.package_id).await? else {
+            let (order_id, package_id) = (package.order_id.to_string(), package.package_id.to_string());
+            return Err(SendError::UnknownPackage { order_id, package_id });
+        };
+        let taken = stored.value.claimed_at.is_some_and(|at| now - at < deps.settings.claim_lease);
+        if stored.value.state.is_final() || taken || stored.value.send_attempts != attempts_read {
+            return Ok(None);
+        }
+        *package = stored.value;
+        version = stored.version;
+    }
+    Err(StoreError::Conflict { key: format!("package {} of order {}", package.package_id, package.order_id) }.into())
+}
+
 /// One delivery of an update message, and what handling it needs to know.
 struct Attempt<'a> {
     record: &'a SqsMessage,
@@ -420,8 +480,12 @@ struct Attempt<'a> {
 impl Attempt<'_> {
     /// Leaves the message on the queue to come back after a backoff that grows with its receives.
     async fn retry_later(&self, deps: &SenderDeps) -> Result<Outcome, SendError> {
+        self.retry_after(deps, backoff(deps, self.receives)).await
+    }
+
+    async fn retry_after(&self, deps: &SenderDeps, delay: Duration) -> Result<Outcome, SendError> {
         if let Some(handle) = self.record.receipt_handle.as_deref() {
-            deps.queue.postpone(handle, backoff(deps, self.receives)).await?;
+            deps.queue.postpone(handle, delay).await?;
         }
         Ok(Outcome::Retry)
     }
@@ -429,7 +493,9 @@ impl Attempt<'_> {
 
 /// Whether Amazon's copy of the order holds this package (same reference, tracking number and carrier).
 async fn amazon_holds(deps: &SenderDeps, auth: &SellerAuth, package: &Package) -> Result<bool, SpApiError> {
-    let order = deps.spapi.get_order(auth, &package.order_id, WaitBudget::none()).await?;
+    // A reconciliation waits a moment for getOrder's quota rather than send the message round again.
+    let budget = WaitBudget::until(tokio::time::Instant::now() + RECONCILIATION_WAIT);
+    let order = deps.spapi.get_order(auth, &package.order_id, budget).await?;
     let reference = package.reference.to_string();
     let carrier = package.carrier.other_name().unwrap_or(package.carrier.code());
     Ok(order.packages.iter().any(|held| {
@@ -598,8 +664,8 @@ async fn write_settlement(
                 info!("another delivery settled this package first");
                 return Ok(Settled::ByAnother);
             }
-            warn!("the order kept changing while the outcome was written; retrying");
-            attempt.retry_later(deps).await?;
+            warn!("the order kept changing while the outcome was written; retrying once the claim has expired");
+            attempt.retry_after(deps, claim_expiry(deps)).await?;
             return Ok(Settled::Retrying);
         }
         Err(e) => return Err(e.into()),

@@ -50,7 +50,9 @@ pub(crate) async fn deliver(
         "data": OrderView::of(&order.value, &packages, connection.options.product_identifier),
     })
     .to_string();
-    let signature = deps.signing_keys.current().await?.sign(now, body.as_bytes());
+    // Signed with the current key and, during a rotation, the previous one: a receiver that has not
+    // switched yet still verifies it.
+    let signature = deps.signing_keys.keys().await?.sign(now, body.as_bytes());
     let sent = deps
         .adapters
         .http

@@ -54,7 +54,8 @@ impl Bucket {
         } else if quota.rate_per_second <= 0.0 {
             Take::Wait(std::time::Duration::from_secs(3600))
         } else {
-            Take::Wait(std::time::Duration::from_secs_f64((1.0 - current.tokens) / quota.rate_per_second))
+            let wait = std::time::Duration::try_from_secs_f64((1.0 - current.tokens) / quota.rate_per_second);
+            Take::Wait(wait.unwrap_or(std::time::Duration::from_secs(3600)))
         }
     }
 }
@@ -81,7 +82,8 @@ impl Bucket {
             } else if quota.rate_per_second <= 0.0 {
                 None
             } else {
-                Some(std::time::Duration::from_secs_f64(missing / quota.rate_per_second))
+                // A rate so low the wait overflows a Duration is as good as never.
+                std::time::Duration::try_from_secs_f64(missing / quota.rate_per_second).ok()
             }
         };
         let mut slots = Vec::new();

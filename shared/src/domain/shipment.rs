@@ -448,6 +448,8 @@ pub enum DeliveryRejected {
     NotShipped { order_id: AmazonOrderId, package_id: PackageId, state: &'static str },
     #[error("delivered_at {at} is in the future (order {order_id}, package {package_id})")]
     InTheFuture { order_id: AmazonOrderId, package_id: PackageId, at: DateTime<Utc> },
+    #[error("delivered_at {at} is before order {order_id} was placed ({placed}); package {package_id}")]
+    BeforeTheOrder { order_id: AmazonOrderId, package_id: PackageId, at: DateTime<Utc>, placed: DateTime<Utc> },
 }
 
 /// How far ahead of our clock a reported delivery may be (clocks differ).
@@ -455,9 +457,18 @@ const DELIVERY_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 
 impl Package {
     /// Records the carrier's delivery time; the earliest report stands, since PII rules never wait for
-    /// a later one. `Ok(false)` when it changes nothing (a repeat, or a later time).
-    pub fn record_delivery(&mut self, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool, DeliveryRejected> {
+    /// a later one. `Ok(false)` when it changes nothing (a repeat, or a later time). A time before the
+    /// order was `placed` is refused: it would make the PII due at once, and could not be taken back.
+    pub fn record_delivery(
+        &mut self,
+        at: DateTime<Utc>,
+        placed: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, DeliveryRejected> {
         let (order_id, package_id) = (self.order_id.clone(), self.package_id.clone());
+        if at < placed {
+            return Err(DeliveryRejected::BeforeTheOrder { order_id, package_id, at, placed });
+        }
         if matches!(self.state, PackageState::Failed { .. } | PackageState::DeadLettered { .. }) {
             return Err(DeliveryRejected::NotShipped { order_id, package_id, state: self.state.name() });
         }
@@ -475,10 +486,13 @@ impl Package {
 /// Carries a package's delivery time into the order's shipment facts, where the PII schedule reads it
 /// (a package confirmed already; one still queued brings it along when it is confirmed).
 pub fn apply_delivery(order: &mut Order, package: &Package) {
-    for facts in &mut order.local.shipments {
-        if facts.package_id.as_ref() == Some(&package.package_id) {
-            facts.delivered_at = package.delivered_at;
-        }
+    // Facts recorded before they named their package are recognised by its dates.
+    let same = |facts: &ShipmentFacts| match &facts.package_id {
+        Some(id) => *id == package.package_id,
+        None => facts.shipped_at == package.ship_date && facts.label_created_at == package.label_created_at,
+    };
+    for facts in order.local.shipments.iter_mut().filter(|facts| same(facts)) {
+        facts.delivered_at = package.delivered_at;
     }
 }
 
@@ -564,7 +578,7 @@ mod tests {
     #[test]
     fn a_delivery_reaches_the_pii_schedule_and_the_earliest_report_stands() {
         let mut order = sample_order(now());
-        let mut package = plan(&order, vec![by_sku("SKU-A", 1), by_sku("SKU-B", 1)]).unwrap();
+        let mut package = plan(&order, vec![by_sku("SKU-A", 2), by_sku("SKU-B", 1)]).unwrap();
         reserve_package(&mut order, &package);
         record_confirmed(&mut order, &package);
         let shipped_due = crate::domain::pii::redaction_due(&order).unwrap();
@@ -572,16 +586,20 @@ mod tests {
 
         // The store's ship date is a day after the carrier's delivery scan (time zones, a manifest date).
         let delivered = now() - chrono::Duration::days(1);
-        assert_eq!(package.record_delivery(delivered, now()), Ok(true));
+        let placed = now() - chrono::Duration::days(3);
+        let before_the_order = placed - chrono::Duration::seconds(1);
+        let refused = package.record_delivery(before_the_order, placed, now()).unwrap_err();
+        assert!(matches!(refused, DeliveryRejected::BeforeTheOrder { .. }), "a typo must not redact at once");
+        assert_eq!(package.record_delivery(delivered, placed, now()), Ok(true));
         apply_delivery(&mut order, &package);
         assert_eq!(crate::domain::pii::redaction_due(&order), Some(delivered + chrono::Duration::days(30)));
-        assert_eq!(package.record_delivery(delivered, now()), Ok(false), "a repeat changes nothing");
-        assert_eq!(package.record_delivery(now(), now()), Ok(false), "a later report never moves it");
+        assert_eq!(package.record_delivery(delivered, placed, now()), Ok(false), "a repeat changes nothing");
+        assert_eq!(package.record_delivery(now(), placed, now()), Ok(false), "a later report never moves it");
 
         let future = now() + chrono::Duration::hours(1);
-        assert!(matches!(package.record_delivery(future, now()), Err(DeliveryRejected::InTheFuture { .. })));
+        assert!(matches!(package.record_delivery(future, placed, now()), Err(DeliveryRejected::InTheFuture { .. })));
         package.state = PackageState::Failed { reason: "x".into(), at: now() };
-        let refused = package.record_delivery(delivered, now()).unwrap_err();
+        let refused = package.record_delivery(delivered, placed, now()).unwrap_err();
         assert!(refused.to_string().contains("is failed; only a package that shipped"), "{refused}");
     }
 

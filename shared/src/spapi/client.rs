@@ -330,6 +330,12 @@ impl SpApiClient {
             .map_err(|e| SpApiError::Transient { operation: operation.name(), message: e.to_string() })
     }
 
+    /// Fetches (and caches) the seller's access token now, so a call made at a reserved slot does not
+    /// first wait for Login with Amazon and reach Amazon late.
+    pub async fn ready_access_token(&self, auth: &SellerAuth) -> Result<(), SpApiError> {
+        self.access_token(auth).await.map(drop)
+    }
+
     /// Sends one request: spends a token first, refreshes an expired access token once, backs off on
     /// throttling and transient failures while the budget allows, and types every failure.
     #[allow(clippy::too_many_arguments)]

@@ -78,6 +78,7 @@ pub fn parse_event(body: &[u8]) -> Result<StoreEvent, EventError> {
     match event.string("type")? {
         SHIPMENT_CREATED => shipment_created(&event).map(StoreEvent::ShipmentCreated),
         SHIPMENT_DELIVERED => {
+            event.timestamp("created_at")?;
             let data = Fields::new(event.required("data")?, "data.")?;
             Ok(StoreEvent::ShipmentDelivered(ShipmentDelivered {
                 event_id: event.parse("id", EventId::parse)?,

@@ -23,8 +23,10 @@ pub const WEBHOOK_ID_HEADER: &str = "x-shopify-webhook-id";
 /// The topics this endpoint acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Topic {
-    /// A shipment: confirmed to Amazon like our `shipment.created`.
+    /// A shipment: confirmed to Amazon like our `shipment.created` once it is successful with tracking.
     FulfillmentsCreate,
+    /// The same fulfillment later (tracking added, a fulfillment service finishing it): the same package.
+    FulfillmentsUpdate,
     /// An order created or changed in Shopify: teaches which Amazon order it is.
     OrdersCreate,
     OrdersUpdated,
@@ -36,6 +38,7 @@ impl Topic {
     pub fn parse(raw: &str) -> Self {
         match raw.trim() {
             "fulfillments/create" => Self::FulfillmentsCreate,
+            "fulfillments/update" => Self::FulfillmentsUpdate,
             "orders/create" => Self::OrdersCreate,
             "orders/updated" => Self::OrdersUpdated,
             other => Self::Other(other.chars().take(60).collect()),
@@ -128,7 +131,7 @@ pub fn parse_fulfillment(body: &[u8]) -> Result<Fulfillment, EventError> {
     Ok(Fulfillment {
         fulfillment_id: fulfillment.number("id", 1..=u64::MAX)?,
         shopify_order_id: fulfillment.number("order_id", 1..=u64::MAX)?,
-        status: fulfillment.optional_string("status")?.unwrap_or("success").to_owned(),
+        status: fulfillment.optional_string("status")?.unwrap_or_default().to_owned(),
         created_at: fulfillment.timestamp("created_at")?,
         tracking_company: fulfillment.optional_string("tracking_company")?.map(str::trim).map(str::to_owned),
         tracking_number,
@@ -137,9 +140,15 @@ pub fn parse_fulfillment(body: &[u8]) -> Result<Fulfillment, EventError> {
 }
 
 impl Fulfillment {
-    /// Whether the fulfillment stands for goods on their way (not one Shopify reports as failed).
-    pub fn ships(&self) -> bool {
-        !matches!(self.status.as_str(), "cancelled" | "error" | "failure")
+    /// Whether the goods left: Shopify's `success` (`pending` and `open` wait for a fulfillment service;
+    /// `cancelled`, `error` and `failure` never ship).
+    pub fn shipped(&self) -> bool {
+        self.status == "success"
+    }
+
+    /// Whether it names a carrier and a tracking number, which Amazon's confirmation needs.
+    pub fn has_tracking(&self) -> bool {
+        self.tracking_company.as_deref().is_some_and(|c| !c.is_empty()) && self.tracking_number.is_some()
     }
 
     /// The shipment to confirm for the Amazon order this fulfillment's order came from: one package
@@ -205,7 +214,8 @@ mod tests {
     fn the_documented_fulfillment_becomes_one_package() {
         let fulfillment = parse(&documented_fulfillment()).unwrap();
         assert_eq!((fulfillment.fulfillment_id, fulfillment.shopify_order_id), (123456, 820982911946154508));
-        assert!(fulfillment.ships(), "pending is on its way");
+        assert!(!fulfillment.shipped(), "pending waits for the fulfillment service");
+        assert!(fulfillment.has_tracking());
         let order = AmazonOrderId::parse("902-1106328-1059050").unwrap();
         let shipment = fulfillment.shipment(order.clone()).unwrap();
         assert_eq!(shipment.order_id, order);
@@ -244,9 +254,11 @@ mod tests {
         value["line_items"][0]["quantity"] = json!(1);
         value["line_items"][0]["sku"] = json!(null);
         assert_eq!(parse(&value).unwrap_err().to_string(), "missing field `line_items[0].sku`");
-        let mut value = documented_fulfillment();
-        value["status"] = json!("cancelled");
-        assert!(!parse(&value).unwrap().ships());
+        for (status, shipped) in [("success", true), ("open", false), ("cancelled", false), ("failure", false)] {
+            let mut value = documented_fulfillment();
+            value["status"] = json!(status);
+            assert_eq!(parse(&value).unwrap().shipped(), shipped, "{status}");
+        }
     }
 
     #[test]
@@ -281,6 +293,7 @@ mod tests {
     #[test]
     fn topics_are_read_and_others_kept_short() {
         assert_eq!(Topic::parse("fulfillments/create"), Topic::FulfillmentsCreate);
+        assert_eq!(Topic::parse("fulfillments/update"), Topic::FulfillmentsUpdate);
         assert_eq!(Topic::parse("orders/updated"), Topic::OrdersUpdated);
         assert_eq!(Topic::parse(&"x".repeat(500)), Topic::Other("x".repeat(60)));
     }

@@ -124,6 +124,17 @@ impl SigningKeys {
         }
     }
 
+    /// Our scheme's header signed with every key in force (`t=…,v1=<current>,v1=<previous>`), so a
+    /// receiver still holding the previous key verifies it during a rotation.
+    pub fn sign(&self, at: DateTime<Utc>, body: &[u8]) -> String {
+        let mut header = self.current.sign(at, body);
+        if let Some(previous) = &self.previous {
+            let signed = previous.sign(at, body);
+            header.push_str(&signed[signed.find(",v1=").unwrap_or(signed.len())..]);
+        }
+        header
+    }
+
     /// Verifies our own scheme ([`SigningKey::verify`]) against either key.
     pub fn verify(&self, header: Option<&str>, body: &[u8], now: DateTime<Utc>) -> Result<(), SignatureError> {
         self.either(|key| key.verify(header, body, now), |e| *e == SignatureError::Mismatch)
@@ -217,6 +228,11 @@ mod tests {
         }
         let stranger = SigningKey::new("stranger").sign(now(), b"x");
         assert_eq!(rotating.verify(Some(&stranger), b"x", now()), Err(SignatureError::Mismatch));
+        // What we sign during a rotation verifies with either key alone.
+        let both = rotating.sign(now(), b"x");
+        assert_eq!(both.matches("v1=").count(), 2);
+        assert_eq!(old.verify(Some(&both), b"x", now()), Ok(()));
+        assert_eq!(new.verify(Some(&both), b"x", now()), Ok(()));
         // After the rotation ends only the current key is accepted.
         let settled = SigningKeys::single(new);
         assert_eq!(settled.verify(Some(&old.sign(now(), b"x")), b"x", now()), Err(SignatureError::Mismatch));

@@ -30,6 +30,7 @@ use sellerbridge_core::webhook::events::parse_shipment_created;
 use sellerbridge_core::webhook::signature::SIGNATURE_HEADER;
 use sellerbridge_e2e::{Harness, LogCapture, RecordingQueue, options_for, pii_canaries, sandbox};
 use serde_json::{Value, json};
+use update_sender::SenderSettings;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -60,6 +61,9 @@ async fn main() {
     }
     if wanted("confirm") {
         record("confirm", confirm(short, &mut evidence).await);
+    }
+    if wanted("faults") {
+        record("faults", faults(short, &mut evidence).await);
     }
     if wanted("redaction") {
         record("redaction", redaction(short).await);
@@ -479,6 +483,180 @@ async fn bucket_against_no_limiter(short: bool) -> (f64, f64) {
     }
     let mean = |rates: &[f64]| (rates.iter().sum::<f64>() / rates.len() as f64 * 10.0).round() / 10.0;
     (mean(&rates[0]), mean(&rates[1]))
+}
+
+// ---- faults ----
+
+/// The import and confirm scenarios again against an unreliable Amazon and unreliable invocations.
+/// Not covered yet: DynamoDB Local restarted mid-run.
+async fn faults(short: bool, evidence: &mut Evidence) -> Value {
+    let import = import_under_faults(short, evidence).await;
+    let confirm = confirm_under_faults(short, evidence).await;
+    json!({
+        "missing": import["missing"], "duplicates": import["duplicates"],
+        "sent_twice": confirm["sent_twice"], "lost": confirm["lost"],
+        "panics": import["panics"].as_u64().unwrap_or(0) + confirm["panics"].as_u64().unwrap_or(0),
+        "import": import, "confirm": confirm,
+    })
+}
+
+/// Runs `work` as its own task, as a Lambda invocation would run: `Some(kill_after)` aborts it then
+/// (killed mid-page or mid-send). Returns whether it panicked.
+async fn invocation(
+    work: impl std::future::Future<Output = ()> + Send + 'static,
+    kill_after: Option<Duration>,
+) -> bool {
+    let task = tokio::spawn(work);
+    let abort = task.abort_handle();
+    let joined = match kill_after {
+        Some(limit) => match tokio::time::timeout(limit, task).await {
+            Ok(joined) => joined,
+            Err(_) => {
+                abort.abort();
+                return false;
+            }
+        },
+        None => task.await,
+    };
+    joined.is_err_and(|e| e.is_panic())
+}
+
+/// A backfill with one searchOrders in seven answered 429 (another app spending the seller's quota), one
+/// getOrder in ten 503, every pagination token expired between rounds, orders changing throughout, and one
+/// sync invocation in three killed after a random few hundred milliseconds.
+async fn import_under_faults(short: bool, evidence: &mut Evidence) -> Value {
+    let (orders, time_scale) = if short { (200, 200.0) } else { (2000, 200.0) };
+    let clock = OffsetClock::default();
+    let h = Harness::start(sandbox(orders, 107, time_scale), Arc::new(clock.clone()), options_for(time_scale)).await;
+    h.sandbox_post("/_sandbox/search", json!({"paging": "offset", "churnPerSearch": 1})).await;
+    let forever = 1_000_000;
+    h.sandbox_post(
+        "/_sandbox/faults",
+        json!({"operation": "searchOrders", "status": 429, "every": 7, "count": forever}),
+    )
+    .await;
+    h.sandbox_post("/_sandbox/faults", json!({"operation": "getOrder", "status": 503, "every": 10, "count": forever}))
+        .await;
+    let settings = SyncSettings { page_size: 20, deadline_margin: Duration::from_secs(1), ..SyncSettings::default() };
+    let deps = Arc::new(h.stack.sync_deps(settings).await.unwrap());
+    let (inserted, reports) = (Arc::new(AtomicU64::new(0)), Arc::new(Mutex::new(Vec::new())));
+    let (mut panics, mut killed) = (0, 0);
+    let started = Instant::now();
+    for round in 0..400 {
+        let kill = (round % 3 == 2).then(|| Duration::from_millis(rand::random_range(50..600)));
+        killed += usize::from(kill.is_some());
+        let (deps, inserted, kept) = (deps.clone(), inserted.clone(), reports.clone());
+        let work = async move {
+            let report = runner::tick_sync(&deps, Duration::from_secs(4)).await.unwrap();
+            let new: u32 = report.connections.iter().map(|c| c.inserted).sum();
+            inserted.fetch_add(u64::from(new), Ordering::Relaxed);
+            kept.lock().unwrap().push(report);
+        };
+        panics += usize::from(invocation(work, kill).await);
+        h.sandbox_post("/_sandbox/pagination-tokens/expire", json!({})).await;
+        let done = reports.lock().unwrap().last().is_some_and(|report: &order_sync::SyncReport| {
+            report.connections.iter().all(|c| c.outcome == SyncOutcome::UpToDate)
+        });
+        if done {
+            break;
+        }
+    }
+    evidence.outputs.extend(reports.lock().unwrap().iter().map(|r| serde_json::to_string(r).unwrap()));
+    let current = h.inspector.orders().await.unwrap();
+    let expected = sellerbridge_e2e::actionable(&current);
+    let imported: BTreeSet<String> =
+        h.stack.adapters.store.scan_orders().await.unwrap().iter().map(|o| o.id().to_string()).collect();
+    let stats = h.inspector.stats().await.unwrap();
+    json!({
+        "orders_expected": expected.len(),
+        "missing": expected.difference(&imported).count(),
+        "duplicates": inserted.load(Ordering::Relaxed).saturating_sub(imported.len() as u64),
+        "http_429": stats.throttled,
+        "invocations": reports.lock().unwrap().len() + killed,
+        "invocations_killed": killed,
+        "panics": panics,
+        "elapsed_s": started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Packages confirmed with one confirmShipment in five answered 429 for a while (another app spending
+/// the quota), then one in ten 503; every queue message delivered twice; one sender invocation in four
+/// killed mid-send (its messages come back after a short visibility timeout, its claims after a shorter
+/// lease, so a package Amazon took before the kill is reconciled, not sent again).
+async fn confirm_under_faults(short: bool, evidence: &mut Evidence) -> Value {
+    let orders = if short { 60 } else { 600 };
+    let h = stack_with_confirm_quota(orders, Operation::ConfirmShipment.default_quota().scaled(20.0)).await;
+    let queue = RecordingQueue::wrap(Arc::new(h.stack.adapters.queue.clone()));
+    let mut webhook = h.stack.webhook_deps();
+    webhook.queue = queue.clone();
+    let sent = demo::send_shipments(&webhook, &h.stack.signing_key, &h.stack.adapters.store, &Quiet).await.unwrap();
+    for body in queue.bodies() {
+        let message: sellerbridge_core::queue::UpdateMessage = serde_json::from_str(&body).unwrap();
+        sellerbridge_core::queue::UpdateQueue::send(&h.stack.adapters.queue, &message, Duration::ZERO).await.unwrap();
+    }
+    h.sandbox_post("/_sandbox/faults", json!({"operation": "confirmShipment", "status": 429, "every": 5, "count": 40}))
+        .await;
+    h.sandbox_post(
+        "/_sandbox/faults",
+        json!({"operation": "confirmShipment", "status": 503, "every": 10, "count": 1_000_000}),
+    )
+    .await;
+    let settings = SenderSettings {
+        transient_backoff: Duration::from_millis(500),
+        claim_lease: chrono::Duration::seconds(2),
+        ..h.stack.sender_settings()
+    };
+    let sender = Arc::new(h.stack.sender_deps(settings, None).await.unwrap());
+    let mut poller = h.stack.updates_poller();
+    poller.visibility_timeout = Duration::from_secs(3);
+    let poller = Arc::new(poller);
+    let (mut panics, mut killed, mut polls) = (0, 0, 0);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(900) {
+        if poller.depth().await.unwrap().is_empty() {
+            break;
+        }
+        let rounds = (0..4).map(|_| {
+            polls += 1;
+            let kill = (polls % 4 == 0).then(|| Duration::from_millis(rand::random_range(20..300)));
+            killed += usize::from(kill.is_some());
+            let (sender, poller) = (sender.clone(), poller.clone());
+            invocation(
+                async move {
+                    poller.poll_once(&sender, Duration::from_secs(60)).await.unwrap();
+                },
+                kill,
+            )
+        });
+        panics += futures::future::join_all(rounds).await.into_iter().filter(|panicked| *panicked).count();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    evidence.outputs.extend(queue.bodies());
+    let mut sends: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for (order, reference, _) in h.inspector.confirmed_packages().await.unwrap() {
+        *sends.entry((order, reference)).or_default() += 1;
+    }
+    let packages = h.stack.adapters.store.scan_packages().await.unwrap();
+    let confirmed = packages.iter().filter(|p| matches!(p.state, PackageState::Confirmed { .. })).count();
+    let ended = packages
+        .iter()
+        .filter(|p| matches!(p.state, PackageState::Failed { .. } | PackageState::DeadLettered { .. }))
+        .count();
+    let stats = h.inspector.stats().await.unwrap();
+    json!({
+        "packages": sent.len(),
+        "confirmed_at_amazon": sends.len(),
+        "sent_twice": sends.values().filter(|n| **n > 1).count(),
+        "confirmed_in_store": confirmed,
+        "failed_or_dead_lettered": ended,
+        "lost": sent.len().saturating_sub(confirmed + ended),
+        "http_429": stats.throttled,
+        "queue_deliveries_per_message": 2,
+        "invocations": polls,
+        "invocations_killed": killed,
+        "panics": panics,
+        "elapsed_s": started.elapsed().as_secs_f64(),
+    })
 }
 
 // ---- redaction ----

@@ -320,11 +320,14 @@ pub async fn send_without_backoff(h: &Harness) -> update_sender::SenderDeps {
     let sender = h.stack.sender_deps(settings, None).await.expect("sender");
     let mut poller = h.stack.updates_poller();
     poller.visibility_timeout = Duration::ZERO;
-    for _ in 0..100 {
-        if poller.depth().await.expect("queue depth").is_empty() {
-            break;
+    let started = std::time::Instant::now();
+    while !poller.depth().await.expect("queue depth").is_empty() {
+        let depth = poller.depth().await.expect("queue depth");
+        assert!(started.elapsed() < Duration::from_secs(120), "the updates queue never drained: {depth:?}");
+        if poller.poll_once(&sender, Duration::from_secs(10)).await.expect("poll").received == 0 {
+            // Only delayed messages (re-queued for quota, at least a second): wait for them.
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        poller.poll_once(&sender, Duration::from_secs(10)).await.expect("poll");
     }
     sender
 }

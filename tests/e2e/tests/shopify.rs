@@ -98,8 +98,13 @@ fn error(answer: &Value) -> &str {
 #[tokio::test]
 async fn a_documented_fulfillment_of_a_linked_order_is_confirmed_at_amazon_once() {
     let f = fixture().await;
-    let fulfillment = documented_fulfillment(&f.sku);
-    let (status, answer) = f.post_signed("fulfillments/create", "wh-1", &fulfillment).await;
+    // Shopify's example is `pending`: a fulfillment service has not shipped it yet.
+    let pending = documented_fulfillment(&f.sku);
+    let (status, answer) = f.post_signed("fulfillments/create", "wh-0", &pending).await;
+    assert_eq!((status, answer["detail"].as_str()), (200, Some("not_shipped")), "{answer}");
+    let mut fulfillment = pending.clone();
+    fulfillment["status"] = json!("success");
+    let (status, answer) = f.post_signed("fulfillments/update", "wh-1", &fulfillment).await;
     assert_eq!(status, 422, "not linked yet: {answer}");
     assert!(error(&answer).starts_with(&format!("Shopify order {SHOPIFY_ORDER} is not linked")), "{answer}");
 
@@ -109,11 +114,11 @@ async fn a_documented_fulfillment_of_a_linked_order_is_confirmed_at_amazon_once(
     assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")), "{answer}");
 
     // Shopify retries the refused delivery under the same webhook id; now it goes through.
-    let (status, answer) = f.post_signed("fulfillments/create", "wh-1", &fulfillment).await;
+    let (status, answer) = f.post_signed("fulfillments/update", "wh-1", &fulfillment).await;
     assert_eq!(status, 202, "{answer}");
     assert_eq!(answer["package_id"], "shopify-fulfillment-123456");
     assert_eq!(answer["carrier_code"], "UPS");
-    let (status, answer) = f.post_signed("fulfillments/create", "wh-1", &fulfillment).await;
+    let (status, answer) = f.post_signed("fulfillments/update", "wh-1", &fulfillment).await;
     assert_eq!((status, answer["status"].as_str()), (200, Some("duplicate")), "the same webhook id: {answer}");
     let (status, answer) = f.post_signed("fulfillments/create", "wh-9", &fulfillment).await;
     assert_eq!((status, answer["package_state"].as_str()), (200, Some("queued")), "same fulfillment: {answer}");
@@ -174,27 +179,39 @@ async fn what_amazon_cannot_take_is_refused_naming_the_field_and_the_order() {
     let f = fixture().await;
     let (status, _) = f.post_signed("orders/create", "wh-1", &documented_order(&f.order_id)).await;
     assert_eq!(status, 200);
-    let mut fulfillment = documented_fulfillment(&f.sku);
+    let shipped = |sku: &str| {
+        let mut fulfillment = documented_fulfillment(sku);
+        fulfillment["status"] = json!("success");
+        fulfillment
+    };
+    let mut fulfillment = shipped(&f.sku);
     fulfillment["tracking_company"] = json!(null);
     let (status, answer) = f.post_signed("fulfillments/create", "wh-2", &fulfillment).await;
-    assert_eq!(status, 422);
-    assert_eq!(error(&answer), format!("order {}: missing field `tracking_company`", f.order_id));
+    assert_eq!((status, answer["detail"].as_str()), (200, Some("awaiting_tracking")), "its update brings it: {answer}");
 
-    let mut fulfillment = documented_fulfillment(&f.sku);
+    let mut fulfillment = shipped(&f.sku);
     fulfillment["line_items"][0]["quantity"] = json!(-2);
     let (status, answer) = f.post_signed("fulfillments/create", "wh-3", &fulfillment).await;
     assert_eq!(status, 422);
-    assert!(error(&answer).contains("line_items[0].quantity"), "{answer}");
+    assert_eq!(
+        error(&answer),
+        format!(
+            "Shopify order {SHOPIFY_ORDER}: field `line_items[0].quantity`: must be a whole number from 1 to 10000"
+        )
+    );
 
-    let fulfillment = documented_fulfillment("NOT-ON-THE-ORDER");
-    let (status, answer) = f.post_signed("fulfillments/create", "wh-4", &fulfillment).await;
+    let (status, answer) = f.post_signed("fulfillments/create", "wh-4", &shipped("NOT-ON-THE-ORDER")).await;
     assert_eq!(status, 422);
     assert!(error(&answer).contains(&f.order_id), "{answer}");
 
     let (status, answer) = f.post_signed("products/update", "wh-5", &json!({"id": 1})).await;
     assert_eq!((status, answer["topic"].as_str()), (200, Some("products/update")), "acknowledged, not acted on");
-    let (status, _) = f.post_signed("fulfillments/create", "", &documented_fulfillment(&f.sku)).await;
+    let (status, _) = f.post_signed("fulfillments/create", "", &shipped(&f.sku)).await;
     assert_eq!(status, 400, "no webhook id to deduplicate by");
+    let body = shipped(&f.sku).to_string();
+    let headers = [(HMAC_HEADER, f.key.sign_base64(body.as_bytes())), (WEBHOOK_ID_HEADER, "wh-6".to_owned())];
+    let (status, answer) = runner::post_webhook(&f.deps, PATH, &headers, body.as_bytes()).await.unwrap();
+    assert_eq!((status, error(&answer)), (400, "missing x-shopify-topic header"));
     assert!(f.queue.bodies().is_empty());
     assert!(f.h.stack.adapters.store.scan_packages().await.unwrap().is_empty(), "nothing half-written");
 }

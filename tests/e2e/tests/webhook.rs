@@ -152,7 +152,8 @@ async fn malformed_and_incomplete_events_are_refused_naming_the_problem_and_the_
         event["data"].as_object_mut().unwrap().remove(field);
         let (status, answer) = f.post_signed(event.to_string().as_bytes()).await;
         assert_eq!(status, 400, "{field}");
-        assert_eq!(error(&answer), format!("missing field `data.{field}`"));
+        let named = if field == "order_id" { String::new() } else { format!("order {}: ", f.order_id) };
+        assert_eq!(error(&answer), format!("{named}missing field `data.{field}`"), "the order is named when known");
     }
     let mut event = f.event("evt-x", "PKG-x");
     event["data"]["items"][0]["quantity"] = json!(-1);
@@ -227,7 +228,9 @@ async fn a_tracking_number_on_a_second_order_is_warned_about_or_refused_as_the_c
     let warning = format!("tracking number already used on order {}", f.order_id);
     assert_eq!(answer["warnings"], json!([warning]), "the same number in other letters is the same number");
     let packages = store.list_packages(&other.parse().unwrap()).await.unwrap();
-    assert_eq!(packages[0].warnings, [warning]);
+    assert_eq!(packages[0].warnings, std::slice::from_ref(&warning));
+    let summary = ops::order_summary(store, &other.parse().unwrap()).await.unwrap();
+    assert_eq!(summary["packages"][0]["warnings"], json!([warning]), "the operator sees it: {summary}");
 
     // Refuse: 422 naming both orders; nothing stored, nothing queued.
     let refuse = OptionsChange { duplicate_tracking: Some(DuplicateTrackingPolicy::Refuse), ..Default::default() };

@@ -6,9 +6,9 @@
 //! - `POST orders/{id}/quirk` `{"pointer", "value"}` or `{}`: from now on the order is served with `value`
 //!   at the JSON `pointer` (something Amazon's model does not promise), or, with `{}`, as the model says
 //!   again; either way a change on Amazon's side.
-//! - `POST faults` `{"operation", "status"?, "error"?, "delayMs"?, "count" = 1}`: the next `count` calls of
-//!   the operation wait `delayMs` (real time), then answer `status`/`error` instead of running (with neither,
-//!   they run, only late). `error` is an LWA code for `lwaToken`, else one of `ApiError::FAULT_ERRORS`.
+//! - `POST faults` `{"operation", "status"?, "error"?, "delayMs"?, "count" = 1, "every" = 1}`: the next
+//!   `count` calls of the operation (with `every` = n, one call in n, the others running normally) wait
+//!   `delayMs` (real time), then answer `status`/`error` instead of running (with neither, they run, only late). `error` is an LWA code for `lwaToken`, else one of `ApiError::FAULT_ERRORS`.
 //! - `GET tokens`: `{"accessTokens": [...], "paginationTokens": [...]}`, each `{id, issuedAt, expiresAt,
 //!   presented}` (an access token's id is its number, never the token).
 //! - `POST access-tokens/expire`, `POST pagination-tokens/expire`: every token of that kind dies now.
@@ -130,6 +130,9 @@ struct FaultRequest {
     delay_ms: Option<u64>,
     #[serde(default = "one")]
     count: u32,
+    /// Strike one call in `every` (the ones between run normally): a flaky Amazon rather than an outage.
+    #[serde(default = "one")]
+    every: u32,
 }
 
 fn one() -> u32 {
@@ -163,7 +166,9 @@ async fn add_fault(State(state): State<AppState>, body: Bytes) -> Result<Json<Va
         (None, None) => return Err(ApiError::invalid_input("Provide status, error and/or delayMs")),
     };
     let delay = Duration::from_millis(request.delay_ms.unwrap_or(0));
-    state.inject_fault(op, Fault { status, error: request.error.clone(), delay, remaining: request.count });
+    let every = request.every.max(1);
+    let fault = Fault { status, error: request.error.clone(), delay, remaining: request.count, every, passed: 0 };
+    state.inject_fault(op, fault);
     Ok(Json(json!({
         "operation": op.as_str(),
         "status": answered.map(|s| s.as_u16()),

@@ -64,6 +64,10 @@ pub struct Fault {
     /// Real time to wait before answering (a slow Amazon; not scaled).
     pub delay: Duration,
     pub remaining: u32,
+    /// The fault strikes one call in `every` (1: every call); the calls between run normally.
+    pub every: u32,
+    /// Calls let through since the fault last struck.
+    pub passed: u32,
 }
 
 /// Why the gate refused a call before it reached its handler.
@@ -210,6 +214,11 @@ impl Inner {
     fn take_fault(&mut self, op: Operation) -> Option<Fault> {
         let queue = self.faults.get_mut(&op)?;
         let front = queue.front_mut()?;
+        if front.passed + 1 < front.every {
+            front.passed += 1;
+            return None;
+        }
+        front.passed = 0;
         let fault = front.clone();
         front.remaining = front.remaining.saturating_sub(1);
         if front.remaining == 0 {

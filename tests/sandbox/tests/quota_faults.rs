@@ -89,6 +89,17 @@ async fn injected_faults() {
     }
     assert_eq!(sb.search(&token, &query).await.status(), 200);
 
+    // A flaky Amazon: one call in three fails, twice, and the calls between run.
+    let r = sb
+        .sandbox_post("/_sandbox/faults", json!({"operation": "searchOrders", "status": 500, "count": 2, "every": 3}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(sb.search(&token, &query).await.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 500, 200, 200, 500, 200, 200]);
+
     sb.sandbox_post("/_sandbox/faults", json!({"operation": "getOrder", "status": 429, "count": 1})).await;
     let r = sb.get("/orders/2026-01-01/orders/anything", &token, &[]).await;
     assert_eq!(r.status(), 429);
