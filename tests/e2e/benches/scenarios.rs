@@ -522,8 +522,8 @@ async fn invocation(
 }
 
 /// A backfill with one searchOrders in seven answered 429 (another app spending the seller's quota), one
-/// getOrder in ten 503, every pagination token expired between rounds, orders changing throughout, and one
-/// sync invocation in three killed after a random few hundred milliseconds.
+/// getOrder in ten 503, every pagination token expired between scheduled runs (15 minutes apart), orders
+/// changing throughout, and one sync invocation in three killed after a random few hundred milliseconds.
 async fn import_under_faults(short: bool, evidence: &mut Evidence) -> Value {
     let (orders, time_scale) = if short { (200, 200.0) } else { (2000, 200.0) };
     let clock = OffsetClock::default();
@@ -554,6 +554,9 @@ async fn import_under_faults(short: bool, evidence: &mut Evidence) -> Value {
         };
         panics += usize::from(invocation(work, kill).await);
         h.sandbox_post("/_sandbox/pagination-tokens/expire", json!({})).await;
+        // The next scheduled run, 15 minutes on: a killed invocation's lease has run out by then.
+        clock.advance(chrono::Duration::minutes(15));
+        h.sandbox_post("/_sandbox/clock", json!({"advanceSeconds": 900})).await;
         let done = reports.lock().unwrap().last().is_some_and(|report: &order_sync::SyncReport| {
             report.connections.iter().all(|c| c.outcome == SyncOutcome::UpToDate)
         });
