@@ -74,7 +74,7 @@ pub struct SenderDeps {
     pub spapi: SpApiClient,
     pub settings: SenderSettings,
     /// Signs the order events posted to the merchant (the same keys and scheme as the store's webhooks;
-    /// the current key signs).
+    /// during a rotation both keys sign).
     pub signing_keys: Arc<KeyRing>,
 }
 

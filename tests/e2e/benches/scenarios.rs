@@ -28,7 +28,9 @@ use sellerbridge_core::spapi::{Operation, RateLimiter};
 use sellerbridge_core::store::DynamoStore;
 use sellerbridge_core::webhook::events::parse_shipment_created;
 use sellerbridge_core::webhook::signature::SIGNATURE_HEADER;
-use sellerbridge_e2e::{Harness, LogCapture, RecordingQueue, options_for, pii_canaries, sandbox};
+use sellerbridge_e2e::{
+    Harness, LogCapture, options_for, pii_canaries, post_every_package, recording_webhook, sandbox,
+};
 use serde_json::{Value, json};
 use update_sender::SenderSettings;
 
@@ -308,25 +310,9 @@ async fn confirm(short: bool, evidence: &mut Evidence) -> Value {
     let h = stack_with_confirm_quota(orders, confirm_quota).await;
     evidence.canaries.extend(pii_canaries(&h.inspector.orders().await.unwrap()));
 
-    let queue = RecordingQueue::wrap(Arc::new(h.stack.adapters.queue.clone()));
-    let mut webhook = h.stack.webhook_deps();
-    webhook.queue = queue.clone();
-    let mut accepted = 0usize;
-    for order in h.stack.adapters.store.scan_orders().await.unwrap() {
-        for (number, lines) in demo::packages_for(&order).iter().enumerate() {
-            let (body, signature) =
-                demo::shipment_event(&h.stack.signing_key, &order, number + 1, lines, webhook.clock.now());
-            for delivery in 0..3 {
-                let headers = [(SIGNATURE_HEADER, signature.clone())];
-                let (status, answer) =
-                    runner::post_webhook(&webhook, "/webhooks/shipments", &headers, &body).await.unwrap();
-                evidence.outputs.push(answer.to_string());
-                if delivery == 0 && status == 202 {
-                    accepted += 1;
-                }
-            }
-        }
-    }
+    let (queue, webhook) = recording_webhook(&h.stack);
+    let (accepted, answers) = post_every_package(&h, &webhook, 3).await;
+    evidence.outputs.extend(answers.iter().map(Value::to_string));
 
     let sender = h.stack.sender_deps(h.stack.sender_settings(), None).await.unwrap();
     let consumers = 4;
@@ -589,9 +575,7 @@ async fn import_under_faults(short: bool, evidence: &mut Evidence) -> Value {
 async fn confirm_under_faults(short: bool, evidence: &mut Evidence) -> Value {
     let orders = if short { 60 } else { 600 };
     let h = stack_with_confirm_quota(orders, Operation::ConfirmShipment.default_quota().scaled(20.0)).await;
-    let queue = RecordingQueue::wrap(Arc::new(h.stack.adapters.queue.clone()));
-    let mut webhook = h.stack.webhook_deps();
-    webhook.queue = queue.clone();
+    let (queue, webhook) = recording_webhook(&h.stack);
     let sent = demo::send_shipments(&webhook, &h.stack.signing_key, &h.stack.adapters.store, &Quiet).await.unwrap();
     for body in queue.bodies() {
         let message: sellerbridge_core::queue::UpdateMessage = serde_json::from_str(&body).unwrap();

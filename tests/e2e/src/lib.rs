@@ -190,6 +190,39 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
     }
 }
 
+/// The webhook handler's dependencies with its queue recorded: every message it sends is kept.
+pub fn recording_webhook(stack: &LocalStack) -> (Arc<RecordingQueue>, shipment_webhook::WebhookDeps) {
+    let queue = RecordingQueue::wrap(Arc::new(stack.adapters.queue.clone()));
+    let mut webhook = stack.webhook_deps();
+    webhook.queue = queue.clone();
+    (queue, webhook)
+}
+
+/// Posts one `shipment.created` for every package of every stored order (`demo::packages_for`), each
+/// `deliveries` times, as a store that retries would; the packages accepted, and every answer.
+pub async fn post_every_package(
+    h: &Harness,
+    webhook: &shipment_webhook::WebhookDeps,
+    deliveries: usize,
+) -> (usize, Vec<serde_json::Value>) {
+    use sellerbridge_cli::local::{demo, runner};
+    let (mut accepted, mut answers) = (0, Vec::new());
+    for order in h.stack.adapters.store.scan_orders().await.expect("orders") {
+        for (number, lines) in demo::packages_for(&order).iter().enumerate() {
+            let (body, signature) =
+                demo::shipment_event(&h.stack.signing_key, &order, number + 1, lines, webhook.clock.now());
+            for delivery in 0..deliveries {
+                let headers = [(sellerbridge_core::webhook::signature::SIGNATURE_HEADER, signature.clone())];
+                let (status, answer) =
+                    runner::post_webhook(webhook, "/webhooks/shipments", &headers, &body).await.expect("webhook");
+                accepted += usize::from(delivery == 0 && status == 202);
+                answers.push(answer);
+            }
+        }
+    }
+    (accepted, answers)
+}
+
 /// Delegates to the real queue and keeps a copy of every message body sent.
 pub struct RecordingQueue {
     pub inner: Arc<dyn UpdateQueue>,

@@ -10,7 +10,7 @@ use sellerbridge_cli::local::runner;
 use sellerbridge_core::domain::clock::OffsetClock;
 use sellerbridge_core::domain::pii::REDACTED;
 use sellerbridge_core::domain::shipment::PackageState;
-use sellerbridge_e2e::{Harness, LogCapture, RecordingQueue, options_for, pii_canaries, sandbox};
+use sellerbridge_e2e::{Harness, LogCapture, options_for, pii_canaries, recording_webhook, sandbox};
 
 const TIME_SCALE: f64 = 2.0;
 
@@ -33,9 +33,7 @@ async fn every_shipment_is_confirmed_once_and_pii_is_redacted_and_never_logged()
     assert_eq!(imported.iter().map(|o| o.id().to_string()).collect::<BTreeSet<_>>(), actionable);
 
     // Webhooks for every package, and the sender draining the queue under Amazon's quota.
-    let queue = RecordingQueue::wrap(Arc::new(h.stack.adapters.queue.clone()));
-    let mut webhook = h.stack.webhook_deps();
-    webhook.queue = queue.clone();
+    let (queue, webhook) = recording_webhook(&h.stack);
     let sent = demo::send_shipments(&webhook, &h.stack.signing_key, store, &Quiet).await.unwrap();
     assert!(sent.len() > imported.len(), "multi-item orders ship in two packages");
     let mut sender = h.stack.sender_deps(h.stack.sender_settings(), None).await.unwrap();

@@ -10,7 +10,7 @@ use sellerbridge_cli::ops;
 use sellerbridge_core::domain::clock::OffsetClock;
 use sellerbridge_core::webhook::shopify::{HMAC_HEADER, TOPIC_HEADER, WEBHOOK_ID_HEADER};
 use sellerbridge_core::webhook::signature::SigningKey;
-use sellerbridge_e2e::{Harness, RecordingQueue, synced_with_a_line_to_ship};
+use sellerbridge_e2e::{Harness, RecordingQueue, recording_webhook, synced_with_a_line_to_ship};
 use serde_json::{Value, json};
 
 const PATH: &str = "/webhooks/shopify";
@@ -30,9 +30,7 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let clock = OffsetClock::default();
     let (h, order_id, sku) = synced_with_a_line_to_ship(Arc::new(clock.clone())).await;
-    let queue = RecordingQueue::wrap(Arc::new(h.stack.adapters.queue.clone()));
-    let mut deps = h.stack.webhook_deps();
-    deps.queue = queue.clone();
+    let (queue, deps) = recording_webhook(&h.stack);
     let secret_id = h.stack.settings.shopify_secret_id.clone().unwrap();
     let key = SigningKey::new(h.stack.adapters.secrets.string(&secret_id).await.unwrap());
     Fixture { h, queue, deps, clock, key, order_id, sku }

@@ -15,8 +15,7 @@ use sellerbridge_core::queue::{UpdateMessage, UpdateQueue};
 use sellerbridge_core::spapi::Operation;
 use sellerbridge_core::spapi::limiter::Unlimited;
 use sellerbridge_core::store::keys;
-use sellerbridge_core::webhook::signature::SIGNATURE_HEADER;
-use sellerbridge_e2e::{Harness, RecordingQueue, options_for, sandbox, send_without_backoff};
+use sellerbridge_e2e::{Harness, options_for, post_every_package, recording_webhook, sandbox, send_without_backoff};
 use serde_json::json;
 use update_sender::SenderSettings;
 
@@ -165,21 +164,8 @@ async fn a_thousand_packages_delivered_three_times_and_redelivered_are_confirmed
     let sync = h.stack.sync_deps(Default::default()).await.unwrap();
     demo::sync_until_current(&sync, 3, &Quiet).await.unwrap();
 
-    let queue = RecordingQueue::wrap(Arc::new(h.stack.adapters.queue.clone()));
-    let mut webhook = h.stack.webhook_deps();
-    webhook.queue = queue.clone();
-    let mut accepted = 0;
-    for order in h.stack.adapters.store.scan_orders().await.unwrap() {
-        for (number, lines) in demo::packages_for(&order).iter().enumerate() {
-            let (body, signature) =
-                demo::shipment_event(&h.stack.signing_key, &order, number + 1, lines, webhook.clock.now());
-            for delivery in 0..3 {
-                let headers = [(SIGNATURE_HEADER, signature.clone())];
-                let (status, _) = runner::post_webhook(&webhook, "/webhooks/shipments", &headers, &body).await.unwrap();
-                accepted += usize::from(delivery == 0 && status == 202);
-            }
-        }
-    }
+    let (queue, webhook) = recording_webhook(&h.stack);
+    let (accepted, _) = post_every_package(&h, &webhook, 3).await;
     assert!(accepted >= 1000, "{accepted} packages");
     // SQS delivers at least once: one message in ten a second time (moto's receive slows with the queue's
     // length, so not every one).

@@ -11,7 +11,7 @@ use sellerbridge_core::domain::ids::EventId;
 use sellerbridge_core::domain::pii;
 use sellerbridge_core::domain::status::OrderStatus;
 use sellerbridge_core::webhook::signature::{SIGNATURE_HEADER, SigningKey};
-use sellerbridge_e2e::{Harness, RecordingQueue, synced_with_a_line_to_ship};
+use sellerbridge_e2e::{Harness, RecordingQueue, recording_webhook, synced_with_a_line_to_ship};
 use serde_json::{Value, json};
 
 struct Fixture {
@@ -28,9 +28,7 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let clock = OffsetClock::default();
     let (h, order_id, sku) = synced_with_a_line_to_ship(Arc::new(clock.clone())).await;
-    let queue = RecordingQueue::wrap(Arc::new(h.stack.adapters.queue.clone()));
-    let mut deps = h.stack.webhook_deps();
-    deps.queue = queue.clone();
+    let (queue, deps) = recording_webhook(&h.stack);
     let ship_date = deps.clock.now().to_rfc3339();
     Fixture { order_id, sku, h, queue, deps, clock, ship_date }
 }
