@@ -1,6 +1,8 @@
 //! sellerbridge's domain crate: the pure rules in [`domain`], and beside them the adapters that reach
 //! DynamoDB ([`store`]), SQS ([`queue`]), Secrets Manager ([`secrets`]) and Amazon ([`spapi`]).
 pub mod domain;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod queue;
 pub mod runtime;
 pub mod secrets;

@@ -9,11 +9,11 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{Method, StatusCode};
-use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use sellerbridge_core::domain::connection::ProductIdentifier;
 use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId};
 use sellerbridge_core::domain::view::OrderView;
+use sellerbridge_core::http::{json_response, request_id};
 use sellerbridge_core::store::{DynamoStore, StoreError};
 use serde_json::json;
 use tracing::{Instrument, info, info_span, warn};
@@ -53,10 +53,7 @@ pub struct ApiDeps {
 }
 
 pub async fn handle(deps: &ApiDeps, request: Request) -> Result<Response<Body>, lambda_http::Error> {
-    let request_id = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone().unwrap_or_default(),
-        _ => String::new(),
-    };
+    let request_id = request_id(&request);
     let span = info_span!("read_api", request_id, path = request.uri().path());
     let answer = answer(deps, &request).instrument(span.clone()).await;
     let _entered = span.enter();
@@ -170,14 +167,6 @@ async fn view(
     let packages = deps.store.list_packages(id).await.map_err(unavailable)?;
     let view = OrderView::of(&order, &packages, identifier);
     serde_json::to_value(view).map(Some).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
-}
-
-fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Body::Text(body.to_string()))
-        .expect("status and header are valid")
 }
 
 #[cfg(test)]

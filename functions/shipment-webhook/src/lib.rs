@@ -11,8 +11,7 @@
 use std::sync::Arc;
 
 use http::{Method, StatusCode};
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use sellerbridge_core::domain::clock::SharedClock;
 use sellerbridge_core::domain::connection::DuplicateTrackingPolicy;
 use sellerbridge_core::domain::ids::AmazonOrderId;
@@ -22,6 +21,7 @@ use sellerbridge_core::domain::shipment::{
     Package, PackageState, SamePackageId, ShipmentRequest, apply_delivery, plan_package, plan_resend, release_package,
     reserve_package,
 };
+use sellerbridge_core::http::{json_response, request_id};
 use sellerbridge_core::queue::{UpdateMessage, UpdateQueue};
 use sellerbridge_core::secrets::SecretError;
 use sellerbridge_core::store::{DynamoStore, EventRecord, PlacePackage, StoreError, Versioned};
@@ -48,10 +48,7 @@ pub struct WebhookDeps {
 }
 
 pub async fn handle(deps: &WebhookDeps, request: Request) -> Result<Response<Body>, lambda_http::Error> {
-    let request_id = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone().unwrap_or_default(),
-        _ => String::new(),
-    };
+    let request_id = request_id(&request);
     let span = info_span!("webhook", request_id, event_id = tracing::field::Empty, order_id = tracing::field::Empty);
     let response = receive(deps, &request).instrument(span.clone()).await;
     let _entered = span.enter();
@@ -374,12 +371,4 @@ async fn enqueue(deps: &WebhookDeps, record: &EventRecord) -> Result<(), Rejecte
     })?;
     deps.store.mark_event_enqueued(record).await?;
     Ok(())
-}
-
-fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Body::Text(body.to_string()))
-        .expect("status and header are valid")
 }

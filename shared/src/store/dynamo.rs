@@ -255,12 +255,8 @@ impl DynamoStore {
             .expression_attribute_values(":v", n(credentials_version))
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        match self.put_checked(put).await {
-            Ok(()) => Ok(true),
-            // A new refresh token was stored meanwhile.
-            Err(StoreError::Conflict { .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
+        // `false`: a new refresh token was stored meanwhile.
+        self.put_if(put).await
     }
 
     pub async fn get_connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
@@ -339,11 +335,7 @@ impl DynamoStore {
             .expression_attribute_values(":holder", s(holder))
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        match self.put_checked(put).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::Conflict { .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.put_if(put).await
     }
 
     /// Gives the lease back, if `holder` still has it.
@@ -909,6 +901,15 @@ impl DynamoStore {
     }
 
     /// Sends one put built by [`Self::put_request`] (or by hand); a failed condition is a conflict.
+    /// Writes `put` if its condition holds: `false` when it does not.
+    async fn put_if(&self, put: Put) -> Result<bool, StoreError> {
+        match self.put_checked(put).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn put_checked(&self, put: Put) -> Result<(), StoreError> {
         let key = item_key(put.item());
         let result = self
