@@ -104,6 +104,12 @@ enum Connections {
         #[arg(long)]
         id: ConnectionId,
     },
+    /// The connection's order fulfillment feeds: packages waiting for one, feeds open at Amazon, and
+    /// those settled in the last 28 days.
+    Feeds {
+        #[arg(long)]
+        id: ConnectionId,
+    },
     /// Adds a connection (one seller account in one marketplace); its LWA refresh token is read from
     /// standard input.
     Add {
@@ -299,6 +305,7 @@ async fn operate(command: Command) -> Result<()> {
             let connection = store.get_connection(&id).await?.with_context(|| format!("no connection {id}"))?;
             print(serde_json::to_value(connection)?);
         }
+        Command::Connections(Connections::Feeds { id }) => print(ops::feeds_summary(store, &id).await?),
         Command::Connections(Connections::Add { id, seller_id, marketplace_id, region, import_from, options }) => {
             let import_from = import_from.unwrap_or_else(|| Utc::now() - chrono::Duration::days(7));
             let connection =

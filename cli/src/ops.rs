@@ -271,6 +271,24 @@ pub async fn order_summary(store: &DynamoStore, id: &AmazonOrderId) -> Result<se
     }))
 }
 
+/// A connection's order fulfillment feeds: how many packages wait for the next one, the feeds Amazon
+/// is processing (or we are sending), and what became of those settled in the last 28 days.
+pub async fn feeds_summary(store: &DynamoStore, id: &ConnectionId) -> Result<serde_json::Value> {
+    store.get_connection(id).await?.with_context(|| format!("no connection {id}"))?;
+    let backlog = store.feed_backlog(id, None).await?;
+    let open = store.open_feeds(id).await?;
+    Ok(json!({
+        "connection_id": id,
+        "waiting_for_a_feed": backlog.len(),
+        "oldest_waiting_since": backlog.iter().map(|entry| entry.since).min(),
+        "open": open.iter().map(|feed| json!({
+            "record_id": feed.value.id, "feed_type": feed.value.feed_type, "stage": feed.value.stage,
+            "packages": feed.value.entries.len(), "created_at": feed.value.created_at,
+        })).collect::<Vec<_>>(),
+        "settled": store.settled_feeds(id).await?,
+    }))
+}
+
 /// Which messages a redrive moves, and to which queue.
 #[derive(Debug, Clone, Copy)]
 pub enum Redrive<'a> {

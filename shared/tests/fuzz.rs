@@ -1,6 +1,7 @@
 //! Property-based fuzz targets for everything that reads bytes from outside: both webhook signature
 //! schemes (ours and Shopify's) and their parsers (our events, Shopify's fulfillments and orders), and the
-//! SP-API response decoders (`map_order`, the response structs, `without_pii`).
+//! SP-API response decoders (`map_order`, the response structs, `without_pii`), and the order
+//! fulfillment feed's document writer and processing report reader.
 //!
 //! Each `proptest!` function is one target. `cargo test` runs [`DEFAULT_CASES`] cases of each (seconds);
 //! `make fuzz` runs a million of each in the optimised `fuzz` profile
@@ -11,7 +12,12 @@ use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::FileFailurePersistence;
-use sellerbridge_core::domain::ids::AmazonOrderId;
+use sellerbridge_core::domain::carrier::Carrier;
+use sellerbridge_core::domain::feed::{MessageOutcome, ProcessingReport, is_xml_char, order_fulfillment_document};
+use sellerbridge_core::domain::ids::{
+    AmazonOrderId, OrderItemId, PackageId, PackageReference, SellerId, TrackingNumber,
+};
+use sellerbridge_core::domain::shipment::{Package, PackageLine, PackageState};
 use sellerbridge_core::spapi::models::{ErrorList, GetOrderResponse, SearchOrdersResponse, map_order};
 use sellerbridge_core::spapi::wire_pii::without_pii;
 use sellerbridge_core::webhook::events::{EventError, StoreEvent, parse_event, parse_shipment_created};
@@ -19,7 +25,7 @@ use sellerbridge_core::webhook::shopify::{self, ShopifySignatureError};
 use sellerbridge_core::webhook::signature::{MAX_SIGNATURES, SignatureError, SigningKey, SigningKeys, TOLERANCE};
 use serde_json::{Value, json};
 
-/// Cases per target when `PROPTEST_CASES` is not set: 12 targets, about 3,000 cases, a few seconds.
+/// Cases per target when `PROPTEST_CASES` is not set: 14 targets, about 3,600 cases, a few seconds.
 const DEFAULT_CASES: u32 = 256;
 
 /// `ProptestConfig::default()` reads `PROPTEST_CASES` (and the other `PROPTEST_*` variables); only
@@ -1010,4 +1016,113 @@ fn the_valid_documents_are_valid() {
     let fulfillment = shopify::parse_fulfillment(valid_fulfillment().to_string().as_bytes()).unwrap();
     assert!(fulfillment.shipment(AmazonOrderId::parse("902-1106328-1059050").unwrap()).is_ok());
     assert!(map_order(valid_order()).is_ok());
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Order fulfillment feeds: the document we write, the processing report Amazon writes back.
+
+const VALID_REPORT: &str = r#"<?xml version="1.0" encoding="UTF-8"?><AmazonEnvelope><Header><DocumentVersion>1.02</DocumentVersion>
+<MerchantIdentifier>A1SELLER</MerchantIdentifier></Header><MessageType>ProcessingReport</MessageType><Message><MessageID>1</MessageID>
+<ProcessingReport><DocumentTransactionID>50012019123</DocumentTransactionID><StatusCode>Complete</StatusCode><ProcessingSummary>
+<MessagesProcessed>2</MessagesProcessed><MessagesSuccessful>1</MessagesSuccessful><MessagesWithError>1</MessagesWithError>
+<MessagesWithWarning>0</MessagesWithWarning></ProcessingSummary><Result><MessageID>2</MessageID><ResultCode>Error</ResultCode>
+<ResultMessageCode>18028</ResultMessageCode><ResultDescription>Order 902-1106328-1059050 is cancelled</ResultDescription>
+</Result></ProcessingReport></Message></AmazonEnvelope>"#;
+
+fn package_with(carrier_name: String, shipping_method: Option<String>) -> Package {
+    let at = now();
+    Package {
+        order_id: AmazonOrderId::parse("902-1106328-1059050").unwrap(),
+        package_id: PackageId::parse("pkg-1").unwrap(),
+        reference: PackageReference::first(),
+        carrier: Carrier::Other { name: carrier_name },
+        shipping_method,
+        tracking_number: TrackingNumber::parse("1Z999AA10123456784").unwrap(),
+        ship_date: at,
+        label_created_at: at,
+        lines: vec![PackageLine { order_item_id: OrderItemId::parse("12345678901234").unwrap(), quantity: 1 }],
+        state: PackageState::Queued,
+        throttle_deferrals: 0,
+        claimed_at: None,
+        send_attempts: 0,
+        fingerprint: None,
+        units_released: false,
+        tracked: None,
+        warnings: Vec::new(),
+        delivered_at: None,
+        created_at: at,
+    }
+}
+
+/// The text of every element named `name` in a well-formed document (an error if it is not well formed).
+fn element_texts(xml: &str, name: &[u8]) -> Result<(Vec<String>, usize), quick_xml::Error> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let (mut texts, mut messages, mut inside) = (Vec::new(), 0, false);
+    loop {
+        match reader.read_event()? {
+            Event::Eof => return Ok((texts, messages)),
+            Event::Start(start) if start.name().as_ref() == name => {
+                inside = true;
+                texts.push(String::new());
+            }
+            Event::Start(start) if start.name().as_ref() == b"Message" => messages += 1,
+            Event::End(end) if end.name().as_ref() == name => inside = false,
+            Event::Text(text) if inside => {
+                let text = text.xml_content().map_err(quick_xml::Error::from)?;
+                texts.last_mut().expect("inside an element").push_str(&text);
+            }
+            // `&amp;` and the like arrive as references of their own.
+            Event::GeneralRef(reference) if inside => {
+                let name = reference.decode().map_err(quick_xml::Error::from)?;
+                let resolved = match reference.resolve_char_ref()? {
+                    Some(c) => c.to_string(),
+                    None => {
+                        quick_xml::escape::resolve_predefined_entity(&name).expect("a predefined entity").to_owned()
+                    }
+                };
+                texts.last_mut().expect("inside an element").push_str(&resolved);
+            }
+            _ => {}
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Whatever a merchant's carrier and method names hold, the document is well formed XML with one
+    /// message per package, and reads back as the names without the characters XML cannot carry.
+    #[test]
+    fn the_fulfillment_document_is_well_formed_for_any_names(
+        names in prop::collection::vec((text(), prop::option::of(text())), 1..4),
+    ) {
+        let packages: Vec<Package> = names.iter().map(|(n, m)| package_with(n.clone(), m.clone())).collect();
+        let messages: Vec<(u32, &Package)> = packages.iter().zip(1..).map(|(p, id)| (id, p)).collect();
+        let xml = order_fulfillment_document(&SellerId::parse("A1SELLER").unwrap(), &messages);
+        let (carriers, count) = element_texts(&xml, b"CarrierName").map_err(|e| TestCaseError::fail(format!("{e}: {xml}")))?;
+        prop_assert_eq!(count, packages.len());
+        let expected: Vec<String> = names.iter().map(|(n, _)| n.chars().filter(|c| is_xml_char(*c)).collect()).collect();
+        // A reader normalizes line ends: compare without carriage returns.
+        let normalize = |s: &String| s.replace('\r', "\n").replace("\n\n", "\n");
+        prop_assert_eq!(carriers.iter().map(normalize).collect::<Vec<_>>(), expected.iter().map(normalize).collect::<Vec<_>>());
+    }
+
+    /// A damaged processing report never panics the parser, and every outcome it gives names a reason.
+    #[test]
+    fn the_processing_report_parser_never_panics(bytes in damaged(VALID_REPORT.as_bytes().to_vec()), id in 0u32..5) {
+        if let Ok(report) = ProcessingReport::parse(&bytes) {
+            match report.outcome(id) {
+                MessageOutcome::Accepted { .. } => {}
+                MessageOutcome::Rejected { reason } => prop_assert!(reason.len() < bytes.len() + 64),
+            }
+        }
+    }
+}
+
+#[test]
+fn the_valid_report_reads() {
+    let report = ProcessingReport::parse(VALID_REPORT.as_bytes()).unwrap();
+    assert_eq!(report.outcome(1), MessageOutcome::Accepted { warnings: vec![] });
+    assert!(matches!(report.outcome(2), MessageOutcome::Rejected { reason } if reason.contains("cancelled")));
 }

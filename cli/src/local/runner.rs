@@ -141,6 +141,27 @@ pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> serde_json::Value 
     json!({"Records": records})
 }
 
+/// Hands `bodies` to the sender as one batch, as the event source mapping would, with no queue in
+/// between: for benchmarks whose backlogs are larger than the local SQS stand-in receives quickly.
+/// Returns how many the sender reported as failed.
+pub async fn invoke_sender(deps: &SenderDeps, bodies: &[String], timeout: Duration) -> Result<usize> {
+    let messages: Vec<aws_sdk_sqs::types::Message> = bodies
+        .iter()
+        .map(|body| {
+            aws_sdk_sqs::types::Message::builder()
+                .message_id(uuid::Uuid::new_v4().to_string())
+                .body(body)
+                .attributes(MessageSystemAttributeName::ApproximateReceiveCount, "1")
+                .build()
+        })
+        .collect();
+    let event: SqsEvent = serde_json::from_value(sqs_event(&messages)).context("building the SQS event")?;
+    let response = update_sender::handle(deps, LambdaEvent::new(event, lambda_context(timeout)))
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    Ok(response.batch_item_failures.len())
+}
+
 /// What one poll did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct PollStats {

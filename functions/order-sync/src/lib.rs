@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
+mod feeds;
+pub use feeds::FeedActivity;
+
 use lambda_runtime::{Error, LambdaEvent};
 use sellerbridge_core::domain::connection::Connection;
 use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId};
@@ -52,6 +55,9 @@ pub struct SyncSettings {
     pub unreadable_retries_per_run: usize,
     /// How many connections sync at once.
     pub concurrency: usize,
+    /// The least time between two packings of a connection's feed backlog (Amazon asks for one feed of
+    /// a type per 20 minutes at most; a backlog larger than one feed is packed into several at once).
+    pub feed_interval: chrono::Duration,
 }
 
 impl Default for SyncSettings {
@@ -68,6 +74,7 @@ impl Default for SyncSettings {
             // Connections mostly wait (on Amazon, on their seller's quota): all of them at once, bounded
             // only to keep a huge deployment's sockets in check.
             concurrency: 64,
+            feed_interval: chrono::Duration::minutes(20),
         }
     }
 }
@@ -105,6 +112,8 @@ pub struct ConnectionReport {
     pub unreadable_orders: Vec<String>,
     /// Kept unreadable orders that a retry read and stored this run.
     pub recovered: u32,
+    /// What the connection's order fulfillment feeds did.
+    pub feeds: FeedActivity,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -192,6 +201,7 @@ async fn sync_connection(
         unreadable: 0,
         unreadable_orders: Vec::new(),
         recovered: 0,
+        feeds: FeedActivity::default(),
     };
     if !connection.is_active() {
         return report;
@@ -235,6 +245,8 @@ async fn sync_leased(
     let result = async {
         queue_pending_webhooks(&deps.adapters, connection).await?;
         let auth = deps.adapters.seller_auth(connection).await?;
+        // Before the import, which may take the rest of the run: confirmations are due sooner.
+        report.feeds = feeds::run(deps, connection, &auth, stop_at).await;
         let outcome = run_windows(deps, connection, &auth, sync_now, stop_at, report).await?;
         if outcome == SyncOutcome::UpToDate {
             retry_unreadable(deps, connection, &auth, stop_at, report).await?;
@@ -298,6 +310,9 @@ enum SyncError {
     Credentials(#[from] CredentialsError),
     #[error(transparent)]
     Queue(sellerbridge_core::queue::QueueError),
+    /// A feed's processing report does not parse: the feed stays open for the operator to look at.
+    #[error("the processing report of feed {feed_id} does not parse: {message}")]
+    Report { feed_id: String, message: String },
 }
 
 impl SyncError {
@@ -307,6 +322,7 @@ impl SyncError {
             Self::Store(e) => e.is_retryable(),
             Self::Credentials(_) => false,
             Self::Queue(_) => true,
+            Self::Report { .. } => false,
         }
     }
 }

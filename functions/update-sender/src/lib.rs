@@ -14,6 +14,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Error, LambdaEvent};
 use sellerbridge_core::domain::connection::{Connection, ConnectionState};
+use sellerbridge_core::domain::feed::goes_by_feed;
 use sellerbridge_core::domain::ids::{AmazonOrderId, PackageId};
 use sellerbridge_core::domain::order::Order;
 use sellerbridge_core::domain::shipment::{Package, PackageState, record_confirmed, release_package};
@@ -55,6 +56,10 @@ pub struct SenderSettings {
     /// confirmation whose token comes later goes back to the queue until then. Within the function's
     /// timeout with room for the call itself.
     pub pacing_horizon: Duration,
+    /// A confirmation first taken up this long after its package was accepted waited behind a backlog:
+    /// it goes into its connection's next order fulfillment feed instead ([`goes_by_feed`]), which the
+    /// scheduled sync sends; `None`: always by call.
+    pub feed_after: Option<chrono::Duration>,
 }
 
 impl Default for SenderSettings {
@@ -64,6 +69,9 @@ impl Default for SenderSettings {
             transient_backoff: Duration::from_secs(10),
             claim_lease: chrono::Duration::seconds(90),
             pacing_horizon: Duration::from_secs(20),
+            // At Amazon's 2 confirmations a second, a backlog that keeps a package waiting three
+            // minutes is some 360 packages deep: the rest of it goes by feed, not by call.
+            feed_after: Some(chrono::Duration::minutes(3)),
         }
     }
 }
@@ -325,6 +333,10 @@ async fn prepare<'a>(deps: &SenderDeps, confirmation: Confirmation<'a>) -> Resul
         info!(state = package.state.name(), "package already settled; nothing to send");
         return Ok(Prepared::Done(Outcome::Done));
     }
+    if package.state.is_by_feed() {
+        info!(state = package.state.name(), "package goes out by feed; nothing to send by call");
+        return Ok(Prepared::Done(Outcome::Done));
+    }
     if package.claimed_at.is_some_and(|at| now - at < deps.settings.claim_lease) {
         // That delivery's own message stays until it settles the package (or, if it died, comes back
         // and reconciles): this one has nothing to add and must not run into the dead-letter queue.
@@ -338,6 +350,18 @@ async fn prepare<'a>(deps: &SenderDeps, confirmation: Confirmation<'a>) -> Resul
         deps.queue.send(&confirmation.message(), MAX_DELAY).await?;
         return Ok(Prepared::Done(Outcome::Done));
     };
+    if let Some(after) = deps.settings.feed_after
+        && goes_by_feed(&package, now, after)
+    {
+        if store.divert_to_feed(&connection.id, &package, version, now).await?.is_some() {
+            info!("waited behind a backlog; goes out in the connection's next feed");
+        } else {
+            // Changed meanwhile (a delivery time, another delivery): the message comes back to read it again.
+            info!("the package changed while it was moved to the feed backlog; re-queued");
+            deps.queue.send(&confirmation.message(), Duration::from_secs(1)).await?;
+        }
+        return Ok(Prepared::Done(Outcome::Done));
+    }
     let auth = deps.adapters.seller_auth(&connection).await?;
     Ok(Prepared::Ready(Box::new(Ready { confirmation, package, version, order, connection, auth })))
 }
@@ -458,7 +482,8 @@ async fn claim(
             return Err(SendError::UnknownPackage { order_id, package_id });
         };
         let taken = stored.value.claimed_at.is_some_and(|at| now - at < deps.settings.claim_lease);
-        if stored.value.state.is_final() || taken || stored.value.send_attempts != attempts_read {
+        let settled_elsewhere = stored.value.state.is_final() || stored.value.state.is_by_feed();
+        if settled_elsewhere || taken || stored.value.send_attempts != attempts_read {
             return Ok(None);
         }
         *package = stored.value;
@@ -594,17 +619,12 @@ enum Settlement {
     Ended(Package),
 }
 
-fn confirmed(mut package: Package, now: DateTime<Utc>) -> Settlement {
-    package.claimed_at = None;
-    package.state = PackageState::Confirmed { at: now };
-    Settlement::Confirmed(package)
+fn confirmed(package: Package, now: DateTime<Utc>) -> Settlement {
+    Settlement::Confirmed(package.into_confirmed(now))
 }
 
-fn ended(mut package: Package, state: PackageState) -> Settlement {
-    package.claimed_at = None;
-    package.state = state;
-    package.units_released = true;
-    Settlement::Ended(package)
+fn ended(package: Package, state: PackageState) -> Settlement {
+    Settlement::Ended(package.into_ended(state))
 }
 
 /// How writing a package's outcome went.

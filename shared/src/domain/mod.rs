@@ -3,6 +3,7 @@ pub mod breaker;
 pub mod carrier;
 pub mod clock;
 pub mod connection;
+pub mod feed;
 pub mod ids;
 pub mod marketplace;
 pub mod order;

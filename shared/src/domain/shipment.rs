@@ -104,6 +104,17 @@ pub struct PackageLine {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum PackageState {
     Queued,
+    /// It waited for confirmShipment's quota too long ([`super::feed::goes_by_feed`]): it goes out in the
+    /// connection's next order fulfillment feed, never by call.
+    AwaitingFeed {
+        since: DateTime<Utc>,
+    },
+    /// Sent in a feed Amazon is processing; the feed's processing report settles it.
+    InFeed {
+        feed: String,
+        message_id: u32,
+        at: DateTime<Utc>,
+    },
     Confirmed {
         at: DateTime<Utc>,
     },
@@ -121,12 +132,19 @@ pub enum PackageState {
 
 impl PackageState {
     pub fn is_final(&self) -> bool {
-        !matches!(self, Self::Queued)
+        !matches!(self, Self::Queued | Self::AwaitingFeed { .. } | Self::InFeed { .. })
+    }
+
+    /// Whether it goes (or went) out by feed: no call may send it.
+    pub fn is_by_feed(&self) -> bool {
+        matches!(self, Self::AwaitingFeed { .. } | Self::InFeed { .. })
     }
 
     pub fn name(&self) -> &'static str {
         match self {
             Self::Queued => "queued",
+            Self::AwaitingFeed { .. } => "awaiting_feed",
+            Self::InFeed { .. } => "in_feed",
             Self::Confirmed { .. } => "confirmed",
             Self::Failed { .. } => "failed",
             Self::DeadLettered { .. } => "dead_lettered",
@@ -207,6 +225,22 @@ impl Package {
         } else {
             Some(SamePackageId::Changed)
         }
+    }
+
+    /// Amazon holds it now (by call or by feed).
+    pub fn into_confirmed(mut self, at: DateTime<Utc>) -> Self {
+        self.claimed_at = None;
+        self.state = PackageState::Confirmed { at };
+        self
+    }
+
+    /// It ended without Amazon holding it (`Failed` or `DeadLettered`): its units go back to the order
+    /// ([`release_package`]) so the merchant can ship them again.
+    pub fn into_ended(mut self, state: PackageState) -> Self {
+        self.claimed_at = None;
+        self.state = state;
+        self.units_released = true;
+        self
     }
 
     /// The package as the PII schedule sees it. Whether its service reports tracking is what the

@@ -55,3 +55,36 @@ pub fn sample_order(imported_at: DateTime<Utc>) -> Order {
     };
     Order::import(ConnectionId::parse("us-main").unwrap(), OrderStatus::AwaitingShipment, amazon, imported_at)
 }
+
+/// A queued package of one unit, with the carrier named as the store would (`UPS`, or any other name).
+pub fn package_for_feed(order_id: &str, carrier: &str) -> super::shipment::Package {
+    use super::carrier::Carrier;
+    use super::ids::{PackageId, PackageReference, TrackingNumber};
+    use super::shipment::{Package, PackageLine, PackageState};
+    let at = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 3, 1, 10, 0, 0).unwrap();
+    let carrier = match carrier {
+        "UPS" => Carrier::Code { code: carrier.into() },
+        name => Carrier::Other { name: name.into() },
+    };
+    Package {
+        order_id: AmazonOrderId::parse(order_id).unwrap(),
+        package_id: PackageId::parse("pkg-1").unwrap(),
+        reference: PackageReference::first(),
+        carrier,
+        shipping_method: None,
+        tracking_number: TrackingNumber::parse("1Z999AA10123456784").unwrap(),
+        ship_date: at,
+        label_created_at: at,
+        lines: vec![PackageLine { order_item_id: OrderItemId::parse("11111111111111").unwrap(), quantity: 1 }],
+        state: PackageState::Queued,
+        throttle_deferrals: 0,
+        claimed_at: None,
+        send_attempts: 0,
+        fingerprint: None,
+        units_released: false,
+        tracked: None,
+        warnings: Vec::new(),
+        delivered_at: None,
+        created_at: at,
+    }
+}

@@ -174,7 +174,9 @@ impl OrderView {
 impl PackageView {
     fn of(package: &Package) -> Self {
         let (state, reason) = match &package.state {
-            PackageState::Queued => ("queued", None),
+            PackageState::Queued | PackageState::AwaitingFeed { .. } | PackageState::InFeed { .. } => {
+                (package.state.name(), None)
+            }
             PackageState::Confirmed { .. } => ("confirmed", None),
             PackageState::Failed { reason, .. } => ("failed", Some(reason.clone())),
             PackageState::DeadLettered { reason, .. } => ("dead_lettered", Some(reason.clone())),

@@ -659,6 +659,8 @@ fn join<T: serde::Serialize>(values: &[T]) -> String {
         .join(",")
 }
 
+mod feeds;
+
 #[cfg(test)]
 mod rate_limit_tests {
     use std::collections::VecDeque;

@@ -690,3 +690,78 @@ mod tests {
         assert_eq!(utc_timestamp(at), "2026-03-01T10:00:00Z");
     }
 }
+
+/// Feeds API 2021-06-30: `createFeedDocument`'s answer, where the document is uploaded.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedDocumentUpload {
+    pub feed_document_id: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateFeedResponse {
+    pub feed_id: String,
+}
+
+/// `getFeed`'s answer (and each of `getFeeds`').
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Feed {
+    pub feed_id: String,
+    pub feed_type: String,
+    pub created_time: DateTime<Utc>,
+    pub processing_status: FeedStatus,
+    #[serde(default)]
+    pub result_feed_document_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FeedStatus {
+    InQueue,
+    InProgress,
+    Done,
+    Fatal,
+    Cancelled,
+    /// A status added after this client was written: treated as still processing.
+    #[serde(other)]
+    Unknown,
+}
+
+impl FeedStatus {
+    /// Amazon is done with the feed: DONE (messages may still have failed), FATAL or CANCELLED.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Done | Self::Fatal | Self::Cancelled)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InQueue => "IN_QUEUE",
+            Self::InProgress => "IN_PROGRESS",
+            Self::Done => "DONE",
+            Self::Fatal => "FATAL",
+            Self::Cancelled => "CANCELLED",
+            Self::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetFeedsResponse {
+    #[serde(default)]
+    pub feeds: Vec<Feed>,
+    #[serde(default)]
+    pub next_token: Option<String>,
+}
+
+/// `getFeedDocument`'s answer: where a result document is, and whether it is compressed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedDocumentLocation {
+    pub url: String,
+    #[serde(default)]
+    pub compression_algorithm: Option<String>,
+}

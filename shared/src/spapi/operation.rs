@@ -12,10 +12,15 @@ pub enum Operation {
     GetDestinations,
     CreateSubscription,
     GetSubscription,
+    CreateFeedDocument,
+    CreateFeed,
+    GetFeed,
+    GetFeeds,
+    GetFeedDocument,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 7] = [
+    pub const ALL: [Operation; 12] = [
         Self::SearchOrders,
         Self::GetOrder,
         Self::ConfirmShipment,
@@ -23,6 +28,11 @@ impl Operation {
         Self::GetDestinations,
         Self::CreateSubscription,
         Self::GetSubscription,
+        Self::CreateFeedDocument,
+        Self::CreateFeed,
+        Self::GetFeed,
+        Self::GetFeeds,
+        Self::GetFeedDocument,
     ];
 
     pub fn name(self) -> &'static str {
@@ -34,6 +44,11 @@ impl Operation {
             Self::GetDestinations => "getDestinations",
             Self::CreateSubscription => "createSubscription",
             Self::GetSubscription => "getSubscription",
+            Self::CreateFeedDocument => "createFeedDocument",
+            Self::CreateFeed => "createFeed",
+            Self::GetFeed => "getFeed",
+            Self::GetFeeds => "getFeeds",
+            Self::GetFeedDocument => "getFeedDocument",
         }
     }
 
@@ -51,6 +66,10 @@ impl Operation {
             Self::CreateDestination | Self::GetDestinations | Self::CreateSubscription | Self::GetSubscription => {
                 Quota::new(1.0, 5.0)
             }
+            Self::CreateFeedDocument => Quota::new(0.5, 15.0),
+            Self::CreateFeed => Quota::new(0.0083, 15.0),
+            Self::GetFeed => Quota::new(2.0, 15.0),
+            Self::GetFeeds | Self::GetFeedDocument => Quota::new(0.0222, 10.0),
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::domain::status::{ImportDecision, OrderStatus};
 use crate::domain::view::OrderEvent;
 use crate::spapi::models::utc_timestamp;
 
-type Item = HashMap<String, AttributeValue>;
+pub(super) type Item = HashMap<String, AttributeValue>;
 
 const MAX_CONFLICT_RETRIES: usize = 8;
 const EVENT_RETENTION: Duration = Duration::days(7);
@@ -799,7 +799,7 @@ impl DynamoStore {
     }
 
     /// Every record of partition `pk`, optionally only sort keys starting with `sk_prefix`.
-    async fn query_partition<T: DeserializeOwned>(
+    pub(super) async fn query_partition<T: DeserializeOwned>(
         &self,
         pk: String,
         sk_prefix: Option<&str>,
@@ -819,6 +819,40 @@ impl DynamoStore {
                 .expression_attribute_values(":prefix", s(prefix)),
         };
         decode_all(query.into_paginator().items().send().collect::<Vec<_>>().await)
+    }
+
+    /// The items of partition `pk` whose sort key starts with `sk_prefix`, in sort-key order
+    /// (`forward`) or reversed; at most `limit` of them (all pages without one).
+    pub(super) async fn query_items(
+        &self,
+        pk: String,
+        sk_prefix: &str,
+        forward: bool,
+        limit: Option<i32>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(sk_prefix))
+            .scan_index_forward(forward)
+            .consistent_read(true);
+        match limit {
+            Some(limit) => Ok(query.limit(limit).send().await.map_err(unavailable)?.items.unwrap_or_default()),
+            None => query
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .map(|item| item.map_err(unavailable))
+                .collect(),
+        }
     }
 
     // ---- plumbing ----
@@ -842,14 +876,12 @@ impl DynamoStore {
 
     /// Writes all puts or none. `Some(failed)` says, per put, whether its condition failed.
     async fn transact_puts(&self, puts: Vec<Put>) -> Result<Option<Vec<bool>>, StoreError> {
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(
-                puts.into_iter().map(|put| TransactWriteItem::builder().put(put).build()).collect(),
-            ))
-            .send()
-            .await;
+        self.transact(puts.into_iter().map(|put| TransactWriteItem::builder().put(put).build()).collect()).await
+    }
+
+    /// Writes all items or none. `Some(failed)` says, per item, whether its condition failed.
+    pub(super) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Option<Vec<bool>>, StoreError> {
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         match result {
             Ok(_) => Ok(None),
             Err(err) => {
@@ -866,7 +898,7 @@ impl DynamoStore {
         }
     }
 
-    async fn delete(&self, key: &Key) -> Result<(), StoreError> {
+    pub(super) async fn delete(&self, key: &Key) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)
@@ -896,13 +928,13 @@ impl DynamoStore {
         Ok(output.item)
     }
 
-    async fn put(&self, item: Item, expected_version: Option<u64>) -> Result<(), StoreError> {
+    pub(super) async fn put(&self, item: Item, expected_version: Option<u64>) -> Result<(), StoreError> {
         self.put_checked(self.put_request(item, expected_version)?).await
     }
 
     /// Sends one put built by [`Self::put_request`] (or by hand); a failed condition is a conflict.
     /// Writes `put` if its condition holds: `false` when it does not.
-    async fn put_if(&self, put: Put) -> Result<bool, StoreError> {
+    pub(super) async fn put_if(&self, put: Put) -> Result<bool, StoreError> {
         match self.put_checked(put).await {
             Ok(()) => Ok(true),
             Err(StoreError::Conflict { .. }) => Ok(false),
@@ -932,7 +964,7 @@ impl DynamoStore {
     }
 
     /// A put, conditional on the stored version when one is expected (0 meaning "must not exist yet").
-    fn put_request(&self, item: Item, expected_version: Option<u64>) -> Result<Put, StoreError> {
+    pub(super) fn put_request(&self, item: Item, expected_version: Option<u64>) -> Result<Put, StoreError> {
         let builder = Put::builder().table_name(&self.table).set_item(Some(item));
         let builder = match expected_version {
             None => builder,
@@ -1006,7 +1038,7 @@ fn awaiting_sort_key(order: &Order) -> String {
     format!("{}#{}", utc_timestamp(order.amazon.ship_by.unwrap_or(order.amazon.created_at)), order.id())
 }
 
-fn package_item(package: &Package, version: u64) -> Result<Item, StoreError> {
+pub(super) fn package_item(package: &Package, version: u64) -> Result<Item, StoreError> {
     let mut item = record(&keys::package(&package.order_id, &package.package_id), package)?;
     item.insert("version".into(), n(version));
     item.insert("state".into(), s(package.state.name()));
@@ -1014,13 +1046,17 @@ fn package_item(package: &Package, version: u64) -> Result<Item, StoreError> {
 }
 
 /// A record DynamoDB deletes by itself (its TTL) some time after `expires_at`.
-fn expiring_record<T: Serialize>(key: &Key, value: &T, expires_at: DateTime<Utc>) -> Result<Item, StoreError> {
+pub(super) fn expiring_record<T: Serialize>(
+    key: &Key,
+    value: &T,
+    expires_at: DateTime<Utc>,
+) -> Result<Item, StoreError> {
     let mut item = record(key, value)?;
     item.insert(keys::TTL_ATTRIBUTE.into(), n(expires_at.timestamp()));
     Ok(item)
 }
 
-fn record<T: Serialize>(key: &Key, value: &T) -> Result<Item, StoreError> {
+pub(super) fn record<T: Serialize>(key: &Key, value: &T) -> Result<Item, StoreError> {
     let json = serde_json::to_string(value)
         .map_err(|e| StoreError::Corrupt { key: keys::describe(key), message: e.to_string() })?;
     Ok(HashMap::from([
@@ -1045,18 +1081,18 @@ where
         .collect()
 }
 
-fn body<T: DeserializeOwned>(key: &Key, item: &Item) -> Result<T, StoreError> {
+pub(super) fn body<T: DeserializeOwned>(key: &Key, item: &Item) -> Result<T, StoreError> {
     let corrupt = |message: String| StoreError::Corrupt { key: keys::describe(key), message };
     let json = item.get("body").and_then(|v| v.as_s().ok()).ok_or_else(|| corrupt("no body attribute".into()))?;
     serde_json::from_str(json).map_err(|e| corrupt(crate::telemetry::without_quoted_values(&e.to_string())))
 }
 
-fn versioned<T: DeserializeOwned>(key: &Key, item: &Item) -> Result<Versioned<T>, StoreError> {
+pub(super) fn versioned<T: DeserializeOwned>(key: &Key, item: &Item) -> Result<Versioned<T>, StoreError> {
     let version = item.get("version").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
     Ok(Versioned { value: body(key, item)?, version })
 }
 
-fn item_key(item: &Item) -> Key {
+pub(super) fn item_key(item: &Item) -> Key {
     let attr = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
     (attr(keys::PK), attr(keys::SK))
 }

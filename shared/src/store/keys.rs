@@ -77,6 +77,33 @@ pub fn tracking(connection: &ConnectionId, tracking: &TrackingNumber) -> Key {
     (format!("TRACKING#{connection}#{}", tracking.as_str().to_ascii_uppercase()), "TRACKING".into())
 }
 
+/// A package of the connection waiting to be packed into its next order fulfillment feed.
+pub fn feed_backlog(connection: &ConnectionId, order_id: &AmazonOrderId, package_id: &PackageId) -> Key {
+    (connection_partition(connection), format!("{}{order_id}#{package_id}", feed_backlog_prefix()))
+}
+
+pub fn feed_backlog_prefix() -> &'static str {
+    "FEED_BACKLOG#"
+}
+
+/// A feed of the connection that Amazon has not settled yet (its record id starts with its creation time).
+pub fn open_feed(connection: &ConnectionId, record_id: &str) -> Key {
+    (connection_partition(connection), format!("{}{record_id}", open_feed_prefix()))
+}
+
+pub fn open_feed_prefix() -> &'static str {
+    "OPEN_FEED#"
+}
+
+/// What became of a settled feed, kept as long as Amazon keeps its results.
+pub fn settled_feed(connection: &ConnectionId, record_id: &str) -> Key {
+    (connection_partition(connection), format!("{}{record_id}", settled_feed_prefix()))
+}
+
+pub fn settled_feed_prefix() -> &'static str {
+    "SETTLED_FEED#"
+}
+
 /// Which Amazon order a Shopify order came from (Shopify's order ids are unique across shops).
 pub fn shopify_order(shopify_order_id: u64) -> Key {
     (format!("SHOPIFY_ORDER#{shopify_order_id}"), "LINK".into())

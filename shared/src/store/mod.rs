@@ -1,6 +1,7 @@
 //! The single-table DynamoDB adapter. The key layout lives in [`keys`]; records are stored as a JSON
 //! `body` of the domain type plus the few top-level attributes that conditions and the index need.
 mod dynamo;
+mod feeds;
 pub mod keys;
 mod limiter;
 
@@ -8,6 +9,7 @@ pub use dynamo::{
     AppCredentialsAlert, AwaitingPage, CursorRecord, DueCursor, DuePage, DynamoStore, EventRecord, PendingWebhook,
     PlacePackage, SyncWindow, TrackingClaim, UnreadableRecord, UpsertOutcome, Versioned, WebhookFailure,
 };
+pub use feeds::{FeedBacklogEntry, SettledFeed};
 pub use limiter::DynamoRateLimiter;
 
 use thiserror::Error;

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
 use aws_sdk_dynamodb::error::BoxError;
 use chrono::Utc;
+use futures::StreamExt;
 use order_sync::{SyncOutcome, SyncSettings};
 use sellerbridge_cli::local::demo::{self, Quiet};
 use sellerbridge_cli::local::runner;
@@ -64,6 +65,9 @@ async fn main() {
     if wanted("confirm") {
         record("confirm", confirm(short, &mut evidence).await);
     }
+    if wanted("feeds") {
+        record("feeds", feeds(short).await);
+    }
     if wanted("faults") {
         record("faults", faults(short, &mut evidence).await);
     }
@@ -94,6 +98,12 @@ fn write(dir: &std::path::Path, name: &str, value: &Value) {
     value["measured_at"] = json!(Utc::now().to_rfc3339());
     std::fs::write(dir.join(format!("{name}.json")), serde_json::to_string_pretty(&value).unwrap() + "\n")
         .expect("bench file written");
+}
+
+/// The sender's settings with every package sent by call: the scenarios that measure the call path
+/// (`feeds` measures the other one).
+fn by_call_only(stack: &sellerbridge_cli::local::stack::LocalStack) -> SenderSettings {
+    SenderSettings { feed_after: None, ..stack.sender_settings() }
 }
 
 fn ratio(part: f64, whole: f64) -> f64 {
@@ -314,7 +324,7 @@ async fn confirm(short: bool, evidence: &mut Evidence) -> Value {
     let (accepted, answers) = post_every_package(&h, &webhook, 3).await;
     evidence.outputs.extend(answers.iter().map(Value::to_string));
 
-    let sender = h.stack.sender_deps(h.stack.sender_settings(), None).await.unwrap();
+    let sender = h.stack.sender_deps(by_call_only(&h.stack), None).await.unwrap();
     let consumers = 4;
     let started = Instant::now();
     demo::drain_updates(
@@ -392,7 +402,7 @@ async fn efficiency_at_amazon_rate(evidence: &mut Evidence) -> Value {
     let sent = demo::send_shipments(&h.stack.webhook_deps(), &h.stack.signing_key, &h.stack.adapters.store, &Quiet)
         .await
         .unwrap();
-    let sender = h.stack.sender_deps(h.stack.sender_settings(), None).await.unwrap();
+    let sender = h.stack.sender_deps(by_call_only(&h.stack), None).await.unwrap();
     let started = Instant::now();
     demo::drain_updates(
         &sender,
@@ -419,6 +429,11 @@ async fn efficiency_at_amazon_rate(evidence: &mut Evidence) -> Value {
 /// A synced sandbox whose only binding quota is confirmShipment's (`confirm_quota`), with the
 /// connection told the same.
 async fn stack_with_confirm_quota(orders: usize, confirm_quota: Quota) -> Harness {
+    stack_with_confirm_quota_on(orders, confirm_quota, OffsetClock::default()).await
+}
+
+/// [`stack_with_confirm_quota`] on a clock the scenario moves.
+async fn stack_with_confirm_quota_on(orders: usize, confirm_quota: Quota, clock: OffsetClock) -> Harness {
     let fast = Quota::new(1000.0, 1000.0);
     let mut config = sandbox(orders, 103, 1.0);
     for (op, quota) in [
@@ -434,7 +449,7 @@ async fn stack_with_confirm_quota(orders: usize, confirm_quota: Quota) -> Harnes
         ("getOrder".to_owned(), fast),
         ("confirmShipment".to_owned(), confirm_quota),
     ]);
-    let h = Harness::start(config, Arc::new(OffsetClock::default()), options).await;
+    let h = Harness::start(config, Arc::new(clock), options).await;
     let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
     demo::sync_until_current(&sync, 3, &Quiet).await.unwrap();
     h
@@ -452,7 +467,7 @@ async fn bucket_against_no_limiter(short: bool) -> (f64, f64) {
                 demo::send_shipments(&h.stack.webhook_deps(), &h.stack.signing_key, &h.stack.adapters.store, &Quiet)
                     .await
                     .unwrap();
-            let sender = h.stack.sender_deps(h.stack.sender_settings(), limiter).await.unwrap();
+            let sender = h.stack.sender_deps(by_call_only(&h.stack), limiter).await.unwrap();
             let started = Instant::now();
             demo::drain_updates(
                 &sender,
@@ -469,6 +484,113 @@ async fn bucket_against_no_limiter(short: bool) -> (f64, f64) {
     }
     let mean = |rates: &[f64]| (rates.iter().sum::<f64>() / rates.len() as f64 * 10.0).round() / 10.0;
     (mean(&rates[0]), mean(&rates[1]))
+}
+
+// ---- feeds ----
+
+/// A backlog far beyond what confirmShipment drains in minutes, at Amazon's own rate (2/s, burst 10):
+/// one package per webhook (10,000 in the full run), all arrived more than three minutes ago. Four
+/// consumers send what their tokens allow and move the rest to the feed backlog; one sync run packs
+/// and sends the feeds, and once Amazon has processed them the next settles every package from the
+/// processing reports. Counts createFeed calls against the confirmShipment calls the backlog would
+/// have cost, and checks that each package reached Amazon once.
+async fn feeds(short: bool) -> Value {
+    let orders = if short { 330 } else { 10_700 };
+    let clock = OffsetClock::default();
+    let confirm_quota = Operation::ConfirmShipment.default_quota();
+    let h = stack_with_confirm_quota_on(orders, confirm_quota, clock.clone()).await;
+    let (queue, webhook) = sellerbridge_e2e::recording_only_webhook(&h.stack);
+    let (accepted, _) = post_every_package(&h, &webhook, 1).await;
+    clock.advance(chrono::Duration::minutes(4));
+
+    let sender = h.stack.sender_deps(h.stack.sender_settings(), None).await.unwrap();
+    let started = Instant::now();
+    let bodies = queue.bodies();
+    let failed: usize = futures::stream::iter(bodies.chunks(10))
+        .map(|batch| runner::invoke_sender(&sender, batch, Duration::from_secs(60)))
+        .buffer_unordered(4)
+        .map(Result::unwrap)
+        .collect::<Vec<usize>>()
+        .await
+        .into_iter()
+        .sum();
+    // Whatever the sender put back on the queue (none is expected) is drained the usual way.
+    demo::drain_updates(&sender, &h.stack.updates_poller(), 4, Duration::from_secs(600), &Quiet, || {
+        Box::pin(async { String::new() })
+    })
+    .await
+    .unwrap();
+    let diverting_s = started.elapsed().as_secs_f64();
+
+    let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
+    let started = Instant::now();
+    let packed = runner::tick_sync(&sync, Duration::from_secs(900)).await.unwrap().connections.remove(0).feeds;
+    let packing_s = started.elapsed().as_secs_f64();
+    h.sandbox_post("/_sandbox/clock", json!({"advanceSeconds": 3600})).await;
+    let started = Instant::now();
+    let mut settled = order_sync::FeedActivity::default();
+    for _ in 0..5 {
+        let run = runner::tick_sync(&sync, Duration::from_secs(900)).await.unwrap().connections.remove(0).feeds;
+        settled.confirmed += run.confirmed;
+        settled.failed += run.failed;
+        settled.open = run.open;
+        if run.open == 0 {
+            break;
+        }
+    }
+    let settling_s = started.elapsed().as_secs_f64();
+
+    let calls = h.inspector.calls().await.unwrap();
+    let count =
+        |operation: &str, status: u16| calls.iter().filter(|c| c.operation == operation && c.status == status).count();
+    let mut held: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for order in h.inspector.orders().await.unwrap() {
+        for package in order["packages"].as_array().into_iter().flatten() {
+            let reference = package["packageReferenceId"].as_str().unwrap_or_default().to_owned();
+            *held.entry((order["orderId"].as_str().unwrap_or_default().to_owned(), reference)).or_default() += 1;
+        }
+    }
+    let packages = h.stack.adapters.store.scan_packages().await.unwrap();
+    // Ours only: the seeded orders hold packages shipped before.
+    let copies: Vec<usize> = packages
+        .iter()
+        .map(|p| held.get(&(p.order_id.to_string(), p.reference.to_string())).copied().unwrap_or(0))
+        .collect();
+    let confirmed_in_store = packages.iter().filter(|p| matches!(p.state, PackageState::Confirmed { .. })).count();
+    let ended = packages
+        .iter()
+        .filter(|p| matches!(p.state, PackageState::Failed { .. } | PackageState::DeadLettered { .. }))
+        .count();
+    let by_call = count("confirmShipment", 204);
+    let feeds_created = count("createFeed", 202);
+    json!({
+        "packages": accepted,
+        "sender_failures": failed,
+        "confirmed_by_call": by_call,
+        "packed_into_feeds": packed.packed,
+        "feeds_created": feeds_created,
+        "packages_per_feed": ratio(packed.packed as f64, feeds_created as f64),
+        "confirmed_by_feed": settled.confirmed,
+        "failed_by_feed": settled.failed,
+        "feeds_still_open": settled.open,
+        "confirmed_in_store": confirmed_in_store,
+        "failed_or_dead_lettered": ended,
+        "lost": accepted.saturating_sub(confirmed_in_store + ended),
+        "sent_twice": copies.iter().filter(|n| **n > 1).count(),
+        "confirmed_but_not_at_amazon": packages
+            .iter()
+            .zip(&copies)
+            .filter(|(p, n)| matches!(p.state, PackageState::Confirmed { .. }) && **n == 0)
+            .count(),
+        "http_429": h.inspector.stats().await.unwrap().throttled,
+        // What the same backlog costs by call at Amazon's rate, against the feeds' quota.
+        "confirm_shipment_calls_saved": packed.packed,
+        "by_call_drain_at_amazon_rate_s": (accepted as f64 - confirm_quota.burst).max(0.0) / confirm_quota.rate_per_second,
+        "create_feed_burst_used": ratio(feeds_created as f64, Operation::CreateFeed.default_quota().burst),
+        "diverting_s": diverting_s,
+        "packing_and_sending_s": packing_s,
+        "settling_s": settling_s,
+    })
 }
 
 // ---- faults ----
@@ -591,7 +713,7 @@ async fn confirm_under_faults(short: bool, evidence: &mut Evidence) -> Value {
     let settings = SenderSettings {
         transient_backoff: Duration::from_millis(500),
         claim_lease: chrono::Duration::seconds(2),
-        ..h.stack.sender_settings()
+        ..by_call_only(&h.stack)
     };
     let sender = Arc::new(h.stack.sender_deps(settings, None).await.unwrap());
     let mut poller = h.stack.updates_poller();
@@ -935,7 +1057,7 @@ async fn cost(short: bool) -> Value {
             lambda.time(runner::post_webhook(&webhook, "/webhooks/shipments", &headers, &body)).await.unwrap();
         }
     }
-    let sender = h.stack.sender_deps(h.stack.sender_settings(), None).await.unwrap();
+    let sender = h.stack.sender_deps(by_call_only(&h.stack), None).await.unwrap();
     let poller = h.stack.updates_poller();
     for _ in 0..10_000 {
         if poller.depth().await.unwrap().is_empty() {

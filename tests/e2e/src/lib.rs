@@ -223,6 +223,29 @@ pub async fn post_every_package(
     (accepted, answers)
 }
 
+/// The webhook handler's dependencies with a queue that only records: the messages go nowhere, for
+/// a benchmark that hands them to the sender itself ([`sellerbridge_cli::local::runner::invoke_sender`]).
+pub fn recording_only_webhook(stack: &LocalStack) -> (Arc<RecordingQueue>, shipment_webhook::WebhookDeps) {
+    let queue = RecordingQueue::wrap(Arc::new(Nowhere));
+    let mut webhook = stack.webhook_deps();
+    webhook.queue = queue.clone();
+    (queue, webhook)
+}
+
+/// A queue that takes every message and keeps none.
+pub struct Nowhere;
+
+#[async_trait]
+impl UpdateQueue for Nowhere {
+    async fn send(&self, _: &UpdateMessage, _: Duration) -> Result<(), QueueError> {
+        Ok(())
+    }
+
+    async fn postpone(&self, _: &str, _: Duration) -> Result<(), QueueError> {
+        Ok(())
+    }
+}
+
 /// Delegates to the real queue and keeps a copy of every message body sent.
 pub struct RecordingQueue {
     pub inner: Arc<dyn UpdateQueue>,

@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::feeds::FeedSettings;
 use crate::search::Paging;
 use crate::sites::Site;
 
@@ -29,11 +30,19 @@ pub enum Operation {
     GetDestinations,
     CreateSubscription,
     GetSubscription,
+    CreateFeedDocument,
+    CreateFeed,
+    GetFeed,
+    GetFeeds,
+    CancelFeed,
+    GetFeedDocument,
+    /// A PUT or GET on a feed document's presigned URL: S3's part, not an SP-API call.
+    DocumentTransfer,
     Unknown,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 9] = [
+    pub const ALL: [Operation; 16] = [
         Operation::LwaToken,
         Operation::SearchOrders,
         Operation::GetOrder,
@@ -42,6 +51,13 @@ impl Operation {
         Operation::GetDestinations,
         Operation::CreateSubscription,
         Operation::GetSubscription,
+        Operation::CreateFeedDocument,
+        Operation::CreateFeed,
+        Operation::GetFeed,
+        Operation::GetFeeds,
+        Operation::CancelFeed,
+        Operation::GetFeedDocument,
+        Operation::DocumentTransfer,
         Operation::Unknown,
     ];
 
@@ -56,13 +72,21 @@ impl Operation {
             Operation::GetDestinations => "getDestinations",
             Operation::CreateSubscription => "createSubscription",
             Operation::GetSubscription => "getSubscription",
+            Operation::CreateFeedDocument => "createFeedDocument",
+            Operation::CreateFeed => "createFeed",
+            Operation::GetFeed => "getFeed",
+            Operation::GetFeeds => "getFeeds",
+            Operation::CancelFeed => "cancelFeed",
+            Operation::GetFeedDocument => "getFeedDocument",
+            Operation::DocumentTransfer => "documentTransfer",
             Operation::Unknown => "unknown",
         }
     }
 
-    /// SP-API operations need an access token and are rate limited; LWA and unknown routes are not.
+    /// SP-API operations need an access token and are rate limited; LWA, document transfers (S3 presigned
+    /// URLs) and unknown routes are not.
     pub fn is_sp_api(self) -> bool {
-        !matches!(self, Operation::LwaToken | Operation::Unknown)
+        !matches!(self, Operation::LwaToken | Operation::DocumentTransfer | Operation::Unknown)
     }
 
     /// Amazon's default usage plan (rate per second, burst) from the API models.
@@ -75,7 +99,11 @@ impl Operation {
             | Operation::GetDestinations
             | Operation::CreateSubscription
             | Operation::GetSubscription => Some((1.0, 5.0)),
-            Operation::LwaToken | Operation::Unknown => None,
+            Operation::GetFeeds | Operation::GetFeedDocument => Some((0.0222, 10.0)),
+            Operation::CreateFeed => Some((0.0083, 15.0)),
+            Operation::GetFeed | Operation::CancelFeed => Some((2.0, 15.0)),
+            Operation::CreateFeedDocument => Some((0.5, 15.0)),
+            Operation::LwaToken | Operation::DocumentTransfer | Operation::Unknown => None,
         }
     }
 }
@@ -88,7 +116,7 @@ impl fmt::Display for Operation {
 
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "unknown operation '{0}' (expected lwaToken, searchOrders, getOrder, confirmShipment or a notifications operation)"
+    "unknown operation '{0}' (expected lwaToken, searchOrders, getOrder, confirmShipment, documentTransfer, a notifications or a feeds operation)"
 )]
 pub struct UnknownOperation(pub String);
 
@@ -140,6 +168,8 @@ pub struct SandboxConfig {
     /// subscription are sent to `{sqs_endpoint}/{account}/{queue}` of its destination's ARN. Without
     /// it they are only recorded (`GET /_sandbox/notifications`).
     pub sqs_endpoint: Option<String>,
+    /// How long feeds wait and process on the sandbox clock, and whether processing reports are gzipped.
+    pub feeds: FeedSettings,
 }
 
 impl Default for SandboxConfig {
@@ -160,6 +190,7 @@ impl Default for SandboxConfig {
             paging: Paging::default(),
             seller_id: DEFAULT_SELLER_ID.into(),
             sqs_endpoint: None,
+            feeds: FeedSettings::default(),
         }
     }
 }
@@ -225,6 +256,19 @@ mod tests {
         cfg.rate_overrides.insert(Operation::SearchOrders, (1.0, 2.0));
         assert_eq!(cfg.rate_for(Operation::SearchOrders), Some((1.0, 2.0)));
         assert_eq!(cfg.rate_for(Operation::LwaToken), None);
+        assert_eq!(cfg.rate_for(Operation::CreateFeed), Some((0.0083, 15.0)));
+        assert_eq!(cfg.rate_for(Operation::DocumentTransfer), None);
+    }
+
+    #[test]
+    fn feed_operations_parse_by_wire_name() {
+        for op in Operation::ALL {
+            assert_eq!(op.as_str().parse::<Operation>().unwrap(), op);
+        }
+        assert!(Operation::GetFeedDocument.is_sp_api());
+        assert!(!Operation::DocumentTransfer.is_sp_api());
+        let (op, rate) = parse_rate_override("createFeed=1:2").unwrap();
+        assert_eq!((op, rate), (Operation::CreateFeed, (1.0, 2.0)));
     }
 
     #[test]

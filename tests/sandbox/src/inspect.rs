@@ -17,7 +17,14 @@
 //!   while a window is read).
 //! - `GET notifications`: every ORDER_CHANGE notification raised for a subscription, as sent to its SQS
 //!   destination (with an `--sqs-endpoint`) or only recorded.
-//! - `POST refresh-tokens/revoke` `{"refreshToken"}`, `GET|POST clock` `{"now"?, "advanceSeconds"?}`.
+//! - `POST refresh-tokens/revoke` `{"refreshToken"}`, `GET|POST clock` `{"now"?, "advanceSeconds"?}` (feeds
+//!   catch up with a clock that moves).
+//! - `GET feeds`: every feed, oldest first: Amazon's `Feed` fields plus `inputFeedDocumentId`, `feedOptions`,
+//!   `messageCount`, `fatal` and `messages` (`{messageId, orderId?, itemId?, result: Success|Error|Warning,
+//!   resultMessageCode?, resultDescription?}`); `GET feeds/{feedId}` adds `inputDocument` and `report` as text.
+//! - `GET|POST feeds/settings` `{"queueSeconds"?, "processingSeconds"?, "compressReports"?}`: how long feeds
+//!   created from now on wait and process (sandbox seconds), and whether their reports are gzipped.
+//! - `GET refunds`: `[{orderId, orderItemId, refunded: {amount, currencyCode}}]`, from payment adjustment feeds.
 
 use std::time::Duration;
 
@@ -31,6 +38,7 @@ use serde_json::{Value, json};
 
 use crate::config::Operation;
 use crate::error::{ApiError, LwaError};
+use crate::feeds::{FeedSettings, FeedSummary};
 use crate::orders::{FulfillmentStatus, Order};
 use crate::routes::AppState;
 use crate::state::{CallRecord, Fault, IssuedTokens, SearchBehaviour, Stats};
@@ -52,6 +60,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/_sandbox/clock", get(clock).post(set_clock))
         .route("/_sandbox/search", get(search_behaviour).post(set_search_behaviour))
         .route("/_sandbox/notifications", get(notifications))
+        .route("/_sandbox/feeds", get(feeds))
+        .route("/_sandbox/feeds/settings", get(feed_settings).post(set_feed_settings))
+        .route("/_sandbox/feeds/{feed_id}", get(feed))
+        .route("/_sandbox/refunds", get(refunds))
 }
 
 /// Parses an optional JSON body; an empty body means "all defaults".
@@ -133,6 +145,9 @@ struct FaultRequest {
     /// Strike one call in `every` (the ones between run normally): a flaky Amazon rather than an outage.
     #[serde(default = "one")]
     every: u32,
+    /// Run the call, then answer with the error: the work is done and the answer lost.
+    #[serde(default)]
+    after_running: bool,
 }
 
 fn one() -> u32 {
@@ -167,15 +182,30 @@ async fn add_fault(State(state): State<AppState>, body: Bytes) -> Result<Json<Va
     };
     let delay = Duration::from_millis(request.delay_ms.unwrap_or(0));
     let every = request.every.max(1);
-    let fault = Fault { status, error: request.error.clone(), delay, remaining: request.count, every, passed: 0 };
+    let fault = Fault {
+        status,
+        error: request.error.clone(),
+        delay,
+        remaining: request.count,
+        every,
+        passed: 0,
+        after_running: request.after_running,
+    };
+    if request.after_running && answered.is_none() {
+        return Err(ApiError::invalid_input("afterRunning needs the status or error the answer is replaced by"));
+    }
     state.inject_fault(op, fault);
-    Ok(Json(json!({
+    let mut echo = json!({
         "operation": op.as_str(),
         "status": answered.map(|s| s.as_u16()),
         "error": request.error,
         "delayMs": request.delay_ms,
         "count": request.count,
-    })))
+    });
+    if request.after_running {
+        echo["afterRunning"] = json!(true);
+    }
+    Ok(Json(echo))
 }
 
 async fn tokens(State(state): State<AppState>) -> Json<IssuedTokens> {
@@ -243,4 +273,42 @@ async fn set_search_behaviour(State(state): State<AppState>, body: Bytes) -> Res
 
 async fn notifications(State(state): State<AppState>) -> Json<Vec<Value>> {
     Json(state.notifications())
+}
+
+async fn feeds(State(state): State<AppState>) -> Json<Vec<FeedSummary>> {
+    Json(state.feeds())
+}
+
+async fn feed(State(state): State<AppState>, Path(feed_id): Path<String>) -> Result<Json<Value>, ApiError> {
+    state.feed_detail(&feed_id).map(Json).ok_or_else(|| ApiError::not_found(format!("Feed {feed_id} not found")))
+}
+
+async fn feed_settings(State(state): State<AppState>) -> Json<FeedSettings> {
+    Json(state.feed_settings())
+}
+
+/// Any field left out keeps its value.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FeedSettingsRequest {
+    queue_seconds: Option<i64>,
+    processing_seconds: Option<i64>,
+    compress_reports: Option<bool>,
+}
+
+async fn set_feed_settings(State(state): State<AppState>, body: Bytes) -> Result<Json<FeedSettings>, ApiError> {
+    let request: FeedSettingsRequest = optional_json(&body)?;
+    if request.queue_seconds.is_some_and(|s| s < 0) || request.processing_seconds.is_some_and(|s| s < 0) {
+        return Err(ApiError::invalid_input("queueSeconds and processingSeconds must not be negative"));
+    }
+    let mut settings = state.feed_settings();
+    settings.queue_seconds = request.queue_seconds.unwrap_or(settings.queue_seconds);
+    settings.processing_seconds = request.processing_seconds.unwrap_or(settings.processing_seconds);
+    settings.compress_reports = request.compress_reports.unwrap_or(settings.compress_reports);
+    state.set_feed_settings(settings);
+    Ok(Json(settings))
+}
+
+async fn refunds(State(state): State<AppState>) -> Json<Vec<Value>> {
+    Json(state.refunds())
 }

@@ -1,11 +1,19 @@
 //! SP-API sandbox: an in-process/stand-alone HTTP stand-in for Login with Amazon and the
-//! Selling Partner API operations sellerbridge uses (searchOrders, getOrder, confirmShipment),
-//! with seeded deterministic orders, Amazon-shaped errors, rate limiting, fault injection and
-//! inspection endpoints under `/_sandbox/`.
+//! Selling Partner API operations sellerbridge uses (searchOrders, getOrder, confirmShipment, the
+//! Notifications API, and the Feeds API 2021-06-30 with the XML order feeds), with seeded deterministic
+//! orders, Amazon-shaped errors, rate limiting, fault injection and inspection endpoints under `/_sandbox/`.
+//!
+//! Feeds ([`feeds`]): createFeedDocument answers with a presigned-style URL on the sandbox's own listener
+//! (`/_documents/{feedDocumentId}?X-Amz-…`, S3's part: no access token, no usage plan, S3's XML errors, valid
+//! five minutes of sandbox time); createFeed queues the document, and the feed moves IN_QUEUE → IN_PROGRESS →
+//! DONE | FATAL on the sandbox clock (`/_sandbox/feeds/settings`). When it finishes, its messages are applied
+//! to the orders (shipments with confirmShipment's rules, cancellations, refunds), each change raising
+//! ORDER_CHANGE, and its XML processing report becomes the result document.
 
 pub mod carriers;
 pub mod config;
 pub mod error;
+pub mod feeds;
 mod inspect;
 pub mod notifications;
 pub mod orders;
@@ -20,6 +28,7 @@ pub mod tokens;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -37,6 +46,10 @@ pub struct SandboxHandle {
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
+
+/// How often (real time) feeds catch up with the clock between requests, so that a client waiting for the
+/// ORDER_CHANGE notifications of a feed gets them without calling anything.
+const FEED_TICK: Duration = Duration::from_millis(200);
 
 /// Builds the state, binds `127.0.0.1:config.port` for the first marketplace's region (and a free port
 /// for each other region) and serves in background tasks.
@@ -66,9 +79,24 @@ pub async fn start(config: SandboxConfig) -> std::io::Result<SandboxHandle> {
                 .await
         }));
     }
+    tasks.push(tokio::spawn(tick_feeds(state.clone(), stopped)));
     let addr = region_addrs[primary];
     tracing::info!(%addr, ?region_addrs, "spapi sandbox listening");
     Ok(SandboxHandle { addr, region_addrs, state, shutdown, tasks })
+}
+
+async fn tick_feeds(state: Arc<SandboxState>, mut stopped: watch::Receiver<bool>) -> std::io::Result<()> {
+    let mut interval = tokio::time::interval(FEED_TICK);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {
+                state.advance_feeds();
+                state.deliver_notifications().await;
+            }
+            _ = stopped.changed() => return Ok(()),
+        }
+    }
 }
 
 impl SandboxHandle {

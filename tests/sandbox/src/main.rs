@@ -53,6 +53,15 @@ struct Args {
     /// Divide both token lifetimes by --time-scale, as if tokens aged as fast as quotas refill.
     #[arg(long)]
     scale_token_lifetimes: bool,
+    /// Sandbox seconds a feed stays IN_QUEUE.
+    #[arg(long, default_value_t = 60)]
+    feed_queue_secs: i64,
+    /// Sandbox seconds a feed stays IN_PROGRESS before it is DONE or FATAL.
+    #[arg(long, default_value_t = 120)]
+    feed_processing_secs: i64,
+    /// Gzip feed processing reports (getFeedDocument then says compressionAlgorithm GZIP).
+    #[arg(long)]
+    compress_feed_reports: bool,
 }
 
 impl Args {
@@ -81,6 +90,11 @@ impl Args {
             paging: self.paging,
             seller_id: self.seller_id,
             sqs_endpoint: self.sqs_endpoint,
+            feeds: spapi_sandbox::feeds::FeedSettings {
+                queue_seconds: self.feed_queue_secs,
+                processing_seconds: self.feed_processing_secs,
+                compress_reports: self.compress_feed_reports,
+            },
         };
         Ok(if self.scale_token_lifetimes { config.with_scaled_token_lifetimes() } else { config })
     }

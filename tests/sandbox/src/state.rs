@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{Operation, SandboxConfig};
+use crate::feeds::{Feed, FeedSettings, FeedStore, FeedSummary};
 use crate::orders::{FulfillmentStatus, Order, generate_orders};
 use crate::quota::Quotas;
 use crate::search::{Paging, Resume};
@@ -51,6 +52,8 @@ pub struct Stats {
     pub orders: usize,
     pub actionable_mfn: usize,
     pub confirmed_packages: usize,
+    /// Feeds per processing status.
+    pub feeds: BTreeMap<String, u64>,
 }
 
 /// An injected fault for the next `remaining` calls of one operation: a delay, an error, or both.
@@ -68,6 +71,9 @@ pub struct Fault {
     pub every: u32,
     /// Calls let through since the fault last struck.
     pub passed: u32,
+    /// Run the operation, then answer with the error anyway: Amazon did the work and the answer was
+    /// lost on the way (a gateway's 500 or 504 after the fact).
+    pub after_running: bool,
 }
 
 /// Why the gate refused a call before it reached its handler.
@@ -75,6 +81,8 @@ pub struct Fault {
 pub enum Rejection {
     Unauthorized(AccessDenied),
     Fault(Fault),
+    /// The call runs, and its answer is replaced by the fault's.
+    AnswerLost(Fault),
     Throttled,
 }
 
@@ -127,6 +135,9 @@ pub(crate) struct Inner {
     pub outbox: Vec<Value>,
     /// Every notification sent (or, without an SQS endpoint, that would have been).
     pub notifications: Vec<Value>,
+    pub feeds: FeedStore,
+    /// (orderId, orderItemId) → what payment adjustment feeds refunded, in the currency's minor unit.
+    pub refunds: BTreeMap<(String, String), u64>,
 }
 
 /// A notifications destination (`createDestination`): an SQS queue by its ARN.
@@ -185,7 +196,13 @@ impl Inner {
     /// A change on Amazon's side: optional new status, lastUpdatedTime = now, and an ORDER_CHANGE
     /// notification for a subscription to it.
     pub fn touch(&mut self, id: &str, status: Option<FulfillmentStatus>) -> Option<Order> {
-        let now = truncate_to_second(self.now());
+        let now = self.now();
+        self.touch_at(id, status, now)
+    }
+
+    /// [`Inner::touch`] for a change that happened at `at` (a feed finishing between two requests).
+    pub fn touch_at(&mut self, id: &str, status: Option<FulfillmentStatus>, at: DateTime<Utc>) -> Option<Order> {
+        let now = truncate_to_second(at);
         let order = self.order_mut(id)?;
         if let (Some(status), Some(fulfillment)) = (status, order.fulfillment.as_mut()) {
             fulfillment.fulfillment_status = status;
@@ -259,6 +276,8 @@ impl SandboxState {
             subscriptions: BTreeMap::new(),
             outbox: Vec::new(),
             notifications: Vec::new(),
+            feeds: FeedStore::new(config.feeds),
+            refunds: BTreeMap::new(),
         };
         Self { config, inner: Mutex::new(inner) }
     }
@@ -277,8 +296,56 @@ impl SandboxState {
         self.lock().now()
     }
 
+    /// Sets the clock; feeds catch up with it at once.
     pub fn set_now(&self, now: DateTime<Utc>) {
-        self.lock().clock.set_now(now);
+        let mut inner = self.lock();
+        inner.clock.set_now(now);
+        crate::feeds::advance(&mut inner);
+    }
+
+    /// Moves every feed on to where the clock is (IN_QUEUE → IN_PROGRESS → DONE | FATAL), applying the
+    /// feeds that finish to the orders.
+    pub fn advance_feeds(&self) {
+        crate::feeds::advance(&mut self.lock());
+    }
+
+    pub fn feed_settings(&self) -> FeedSettings {
+        self.lock().feeds.settings
+    }
+
+    /// Applies to feeds created from now on.
+    pub fn set_feed_settings(&self, settings: FeedSettings) {
+        self.lock().feeds.settings = settings;
+    }
+
+    /// Every feed, oldest first.
+    pub fn feeds(&self) -> Vec<FeedSummary> {
+        self.lock().feeds.feeds().iter().map(Feed::summary).collect()
+    }
+
+    /// One feed with its input document and its processing report as text (`null` while there is none).
+    pub fn feed_detail(&self, feed_id: &str) -> Option<Value> {
+        let inner = self.lock();
+        let feed = inner.feeds.feeds().iter().find(|f| f.feed_id == feed_id)?;
+        let text = |id: &str| inner.feeds.documents.get(id).and_then(crate::feeds::gunzip);
+        let mut detail = serde_json::to_value(feed.summary()).ok()?;
+        detail["inputDocument"] = Value::from(text(&feed.input_feed_document_id));
+        detail["report"] = Value::from(feed.result_feed_document_id.as_deref().and_then(text));
+        Some(detail)
+    }
+
+    /// What payment adjustment feeds refunded, per order item.
+    pub fn refunds(&self) -> Vec<Value> {
+        let inner = self.lock();
+        inner
+            .refunds
+            .iter()
+            .map(|((order_id, item_id), minor)| {
+                let site = inner.order(order_id).and_then(|o| crate::sites::Site::find(o.marketplace_id()));
+                let refunded = site.map(|site| crate::orders::Money::in_currency(*minor, site));
+                serde_json::json!({"orderId": order_id, "orderItemId": item_id, "refunded": refunded})
+            })
+            .collect()
     }
 
     /// All orders with every dataset, in seeded order.
@@ -339,6 +406,7 @@ impl SandboxState {
             orders: inner.orders.len(),
             actionable_mfn: inner.actionable_mfn,
             confirmed_packages: inner.confirmations.len(),
+            feeds: inner.feeds.counts(),
         }
     }
 
@@ -406,13 +474,17 @@ impl SandboxState {
         }
         let fault = inner.take_fault(op);
         let delay = fault.as_ref().map_or(Duration::ZERO, |f| f.delay);
-        if let Some(fault) = fault.filter(|f| f.status.is_some() || f.error.is_some()) {
+        let fault = fault.filter(|f| f.status.is_some() || f.error.is_some());
+        if let Some(fault) = fault.clone().filter(|f| !f.after_running) {
             return (delay, Err(Rejection::Fault(fault)));
         }
         if op.is_sp_api() && !inner.quotas.try_acquire(op) {
             return (delay, Err(Rejection::Throttled));
         }
-        (delay, Ok(()))
+        match fault {
+            Some(fault) => (delay, Err(Rejection::AnswerLost(fault))),
+            None => (delay, Ok(())),
+        }
     }
 
     /// Sends the notifications the last request raised to their destination's queue.

@@ -394,3 +394,133 @@ async fn notifications_match_amazons_models() {
     found.assert_none();
     sb.handle.shutdown().await;
 }
+
+/// The Feeds API's answers in every state a feed goes through, and its errors, against `feeds_2021-06-30.json`;
+/// and an order a feed cancelled items of, with the CANCELLATION dataset, against the orders model.
+#[tokio::test]
+async fn feeds_match_amazons_model() {
+    let model = Model::load("feeds_2021-06-30.json");
+    let orders_model = Model::load("orders_2026-01-01.json");
+    let (feed_v, feeds_v, errors_v) =
+        (model.validator("Feed"), model.validator("GetFeedsResponse"), model.validator("ErrorList"));
+    let document_v = model.validator("FeedDocument");
+    let mut found = Divergences::default();
+    let mut config =
+        SandboxConfig { start_time: Some("2026-03-10T12:34:56Z".parse().unwrap()), ..SandboxConfig::default() };
+    for op in [
+        Operation::CreateFeedDocument,
+        Operation::CreateFeed,
+        Operation::GetFeed,
+        Operation::GetFeeds,
+        Operation::GetFeedDocument,
+    ] {
+        config.rate_overrides.insert(op, (1000.0, 1000.0));
+    }
+    let sb = Sandbox::start(config).await;
+    let token = sb.token().await;
+    let post =
+        |path: &str, body: Value| sb.client.post(sb.url(path)).header("x-amz-access-token", &token).json(&body).send();
+    let advance = |seconds: i64| sb.sandbox_post("/_sandbox/clock", json!({"advanceSeconds": seconds}));
+
+    let order = sb
+        .all_orders()
+        .await
+        .into_iter()
+        .find(|o| is_actionable_mfn(o) && o["orderItems"].as_array().unwrap().len() >= 2)
+        .unwrap();
+    let order_id = order["orderId"].as_str().unwrap().to_owned();
+    let item = order["orderItems"][0]["orderItemId"].as_str().unwrap().to_owned();
+    let xml = format!(
+        "<?xml version=\"1.0\"?><AmazonEnvelope><Header><DocumentVersion>1.01</DocumentVersion><MerchantIdentifier>A1SANDBOXSELLER</MerchantIdentifier></Header>\
+         <MessageType>OrderAcknowledgement</MessageType><Message><MessageID>1</MessageID><OrderAcknowledgement><AmazonOrderID>{order_id}</AmazonOrderID>\
+         <StatusCode>Success</StatusCode><Item><AmazonOrderItemCode>{item}</AmazonOrderItemCode><CancelReason>NoInventory</CancelReason></Item></OrderAcknowledgement></Message></AmazonEnvelope>"
+    );
+    let mut feed_ids = Vec::new();
+    for (content, compress) in [(xml.as_str(), false), ("not xml", true), (xml.as_str(), false)] {
+        sb.sandbox_post("/_sandbox/feeds/settings", json!({"compressReports": compress})).await;
+        let (status, document) = json_of(
+            post("/feeds/2021-06-30/documents", json!({"contentType": "text/xml; charset=UTF-8"})).await.unwrap(),
+        )
+        .await;
+        assert_eq!(status, 201);
+        found.check(&model.validator("CreateFeedDocumentResponse"), "createFeedDocument", &document);
+        let url = document["url"].as_str().unwrap();
+        let r = sb
+            .client
+            .put(url)
+            .header("content-type", "text/xml; charset=UTF-8")
+            .body(content.to_owned())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let spec = json!({"feedType": "POST_ORDER_ACKNOWLEDGEMENT_DATA", "marketplaceIds": [MARKETPLACE],
+            "inputFeedDocumentId": document["feedDocumentId"], "feedOptions": {"note": "sandbox"}});
+        let (status, created) = json_of(post("/feeds/2021-06-30/feeds", spec).await.unwrap()).await;
+        assert_eq!(status, 202);
+        found.check(&model.validator("CreateFeedResponse"), "createFeed", &created);
+        feed_ids.push(created["feedId"].as_str().unwrap().to_owned());
+    }
+    let cancel = sb.client.delete(sb.url(&format!("/feeds/2021-06-30/feeds/{}", feed_ids[2])));
+    assert_eq!(cancel.header("x-amz-access-token", &token).send().await.unwrap().status(), 200);
+
+    // Every state: IN_QUEUE, IN_PROGRESS, DONE, FATAL, CANCELLED.
+    let mut statuses = BTreeSet::new();
+    for step in [0, 60, 120] {
+        advance(step).await;
+        for feed_id in &feed_ids {
+            let (status, feed) =
+                json_of(sb.get(&format!("/feeds/2021-06-30/feeds/{feed_id}"), &token, &[]).await).await;
+            assert_eq!(status, 200);
+            found.check(&feed_v, "getFeed", &feed);
+            statuses.insert(feed["processingStatus"].as_str().unwrap().to_owned());
+            if let Some(result) = feed["resultFeedDocumentId"].as_str() {
+                let (status, document) =
+                    json_of(sb.get(&format!("/feeds/2021-06-30/documents/{result}"), &token, &[]).await).await;
+                assert_eq!(status, 200);
+                found.check(&document_v, "getFeedDocument", &document);
+                statuses.insert(format!("document {}", document["compressionAlgorithm"].as_str().unwrap_or("plain")));
+            }
+        }
+    }
+    assert_eq!(statuses.len(), 7, "{statuses:?}");
+    let query = [("feedTypes", "POST_ORDER_ACKNOWLEDGEMENT_DATA".to_string()), ("pageSize", "2".to_string())];
+    let (status, page) = json_of(sb.get("/feeds/2021-06-30/feeds", &token, &query).await).await;
+    assert_eq!(status, 200);
+    found.check(&feeds_v, "getFeeds", &page);
+    let next = [("nextToken", page["nextToken"].as_str().unwrap().to_string())];
+    found.check(
+        &feeds_v,
+        "getFeeds nextToken",
+        &json_of(sb.get("/feeds/2021-06-30/feeds", &token, &next).await).await.1,
+    );
+
+    // The order the feed cancelled an item of, with every dataset.
+    let included = [("includedData", format!("{ALL_DATA},CANCELLATION"))];
+    let r = sb.get(&format!("/orders/2026-01-01/orders/{order_id}"), &token, &included).await;
+    let (status, served) = json_of(r).await;
+    assert_eq!(status, 200);
+    assert!(served["order"]["orderItems"][0]["cancellation"].is_object());
+    found.check(&orders_model.validator("GetOrderResponse"), "getOrder with CANCELLATION", &served);
+
+    // Error bodies.
+    sb.sandbox_post("/_sandbox/faults", json!({"operation": "getFeeds", "status": 503})).await;
+    sb.sandbox_post("/_sandbox/faults", json!({"operation": "createFeed", "status": 429})).await;
+    let errors: Vec<(&str, Response)> = vec![
+        ("400 createFeed", post("/feeds/2021-06-30/feeds", json!({"feedType": "POST_PRODUCT_DATA"})).await.unwrap()),
+        ("429 createFeed", post("/feeds/2021-06-30/feeds", json!({})).await.unwrap()),
+        ("400 createFeedDocument", post("/feeds/2021-06-30/documents", json!({})).await.unwrap()),
+        ("503 getFeeds", sb.get("/feeds/2021-06-30/feeds", &token, &query).await),
+        ("400 getFeeds", sb.get("/feeds/2021-06-30/feeds", &token, &[]).await),
+        ("404 getFeed", sb.get("/feeds/2021-06-30/feeds/1", &token, &[]).await),
+        ("400 getFeedDocument", sb.get("/feeds/2021-06-30/documents/nope", &token, &[]).await),
+        ("403 getFeed", sb.get(&format!("/feeds/2021-06-30/feeds/{}", feed_ids[0]), "Atza|forged", &[]).await),
+    ];
+    for (what, response) in errors {
+        let (status, body) = json_of(response).await;
+        found.expect_error(what, status);
+        found.check(&errors_v, what, &body);
+    }
+    found.assert_none();
+    sb.handle.shutdown().await;
+}

@@ -197,3 +197,30 @@ async fn faults_can_name_amazons_errors() {
     assert_eq!(r.status(), 400);
     sb.handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_answer_can_be_lost_after_the_call_ran() {
+    let sb = Sandbox::default().await;
+    let token = sb.token().await;
+    let order = sb.all_orders().await.into_iter().find(is_actionable_mfn).expect("an order to ship");
+    let id = order["orderId"].as_str().unwrap().to_string();
+    let item = &order["orderItems"][0];
+    let body = json!({"marketplaceId": order["salesChannel"]["marketplaceId"], "packageDetail": {
+        "packageReferenceId": "1", "carrierCode": "UPS", "trackingNumber": "1Z999AA10123456784",
+        "shipDate": "2026-03-01T10:00:00Z",
+        "orderItems": [{"orderItemId": item["orderItemId"], "quantity": 1}]}});
+
+    let r = sb
+        .sandbox_post("/_sandbox/faults", json!({"operation": "confirmShipment", "status": 504, "afterRunning": true}))
+        .await;
+    assert_eq!(r.json::<Value>().await.unwrap()["afterRunning"], true);
+    assert_eq!(sb.confirm(&token, &id, &body).await.status(), 504, "the client sees the lost answer");
+    let held = sb.sandbox_get(&format!("/_sandbox/orders/{id}")).await;
+    assert_eq!(held["packages"][0]["packageReferenceId"], "1", "yet Amazon did the work: {held}");
+    assert_eq!(sb.confirm(&token, &id, &body).await.status(), 204, "only the one call lost its answer");
+
+    let r =
+        sb.sandbox_post("/_sandbox/faults", json!({"operation": "getOrder", "afterRunning": true, "delayMs": 1})).await;
+    assert_eq!(r.status(), 400, "a lost answer needs the status it is replaced by");
+    sb.handle.shutdown().await;
+}

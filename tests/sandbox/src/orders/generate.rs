@@ -338,6 +338,7 @@ impl Generator {
                         },
                         price: Some(ItemPrice { unit_price: Money::in_currency(cents, self.site) }),
                     },
+                    cancellation: None,
                     fulfillment: Some(ItemFulfillment {
                         quantity_fulfilled: 0,
                         quantity_unfulfilled: quantity,

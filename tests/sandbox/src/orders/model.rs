@@ -185,8 +185,27 @@ pub struct OrderItem {
     pub order_item_id: String,
     pub quantity_ordered: u32,
     pub product: ItemProduct,
+    /// The `CANCELLATION` dataset: set when the seller cancelled the item (an acknowledgement feed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<ItemCancellation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fulfillment: Option<ItemFulfillment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemCancellation {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancellation_execution: Option<CancellationExecution>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CancellationExecution {
+    /// `BUYER`, `MERCHANT` or `AMAZON`.
+    pub cancelled_by: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancel_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -305,6 +324,9 @@ impl Order {
         if !has(IncludedData::Packages) {
             out.packages = None;
         }
+        if !has(IncludedData::Cancellation) {
+            out.order_items.iter_mut().for_each(|i| i.cancellation = None);
+        }
         if !has(IncludedData::Fulfillment) {
             // FULFILLMENT covers "how the order and order items are processed and shipped".
             out.fulfillment = None;
@@ -319,6 +341,7 @@ impl Order {
             IncludedData::Buyer,
             IncludedData::Recipient,
             IncludedData::Proceeds,
+            IncludedData::Cancellation,
             IncludedData::Fulfillment,
             IncludedData::Packages,
         ]

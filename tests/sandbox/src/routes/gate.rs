@@ -12,9 +12,12 @@ use uuid::Uuid;
 use super::AppState;
 use crate::config::Operation;
 use crate::error::{ApiError, LwaError};
+use crate::feeds::S3Error;
 use crate::state::{CallRecord, Fault, Rejection};
 
 const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Feed documents may be larger (Amazon recommends feeds under 10 MiB).
+const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
 pub(crate) const ACCESS_TOKEN_HEADER: &str = "x-amz-access-token";
 /// LWA request fields whose values must never be written to the call log.
 const SECRET_FIELDS: [&str; 2] = ["client_secret", "refresh_token"];
@@ -26,6 +29,13 @@ pub(crate) fn classify(method: &Method, path: &str) -> Option<(Operation, Option
     }
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let found = match (method, segments.as_slice()) {
+        (_, ["_documents", _]) => (Operation::DocumentTransfer, None),
+        (&Method::POST, ["feeds", "2021-06-30", "documents"]) => (Operation::CreateFeedDocument, None),
+        (&Method::GET, ["feeds", "2021-06-30", "documents", _]) => (Operation::GetFeedDocument, None),
+        (&Method::GET, ["feeds", "2021-06-30", "feeds"]) => (Operation::GetFeeds, None),
+        (&Method::POST, ["feeds", "2021-06-30", "feeds"]) => (Operation::CreateFeed, None),
+        (&Method::GET, ["feeds", "2021-06-30", "feeds", _]) => (Operation::GetFeed, None),
+        (&Method::DELETE, ["feeds", "2021-06-30", "feeds", _]) => (Operation::CancelFeed, None),
         (&Method::POST, ["auth", "o2", "token"]) => (Operation::LwaToken, None),
         (&Method::GET, ["orders", "2026-01-01", "orders"]) => (Operation::SearchOrders, None),
         (&Method::GET, ["orders", "2026-01-01", "orders", id]) => (Operation::GetOrder, Some(id.to_string())),
@@ -50,11 +60,13 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
     let query = request.uri().query().map(str::to_string);
     let access_token = request.headers().get(ACCESS_TOKEN_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
     let (parts, body) = request.into_parts();
-    let (bytes, mut response) = match to_bytes(body, MAX_BODY_BYTES).await {
+    let limit = if op == Operation::DocumentTransfer { MAX_DOCUMENT_BYTES } else { MAX_BODY_BYTES };
+    let (bytes, mut response) = match to_bytes(body, limit).await {
         Ok(bytes) => {
             let request = Request::from_parts(parts, Body::from(bytes.clone()));
             (bytes, dispatch(&state, op, access_token.as_deref(), request, next).await)
         }
+        Err(_) if op == Operation::DocumentTransfer => (Bytes::new(), S3Error::entity_too_large().into_response()),
         Err(_) => (Bytes::new(), ApiError::invalid_input("Request body too large").into_response()),
     };
     decorate(&state, op, &mut response);
@@ -92,6 +104,10 @@ async fn dispatch(
         Err(Rejection::Unauthorized(reason)) => ApiError::unauthorized(reason).into_response(),
         Err(Rejection::Throttled) => ApiError::quota_exceeded().into_response(),
         Err(Rejection::Fault(fault)) => fault_response(op, &fault),
+        Err(Rejection::AnswerLost(fault)) => {
+            drop(next.run(request).await);
+            fault_response(op, &fault)
+        }
     }
 }
 
@@ -100,6 +116,10 @@ fn fault_response(op: Operation, fault: &Fault) -> Response {
         let status = fault.status.unwrap_or_else(|| LwaError::status_for(fault.error.as_deref().unwrap_or("")));
         let error = fault.error.clone().unwrap_or_else(|| LwaError::error_for_status(status).to_string());
         return LwaError { status, error, description: "Injected by the sandbox".into() }.into_response();
+    }
+    if op == Operation::DocumentTransfer {
+        // S3 answers in its own way; an `error` name is an SP-API one and does not apply.
+        return S3Error::for_status(fault.status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)).into_response();
     }
     let mut error = match (fault.error.as_deref().and_then(ApiError::for_error), fault.status) {
         (Some(error), _) => error,
@@ -111,25 +131,47 @@ fn fault_response(op: Operation, fault: &Fault) -> Response {
     error.into_response()
 }
 
-/// Adds `x-amzn-RequestId` everywhere and `x-amzn-RateLimit-Limit` where Amazon's models declare it.
+/// Adds `x-amzn-RequestId` everywhere and `x-amzn-RateLimit-Limit` where Amazon's models declare it; S3's
+/// `x-amz-request-id` to document transfers instead.
 fn decorate(state: &AppState, op: Operation, response: &mut Response) {
     let headers = response.headers_mut();
+    if op == Operation::DocumentTransfer {
+        let id = Uuid::new_v4().simple().to_string()[..16].to_ascii_uppercase();
+        if let (false, Ok(id)) = (headers.contains_key("x-amz-request-id"), HeaderValue::from_str(&id)) {
+            headers.insert("x-amz-request-id", id);
+        }
+        return;
+    }
     if let Ok(id) = HeaderValue::from_str(&Uuid::new_v4().to_string()) {
         headers.insert("x-amzn-RequestId", id);
     }
     let status = response.status();
-    let declares_rate =
-        matches!(status, StatusCode::OK | StatusCode::NO_CONTENT | StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND);
+    let declares_rate = matches!(
+        status,
+        StatusCode::OK
+            | StatusCode::CREATED
+            | StatusCode::ACCEPTED
+            | StatusCode::NO_CONTENT
+            | StatusCode::BAD_REQUEST
+            | StatusCode::NOT_FOUND
+    );
     let rate = state.rate_limit(op).filter(|_| declares_rate);
     if let Some(value) = rate.and_then(|r| HeaderValue::from_str(&r.to_string()).ok()) {
         response.headers_mut().insert("x-amzn-RateLimit-Limit", value);
     }
 }
 
-/// Request body as recorded in the call log: parsed JSON (or form for LWA), raw text, or null.
+/// Request body as recorded in the call log: parsed JSON (or form for LWA), raw text, or null; an uploaded
+/// document that is not text is logged by its size.
 fn loggable_body(op: Operation, bytes: &[u8]) -> Value {
     if bytes.is_empty() {
         return Value::Null;
+    }
+    if op == Operation::DocumentTransfer {
+        return match std::str::from_utf8(bytes) {
+            Ok(text) => Value::String(text.to_string()),
+            Err(_) => serde_json::json!({ "bytes": bytes.len() }),
+        };
     }
     let parsed = serde_json::from_slice::<Value>(bytes).ok().or_else(|| {
         (op == Operation::LwaToken).then(|| {
@@ -179,6 +221,14 @@ mod tests {
             Some((Operation::ConfirmShipment, Some("111-1-2".into())))
         );
         assert_eq!(classify(&Method::GET, "/auth/o2/token"), Some((Operation::Unknown, None)));
+        assert_eq!(classify(&Method::POST, "/feeds/2021-06-30/feeds"), Some((Operation::CreateFeed, None)));
+        assert_eq!(classify(&Method::DELETE, "/feeds/2021-06-30/feeds/5001"), Some((Operation::CancelFeed, None)));
+        assert_eq!(
+            classify(&Method::GET, "/feeds/2021-06-30/documents/amzn1.tortuga.3.x"),
+            Some((Operation::GetFeedDocument, None))
+        );
+        assert_eq!(classify(&Method::PUT, "/_documents/amzn1.tortuga.3.x"), Some((Operation::DocumentTransfer, None)));
+        assert_eq!(classify(&Method::PUT, "/feeds/2021-06-30/feeds"), Some((Operation::Unknown, None)));
         assert_eq!(classify(&Method::GET, "/_sandbox/calls"), None);
     }
 

@@ -1,16 +1,18 @@
 //! HTTP routing: LWA, SP-API operations and the `/_sandbox` inspection API.
 
+mod documents;
+mod feeds;
 mod gate;
 mod lwa;
 mod notifications;
 mod orders;
-mod shipment;
+pub(crate) mod shipment;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use crate::error::ApiError;
 use crate::state::SandboxState;
@@ -35,11 +37,17 @@ pub fn router(state: AppState, region: &'static str) -> Router {
             "/notifications/v1/subscriptions/{notification_type}",
             post(notifications::create_subscription).get(notifications::get_subscription),
         )
+        .route("/feeds/2021-06-30/documents", post(feeds::create_feed_document))
+        .route("/feeds/2021-06-30/documents/{feed_document_id}", get(feeds::get_feed_document))
+        .route("/feeds/2021-06-30/feeds", get(feeds::get_feeds).post(feeds::create_feed))
+        .route("/feeds/2021-06-30/feeds/{feed_id}", get(feeds::get_feed).delete(feeds::cancel_feed))
+        .route("/_documents/{feed_document_id}", put(documents::upload).get(documents::download))
         .merge(crate::inspect::router())
         .fallback(not_found)
         // Runs for every request, matched or not: auth, faults, quota, headers, call log.
         .layer(from_fn_with_state(state.clone(), gate::gate))
-        // After any request (an SP-API call or a change through `/_sandbox`): send what it raised.
+        // Around any request (an SP-API call or a change through `/_sandbox`): feeds catch up with the clock
+        // first, and what the request (or a finishing feed) raised is sent after.
         .layer(from_fn_with_state(state.clone(), deliver_notifications))
         .layer(axum::Extension(HostRegion(region)))
         .with_state(state)
@@ -50,6 +58,7 @@ async fn deliver_notifications(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    state.advance_feeds();
     let response = next.run(request).await;
     state.deliver_notifications().await;
     response

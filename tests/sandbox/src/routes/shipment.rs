@@ -32,7 +32,7 @@ pub(crate) async fn confirm_shipment(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Validates the request body shape and field values (independent of the order).
+/// Reads the request body (shape and types), then validates its values (independent of the order).
 pub(crate) fn parse_confirmation(body: &[u8]) -> Result<Confirmation, ApiError> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| ApiError::invalid_input(format!("Malformed request body: {e}")))?;
@@ -44,35 +44,81 @@ pub(crate) fn parse_confirmation(body: &[u8]) -> Result<Confirmation, ApiError> 
         .ok_or_else(|| ApiError::invalid_input("Missing required field: packageDetail"))?;
 
     let package_reference_id = required_str(detail, "packageReferenceId", "packageDetail.packageReferenceId")?;
-    if !is_positive_integer(&package_reference_id) {
-        return Err(ApiError::invalid_input("PackageReferenceId must be a positive numeric value"));
-    }
     let carrier_code = required_str(detail, "carrierCode", "packageDetail.carrierCode")?;
-    if !is_known_carrier(&carrier_code) {
-        return Err(ApiError::invalid_input(format!(
-            "Invalid carrierCode '{carrier_code}'. Use a value from Amazon's carrier list or 'Other' with carrierName"
-        )));
-    }
     let carrier_name = optional_str(detail, "carrierName", "packageDetail.carrierName")?;
-    validate_carrier_name(&carrier_code, carrier_name.as_deref())?;
     let shipping_method = optional_str(detail, "shippingMethod", "packageDetail.shippingMethod")?;
     let tracking_number = required_str(detail, "trackingNumber", "packageDetail.trackingNumber")?;
-    if tracking_number.trim().is_empty() {
-        return Err(ApiError::invalid_input("TrackingNumber must not be empty"));
-    }
     let ship_date = parse_ship_date(&required_str(detail, "shipDate", "packageDetail.shipDate")?)?;
     let items = parse_items(detail)?;
-
-    Ok(Confirmation {
+    validate(PackageRequest {
         marketplace_id,
         package_reference_id,
         carrier_code,
         carrier_name,
         shipping_method,
-        tracking_number: tracking_number.trim().to_string(),
+        tracking_number,
         ship_date,
         items,
     })
+}
+
+/// A package as a request names it, before its values are checked: confirmShipment's body or a
+/// `POST_ORDER_FULFILLMENT_DATA` message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PackageRequest {
+    pub marketplace_id: String,
+    pub package_reference_id: String,
+    pub carrier_code: String,
+    pub carrier_name: Option<String>,
+    pub shipping_method: Option<String>,
+    pub tracking_number: String,
+    pub ship_date: DateTime<Utc>,
+    /// (orderItemId, quantity) as given, repeats included.
+    pub items: Vec<(String, u32)>,
+}
+
+/// confirmShipment's rules on the values of a package (independent of the order).
+pub(crate) fn validate(request: PackageRequest) -> Result<Confirmation, ApiError> {
+    if !is_positive_integer(&request.package_reference_id) {
+        return Err(ApiError::invalid_input("PackageReferenceId must be a positive numeric value"));
+    }
+    let carrier_code = request.carrier_code;
+    if !is_known_carrier(&carrier_code) {
+        return Err(ApiError::invalid_input(format!(
+            "Invalid carrierCode '{carrier_code}'. Use a value from Amazon's carrier list or 'Other' with carrierName"
+        )));
+    }
+    validate_carrier_name(&carrier_code, request.carrier_name.as_deref())?;
+    if request.tracking_number.trim().is_empty() {
+        return Err(ApiError::invalid_input("TrackingNumber must not be empty"));
+    }
+    if request.items.is_empty() {
+        return Err(ApiError::invalid_input("packageDetail.orderItems must contain at least one item"));
+    }
+    let mut items: Vec<(String, u32)> = Vec::new();
+    for (item_id, quantity) in request.items {
+        if quantity == 0 {
+            return Err(positive_quantity(&item_id));
+        }
+        match items.iter_mut().find(|(id, _)| *id == item_id) {
+            Some((_, q)) => *q = q.saturating_add(quantity),
+            None => items.push((item_id, quantity)),
+        }
+    }
+    Ok(Confirmation {
+        marketplace_id: request.marketplace_id,
+        package_reference_id: request.package_reference_id,
+        carrier_code,
+        carrier_name: request.carrier_name,
+        shipping_method: request.shipping_method,
+        tracking_number: request.tracking_number.trim().to_string(),
+        ship_date: request.ship_date,
+        items,
+    })
+}
+
+fn positive_quantity(item_id: &str) -> ApiError {
+    ApiError::invalid_input(format!("Quantity for OrderItemId {item_id} must be a positive integer"))
 }
 
 fn required_str(object: &Map<String, Value>, key: &str, path: &str) -> Result<String, ApiError> {
@@ -91,7 +137,7 @@ fn optional_str(object: &Map<String, Value>, key: &str, path: &str) -> Result<Op
     }
 }
 
-fn is_positive_integer(s: &str) -> bool {
+pub(crate) fn is_positive_integer(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && s.bytes().any(|b| b != b'0')
 }
 
@@ -114,7 +160,7 @@ fn parse_ship_date(raw: &str) -> Result<DateTime<Utc>, ApiError> {
         .map_err(|_| ApiError::invalid_input(format!("Invalid shipDate '{raw}': expected an ISO 8601 date-time")))
 }
 
-/// `orderItems[]`, with repeated orderItemIds merged.
+/// `orderItems[]` as given (repeats are merged by `validate`).
 fn parse_items(detail: &Map<String, Value>) -> Result<Vec<(String, u32)>, ApiError> {
     let list = match detail.get("orderItems") {
         None | Some(Value::Null) => {
@@ -125,19 +171,13 @@ fn parse_items(detail: &Map<String, Value>) -> Result<Vec<(String, u32)>, ApiErr
             return Err(ApiError::invalid_input("invalid type [packageDetail.orderItems]"));
         }
     };
-    if list.is_empty() {
-        return Err(ApiError::invalid_input("packageDetail.orderItems must contain at least one item"));
-    }
     let mut items: Vec<(String, u32)> = Vec::new();
     for entry in list {
         let object =
             entry.as_object().ok_or_else(|| ApiError::invalid_input("invalid type [packageDetail.orderItems]"))?;
         let item_id = required_str(object, "orderItemId", "packageDetail.orderItems.orderItemId")?;
         let quantity = parse_quantity(object.get("quantity"), &item_id)?;
-        match items.iter_mut().find(|(id, _)| *id == item_id) {
-            Some((_, q)) => *q = q.saturating_add(quantity),
-            None => items.push((item_id, quantity)),
-        }
+        items.push((item_id, quantity));
     }
     Ok(items)
 }
@@ -148,14 +188,23 @@ fn parse_quantity(value: Option<&Value>, item_id: &str) -> Result<u32, ApiError>
         .ok_or_else(|| ApiError::invalid_input("Missing required field: packageDetail.orderItems.quantity"))?;
     let number =
         value.as_i64().ok_or_else(|| ApiError::invalid_input("invalid type [packageDetail.orderItems.quantity]"))?;
-    u32::try_from(number).ok().filter(|q| *q > 0).ok_or_else(|| {
-        ApiError::invalid_input(format!("Quantity for OrderItemId {item_id} must be a positive integer"))
-    })
+    u32::try_from(number).map_err(|_| positive_quantity(item_id))
 }
 
-/// Applies a validated confirmation to the order (or recognizes an identical resend).
+/// Applies a validated confirmation to the order now (or recognizes an identical resend).
 pub(crate) fn apply(inner: &mut Inner, order_id: &str, confirmation: Confirmation) -> Result<(), ApiError> {
-    let now = truncate_to_second(inner.now());
+    let now = inner.now();
+    apply_at(inner, order_id, confirmation, now)
+}
+
+/// [`apply`] as of `at` (a feed applies its messages at the time it finishes).
+pub(crate) fn apply_at(
+    inner: &mut Inner,
+    order_id: &str,
+    confirmation: Confirmation,
+    at: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let now = truncate_to_second(at);
     let key = (order_id.to_string(), confirmation.package_reference_id.clone());
     if inner.confirmations.get(&key) == Some(&confirmation) {
         // Identical resend: Amazon treats it as an update with no changes.
@@ -290,7 +339,8 @@ fn upsert_package(order: &mut Order, package: OrderPackage) {
     }
 }
 
-fn update_status(order: &mut Order) {
+/// UNSHIPPED, PARTIALLY_SHIPPED or SHIPPED from the items' quantities (cancelled items have nothing left).
+pub(crate) fn update_status(order: &mut Order) {
     let all_shipped =
         order.order_items.iter().all(|i| i.fulfillment.as_ref().is_some_and(|f| f.quantity_unfulfilled == 0));
     let any_shipped =
