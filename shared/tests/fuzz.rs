@@ -1050,6 +1050,7 @@ fn package_with(carrier_name: String, shipping_method: Option<String>) -> Packag
         tracked: None,
         warnings: Vec::new(),
         delivered_at: None,
+        by_call_only: false,
         created_at: at,
     }
 }

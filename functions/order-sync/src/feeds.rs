@@ -1,21 +1,24 @@
 //! Order fulfillment feeds, run by each sync of a connection: the packages the update sender moved to
-//! the connection's feed backlog are packed into one `POST_ORDER_FULFILLMENT_DATA` feed, sent, and
-//! settled from Amazon's processing report.
+//! the connection's feed backlog are packed into `POST_ORDER_FULFILLMENT_DATA` feeds, sent, and
+//! settled from Amazon's processing reports.
 //!
 //! Every step is written before the next one starts, so a run that dies anywhere resumes where it
 //! stopped: a record lists its packages before any of them is marked; packages are marked before the
 //! document is built; the record says "submitting" before createFeed is sent, and a submission whose
-//! answer was lost is found again among the seller's feeds instead of being sent twice.
+//! answer was lost is found again among the seller's feeds instead of being sent twice. A feed that
+//! cannot settle its packages (Amazon keeps refusing it, its report cannot be trusted or read, it
+//! never finishes) hands them back to the call path, asking Amazon first wherever it may hold them.
 use sellerbridge_core::domain::connection::Connection;
 use sellerbridge_core::domain::feed::{
-    FeedRecord, FeedStage, MAX_FEED_MESSAGES, MessageOutcome, ProcessingReport, XML_CONTENT_TYPE,
+    FeedEntry, FeedRecord, FeedStage, MAX_FEED_MESSAGES, MessageOutcome, ProcessingReport, XML_CONTENT_TYPE,
     order_fulfillment_document,
 };
 use sellerbridge_core::domain::ids::{AmazonOrderId, PackageId};
 use sellerbridge_core::domain::shipment::{Package, PackageState, record_confirmed, release_package};
+use sellerbridge_core::queue::{UpdateMessage, UpdateQueue};
 use sellerbridge_core::spapi::models::{Feed, FeedStatus};
 use sellerbridge_core::spapi::{SellerAuth, SpApiError};
-use sellerbridge_core::store::{DynamoStore, SettledFeed, StoreError, Versioned};
+use sellerbridge_core::store::{DynamoStore, FeedEnd, SettledFeed, StoreError, Versioned};
 use serde::Serialize;
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -26,9 +29,18 @@ use crate::{SyncDeps, SyncError};
 const CONCURRENCY: usize = 16;
 /// What one feed's record may spend on its entries: the record stays within a table item's 400 KB.
 const RECORD_BUDGET_BYTES: usize = 300_000;
+/// Writes of one package tried before the run gives up on it (it goes on next run).
 const MAX_SETTLE_TRIES: usize = 3;
 /// Feeds one run packs at most: createFeed's burst is 15, and its bucket refills one every two minutes.
 const MAX_FEEDS_PER_RUN: usize = 10;
+/// createFeed refusals (the feed surely not created) after which the packages go by call instead.
+const MAX_REFUSALS: u32 = 5;
+/// How long after a createFeed whose answer was lost the seller's feeds are searched for it.
+const LOST_SUBMISSION_WINDOW: chrono::Duration = chrono::Duration::minutes(2);
+/// Allowance for Amazon's clock and listing lag at both ends of that window.
+const LISTING_SLACK: chrono::Duration = chrono::Duration::seconds(30);
+/// A feed Amazon has not finished by then never will: its packages are reconciled by call.
+const MAX_PROCESSING: chrono::Duration = chrono::Duration::hours(24);
 
 /// What the feeds of a connection did in one sync run.
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
@@ -40,25 +52,25 @@ pub struct FeedActivity {
     /// Packages settled from processing reports.
     pub confirmed: u32,
     pub failed: u32,
+    /// Packages handed back to the call path.
+    pub handed_back: u32,
     /// Feeds of the connection not settled yet after the run.
     pub open: u32,
-    /// Why the feeds stopped short this run (they go on from there next run).
+    /// Why a feed stopped short this run (it goes on from there next run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
 }
 
 /// Moves every open feed of the connection on, then packs the backlog into new feeds when the last
-/// one was packed long enough ago.
+/// one was packed long enough ago. One feed's trouble never holds up the others.
 pub async fn run(deps: &SyncDeps, connection: &Connection, auth: &SellerAuth, stop_at: Instant) -> FeedActivity {
     let mut activity = FeedActivity::default();
     if let Err(e) = run_steps(deps, connection, auth, stop_at, &mut activity).await {
-        warn!(error = %e, "order fulfillment feeds stopped for this run");
-        activity.problem = Some(e.to_string());
+        activity.problem.get_or_insert(e.to_string());
     }
-    activity.open = match deps.adapters.store.open_feeds(&connection.id).await {
-        Ok(open) => open.len() as u32,
-        Err(_) => activity.open,
-    };
+    if let Ok(open) = deps.adapters.store.open_feeds(&connection.id).await {
+        activity.open = open.len() as u32;
+    }
     activity
 }
 
@@ -73,7 +85,11 @@ async fn run_steps(
     let open = store.open_feeds(&connection.id).await?;
     let newest_open = open.last().map(|feed| feed.value.created_at);
     for feed in open {
-        advance(deps, connection, auth, feed, stop_at, activity).await?;
+        let record_id = feed.value.id.clone();
+        if let Err(e) = advance(deps, connection, auth, feed, stop_at, activity).await {
+            warn!(feed = record_id, error = %e, "a feed stopped short; it goes on next run");
+            activity.problem.get_or_insert(format!("feed {record_id}: {e}"));
+        }
     }
     let newest_settled = store.latest_settled_feed(&connection.id).await?.map(|feed| feed.created_at);
     let now = deps.adapters.clock.now();
@@ -91,7 +107,7 @@ async fn run_steps(
     Ok(())
 }
 
-/// Takes one step after another until the feed waits for Amazon, is settled, or time is up.
+/// Takes one step after another until the feed waits for Amazon, is closed, or time is up.
 async fn advance(
     deps: &SyncDeps,
     connection: &Connection,
@@ -106,17 +122,23 @@ async fn advance(
         }
         let next = match feed.value.stage.clone() {
             FeedStage::Packing => mark_entries(deps, connection, feed).await?,
-            FeedStage::Packed { submitting_since: None } => submit(deps, connection, auth, feed, activity).await?,
-            FeedStage::Packed { submitting_since: Some(since) } => {
-                find_lost_submission(deps, auth, feed, since).await?
-            }
-            FeedStage::Submitted { feed_id, .. } => {
+            FeedStage::Packed => submit(deps, connection, auth, feed, activity).await?,
+            FeedStage::Submitting { since } => find_lost_submission(deps, connection, auth, feed, since).await?,
+            FeedStage::Submitted { feed_id, at } => {
                 let amazon = deps.spapi.get_feed(auth, &feed_id).await?;
-                if !amazon.processing_status.is_final() {
-                    return Ok(());
+                if amazon.processing_status.is_final() {
+                    settle(deps, connection, auth, feed, &amazon, stop_at, activity).await?
+                } else if deps.adapters.clock.now() - at > MAX_PROCESSING {
+                    let reason =
+                        format!("Amazon had not finished feed {feed_id} after {} hours", MAX_PROCESSING.num_hours());
+                    Some(hand_back(deps, feed, reason, true).await?)
+                } else {
+                    None
                 }
-                settle(deps, auth, feed, &amazon, stop_at, activity).await?;
-                return Ok(());
+            }
+            FeedStage::HandingBack { reconcile, .. } => {
+                return_to_call_path(deps, feed, reconcile, activity).await?;
+                None
             }
         };
         match next {
@@ -182,14 +204,10 @@ async fn mark_entries(
             kept.push(false);
             continue;
         };
-        kept.push(match &package.value.state {
-            PackageState::InFeed { feed, message_id, .. } => *feed == record.id && *message_id == entry.message_id,
-            PackageState::AwaitingFeed { .. } => {
-                to_mark.push((index, package, entry.message_id));
-                false
-            }
-            _ => false,
-        });
+        kept.push(record.holds(entry, &package.value));
+        if matches!(package.value.state, PackageState::AwaitingFeed { .. }) {
+            to_mark.push((index, package, entry.message_id));
+        }
     }
     for chunk in to_mark.chunks(CONCURRENCY) {
         let marks = chunk.iter().map(|(_, package, message_id)| {
@@ -202,11 +220,10 @@ async fn mark_entries(
     let mut kept = kept.into_iter();
     record.entries.retain(|_| kept.next().unwrap_or(false));
     if record.entries.is_empty() {
-        let summary = summary(&record, None, "NOT_SENT", 0, 0, now);
-        store.close_feed(&record, version, &summary).await?;
+        store.close_feed(&record, version, &summary(&record, None, FeedEnd::NotSent, None, (0, 0), now)).await?;
         return Ok(None);
     }
-    record.stage = FeedStage::Packed { submitting_since: None };
+    record.stage = FeedStage::Packed;
     let version = store.save_feed(&record, version).await?;
     Ok(Some(Versioned { value: record, version }))
 }
@@ -229,16 +246,29 @@ async fn submit(
         .filter_map(|(entry, package)| package.as_ref().map(|p| (entry.message_id, &p.value)))
         .collect();
     let document = order_fulfillment_document(&connection.seller_id, &messages);
-    let upload = deps.spapi.create_feed_document(auth, XML_CONTENT_TYPE).await?;
-    deps.spapi.upload_feed_document(&upload, XML_CONTENT_TYPE, document.into_bytes()).await?;
+    let uploaded = async {
+        let upload = deps.spapi.create_feed_document(auth, XML_CONTENT_TYPE).await?;
+        deps.spapi.upload_feed_document(&upload, XML_CONTENT_TYPE, document.into_bytes()).await?;
+        Ok::<_, SpApiError>(upload)
+    }
+    .await;
+    let upload = match uploaded {
+        Ok(upload) => upload,
+        Err(e) => return refused(deps, Versioned { value: record, version }, e).await,
+    };
 
     let now = deps.adapters.clock.now();
-    record.stage = FeedStage::Packed { submitting_since: Some(now) };
+    record.stage = FeedStage::Submitting { since: now };
     let version = store.save_feed(&record, version).await?;
     let created =
         deps.spapi.create_feed(auth, &record.feed_type, &connection.marketplace_id, &upload.feed_document_id).await;
     match created {
         Ok(feed_id) => {
+            if !store.claim_amazon_feed(&connection.seller_id, &feed_id, &record.id, now).await? {
+                // Another record took it for its own lost one: which packages Amazon holds is unclear.
+                let reason = format!("feed {feed_id} was taken by another record as its own");
+                return Ok(Some(hand_back(deps, Versioned { value: record, version }, reason, true).await?));
+            }
             info!(feed = record.id, feed_id, packages = record.entries.len(), "feed sent to Amazon");
             activity.submitted += 1;
             record.stage = FeedStage::Submitted { feed_id, at: now };
@@ -246,14 +276,34 @@ async fn submit(
             Ok(Some(Versioned { value: record, version }))
         }
         Err(e) if never_created(&e) => {
-            // Nothing reached Amazon's feeds: the next run submits again (with a new document).
-            record.stage = FeedStage::Packed { submitting_since: None };
-            store.save_feed(&record, version).await?;
-            Err(e.into())
+            record.stage = FeedStage::Packed;
+            let version = store.save_feed(&record, version).await?;
+            refused(deps, Versioned { value: record, version }, e).await
         }
         // Amazon may have created it: the next run looks for it before sending anything again.
         Err(e) => Err(e.into()),
     }
+}
+
+/// Amazon refused a step of sending the feed, surely creating nothing: a refusal that passes (quota,
+/// a transient failure) is tried again next run; after a few the packages go by call instead.
+async fn refused(
+    deps: &SyncDeps,
+    feed: Versioned<FeedRecord>,
+    error: SpApiError,
+) -> Result<Option<Versioned<FeedRecord>>, SyncError> {
+    let Versioned { value: mut record, version } = feed;
+    if !matches!(error, SpApiError::Rejected { .. }) {
+        return Err(error.into());
+    }
+    record.refusals += 1;
+    if record.refusals < MAX_REFUSALS {
+        deps.adapters.store.save_feed(&record, version).await?;
+        return Err(error.into());
+    }
+    let reason = format!("Amazon refused the feed {} times, last: {error}", record.refusals);
+    let version = deps.adapters.store.save_feed(&record, version).await?;
+    Ok(Some(hand_back(deps, Versioned { value: record, version }, reason, false).await?))
 }
 
 /// Errors after which createFeed surely created nothing.
@@ -268,15 +318,14 @@ fn never_created(error: &SpApiError) -> bool {
     )
 }
 
-/// How long after a createFeed whose answer was lost the seller's feeds are searched for it, and how
-/// long until one not found counts as never created.
-const LOST_SUBMISSION_WINDOW: chrono::Duration = chrono::Duration::minutes(2);
-
-/// A createFeed was sent and its answer lost: a feed of this type created in the moments after is
-/// taken as this record's, unless another record knows it; none after two minutes means none was
-/// created, and the record is submitted again.
+/// A createFeed was sent and its answer lost. A feed of this type and marketplace created in the
+/// moments after, that no record of the seller holds, is taken as this record's; whether it really is
+/// shows when its report is read ([`settle`] checks the report covers every message, and reconciles
+/// the packages by call otherwise). None once the window has passed means none was created, and the
+/// record is sent again.
 async fn find_lost_submission(
     deps: &SyncDeps,
+    connection: &Connection,
     auth: &SellerAuth,
     feed: Versioned<FeedRecord>,
     since: chrono::DateTime<chrono::Utc>,
@@ -284,130 +333,212 @@ async fn find_lost_submission(
     let store = &deps.adapters.store;
     let Versioned { value: mut record, version } = feed;
     let until = since + LOST_SUBMISSION_WINDOW;
-    let slack = chrono::Duration::seconds(5);
-    let amazon = deps.spapi.get_feeds(auth, &record.feed_type, since - slack, until).await?;
-    let mut known: Vec<String> = store
-        .open_feeds(&record.connection_id)
+    let marketplace = &connection.marketplace_id;
+    let mut candidates: Vec<Feed> = deps
+        .spapi
+        .get_feeds(auth, &record.feed_type, marketplace, since - LISTING_SLACK, until + LISTING_SLACK)
         .await?
         .into_iter()
-        .filter_map(|f| f.value.feed_id().map(str::to_owned))
+        .filter(|f| f.marketplace_ids.is_empty() || f.marketplace_ids.iter().any(|m| m == marketplace.as_str()))
         .collect();
-    known.extend(store.settled_feeds(&record.connection_id).await?.into_iter().filter_map(|f| f.feed_id));
-    let mut unknown: Vec<&Feed> = amazon.iter().filter(|f| !known.contains(&f.feed_id)).collect();
-    unknown.sort_by_key(|f| f.created_time);
+    candidates.sort_by_key(|f| f.created_time);
     let now = deps.adapters.clock.now();
-    if let Some(found) = unknown.first() {
-        info!(feed = record.id, feed_id = found.feed_id, "found the feed whose creation was not recorded");
-        record.stage = FeedStage::Submitted { feed_id: found.feed_id.clone(), at: found.created_time };
-    } else if now > until {
-        info!(feed = record.id, "the lost submission created no feed; submitting again");
-        record.stage = FeedStage::Packed { submitting_since: None };
-    } else {
+    for candidate in candidates {
+        if store.claim_amazon_feed(&connection.seller_id, &candidate.feed_id, &record.id, now).await? {
+            info!(feed = record.id, feed_id = candidate.feed_id, "found the feed whose creation was not recorded");
+            record.stage = FeedStage::Submitted { feed_id: candidate.feed_id, at: candidate.created_time };
+            let version = store.save_feed(&record, version).await?;
+            return Ok(Some(Versioned { value: record, version }));
+        }
+    }
+    if now <= until + LISTING_SLACK {
         return Ok(None);
     }
+    info!(feed = record.id, "the lost submission created no feed; sending it again");
+    record.stage = FeedStage::Packed;
     let version = store.save_feed(&record, version).await?;
     Ok(Some(Versioned { value: record, version }))
 }
 
-/// Settles every package of a feed Amazon is done with, then replaces the record by its summary.
+/// Settles every package of a feed Amazon is done with from its report, then replaces the record by
+/// its summary. A report that does not settle the feed (it cannot be read, or covers fewer messages
+/// than were sent) hands the packages back to be reconciled by call.
 async fn settle(
     deps: &SyncDeps,
+    connection: &Connection,
     auth: &SellerAuth,
     feed: Versioned<FeedRecord>,
     amazon: &Feed,
     stop_at: Instant,
     activity: &mut FeedActivity,
-) -> Result<(), SyncError> {
+) -> Result<Option<Versioned<FeedRecord>>, SyncError> {
     let store = &deps.adapters.store;
-    let Versioned { value: record, version } = feed;
     let feed_id = amazon.feed_id.as_str();
+    let messages = feed.value.entries.len();
     let report = match (&amazon.result_feed_document_id, amazon.processing_status) {
-        (_, FeedStatus::Cancelled) => None,
+        (_, FeedStatus::Cancelled) => return back_to_backlog(deps, connection, feed, amazon).await,
+        (None, status) => {
+            let reason = format!("feed {feed_id} ended {} without a processing report", status.as_str());
+            return Ok(Some(hand_back(deps, feed, reason, true).await?));
+        }
         (Some(document), _) => {
             let bytes = deps.spapi.download_feed_document(auth, document).await?;
-            let report = ProcessingReport::parse(&bytes)
-                .map_err(|e| SyncError::Report { feed_id: feed_id.to_owned(), message: e.to_string() })?;
-            Some(report)
+            match ProcessingReport::parse(&bytes) {
+                Ok(report) if report.settles(messages) => report,
+                Ok(report) => {
+                    let reason = format!(
+                        "the report of feed {feed_id} covers {} of its {messages} messages",
+                        report.messages_processed
+                    );
+                    return Ok(Some(hand_back(deps, feed, reason, true).await?));
+                }
+                Err(e) => {
+                    let reason = format!("the report of feed {feed_id} cannot be read ({e})");
+                    return Ok(Some(hand_back(deps, feed, reason, true).await?));
+                }
+            }
         }
-        (None, _) => None,
     };
+    let Versioned { value: record, version } = feed;
     let now = deps.adapters.clock.now();
-    let outcome = |message_id: u32| -> Option<MessageOutcome> {
-        match (&report, amazon.processing_status) {
-            (Some(report), _) => Some(report.outcome(message_id)),
-            // Amazon processed nothing: the packages wait for the next feed.
-            (None, FeedStatus::Cancelled) => None,
-            (None, status) => Some(MessageOutcome::Rejected {
-                reason: format!("Feed rejected: feed {feed_id} ended {} without a processing report", status.as_str()),
-            }),
-        }
-    };
     let packages = read_entries(deps, &record).await?;
-    let (mut confirmed, mut failed) = (0, 0);
     for (entry, package) in record.entries.iter().zip(packages) {
         if Instant::now() >= stop_at {
-            return Ok(());
+            return Ok(None);
         }
         let Some(package) = package else { continue };
-        let settled = match outcome(entry.message_id) {
-            None => {
-                store.divert_to_feed(&record.connection_id, &package.value, package.version, now).await?;
-                continue;
-            }
-            Some(MessageOutcome::Accepted { warnings }) => {
+        let settled = match report.outcome(entry.message_id) {
+            MessageOutcome::Accepted { warnings } => {
                 let mut accepted = package.value.clone().into_confirmed(now);
                 accepted.warnings.extend(warnings.into_iter().map(|w| format!("Amazon's feed report: {w}")));
-                confirmed += 1;
+                activity.confirmed += 1;
                 accepted
             }
-            Some(MessageOutcome::Rejected { reason }) => {
-                failed += 1;
+            MessageOutcome::Rejected { reason } => {
+                activity.failed += 1;
                 let reason = format!("Amazon rejected the shipment confirmation in feed {feed_id}: {reason}");
                 package.value.clone().into_ended(PackageState::Failed { reason, at: now })
             }
         };
-        settle_package(deps, settled, package.version).await?;
+        settle_package(store, &record, entry, settled, package.version).await?;
     }
-    activity.confirmed += confirmed;
-    activity.failed += failed;
-    let status = amazon.processing_status.as_str();
-    let summary = summary(&record, Some(feed_id.to_owned()), status, confirmed, failed, now);
+    // Counted from the report, so a settlement resumed after a crash sums up the whole feed.
+    let failed = record
+        .entries
+        .iter()
+        .filter(|e| matches!(report.outcome(e.message_id), MessageOutcome::Rejected { .. }))
+        .count();
+    let counts = ((messages - failed) as u32, failed as u32);
+    let end = if amazon.processing_status == FeedStatus::Fatal { FeedEnd::Fatal } else { FeedEnd::Done };
+    store.close_feed(&record, version, &summary(&record, Some(feed_id.to_owned()), end, None, counts, now)).await?;
+    info!(
+        feed = record.id,
+        feed_id,
+        confirmed = counts.0,
+        failed = counts.1,
+        "feed settled from its processing report"
+    );
+    Ok(None)
+}
+
+/// Amazon cancelled the feed before processing it: its packages wait for the next one.
+async fn back_to_backlog(
+    deps: &SyncDeps,
+    connection: &Connection,
+    feed: Versioned<FeedRecord>,
+    amazon: &Feed,
+) -> Result<Option<Versioned<FeedRecord>>, SyncError> {
+    let store = &deps.adapters.store;
+    let Versioned { value: record, version } = feed;
+    let now = deps.adapters.clock.now();
+    for entry in &record.entries {
+        for _ in 0..MAX_SETTLE_TRIES {
+            let Some(package) = store.get_package(&entry.order_id, &entry.package_id).await? else { break };
+            if !record.holds(entry, &package.value) {
+                break;
+            }
+            if store.divert_to_feed(&connection.id, &package.value, package.version, now).await?.is_some() {
+                break;
+            }
+        }
+        let still_here = store.get_package(&entry.order_id, &entry.package_id).await?;
+        if still_here.is_some_and(|p| record.holds(entry, &p.value)) {
+            return Err(StoreError::Conflict {
+                key: format!("package {} of order {}", entry.package_id, entry.order_id),
+            }
+            .into());
+        }
+    }
+    let summary = summary(&record, Some(amazon.feed_id.clone()), FeedEnd::Cancelled, None, (0, 0), now);
     store.close_feed(&record, version, &summary).await?;
-    info!(feed = record.id, feed_id, confirmed, failed, "feed settled from its processing report");
+    info!(feed = record.id, feed_id = amazon.feed_id, "Amazon cancelled the feed; its packages wait for the next one");
+    Ok(None)
+}
+
+/// Records that the feed gives its packages back to the call path, and why.
+async fn hand_back(
+    deps: &SyncDeps,
+    feed: Versioned<FeedRecord>,
+    reason: String,
+    reconcile: bool,
+) -> Result<Versioned<FeedRecord>, SyncError> {
+    let Versioned { value: mut record, version } = feed;
+    warn!(feed = record.id, reason, reconcile, "the feed hands its packages back to the call path");
+    record.stage = FeedStage::HandingBack { reason, reconcile };
+    let version = deps.adapters.store.save_feed(&record, version).await?;
+    Ok(Versioned { value: record, version })
+}
+
+/// Puts each package still in the feed back on the call path, with a message on the updates queue
+/// (sent again for every package on a resumed run: a duplicate message is harmless, a missing one is
+/// not), then closes the record.
+async fn return_to_call_path(
+    deps: &SyncDeps,
+    feed: Versioned<FeedRecord>,
+    reconcile: bool,
+    activity: &mut FeedActivity,
+) -> Result<(), SyncError> {
+    let store = &deps.adapters.store;
+    let Versioned { value: record, version } = feed;
+    for entry in &record.entries {
+        for _ in 0..MAX_SETTLE_TRIES {
+            let Some(package) = store.get_package(&entry.order_id, &entry.package_id).await? else { break };
+            if !record.holds(entry, &package.value) {
+                break;
+            }
+            match store.save_package(&package.value.clone().handed_back(reconcile), package.version).await {
+                Ok(_) => {
+                    activity.handed_back += 1;
+                    break;
+                }
+                Err(StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let message =
+            UpdateMessage::ConfirmShipment { order_id: entry.order_id.clone(), package_id: entry.package_id.clone() };
+        deps.adapters.queue.send(&message, std::time::Duration::ZERO).await.map_err(SyncError::Queue)?;
+    }
+    let FeedStage::HandingBack { reason, .. } = &record.stage else { return Ok(()) };
+    let now = deps.adapters.clock.now();
+    let summary = summary(&record, None, FeedEnd::HandedBack, Some(reason.clone()), (0, 0), now);
+    store.close_feed(&record, version, &summary).await?;
     Ok(())
 }
 
-/// Writes a package's outcome with its effect on the order; a package changed meanwhile (a delivery
-/// time) is settled at its new version.
-async fn settle_package(deps: &SyncDeps, mut settled: Package, mut version: u64) -> Result<(), SyncError> {
-    let store = &deps.adapters.store;
-    for _ in 0..MAX_SETTLE_TRIES {
-        let effect =
-            if matches!(settled.state, PackageState::Confirmed { .. }) { record_confirmed } else { release_package };
-        let written = store
-            .settle_package(&settled, version, |order| {
-                effect(order, &settled);
-                Ok::<(), std::convert::Infallible>(())
-            })
-            .await;
-        match written {
-            Ok(_) => return Ok(()),
-            Err(StoreError::Conflict { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let Some(stored) = store.get_package(&settled.order_id, &settled.package_id).await? else { return Ok(()) };
-        if !matches!(stored.value.state, PackageState::InFeed { .. }) {
-            return Ok(());
-        }
-        // Keep what changed meanwhile (a delivery time), with this outcome.
-        let (state, warnings, released) = (settled.state, settled.warnings, settled.units_released);
-        settled = stored.value;
-        settled.state = state;
-        settled.warnings = warnings;
-        settled.units_released = released;
-        version = stored.version;
-    }
-    Err(StoreError::Conflict { key: format!("package {} of order {}", settled.package_id, settled.order_id) }.into())
+/// Writes a package's outcome with its effect on the order, keeping what changed meanwhile (a
+/// delivery time) while the package is still in this feed as this entry.
+async fn settle_package(
+    store: &DynamoStore,
+    record: &FeedRecord,
+    entry: &FeedEntry,
+    settled: Package,
+    version: u64,
+) -> Result<(), SyncError> {
+    let effect =
+        if matches!(settled.state, PackageState::Confirmed { .. }) { record_confirmed } else { release_package };
+    store.settle_package_merging(&settled, version, |stored| record.holds(entry, stored), effect).await?;
+    Ok(())
 }
 
 /// Each entry's package, if it is still in this feed as that entry.
@@ -418,12 +549,7 @@ async fn read_entries(deps: &SyncDeps, record: &FeedRecord) -> Result<Vec<Option
         .entries
         .iter()
         .zip(read)
-        .map(|(entry, package)| {
-            package.filter(|p| {
-                matches!(&p.value.state, PackageState::InFeed { feed, message_id, .. }
-                    if *feed == record.id && *message_id == entry.message_id)
-            })
-        })
+        .map(|(entry, package)| package.filter(|p| record.holds(entry, &p.value)))
         .collect())
 }
 
@@ -446,16 +572,17 @@ async fn read_packages<'a>(
 fn summary(
     record: &FeedRecord,
     feed_id: Option<String>,
-    status: &str,
-    confirmed: u32,
-    failed: u32,
+    ended: FeedEnd,
+    reason: Option<String>,
+    (confirmed, failed): (u32, u32),
     now: chrono::DateTime<chrono::Utc>,
 ) -> SettledFeed {
     SettledFeed {
         record_id: record.id.clone(),
         connection_id: record.connection_id.clone(),
         feed_id,
-        status: status.to_owned(),
+        ended,
+        reason,
         packages: record.entries.len() as u32,
         confirmed,
         failed,

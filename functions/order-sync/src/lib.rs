@@ -310,9 +310,6 @@ enum SyncError {
     Credentials(#[from] CredentialsError),
     #[error(transparent)]
     Queue(sellerbridge_core::queue::QueueError),
-    /// A feed's processing report does not parse: the feed stays open for the operator to look at.
-    #[error("the processing report of feed {feed_id} does not parse: {message}")]
-    Report { feed_id: String, message: String },
 }
 
 impl SyncError {
@@ -322,7 +319,6 @@ impl SyncError {
             Self::Store(e) => e.is_retryable(),
             Self::Credentials(_) => false,
             Self::Queue(_) => true,
-            Self::Report { .. } => false,
         }
     }
 }

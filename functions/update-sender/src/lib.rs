@@ -6,7 +6,6 @@
 //! the batch failures with a growing visibility timeout and lands in the dead-letter queue after the
 //! queue's maxReceiveCount; a permanent rejection marks the package failed with Amazon's message.
 use std::collections::{BTreeMap, HashMap};
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -482,8 +481,7 @@ async fn claim(
             return Err(SendError::UnknownPackage { order_id, package_id });
         };
         let taken = stored.value.claimed_at.is_some_and(|at| now - at < deps.settings.claim_lease);
-        let settled_elsewhere = stored.value.state.is_final() || stored.value.state.is_by_feed();
-        if settled_elsewhere || taken || stored.value.send_attempts != attempts_read {
+        if !stored.value.is_sendable_by_call() || taken || stored.value.send_attempts != attempts_read {
             return Ok(None);
         }
         *package = stored.value;
@@ -670,21 +668,18 @@ async fn write_settlement(
         Settlement::Confirmed(package) => (package, record_confirmed),
         Settlement::Ended(package) => (package, release_package),
     };
-    let written = store
-        .settle_package(package, version, |order| {
-            effect(order, package);
-            Ok::<(), Infallible>(())
-        })
-        .await;
+    // Still ours while this attempt's claim stands: a delivery time recorded meanwhile is kept.
+    let ours = |stored: &Package| stored.claimed_at.is_some() && stored.send_attempts == package.send_attempts;
+    let written = store.settle_package_merging(package, version, ours, effect).await;
     match written {
-        Ok(_) => {}
-        Err(StoreError::Conflict { .. }) => {
+        Ok(Some(_)) => {}
+        Ok(None) | Err(StoreError::Conflict { .. }) => {
             let stored = store.get_package(&package.order_id, &package.package_id).await?;
             if stored.is_some_and(|stored| stored.value.state.is_final()) {
                 info!("another delivery settled this package first");
                 return Ok(Settled::ByAnother);
             }
-            warn!("the order kept changing while the outcome was written; retrying once the claim has expired");
+            warn!("the package kept changing while the outcome was written; retrying once the claim has expired");
             attempt.retry_after(deps, claim_expiry(deps)).await?;
             return Ok(Settled::Retrying);
         }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::ids::{AmazonOrderId, ConnectionId, PackageId, SellerId};
-use super::shipment::Package;
+use super::shipment::{Package, PackageState};
 
 pub const ORDER_FULFILLMENT_FEED: &str = "POST_ORDER_FULFILLMENT_DATA";
 /// The content type the document is declared, and uploaded, with.
@@ -22,9 +22,9 @@ pub const MAX_FEED_MESSAGES: usize = 2_000;
 /// `after` or longer since its package was accepted, so the queue in front of it was more than the
 /// quota drains in that time (senders wait for their tokens in process, so the backlog shows as age,
 /// not in the bucket); and no attempt of it can have reached Amazon, so a feed never repeats a package
-/// a call may have delivered.
+/// a call may have delivered. A package a feed handed back goes by call.
 pub fn goes_by_feed(package: &Package, now: DateTime<Utc>, after: chrono::Duration) -> bool {
-    package.send_attempts == 0 && now - package.created_at >= after
+    !package.by_call_only && package.send_attempts == 0 && now - package.created_at >= after
 }
 
 /// A package's place in a feed.
@@ -44,6 +44,9 @@ pub struct FeedRecord {
     pub feed_type: String,
     pub entries: Vec<FeedEntry>,
     pub stage: FeedStage,
+    /// createFeed calls Amazon refused (the feed surely not created); past a few, the packages go by call.
+    #[serde(default)]
+    pub refusals: u32,
     pub created_at: DateTime<Utc>,
 }
 
@@ -53,11 +56,16 @@ pub enum FeedStage {
     /// The entries are candidates, being marked as in this feed; those that were not marked are
     /// dropped before anything goes to Amazon.
     Packing,
-    /// Every entry is marked. `submitting_since`: a createFeed was sent then and its answer not
-    /// recorded (Amazon may hold the feed; see [`FeedRecord::may_be_at_amazon`]).
-    Packed { submitting_since: Option<DateTime<Utc>> },
+    /// Every entry is marked; nothing sent to Amazon yet.
+    Packed,
+    /// A createFeed was sent at `since` and its answer not recorded: Amazon may hold the feed.
+    Submitting { since: DateTime<Utc> },
     /// Amazon took the feed and is processing it.
     Submitted { feed_id: String, at: DateTime<Utc> },
+    /// The feed cannot settle its packages (Amazon refused it again and again, its report cannot be
+    /// trusted or read, or it never finished): they go back to the call path, `reconcile` saying
+    /// whether Amazon may hold them (the sender then asks getOrder before sending).
+    HandingBack { reason: String, reconcile: bool },
 }
 
 impl FeedRecord {
@@ -78,6 +86,7 @@ impl FeedRecord {
             feed_type: ORDER_FULFILLMENT_FEED.into(),
             entries,
             stage: FeedStage::Packing,
+            refusals: 0,
             created_at: now,
         }
     }
@@ -89,12 +98,10 @@ impl FeedRecord {
         }
     }
 
-    /// Whether a createFeed for this record may have reached Amazon with its answer lost.
-    pub fn may_be_at_amazon(&self) -> Option<DateTime<Utc>> {
-        match self.stage {
-            FeedStage::Packed { submitting_since } => submitting_since,
-            _ => None,
-        }
+    /// The entry of `package`, if it is in this feed as that entry.
+    pub fn holds(&self, entry: &FeedEntry, package: &Package) -> bool {
+        matches!(&package.state, PackageState::InFeed { feed, message_id, .. }
+            if *feed == self.id && *message_id == entry.message_id)
     }
 }
 
@@ -228,12 +235,26 @@ impl ProcessingReport {
         })
     }
 
-    /// The outcome of message `message_id`. Errors about the feed as a whole, in a report that
-    /// processed none of its messages, reject every message with them.
+    /// Whether the report settles a feed of `messages` messages: it rejects the feed as a whole, or
+    /// Amazon processed exactly that many. Where it processed fewer, a message without a result is not
+    /// known to be accepted; where more, the report is of another feed.
+    pub fn settles(&self, messages: usize) -> bool {
+        !self.whole_feed_errors().is_empty() || self.messages_processed as usize == messages
+    }
+
+    /// Errors about the feed as a whole, in a report that processed none of its messages.
+    fn whole_feed_errors(&self) -> Vec<&MessageResult> {
+        if self.messages_successful > 0 {
+            return Vec::new();
+        }
+        self.results.iter().filter(|r| r.message_id.is_none() && r.is_error).collect()
+    }
+
+    /// The outcome of message `message_id` in a report that [settles](Self::settles) its feed. Errors
+    /// about the feed as a whole reject every message with them.
     pub fn outcome(&self, message_id: u32) -> MessageOutcome {
-        let whole_feed: Vec<&MessageResult> =
-            self.results.iter().filter(|r| r.message_id.is_none() && r.is_error).collect();
-        if !whole_feed.is_empty() && self.messages_successful == 0 {
+        let whole_feed = self.whole_feed_errors();
+        if !whole_feed.is_empty() {
             return MessageOutcome::Rejected { reason: format!("Feed rejected: {}", describe(&whole_feed)) };
         }
         let own: Vec<&MessageResult> = self.results.iter().filter(|r| r.message_id == Some(message_id)).collect();
@@ -359,10 +380,21 @@ mod tests {
             <ResultCode>Error</ResultCode><ResultMessageCode>5000</ResultMessageCode>
             <ResultDescription>XML parsing error</ResultDescription></Result></ProcessingReport></Message></AmazonEnvelope>"#;
         let report = ProcessingReport::parse(fatal.as_bytes()).unwrap();
+        assert!(report.settles(7), "a whole-feed rejection settles every message");
         assert_eq!(
             report.outcome(7),
             MessageOutcome::Rejected { reason: "Feed rejected: XML parsing error (code 5000)".into() }
         );
+    }
+
+    #[test]
+    fn a_report_that_processed_fewer_messages_than_were_sent_settles_nothing() {
+        let report = ProcessingReport::parse(REPORT.as_bytes()).unwrap();
+        assert!(report.settles(3));
+        assert!(!report.settles(4), "message 4 has no result and was not processed: not known to be accepted");
+        assert!(!report.settles(2), "a report of three messages is another feed's");
+        let silent = ProcessingReport { status_code: Some("Complete".into()), ..ProcessingReport::default() };
+        assert!(!silent.settles(1), "a report with nothing in it settles nothing");
     }
 
     #[test]

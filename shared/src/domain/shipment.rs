@@ -193,6 +193,9 @@ pub struct Package {
     /// When the carrier delivered it, as the store reported (`shipment.delivered`; the earliest report).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<DateTime<Utc>>,
+    /// A feed could not carry it and handed it back: it goes by call, however late.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_call_only: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -225,6 +228,37 @@ impl Package {
         } else {
             Some(SamePackageId::Changed)
         }
+    }
+
+    /// Whether a call may send it: neither settled nor going by feed.
+    pub fn is_sendable_by_call(&self) -> bool {
+        self.state == PackageState::Queued
+    }
+
+    /// A feed could not settle it: back to the call path. With `reconcile` (Amazon may hold it), the
+    /// sender asks Amazon's copy of the order before sending, as for an attempt that may have landed.
+    pub fn handed_back(mut self, reconcile: bool) -> Self {
+        self.state = PackageState::Queued;
+        self.claimed_at = None;
+        self.by_call_only = true;
+        if reconcile {
+            self.send_attempts = self.send_attempts.max(1);
+        }
+        self
+    }
+
+    /// The package as stored now with the outcome `settled` decided for it: what changed meanwhile (a
+    /// delivery time) is kept.
+    pub fn with_outcome_of(mut self, settled: &Package) -> Self {
+        self.state = settled.state.clone();
+        self.claimed_at = settled.claimed_at;
+        self.units_released = settled.units_released;
+        for warning in &settled.warnings {
+            if !self.warnings.contains(warning) {
+                self.warnings.push(warning.clone());
+            }
+        }
+        self
     }
 
     /// Amazon holds it now (by call or by feed).
@@ -359,6 +393,7 @@ pub fn plan_package(
         tracked: None,
         warnings: Vec::new(),
         delivered_at: None,
+        by_call_only: false,
         created_at: now,
     })
 }

@@ -85,6 +85,7 @@ pub fn package_for_feed(order_id: &str, carrier: &str) -> super::shipment::Packa
         tracked: None,
         warnings: Vec::new(),
         delivered_at: None,
+        by_call_only: false,
         created_at: at,
     }
 }

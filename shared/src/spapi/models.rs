@@ -711,6 +711,8 @@ pub struct CreateFeedResponse {
 pub struct Feed {
     pub feed_id: String,
     pub feed_type: String,
+    #[serde(default)]
+    pub marketplace_ids: Vec<String>,
     pub created_time: DateTime<Utc>,
     pub processing_status: FeedStatus,
     #[serde(default)]

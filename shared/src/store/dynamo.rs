@@ -646,6 +646,42 @@ impl DynamoStore {
         Err(StoreError::Conflict { key: keys::describe(&order_key) })
     }
 
+    /// Settles a package ([`Self::settle_package`], `effect` on its order) whoever else writes it
+    /// meanwhile: while the stored package is still `ours` to settle, the outcome is written over it
+    /// (keeping what changed, such as a delivery time) at its new version. `None` when it no longer is.
+    pub async fn settle_package_merging(
+        &self,
+        settled: &Package,
+        version: u64,
+        ours: impl Fn(&Package) -> bool,
+        effect: fn(&mut Order, &Package),
+    ) -> Result<Option<u64>, StoreError> {
+        let (mut settled, mut version) = (settled.clone(), version);
+        for _ in 0..=MAX_CONFLICT_RETRIES {
+            let written = self
+                .settle_package(&settled, version, |order| {
+                    effect(order, &settled);
+                    Ok::<(), std::convert::Infallible>(())
+                })
+                .await;
+            match written {
+                Ok(Ok(written)) => return Ok(Some(written)),
+                Ok(Err(never)) => match never {},
+                Err(StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            let Some(stored) = self.get_package(&settled.order_id, &settled.package_id).await? else {
+                return Ok(None);
+            };
+            if !ours(&stored.value) {
+                return Ok(None);
+            }
+            settled = stored.value.with_outcome_of(&settled);
+            version = stored.version;
+        }
+        Err(StoreError::Conflict { key: keys::describe(&keys::package(&settled.order_id, &settled.package_id)) })
+    }
+
     pub async fn get_package(
         &self,
         order_id: &AmazonOrderId,
@@ -804,12 +840,26 @@ impl DynamoStore {
         pk: String,
         sk_prefix: Option<&str>,
     ) -> Result<Vec<T>, StoreError> {
+        let items = self.query_items(pk, sk_prefix, true, None).await?;
+        items.iter().map(|item| body(&item_key(item), item)).collect()
+    }
+
+    /// The items of partition `pk` (whose sort key starts with `sk_prefix`), in sort-key order
+    /// (`forward`) or reversed; at most `limit` of them (all pages without one).
+    pub(super) async fn query_items(
+        &self,
+        pk: String,
+        sk_prefix: Option<&str>,
+        forward: bool,
+        limit: Option<i32>,
+    ) -> Result<Vec<Item>, StoreError> {
         let query = self
             .client
             .query()
             .table_name(&self.table)
             .expression_attribute_names("#pk", keys::PK)
             .expression_attribute_values(":pk", s(pk))
+            .scan_index_forward(forward)
             .consistent_read(true);
         let query = match sk_prefix {
             None => query.key_condition_expression("#pk = :pk"),
@@ -818,29 +868,6 @@ impl DynamoStore {
                 .expression_attribute_names("#sk", keys::SK)
                 .expression_attribute_values(":prefix", s(prefix)),
         };
-        decode_all(query.into_paginator().items().send().collect::<Vec<_>>().await)
-    }
-
-    /// The items of partition `pk` whose sort key starts with `sk_prefix`, in sort-key order
-    /// (`forward`) or reversed; at most `limit` of them (all pages without one).
-    pub(super) async fn query_items(
-        &self,
-        pk: String,
-        sk_prefix: &str,
-        forward: bool,
-        limit: Option<i32>,
-    ) -> Result<Vec<Item>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_names("#sk", keys::SK)
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s(sk_prefix))
-            .scan_index_forward(forward)
-            .consistent_read(true);
         match limit {
             Some(limit) => Ok(query.limit(limit).send().await.map_err(unavailable)?.items.unwrap_or_default()),
             None => query

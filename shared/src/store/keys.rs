@@ -77,13 +77,22 @@ pub fn tracking(connection: &ConnectionId, tracking: &TrackingNumber) -> Key {
     (format!("TRACKING#{connection}#{}", tracking.as_str().to_ascii_uppercase()), "TRACKING".into())
 }
 
-/// A package of the connection waiting to be packed into its next order fulfillment feed.
-pub fn feed_backlog(connection: &ConnectionId, order_id: &AmazonOrderId, package_id: &PackageId) -> Key {
-    (connection_partition(connection), format!("{}{order_id}#{package_id}", feed_backlog_prefix()))
+/// The partition of a connection's feed backlog: its own, so the sender's writes to it never meet the
+/// connection's cursor and lease.
+pub fn feed_backlog_partition(connection: &ConnectionId) -> String {
+    format!("FEED_BACKLOG#{connection}")
 }
 
-pub fn feed_backlog_prefix() -> &'static str {
-    "FEED_BACKLOG#"
+/// A package of the connection waiting for its next order fulfillment feed, in the order it came
+/// (`since`, milliseconds since the epoch, zero-padded).
+pub fn feed_backlog(connection: &ConnectionId, since_ms: i64, order_id: &AmazonOrderId, package_id: &PackageId) -> Key {
+    (feed_backlog_partition(connection), format!("{since_ms:015}#{order_id}#{package_id}"))
+}
+
+/// An Amazon feed id taken by one of our feed records: no other record (of any connection of the
+/// seller) may take it as its own.
+pub fn amazon_feed(seller: &SellerId, feed_id: &str) -> Key {
+    (format!("SELLER_FEEDS#{seller}"), format!("FEED#{feed_id}"))
 }
 
 /// A feed of the connection that Amazon has not settled yet (its record id starts with its creation time).

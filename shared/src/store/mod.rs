@@ -9,7 +9,7 @@ pub use dynamo::{
     AppCredentialsAlert, AwaitingPage, CursorRecord, DueCursor, DuePage, DynamoStore, EventRecord, PendingWebhook,
     PlacePackage, SyncWindow, TrackingClaim, UnreadableRecord, UpsertOutcome, Versioned, WebhookFailure,
 };
-pub use feeds::{FeedBacklogEntry, SettledFeed};
+pub use feeds::{FeedBacklogEntry, FeedEnd, SettledFeed};
 pub use limiter::DynamoRateLimiter;
 
 use thiserror::Error;

@@ -10,6 +10,7 @@ use sellerbridge_cli::local::demo::{self, Quiet};
 use sellerbridge_cli::local::runner;
 use sellerbridge_core::domain::clock::OffsetClock;
 use sellerbridge_core::domain::shipment::{Package, PackageState};
+use sellerbridge_core::store::FeedEnd;
 use sellerbridge_e2e::{Harness, options_for, sandbox};
 use serde_json::json;
 use update_sender::SenderSettings;
@@ -135,7 +136,7 @@ async fn a_backlog_goes_out_as_one_feed_and_settles_from_the_processing_report()
     let store = &h.stack.adapters.store;
     let summaries = store.settled_feeds(&h.connection.id).await.unwrap();
     assert_eq!(summaries.len(), 1);
-    assert_eq!((summaries[0].status.as_str(), summaries[0].failed as usize), ("DONE", of_cancelled));
+    assert_eq!((summaries[0].ended, summaries[0].failed as usize), (FeedEnd::Done, of_cancelled));
     assert!(store.feed_backlog(&h.connection.id, None).await.unwrap().is_empty(), "the backlog is empty");
 }
 
@@ -197,8 +198,45 @@ async fn a_feed_amazon_rejects_as_a_whole_fails_each_package_with_its_reason() {
         assert!(!order.local.confirmed_packages.contains_key(&package.package_id), "not counted as shipped");
     }
     let summary = &store.settled_feeds(&h.connection.id).await.unwrap()[0];
-    assert_eq!(summary.status, "FATAL");
+    assert_eq!(summary.ended, FeedEnd::Fatal);
     let calls = h.inspector.calls().await.unwrap();
     let reports = calls.iter().filter(|c| c.operation == "getFeedDocument" && c.status == 200).count();
     assert_eq!(reports, 1, "the compressed report was read once");
+}
+
+#[tokio::test]
+async fn a_feed_amazon_keeps_refusing_hands_its_packages_back_to_go_by_call() {
+    let h = with_a_backlog(12).await;
+    drain_into_the_backlog(&h).await;
+    let backlog = count(&packages(&h).await, "awaiting_feed");
+    assert!(backlog > 5, "{backlog} packages waiting for a feed");
+
+    // createFeed refused, run after run (the app lacks the role for feeds, say).
+    h.sandbox_post("/_sandbox/faults", json!({"operation": "createFeed", "status": 400, "count": 100})).await;
+    for run in 1..5 {
+        let refused = sync_once(&h).await;
+        assert_eq!((refused.feeds.submitted, refused.feeds.handed_back, refused.feeds.open), (0, 0, 1), "run {run}");
+        assert!(refused.feeds.problem.is_some(), "the run says why: {:?}", refused.feeds);
+    }
+    let given_up = sync_once(&h).await;
+    assert_eq!(given_up.feeds.handed_back as usize, backlog, "{:?}", given_up.feeds);
+    assert_eq!(given_up.feeds.open, 0);
+    let summary = &h.stack.adapters.store.settled_feeds(&h.connection.id).await.unwrap()[0];
+    assert_eq!(summary.ended, FeedEnd::HandedBack);
+    assert!(summary.reason.as_deref().is_some_and(|r| r.contains("refused the feed 5 times")), "{summary:?}");
+    let waiting = packages(&h).await;
+    assert!(waiting.iter().all(|p| p.state.name() == "queued" && p.by_call_only), "back on the call path");
+
+    // The sender takes them by call, though they are older than `feed_after`.
+    drain_into_the_backlog(&h).await;
+    let sent = packages(&h).await;
+    assert_eq!(count(&sent, "confirmed"), sent.len());
+    let held = held_at_amazon(&h).await;
+    for package in &sent {
+        let copies = held.get(&(package.order_id.to_string(), package.reference.to_string()));
+        assert_eq!(copies, Some(&1), "package {} of {} once at Amazon", package.package_id, package.order_id);
+    }
+    let calls = h.inspector.calls().await.unwrap();
+    assert_eq!(operation_calls(&calls, "createFeed", 202), 0);
+    assert_eq!(operation_calls(&calls, "confirmShipment", 204), sent.len(), "each by call, once");
 }

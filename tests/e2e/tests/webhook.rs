@@ -307,3 +307,33 @@ async fn a_delivery_moves_the_orders_pii_schedule_and_never_later() {
     assert_eq!(status, 422);
     assert_eq!(error(&answer), format!("order {} has no package PKG-404", f.order_id));
 }
+
+#[tokio::test]
+async fn a_delivery_recorded_while_its_package_is_being_sent_is_kept_and_the_package_settles_at_once() {
+    let f = fixture().await;
+    let (status, answer) = f.post_signed(f.event("evt-1", "PKG-1").to_string().as_bytes()).await;
+    assert_eq!(status, 202, "{answer}");
+    // Amazon takes its time over the confirmation; the delivery is recorded meanwhile.
+    f.h.sandbox_post("/_sandbox/faults", json!({"operation": "confirmShipment", "delayMs": 2500})).await;
+    let sender = f.h.stack.sender_deps(f.h.stack.sender_settings(), None).await.unwrap();
+    let poller = f.h.stack.updates_poller();
+    let delivered_at: chrono::DateTime<chrono::Utc> = f.ship_date.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    let delivery = json!({"id": "evt-2", "type": "shipment.delivered", "created_at": f.deps.clock.now().to_rfc3339(),
+        "data": {"order_id": f.order_id, "package_id": "PKG-1", "delivered_at": delivered_at.to_rfc3339()}});
+    let (polled, (status, answer)) =
+        tokio::join!(poller.poll_once(&sender, std::time::Duration::from_secs(60)), async {
+            tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+            f.post_signed(delivery.to_string().as_bytes()).await
+        });
+    assert_eq!((status, answer["status"].as_str()), (200, Some("recorded")), "{answer}");
+    assert_eq!(polled.unwrap().failed, 0, "settled in the same invocation, not retried after the claim expires");
+
+    let order_id = sellerbridge_core::domain::ids::AmazonOrderId::parse(f.order_id.clone()).unwrap();
+    let packages = f.h.stack.adapters.store.list_packages(&order_id).await.unwrap();
+    assert!(matches!(packages[0].state, sellerbridge_core::domain::shipment::PackageState::Confirmed { .. }));
+    assert_eq!(packages[0].delivered_at, Some(delivered_at), "the delivery time survived the settlement");
+    let order = f.h.stack.adapters.store.get_order(&order_id).await.unwrap().unwrap().value;
+    let facts = order.local.shipments.iter().find(|s| s.package_id.as_ref().is_some_and(|p| p.as_str() == "PKG-1"));
+    assert_eq!(facts.and_then(|s| s.delivered_at), Some(delivered_at), "the PII schedule reads the delivery");
+    assert_eq!(f.h.inspector.confirmed_packages().await.unwrap().len(), 1, "sent once");
+}

@@ -70,11 +70,12 @@ impl SpApiClient {
         self.call(auth, Operation::GetFeed, Method::GET, &path, &[], None, WaitBudget::none()).await?.json()
     }
 
-    /// The seller's feeds of `feed_type` created in `[since, until]`, every page.
+    /// The seller's feeds of `feed_type` for `marketplace_id` created in `[since, until]`, every page.
     pub async fn get_feeds(
         &self,
         auth: &SellerAuth,
         feed_type: &str,
+        marketplace_id: &MarketplaceId,
         since: chrono::DateTime<chrono::Utc>,
         until: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<Feed>, SpApiError> {
@@ -86,6 +87,7 @@ impl SpApiClient {
                 Some(token) => vec![("nextToken", token.clone())],
                 None => vec![
                     ("feedTypes", feed_type.to_owned()),
+                    ("marketplaceIds", marketplace_id.to_string()),
                     ("pageSize", "100".into()),
                     ("createdSince", super::models::utc_timestamp(since)),
                     ("createdUntil", super::models::utc_timestamp(until)),
