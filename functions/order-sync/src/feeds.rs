@@ -420,7 +420,11 @@ async fn settle(
                 package.value.clone().into_ended(PackageState::Failed { reason, at: now })
             }
         };
+        let refused = matches!(settled.state, PackageState::Failed { .. }).then(|| settled.clone());
         settle_package(store, &record, entry, settled, package.version).await?;
+        if let Some(refused) = refused {
+            store.release_tracking_claim(&connection.id, &refused).await;
+        }
     }
     // Counted from the report, so a settlement resumed after a crash sums up the whole feed.
     let failed = record

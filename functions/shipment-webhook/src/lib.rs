@@ -332,7 +332,7 @@ async fn tracking_in_use(
     order: &Order,
     package: &Package,
 ) -> Result<Option<AmazonOrderId>, Rejected> {
-    let claim = deps.store.tracking_claim(&order.connection_id, &package.tracking_number).await?;
+    let claim = deps.store.tracking_claim(&order.connection_id, &package.tracking_number, deps.clock.now()).await?;
     Ok(claim.map(|claim| claim.order_id).filter(|owner| owner != order.id()))
 }
 

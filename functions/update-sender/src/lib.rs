@@ -107,6 +107,7 @@ pub async fn process_batch(deps: &SenderDeps, records: Vec<SqsMessage>, deadline
         records.iter().zip(&spans).map(|(record, span)| first_step(deps, record, batch_size).instrument(span.clone())),
     )
     .await;
+    let steps = without_repeats(steps, deps.queue.as_ref());
     // Slots are reserved only as far ahead as the invocation can still wait and then make its calls
     // (a third of its time left: a 60-second function waits up to 20 seconds, its calls time out at 20).
     let left = deadline.saturating_duration_since(Instant::now());
@@ -215,6 +216,25 @@ async fn first_step<'a>(deps: &'a SenderDeps, record: &'a SqsMessage, batch_size
             Step::Deliver { record, order_id, event, version, receives }
         }
     }
+}
+
+/// The batch with every confirmation of a package it already holds done: SQS may hand over two
+/// deliveries of one message together, and only one of them may take a token.
+fn without_repeats<'a>(steps: Vec<Step<'a>>, queue: &'a dyn UpdateQueue) -> Vec<Step<'a>> {
+    let mut seen = std::collections::HashSet::new();
+    steps
+        .into_iter()
+        .map(|step| match step {
+            Step::Confirm(ready)
+                if !seen.insert((ready.package.order_id.clone(), ready.package.package_id.clone())) =>
+            {
+                info!(order_id = %ready.package.order_id, package_id = %ready.package.package_id,
+                      "another delivery of this package is in the batch; this one is done");
+                Step::Finished { record: ready.confirmation.record, queue, result: Ok(Outcome::Done) }
+            }
+            other => other,
+        })
+        .collect()
 }
 
 /// Reserves tokens for the batch's confirmations, one reservation per seller.
@@ -691,6 +711,9 @@ async fn write_settlement(
         }
         Settlement::Ended(package) => {
             info!(state = package.state.name(), "package ended; its quantities are free to ship again");
+            if matches!(package.state, PackageState::Failed { .. }) {
+                store.release_tracking_claim(&attempt.connection.id, package).await;
+            }
         }
     }
     Ok(Settled::Written)

@@ -14,7 +14,7 @@ use crate::domain::connection::{Connection, ConnectionState};
 use crate::domain::ids::{AmazonOrderId, ConnectionId, EventId, PackageId, TrackingNumber};
 use crate::domain::order::{AmazonOrder, Order};
 use crate::domain::pii;
-use crate::domain::shipment::Package;
+use crate::domain::shipment::{Package, PackageState};
 use crate::domain::status::{ImportDecision, OrderStatus};
 use crate::domain::view::OrderEvent;
 use crate::spapi::models::utc_timestamp;
@@ -572,14 +572,61 @@ impl DynamoStore {
         Ok(link.map(|link| link.amazon_order_id))
     }
 
-    /// The order that first shipped with `tracking` on this connection, if any.
+    /// The order that first shipped with `tracking` on this connection, if any. A claim past its
+    /// retention is gone, whether or not DynamoDB has deleted it yet (it may take days).
     pub async fn tracking_claim(
         &self,
         connection: &ConnectionId,
         tracking: &TrackingNumber,
+        now: DateTime<Utc>,
     ) -> Result<Option<TrackingClaim>, StoreError> {
         let key = keys::tracking(connection, tracking);
-        self.get(&key).await?.map(|item| body(&key, &item)).transpose()
+        let Some(item) = self.get(&key).await? else { return Ok(None) };
+        let expired = item
+            .get(keys::TTL_ATTRIBUTE)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<i64>().ok())
+            .is_some_and(|expires_at| expires_at <= now.timestamp());
+        if expired { Ok(None) } else { body(&key, &item).map(Some) }
+    }
+
+    /// Gives up the claim of `package`'s order on its tracking number once Amazon refused the package
+    /// (so the number is on no order at Amazon), unless another package of the order still stands on
+    /// it. Best effort: a claim left behind only gets the number's next use warned about, and expires.
+    pub async fn release_tracking_claim(&self, connection: &ConnectionId, package: &Package) {
+        if let Err(e) = self.try_release_tracking_claim(connection, package).await {
+            tracing::warn!(error = %e, order_id = %package.order_id, "could not release the refused package's tracking number");
+        }
+    }
+
+    async fn try_release_tracking_claim(&self, connection: &ConnectionId, package: &Package) -> Result<(), StoreError> {
+        let number = package.tracking_number.as_str();
+        let still_used = self.list_packages(&package.order_id).await?.iter().any(|other| {
+            other.package_id != package.package_id
+                && other.tracking_number.as_str().eq_ignore_ascii_case(number)
+                && !matches!(other.state, PackageState::Failed { .. })
+        });
+        if still_used {
+            return Ok(());
+        }
+        let key = keys::tracking(connection, &package.tracking_number);
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(&key.0))
+            .key(keys::SK, s(&key.1))
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", "order_id")
+            .expression_attribute_values(":owner", s(package.order_id.as_str()))
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            // Another order's claim (or none): not ours to give up.
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(err) => Err(unavailable(err)),
+        }
     }
 
     /// Claims the package's tracking number for its order; fails the transaction if another order
@@ -597,10 +644,12 @@ impl DynamoStore {
         Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk) OR #owner = :owner")
+            .condition_expression("attribute_not_exists(#pk) OR #owner = :owner OR #expires_at <= :now")
             .expression_attribute_names("#pk", keys::PK)
             .expression_attribute_names("#owner", "order_id")
+            .expression_attribute_names("#expires_at", keys::TTL_ATTRIBUTE)
             .expression_attribute_values(":owner", s(package.order_id.as_str()))
+            .expression_attribute_values(":now", n(at.timestamp()))
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))
     }

@@ -196,3 +196,25 @@ async fn a_thousand_packages_delivered_three_times_and_redelivered_are_confirmed
     let dead = runner::depth(&h.stack.clients.sqs, &h.stack.queues.updates_dlq_url).await.unwrap();
     assert!(dead.is_empty(), "no duplicate ran into the dead-letter queue");
 }
+
+#[tokio::test]
+async fn two_deliveries_of_one_package_in_a_batch_take_one_token() {
+    // Two tokens to spend (a burst of 3 less the arrival lag), and no more for an hour.
+    let mut options = options_for(600.0);
+    options.quota_overrides.insert("confirmShipment".into(), Quota::new(1.0 / 3600.0, 3.0));
+    let h = Harness::start(sandbox(12, 21, 600.0), Arc::new(OffsetClock::default()), options).await;
+    let sync = h.stack.sync_deps(Default::default()).await.unwrap();
+    demo::sync_until_current(&sync, 3, &Quiet).await.unwrap();
+    let (queue, webhook) = sellerbridge_e2e::recording_only_webhook(&h.stack);
+    post_every_package(&h, &webhook, 1).await;
+    let bodies = queue.bodies();
+    assert!(bodies.len() >= 2, "two packages to send");
+
+    // SQS hands over the first package's message twice in one batch, with the second package's.
+    let batch = [bodies[0].clone(), bodies[0].clone(), bodies[1].clone()];
+    let sender = h.stack.sender_deps(h.stack.sender_settings(), None).await.unwrap();
+    let failed = runner::invoke_sender(&sender, &batch, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(failed, 0);
+    let confirmed = h.inspector.confirmed_packages().await.unwrap();
+    assert_eq!(confirmed.len(), 2, "the repeat took no token: both packages went in this invocation");
+}

@@ -243,6 +243,51 @@ async fn a_tracking_number_on_a_second_order_is_warned_about_or_refused_as_the_c
     // A number no other order uses is accepted without a warning.
     let (status, answer) = f.post_signed(on_other_order("evt-4", "PKG-4", "1ZNEW0000000000001").as_bytes()).await;
     assert_eq!((status, answer.get("warnings")), (202, None), "{answer}");
+
+    // Amazon refuses the first order's package: the number is on no order there, so it is free again.
+    f.h.sandbox_post("/_sandbox/faults", json!({"operation": "confirmShipment", "status": 400, "count": 1})).await;
+    let sender = f.h.stack.sender_deps(f.h.stack.sender_settings(), None).await.unwrap();
+    let first = f.queue.bodies()[0].clone();
+    assert_eq!(runner::invoke_sender(&sender, &[first], std::time::Duration::from_secs(60)).await.unwrap(), 0);
+    let order_id: sellerbridge_core::domain::ids::AmazonOrderId = f.order_id.parse().unwrap();
+    let refused = store.list_packages(&order_id).await.unwrap();
+    assert_eq!(refused[0].state.name(), "failed");
+    let more: Vec<(String, String)> = orders
+        .iter()
+        .filter(|o| ![f.order_id.as_str(), other.as_str()].contains(&o.id().as_str()))
+        .filter(|o| o.status == OrderStatus::AwaitingShipment)
+        .filter_map(|o| {
+            let item = o.amazon.items.iter().find(|i| i.quantity_shipped < i.quantity_ordered)?;
+            Some((o.id().to_string(), item.sku.as_ref()?.to_string()))
+        })
+        .take(2)
+        .collect();
+    let [(third, third_sku), (fourth, fourth_sku)] = &more[..] else { panic!("two more orders with a unit left") };
+    let mut event = f.event("evt-5", "PKG-5");
+    event["data"]["order_id"] = json!(third);
+    event["data"]["items"] = json!([{"sku": third_sku, "quantity": 1}]);
+    let (status, answer) = f.post_signed(event.to_string().as_bytes()).await;
+    assert_eq!((status, answer.get("warnings")), (202, None), "the refused package's number is free: {answer}");
+
+    // A claim past its retention counts for nothing, though DynamoDB has not deleted it yet.
+    let key = sellerbridge_core::store::keys::tracking(&f.h.connection.id, &"1ZNEW0000000000001".parse().unwrap());
+    store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(key.0))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(key.1))
+        .update_expression("SET expires_at = :past")
+        .expression_attribute_values(":past", aws_sdk_dynamodb::types::AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+    let mut event = f.event("evt-6", "PKG-6");
+    event["data"]["order_id"] = json!(fourth);
+    event["data"]["tracking_number"] = json!("1ZNEW0000000000001");
+    event["data"]["items"] = json!([{"sku": fourth_sku, "quantity": 1}]);
+    let (status, answer) = f.post_signed(event.to_string().as_bytes()).await;
+    assert_eq!(status, 202, "an expired claim of another order refuses nothing: {answer}");
 }
 
 #[tokio::test]
