@@ -1,4 +1,5 @@
 //! Pure domain logic: no AWS, HTTP or storage types in here.
+pub mod adjustment;
 pub mod breaker;
 pub mod carrier;
 pub mod clock;

@@ -453,7 +453,7 @@ fn describe(item: &ItemRef) -> String {
 }
 
 /// Units of an item neither shipped at Amazon nor promised to an accepted package.
-fn remaining(order: &Order, item: &OrderItem) -> u32 {
+pub(crate) fn remaining(order: &Order, item: &OrderItem) -> u32 {
     let planned = order.local.planned_quantities.get(&item.id).copied().unwrap_or(0);
     item.quantity_ordered.saturating_sub(item.quantity_shipped.max(planned))
 }

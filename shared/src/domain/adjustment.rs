@@ -1,0 +1,506 @@
+//! Cancellations and refunds the store asks of Amazon: checked against the order before anything is
+//! sent, and written as the order feeds Amazon takes them in (`POST_ORDER_ACKNOWLEDGEMENT_DATA` with a
+//! cancel reason, `POST_PAYMENT_ADJUSTMENT_DATA` with amounts per item). A cancellation that would
+//! refund nothing, a refund of nothing or of more than was paid, and lines the order does not hold are
+//! refused here, naming the order.
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::feed::xml_text;
+use super::ids::{AmazonOrderId, OrderItemId, SellerId};
+use super::order::Order;
+use super::shipment::{ItemRef, remaining};
+use super::status::{FulfilledBy, OrderStatus};
+
+pub const ORDER_ACKNOWLEDGEMENT_FEED: &str = "POST_ORDER_ACKNOWLEDGEMENT_DATA";
+pub const PAYMENT_ADJUSTMENT_FEED: &str = "POST_PAYMENT_ADJUSTMENT_DATA";
+
+/// Defines a closed set of Amazon's names, read from Amazon's spelling or its snake_case
+/// (`NoInventory`, `no_inventory`), case-insensitively.
+macro_rules! amazon_names {
+    ($(#[$doc:meta])* $name:ident, $what:literal, [$($variant:ident),+ $(,)?]) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum $name {
+            $($variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$(Self::$variant),+];
+
+            /// Amazon's spelling.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => stringify!($variant)),+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownName;
+
+            fn from_str(raw: &str) -> Result<Self, UnknownName> {
+                let wanted: String = raw.chars().filter(|c| *c != '_').collect();
+                Self::ALL.iter().copied().find(|v| v.as_str().eq_ignore_ascii_case(wanted.trim())).ok_or_else(|| {
+                    UnknownName {
+                        what: $what,
+                        known: Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", "),
+                    }
+                })
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+/// A name outside one of Amazon's lists (the value itself is not quoted: it is the store's free text).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("not one of Amazon's {what}s ({known})")]
+pub struct UnknownName {
+    pub what: &'static str,
+    pub known: String,
+}
+
+amazon_names!(
+    /// Why the merchant cancels (the acknowledgement feed's `CancelReason`).
+    CancelReason, "cancel reason", [
+        NoInventory, ShippingAddressUndeliverable, CustomerExchange, BuyerCanceled, GeneralAdjustment,
+        CarrierCreditDecision, RiskAssessmentInformationNotValid, CarrierCoverageFailure, CustomerReturn,
+        MerchandiseNotReceived,
+    ]
+);
+
+amazon_names!(
+    /// Why the merchant refunds (the payment adjustment feed's `AdjustmentReason`).
+    RefundReason, "adjustment reason", [
+        NoInventory, CustomerReturn, GeneralAdjustment, CouldNotShip, DifferentItem, Abandoned, CustomerCancel,
+        PriceError, ProductOutofStock, CustomerAddressIncorrect, Exchange, Other, CarrierCreditDecision,
+        RiskAssessmentInformationNotValid, CarrierCoverageFailure, TransactionRecord, Undeliverable,
+        RefusedDelivery,
+    ]
+);
+
+/// An amount of money in hundredths of its currency unit, never negative.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Amount(pub u64);
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("not an amount: a number with at most two decimals and no sign, such as 12.50")]
+pub struct InvalidAmount;
+
+impl FromStr for Amount {
+    type Err = InvalidAmount;
+
+    fn from_str(raw: &str) -> Result<Self, InvalidAmount> {
+        let (units, hundredths) = raw.trim().split_once('.').unwrap_or((raw.trim(), ""));
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(units) || !(hundredths.is_empty() || digits(hundredths)) || hundredths.len() > 2 {
+            return Err(InvalidAmount);
+        }
+        let units: u64 = units.parse().map_err(|_| InvalidAmount)?;
+        let hundredths: u64 = format!("{hundredths:0<2}").parse().map_err(|_| InvalidAmount)?;
+        units.checked_mul(100).and_then(|u| u.checked_add(hundredths)).map(Amount).ok_or(InvalidAmount)
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
+    }
+}
+
+/// `order.cancelled`: the whole order, or some of its lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancellationRequest {
+    pub order_id: AmazonOrderId,
+    pub reason: CancelReason,
+    /// The lines to cancel; none: every line with units left to cancel.
+    pub lines: Vec<ItemRef>,
+}
+
+/// `order.refunded`: amounts per line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRequest {
+    pub order_id: AmazonOrderId,
+    pub reason: RefundReason,
+    pub lines: Vec<RefundLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundLine {
+    pub item: ItemRef,
+    /// Units the refund is for (what the principal is checked against).
+    pub quantity: u32,
+    pub principal: Amount,
+    pub shipping: Amount,
+    pub tax: Amount,
+}
+
+/// What goes to Amazon, per order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AdjustmentKind {
+    Cancellation { reason: CancelReason, items: Vec<OrderItemId> },
+    Refund { reason: RefundReason, currency: String, items: Vec<RefundedItem> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundedItem {
+    pub order_item_id: OrderItemId,
+    pub quantity: u32,
+    pub principal: Amount,
+    pub shipping: Amount,
+    pub tax: Amount,
+}
+
+impl AdjustmentKind {
+    pub fn feed_type(&self) -> &'static str {
+        match self {
+            Self::Cancellation { .. } => ORDER_ACKNOWLEDGEMENT_FEED,
+            Self::Refund { .. } => PAYMENT_ADJUSTMENT_FEED,
+        }
+    }
+}
+
+/// Why a cancellation or refund is refused before anything goes to Amazon. Messages name the order
+/// and line, never the store's free text.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AdjustmentRejected {
+    #[error("order {order_id} is fulfilled by Amazon; Amazon handles its cancellations and refunds")]
+    FulfilledByAmazon { order_id: AmazonOrderId },
+    #[error("order {order_id} is already cancelled")]
+    AlreadyCancelled { order_id: AmazonOrderId },
+    #[error("cancelling order {order_id} would refund nothing: every unit {scope} has shipped or is in a package")]
+    NothingToCancel { order_id: AmazonOrderId, scope: String },
+    #[error("order {order_id} has no line {item}")]
+    UnknownItem { order_id: AmazonOrderId, item: String },
+    #[error("a refund of order {order_id} needs at least one line")]
+    NoLines { order_id: AmazonOrderId },
+    #[error("the refund of order {order_id} is 0: nothing to refund")]
+    ZeroRefund { order_id: AmazonOrderId },
+    #[error("order {order_id} line {item}: refunding {quantity} units of the {ordered} ordered")]
+    MoreUnitsThanOrdered { order_id: AmazonOrderId, item: OrderItemId, quantity: u32, ordered: u32 },
+    #[error("order {order_id} line {item}: a principal of {asked} is more than the {left} paid and not yet refunded")]
+    MoreThanPaid { order_id: AmazonOrderId, item: OrderItemId, asked: Amount, left: Amount },
+}
+
+fn merchant_order(order: &Order) -> Result<(), AdjustmentRejected> {
+    if order.amazon.fulfilled_by != FulfilledBy::Merchant {
+        return Err(AdjustmentRejected::FulfilledByAmazon { order_id: order.id().clone() });
+    }
+    Ok(())
+}
+
+/// The lines to cancel: those named (each with units left to cancel), or every line with units left.
+pub fn plan_cancellation(order: &Order, request: &CancellationRequest) -> Result<AdjustmentKind, AdjustmentRejected> {
+    merchant_order(order)?;
+    let order_id = order.id().clone();
+    if order.status == OrderStatus::Cancelled {
+        return Err(AdjustmentRejected::AlreadyCancelled { order_id });
+    }
+    let mut items = Vec::new();
+    if request.lines.is_empty() {
+        items.extend(order.amazon.items.iter().filter(|item| remaining(order, item) > 0).map(|item| item.id.clone()));
+        if items.is_empty() {
+            return Err(AdjustmentRejected::NothingToCancel { order_id, scope: "of the order".into() });
+        }
+    }
+    for line in &request.lines {
+        let matching: Vec<_> = order.items_matching(line).collect();
+        if matching.is_empty() {
+            return Err(AdjustmentRejected::UnknownItem { order_id, item: line.as_str().to_owned() });
+        }
+        let open: Vec<_> = matching.iter().filter(|item| remaining(order, item) > 0).collect();
+        if open.is_empty() {
+            return Err(AdjustmentRejected::NothingToCancel { order_id, scope: format!("of line {}", line.as_str()) });
+        }
+        items.extend(open.iter().map(|item| item.id.clone()).filter(|id| !items.contains(id)).collect::<Vec<_>>());
+    }
+    Ok(AdjustmentKind::Cancellation { reason: request.reason, items })
+}
+
+/// The amounts to refund per line, checked against what each line was paid (its unit price times the
+/// units refunded) less what earlier refunds took (`refunded`: principal per line).
+pub fn plan_refund(
+    order: &Order,
+    request: &RefundRequest,
+    refunded: &BTreeMap<OrderItemId, Amount>,
+) -> Result<AdjustmentKind, AdjustmentRejected> {
+    merchant_order(order)?;
+    let order_id = order.id().clone();
+    if request.lines.is_empty() {
+        return Err(AdjustmentRejected::NoLines { order_id });
+    }
+    let mut items: Vec<RefundedItem> = Vec::new();
+    let mut currency = None;
+    for line in &request.lines {
+        let item = order.items_matching(&line.item).next().ok_or_else(|| AdjustmentRejected::UnknownItem {
+            order_id: order_id.clone(),
+            item: line.item.as_str().to_owned(),
+        })?;
+        if line.quantity > item.quantity_ordered {
+            return Err(AdjustmentRejected::MoreUnitsThanOrdered {
+                order_id,
+                item: item.id.clone(),
+                quantity: line.quantity,
+                ordered: item.quantity_ordered,
+            });
+        }
+        if let Some(price) = &item.unit_price {
+            currency.get_or_insert_with(|| price.currency_code.clone());
+            // An amount Amazon sent that does not read leaves the check to Amazon.
+            if let Ok(unit) = price.amount.parse::<Amount>() {
+                let paid = unit.0.saturating_mul(u64::from(line.quantity));
+                let earlier = refunded.get(&item.id).map_or(0, |a| a.0)
+                    + items.iter().filter(|i| i.order_item_id == item.id).map(|i| i.principal.0).sum::<u64>();
+                let left = Amount(paid.saturating_sub(earlier));
+                if line.principal > left {
+                    return Err(AdjustmentRejected::MoreThanPaid {
+                        order_id,
+                        item: item.id.clone(),
+                        asked: line.principal,
+                        left,
+                    });
+                }
+            }
+        }
+        items.push(RefundedItem {
+            order_item_id: item.id.clone(),
+            quantity: line.quantity,
+            principal: line.principal,
+            shipping: line.shipping,
+            tax: line.tax,
+        });
+    }
+    if items.iter().all(|i| i.principal.0 + i.shipping.0 + i.tax.0 == 0) {
+        return Err(AdjustmentRejected::ZeroRefund { order_id });
+    }
+    let currency =
+        currency.or_else(|| order.amazon.total.as_ref().map(|t| t.currency_code.clone())).unwrap_or_default();
+    Ok(AdjustmentKind::Refund { reason: request.reason, currency, items })
+}
+
+/// One order's cancellation or refund as message `message_id` of its feed's document.
+pub struct AdjustmentMessage<'a> {
+    pub message_id: u32,
+    pub order_id: &'a AmazonOrderId,
+    pub kind: &'a AdjustmentKind,
+}
+
+/// The document of one feed of adjustments, all of one kind (cancellations, or refunds): each message
+/// an `OrderAcknowledgement` (cancelled lines with their reason) or an `OrderAdjustment` (principal,
+/// shipping and tax per line, each only when not zero).
+pub fn adjustment_document(merchant: &SellerId, messages: &[AdjustmentMessage<'_>]) -> String {
+    let message_type = match messages.first().map(|m| m.kind) {
+        Some(AdjustmentKind::Refund { .. }) => "OrderAdjustment",
+        _ => "OrderAcknowledgement",
+    };
+    let mut xml = String::with_capacity(200 + messages.len() * 400);
+    xml.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+    xml.push_str(r#"<AmazonEnvelope xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="amzn-envelope.xsd">"#);
+    let _ = write!(
+        xml,
+        "<Header><DocumentVersion>1.01</DocumentVersion><MerchantIdentifier>{}</MerchantIdentifier></Header>",
+        xml_text(merchant.as_str())
+    );
+    let _ = write!(xml, "<MessageType>{message_type}</MessageType>");
+    for message in messages {
+        let _ = write!(xml, "<Message><MessageID>{}</MessageID>", message.message_id);
+        let order_id = xml_text(message.order_id.as_str());
+        match message.kind {
+            AdjustmentKind::Cancellation { reason, items } => {
+                let _ = write!(xml, "<OrderAcknowledgement><AmazonOrderID>{order_id}</AmazonOrderID>");
+                xml.push_str("<StatusCode>Success</StatusCode>");
+                for item in items {
+                    let _ = write!(
+                        xml,
+                        "<Item><AmazonOrderItemCode>{}</AmazonOrderItemCode><CancelReason>{reason}</CancelReason></Item>",
+                        xml_text(item.as_str())
+                    );
+                }
+                xml.push_str("</OrderAcknowledgement>");
+            }
+            AdjustmentKind::Refund { reason, currency, items } => {
+                let _ = write!(xml, "<OrderAdjustment><AmazonOrderID>{order_id}</AmazonOrderID>");
+                let currency = xml_text(currency);
+                for item in items {
+                    let _ = write!(
+                        xml,
+                        "<AdjustedItem><AmazonOrderItemCode>{}</AmazonOrderItemCode><AdjustmentReason>{reason}</AdjustmentReason><ItemPriceAdjustments>",
+                        xml_text(item.order_item_id.as_str())
+                    );
+                    for (kind, amount) in
+                        [("Principal", item.principal), ("Shipping", item.shipping), ("Tax", item.tax)]
+                    {
+                        if amount.0 > 0 {
+                            let _ = write!(
+                                xml,
+                                r#"<Component><Type>{kind}</Type><Amount currency="{currency}">{amount}</Amount></Component>"#
+                            );
+                        }
+                    }
+                    xml.push_str("</ItemPriceAdjustments></AdjustedItem>");
+                }
+                xml.push_str("</OrderAdjustment>");
+            }
+        }
+        xml.push_str("</Message>");
+    }
+    xml.push_str("</AmazonEnvelope>");
+    xml
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::domain::ids::Sku;
+    use crate::domain::test_support::sample_order;
+
+    fn order() -> Order {
+        sample_order(chrono::Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap())
+    }
+
+    fn sku(raw: &str) -> ItemRef {
+        ItemRef::Sku(Sku::parse(raw).unwrap())
+    }
+
+    fn refund(lines: Vec<RefundLine>) -> RefundRequest {
+        RefundRequest { order_id: order().id().clone(), reason: RefundReason::CustomerReturn, lines }
+    }
+
+    fn line(item: &str, quantity: u32, principal: &str) -> RefundLine {
+        RefundLine {
+            item: sku(item),
+            quantity,
+            principal: principal.parse().unwrap(),
+            shipping: Amount(0),
+            tax: Amount(0),
+        }
+    }
+
+    #[test]
+    fn amounts_read_with_at_most_two_decimals_and_no_sign() {
+        assert_eq!("12.5".parse::<Amount>(), Ok(Amount(1250)));
+        assert_eq!("12.05".parse::<Amount>().unwrap().to_string(), "12.05");
+        assert_eq!("7".parse::<Amount>(), Ok(Amount(700)));
+        for bad in ["-1.00", "1.234", "", ".5", "1,00", "1e3", "99999999999999999999"] {
+            assert!(bad.parse::<Amount>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reasons_read_as_amazon_spells_them_or_in_snake_case() {
+        assert_eq!("no_inventory".parse(), Ok(CancelReason::NoInventory));
+        assert_eq!("BuyerCanceled".parse(), Ok(CancelReason::BuyerCanceled));
+        assert_eq!("product_outof_stock".parse(), Ok(RefundReason::ProductOutofStock));
+        let unknown = "out of patience".parse::<CancelReason>().unwrap_err().to_string();
+        assert!(unknown.contains("NoInventory") && !unknown.contains("patience"), "{unknown}");
+    }
+
+    #[test]
+    fn a_cancellation_takes_the_lines_with_units_left_and_refuses_one_that_would_refund_nothing() {
+        let mut order = order();
+        let whole =
+            CancellationRequest { order_id: order.id().clone(), reason: CancelReason::NoInventory, lines: vec![] };
+        let AdjustmentKind::Cancellation { items, .. } = plan_cancellation(&order, &whole).unwrap() else { panic!() };
+        assert_eq!(items.len(), 2);
+
+        // Every unit of SKU-A is in a package: cancelling that line would refund nothing.
+        let line_a = order.amazon.items[0].id.clone();
+        order.local.planned_quantities.insert(line_a, 2);
+        let only_a = CancellationRequest { lines: vec![sku("SKU-A")], ..whole.clone() };
+        let refused = plan_cancellation(&order, &only_a).unwrap_err().to_string();
+        assert_eq!(
+            refused,
+            format!(
+                "cancelling order {} would refund nothing: every unit of line SKU-A has shipped or is in a package",
+                order.id()
+            )
+        );
+        order.amazon.items[1].quantity_shipped = 1;
+        assert!(matches!(plan_cancellation(&order, &whole), Err(AdjustmentRejected::NothingToCancel { .. })));
+        order.status = OrderStatus::Cancelled;
+        assert!(matches!(plan_cancellation(&order, &whole), Err(AdjustmentRejected::AlreadyCancelled { .. })));
+        let unknown = CancellationRequest { lines: vec![sku("SKU-Z")], ..whole };
+        assert!(matches!(plan_cancellation(&self::order(), &unknown), Err(AdjustmentRejected::UnknownItem { .. })));
+    }
+
+    #[test]
+    fn a_refund_is_refused_when_it_is_nothing_more_than_paid_or_names_a_line_the_order_lacks() {
+        let order = order();
+        let no_earlier = BTreeMap::new();
+        // SKU-A: 2 units at 12.50.
+        assert!(plan_refund(&order, &refund(vec![line("SKU-A", 2, "25.00")]), &no_earlier).is_ok());
+        let more = plan_refund(&order, &refund(vec![line("SKU-A", 1, "12.51")]), &no_earlier).unwrap_err();
+        assert_eq!(
+            more.to_string(),
+            format!(
+                "order {} line 11111111111111: a principal of 12.51 is more than the 12.50 paid and not yet refunded",
+                order.id()
+            )
+        );
+        let earlier = BTreeMap::from([(order.amazon.items[0].id.clone(), Amount(2000))]);
+        assert!(matches!(
+            plan_refund(&order, &refund(vec![line("SKU-A", 2, "5.01")]), &earlier),
+            Err(AdjustmentRejected::MoreThanPaid { .. })
+        ));
+        assert!(matches!(
+            plan_refund(&order, &refund(vec![line("SKU-A", 1, "0")]), &no_earlier),
+            Err(AdjustmentRejected::ZeroRefund { .. })
+        ));
+        assert!(matches!(
+            plan_refund(&order, &refund(vec![line("SKU-Z", 1, "1.00")]), &no_earlier),
+            Err(AdjustmentRejected::UnknownItem { .. })
+        ));
+        assert!(matches!(
+            plan_refund(&order, &refund(vec![line("SKU-B", 2, "1.00")]), &no_earlier),
+            Err(AdjustmentRejected::MoreUnitsThanOrdered { .. })
+        ));
+        assert!(matches!(plan_refund(&order, &refund(vec![]), &no_earlier), Err(AdjustmentRejected::NoLines { .. })));
+        // Two lines of one refund count together against what was paid.
+        let twice = refund(vec![line("SKU-A", 1, "12.50"), line("SKU-A", 1, "12.50"), line("SKU-A", 1, "0.01")]);
+        assert!(matches!(plan_refund(&order, &twice, &no_earlier), Err(AdjustmentRejected::MoreThanPaid { .. })));
+    }
+
+    #[test]
+    fn the_documents_hold_each_order_in_amazons_shape() {
+        let order = order();
+        let seller = SellerId::parse("A1SELLER").unwrap();
+        let cancellation = plan_cancellation(
+            &order,
+            &CancellationRequest {
+                order_id: order.id().clone(),
+                reason: CancelReason::NoInventory,
+                lines: vec![sku("SKU-B")],
+            },
+        )
+        .unwrap();
+        let xml = adjustment_document(
+            &seller,
+            &[AdjustmentMessage { message_id: 1, order_id: order.id(), kind: &cancellation }],
+        );
+        assert!(xml.contains("<MessageType>OrderAcknowledgement</MessageType>"), "{xml}");
+        assert!(xml.contains("<StatusCode>Success</StatusCode><Item><AmazonOrderItemCode>22222222222222</AmazonOrderItemCode><CancelReason>NoInventory</CancelReason></Item>"), "{xml}");
+
+        let mut request = refund(vec![line("SKU-A", 1, "12.50")]);
+        request.lines[0].tax = Amount(103);
+        let refund = plan_refund(&order, &request, &BTreeMap::new()).unwrap();
+        let xml =
+            adjustment_document(&seller, &[AdjustmentMessage { message_id: 2, order_id: order.id(), kind: &refund }]);
+        assert!(xml.contains("<MessageType>OrderAdjustment</MessageType>"), "{xml}");
+        assert!(xml.contains(r#"<Component><Type>Principal</Type><Amount currency="USD">12.50</Amount></Component><Component><Type>Tax</Type><Amount currency="USD">1.03</Amount></Component>"#), "{xml}");
+        assert!(!xml.contains("Shipping"), "a zero component is left out: {xml}");
+        assert_eq!(refund.feed_type(), PAYMENT_ADJUSTMENT_FEED);
+    }
+}
