@@ -124,20 +124,32 @@ async fn advance(
             FeedStage::Packing => mark_entries(deps, connection, feed).await?,
             FeedStage::Packed => submit(deps, connection, auth, feed, activity).await?,
             FeedStage::Submitting { since } => find_lost_submission(deps, connection, auth, feed, since).await?,
-            FeedStage::Submitted { feed_id, at } => {
-                let amazon = deps.spapi.get_feed(auth, &feed_id).await?;
-                if amazon.processing_status.is_final() {
-                    settle(deps, connection, auth, feed, &amazon, stop_at, activity).await?
-                } else if deps.adapters.clock.now() - at > MAX_PROCESSING {
-                    let reason =
-                        format!("Amazon had not finished feed {feed_id} after {} hours", MAX_PROCESSING.num_hours());
+            FeedStage::Submitted { feed_id, adopted, .. } => {
+                let too_old = too_old(deps, &feed.value);
+                let amazon = match deps.spapi.get_feed(auth, &feed_id).await {
+                    Ok(amazon) => amazon,
+                    Err(e) if too_old => {
+                        let reason = format!("feed {feed_id} cannot be read any more ({e})");
+                        return hand_back(deps, feed, reason, true).await.map(drop);
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                if !amazon.processing_status.is_final() {
+                    if !too_old {
+                        return Ok(());
+                    }
+                    let hours = MAX_PROCESSING.num_hours();
+                    let reason = format!("Amazon had not finished feed {feed_id} after {hours} hours");
+                    Some(hand_back(deps, feed, reason, true).await?)
+                } else if adopted {
+                    let reason = format!("feed {feed_id} was found after its answer was lost and may not be ours");
                     Some(hand_back(deps, feed, reason, true).await?)
                 } else {
-                    None
+                    settle(deps, connection, auth, feed, &amazon, stop_at, activity).await?
                 }
             }
-            FeedStage::HandingBack { reconcile, .. } => {
-                return_to_call_path(deps, feed, reconcile, activity).await?;
+            FeedStage::HandingBack { reason, reconcile } => {
+                return_to_call_path(deps, feed, reason, reconcile, stop_at, activity).await?;
                 None
             }
         };
@@ -145,6 +157,15 @@ async fn advance(
             Some(moved_on) => feed = moved_on,
             None => return Ok(()),
         }
+    }
+}
+
+/// Whether Amazon has had the feed longer than any feed takes: errors reading it, and an unfinished
+/// feed, are then given up on (its packages checked with Amazon one by one).
+fn too_old(deps: &SyncDeps, record: &FeedRecord) -> bool {
+    match record.stage {
+        FeedStage::Submitted { at, .. } => deps.adapters.clock.now() - at > MAX_PROCESSING,
+        _ => false,
     }
 }
 
@@ -254,11 +275,12 @@ async fn submit(
     .await;
     let upload = match uploaded {
         Ok(upload) => upload,
-        Err(e) => return refused(deps, Versioned { value: record, version }, e).await,
+        Err(e) => return count_refusal(deps, Versioned { value: record, version }, e).await,
     };
 
     let now = deps.adapters.clock.now();
     record.stage = FeedStage::Submitting { since: now };
+    record.may_be_at_amazon = true;
     let version = store.save_feed(&record, version).await?;
     let created =
         deps.spapi.create_feed(auth, &record.feed_type, &connection.marketplace_id, &upload.feed_document_id).await;
@@ -271,14 +293,14 @@ async fn submit(
             }
             info!(feed = record.id, feed_id, packages = record.entries.len(), "feed sent to Amazon");
             activity.submitted += 1;
-            record.stage = FeedStage::Submitted { feed_id, at: now };
+            record.stage = FeedStage::Submitted { feed_id, at: now, adopted: false };
             let version = store.save_feed(&record, version).await?;
             Ok(Some(Versioned { value: record, version }))
         }
         Err(e) if never_created(&e) => {
             record.stage = FeedStage::Packed;
             let version = store.save_feed(&record, version).await?;
-            refused(deps, Versioned { value: record, version }, e).await
+            count_refusal(deps, Versioned { value: record, version }, e).await
         }
         // Amazon may have created it: the next run looks for it before sending anything again.
         Err(e) => Err(e.into()),
@@ -287,7 +309,7 @@ async fn submit(
 
 /// Amazon refused a step of sending the feed, surely creating nothing: a refusal that passes (quota,
 /// a transient failure) is tried again next run; after a few the packages go by call instead.
-async fn refused(
+async fn count_refusal(
     deps: &SyncDeps,
     feed: Versioned<FeedRecord>,
     error: SpApiError,
@@ -302,8 +324,9 @@ async fn refused(
         return Err(error.into());
     }
     let reason = format!("Amazon refused the feed {} times, last: {error}", record.refusals);
+    let reconcile = record.may_be_at_amazon;
     let version = deps.adapters.store.save_feed(&record, version).await?;
-    Ok(Some(hand_back(deps, Versioned { value: record, version }, reason, false).await?))
+    Ok(Some(hand_back(deps, Versioned { value: record, version }, reason, reconcile).await?))
 }
 
 /// Errors after which createFeed surely created nothing.
@@ -346,7 +369,8 @@ async fn find_lost_submission(
     for candidate in candidates {
         if store.claim_amazon_feed(&connection.seller_id, &candidate.feed_id, &record.id, now).await? {
             info!(feed = record.id, feed_id = candidate.feed_id, "found the feed whose creation was not recorded");
-            record.stage = FeedStage::Submitted { feed_id: candidate.feed_id, at: candidate.created_time };
+            let (feed_id, at) = (candidate.feed_id, candidate.created_time);
+            record.stage = FeedStage::Submitted { feed_id, at, adopted: true };
             let version = store.save_feed(&record, version).await?;
             return Ok(Some(Versioned { value: record, version }));
         }
@@ -374,15 +398,23 @@ async fn settle(
 ) -> Result<Option<Versioned<FeedRecord>>, SyncError> {
     let store = &deps.adapters.store;
     let feed_id = amazon.feed_id.as_str();
+    let too_old = too_old(deps, &feed.value);
     let messages = feed.value.entries.len();
     let report = match (&amazon.result_feed_document_id, amazon.processing_status) {
-        (_, FeedStatus::Cancelled) => return back_to_backlog(deps, connection, feed, amazon).await,
+        (_, FeedStatus::Cancelled) => return back_to_backlog(deps, connection, feed, amazon, stop_at).await,
         (None, status) => {
             let reason = format!("feed {feed_id} ended {} without a processing report", status.as_str());
             return Ok(Some(hand_back(deps, feed, reason, true).await?));
         }
         (Some(document), _) => {
-            let bytes = deps.spapi.download_feed_document(auth, document).await?;
+            let bytes = match deps.spapi.download_feed_document(auth, document).await {
+                Ok(bytes) => bytes,
+                Err(e) if too_old => {
+                    let reason = format!("the report of feed {feed_id} cannot be fetched any more ({e})");
+                    return Ok(Some(hand_back(deps, feed, reason, true).await?));
+                }
+                Err(e) => return Err(e.into()),
+            };
             match ProcessingReport::parse(&bytes) {
                 Ok(report) if report.settles(messages) => report,
                 Ok(report) => {
@@ -420,10 +452,11 @@ async fn settle(
                 package.value.clone().into_ended(PackageState::Failed { reason, at: now })
             }
         };
-        let refused = matches!(settled.state, PackageState::Failed { .. }).then(|| settled.clone());
-        settle_package(store, &record, entry, settled, package.version).await?;
-        if let Some(refused) = refused {
-            store.release_tracking_claim(&connection.id, &refused).await;
+        let refused = matches!(settled.state, PackageState::Failed { .. });
+        if let Some(written) = settle_package(store, &record, entry, &settled, package.version).await?
+            && refused
+        {
+            store.release_tracking_claim(&connection.id, &written).await;
         }
     }
     // Counted from the report, so a settlement resumed after a crash sums up the whole feed.
@@ -451,27 +484,16 @@ async fn back_to_backlog(
     connection: &Connection,
     feed: Versioned<FeedRecord>,
     amazon: &Feed,
+    stop_at: Instant,
 ) -> Result<Option<Versioned<FeedRecord>>, SyncError> {
     let store = &deps.adapters.store;
     let Versioned { value: record, version } = feed;
     let now = deps.adapters.clock.now();
-    for entry in &record.entries {
-        for _ in 0..MAX_SETTLE_TRIES {
-            let Some(package) = store.get_package(&entry.order_id, &entry.package_id).await? else { break };
-            if !record.holds(entry, &package.value) {
-                break;
-            }
-            if store.divert_to_feed(&connection.id, &package.value, package.version, now).await?.is_some() {
-                break;
-            }
-        }
-        let still_here = store.get_package(&entry.order_id, &entry.package_id).await?;
-        if still_here.is_some_and(|p| record.holds(entry, &p.value)) {
-            return Err(StoreError::Conflict {
-                key: format!("package {} of order {}", entry.package_id, entry.order_id),
-            }
-            .into());
-        }
+    let to_backlog = |package: Versioned<Package>| async move {
+        Ok(store.divert_to_feed(&connection.id, &package.value, package.version, now).await?.is_some())
+    };
+    if !move_each_package(deps, &record, stop_at, to_backlog).await? {
+        return Ok(None);
     }
     let summary = summary(&record, Some(amazon.feed_id.clone()), FeedEnd::Cancelled, None, (0, 0), now);
     store.close_feed(&record, version, &summary).await?;
@@ -493,56 +515,96 @@ async fn hand_back(
     Ok(Versioned { value: record, version })
 }
 
-/// Puts each package still in the feed back on the call path, with a message on the updates queue
-/// (sent again for every package on a resumed run: a duplicate message is harmless, a missing one is
-/// not), then closes the record.
+/// Puts each package still in the feed back on the call path, each with a message on the updates
+/// queue, then closes the record. A resumed run sends a message again for every package it finds
+/// handed back and still queued (a duplicate message is harmless, a missing one is not).
 async fn return_to_call_path(
     deps: &SyncDeps,
     feed: Versioned<FeedRecord>,
+    reason: String,
     reconcile: bool,
+    stop_at: Instant,
     activity: &mut FeedActivity,
 ) -> Result<(), SyncError> {
     let store = &deps.adapters.store;
     let Versioned { value: record, version } = feed;
-    for entry in &record.entries {
-        for _ in 0..MAX_SETTLE_TRIES {
-            let Some(package) = store.get_package(&entry.order_id, &entry.package_id).await? else { break };
-            if !record.holds(entry, &package.value) {
-                break;
-            }
-            match store.save_package(&package.value.clone().handed_back(reconcile), package.version).await {
+    let handed_back = std::sync::atomic::AtomicU32::new(0);
+    let to_call_path = |package: Versioned<Package>| {
+        let handed_back = &handed_back;
+        async move {
+            let saved = store.save_package(&package.value.clone().handed_back(reconcile), package.version).await;
+            match saved {
                 Ok(_) => {
-                    activity.handed_back += 1;
-                    break;
+                    handed_back.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    Ok(true)
                 }
-                Err(StoreError::Conflict { .. }) => {}
-                Err(e) => return Err(e.into()),
+                Err(StoreError::Conflict { .. }) => Ok(false),
+                Err(e) => Err(e),
             }
         }
+    };
+    let done = move_each_package(deps, &record, stop_at, to_call_path).await?;
+    activity.handed_back += handed_back.into_inner();
+    if !done {
+        return Ok(());
+    }
+    let packages = read_packages(store, record.entries.iter().map(|e| (&e.order_id, &e.package_id))).await?;
+    for package in packages.into_iter().flatten().filter(|p| p.value.by_call_only && p.value.is_sendable_by_call()) {
         let message =
-            UpdateMessage::ConfirmShipment { order_id: entry.order_id.clone(), package_id: entry.package_id.clone() };
+            UpdateMessage::ConfirmShipment { order_id: package.value.order_id, package_id: package.value.package_id };
         deps.adapters.queue.send(&message, std::time::Duration::ZERO).await.map_err(SyncError::Queue)?;
     }
-    let FeedStage::HandingBack { reason, .. } = &record.stage else { return Ok(()) };
     let now = deps.adapters.clock.now();
-    let summary = summary(&record, None, FeedEnd::HandedBack, Some(reason.clone()), (0, 0), now);
-    store.close_feed(&record, version, &summary).await?;
+    store.close_feed(&record, version, &summary(&record, None, FeedEnd::HandedBack, Some(reason), (0, 0), now)).await?;
     Ok(())
 }
 
 /// Writes a package's outcome with its effect on the order, keeping what changed meanwhile (a
-/// delivery time) while the package is still in this feed as this entry.
+/// delivery time) while the package is still in this feed as this entry: the package as written, or
+/// `None` when it no longer was.
 async fn settle_package(
     store: &DynamoStore,
     record: &FeedRecord,
     entry: &FeedEntry,
-    settled: Package,
+    settled: &Package,
     version: u64,
-) -> Result<(), SyncError> {
+) -> Result<Option<Package>, SyncError> {
     let effect =
         if matches!(settled.state, PackageState::Confirmed { .. }) { record_confirmed } else { release_package };
-    store.settle_package_merging(&settled, version, |stored| record.holds(entry, stored), effect).await?;
-    Ok(())
+    let written = store.settle_package_merging(settled, version, |stored| record.holds(entry, stored), effect).await?;
+    Ok(written.map(|_| settled.clone()))
+}
+
+/// Moves each package still in the feed on with `change` (retrying a package written meanwhile), until
+/// time is up; `false` then. A package the feed cannot let go of is an error, so the record stays.
+async fn move_each_package<F, Fut>(
+    deps: &SyncDeps,
+    record: &FeedRecord,
+    stop_at: Instant,
+    change: F,
+) -> Result<bool, SyncError>
+where
+    F: Fn(Versioned<Package>) -> Fut,
+    Fut: std::future::Future<Output = Result<bool, StoreError>>,
+{
+    let store = &deps.adapters.store;
+    for entry in &record.entries {
+        if Instant::now() >= stop_at {
+            return Ok(false);
+        }
+        for _ in 0..MAX_SETTLE_TRIES {
+            let Some(package) = store.get_package(&entry.order_id, &entry.package_id).await? else { break };
+            if !record.holds(entry, &package.value) || change(package).await? {
+                break;
+            }
+        }
+        let still_here = store.get_package(&entry.order_id, &entry.package_id).await?;
+        if still_here.is_some_and(|p| record.holds(entry, &p.value)) {
+            let key = format!("package {} of order {}", entry.package_id, entry.order_id);
+            return Err(StoreError::Conflict { key }.into());
+        }
+    }
+    Ok(true)
 }
 
 /// Each entry's package, if it is still in this feed as that entry.

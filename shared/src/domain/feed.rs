@@ -47,6 +47,10 @@ pub struct FeedRecord {
     /// createFeed calls Amazon refused (the feed surely not created); past a few, the packages go by call.
     #[serde(default)]
     pub refusals: u32,
+    /// Set once a createFeed went out whose answer was not recorded: from then on Amazon may hold the
+    /// packages whatever happens to the record, so a hand-back has them checked with Amazon first.
+    #[serde(default)]
+    pub may_be_at_amazon: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -60,8 +64,15 @@ pub enum FeedStage {
     Packed,
     /// A createFeed was sent at `since` and its answer not recorded: Amazon may hold the feed.
     Submitting { since: DateTime<Utc> },
-    /// Amazon took the feed and is processing it.
-    Submitted { feed_id: String, at: DateTime<Utc> },
+    /// Amazon took the feed and is processing it. `adopted`: found among the seller's feeds after its
+    /// answer was lost, so not known to be ours: its report is not trusted, the packages are checked
+    /// with Amazon one by one once it is done.
+    Submitted {
+        feed_id: String,
+        at: DateTime<Utc>,
+        #[serde(default)]
+        adopted: bool,
+    },
     /// The feed cannot settle its packages (Amazon refused it again and again, its report cannot be
     /// trusted or read, or it never finished): they go back to the call path, `reconcile` saying
     /// whether Amazon may hold them (the sender then asks getOrder before sending).
@@ -87,6 +98,7 @@ impl FeedRecord {
             entries,
             stage: FeedStage::Packing,
             refusals: 0,
+            may_be_at_amazon: false,
             created_at: now,
         }
     }

@@ -600,6 +600,7 @@ impl DynamoStore {
     }
 
     async fn try_release_tracking_claim(&self, connection: &ConnectionId, package: &Package) -> Result<(), StoreError> {
+        let PackageState::Failed { at: failed_at, .. } = package.state else { return Ok(()) };
         let number = package.tracking_number.as_str();
         let still_used = self.list_packages(&package.order_id).await?.iter().any(|other| {
             other.package_id != package.package_id
@@ -616,9 +617,13 @@ impl DynamoStore {
             .table_name(&self.table)
             .key(keys::PK, s(&key.0))
             .key(keys::SK, s(&key.1))
-            .condition_expression("#owner = :owner")
+            // A claim written after the failure (a resend, a new package of the order) expires later:
+            // it stands.
+            .condition_expression("#owner = :owner AND #expires_at <= :claimed_by_then")
             .expression_attribute_names("#owner", "order_id")
+            .expression_attribute_names("#expires_at", keys::TTL_ATTRIBUTE)
             .expression_attribute_values(":owner", s(package.order_id.as_str()))
+            .expression_attribute_values(":claimed_by_then", n((failed_at + TRACKING_RETENTION).timestamp()))
             .send()
             .await;
         match deleted {

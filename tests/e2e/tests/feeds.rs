@@ -141,7 +141,7 @@ async fn a_backlog_goes_out_as_one_feed_and_settles_from_the_processing_report()
 }
 
 #[tokio::test]
-async fn a_create_feed_whose_answer_was_lost_is_found_again_not_sent_twice() {
+async fn a_create_feed_whose_answer_was_lost_is_found_again_and_its_packages_checked_not_sent_twice() {
     let h = with_a_backlog(12).await;
     drain_into_the_backlog(&h).await;
     let backlog = count(&packages(&h).await, "awaiting_feed");
@@ -154,14 +154,21 @@ async fn a_create_feed_whose_answer_was_lost_is_found_again_not_sent_twice() {
     assert!(lost.feeds.problem.is_some(), "the run says why it stopped: {:?}", lost.feeds);
     let found = sync_once(&h).await;
     assert!(found.feeds.problem.is_none(), "{:?}", found.feeds);
+    assert_eq!(found.feeds.open, 1, "the found feed is followed: {:?}", found.feeds);
     let_amazon_process(&h).await;
+    // Found, not known to be ours: its report is not trusted; each package is checked with Amazon.
     let settled = sync_once(&h).await;
-    assert_eq!(settled.feeds.confirmed as usize, backlog, "{:?}", settled.feeds);
+    assert_eq!((settled.feeds.confirmed, settled.feeds.handed_back as usize), (0, backlog), "{:?}", settled.feeds);
+    let handed_back = packages(&h).await;
+    assert!(handed_back.iter().all(|p| p.state.name() == "queued" && p.by_call_only && p.send_attempts >= 1));
+    drain_into_the_backlog(&h).await;
 
     let calls = h.inspector.calls().await.unwrap();
     assert_eq!(operation_calls(&calls, "createFeed", 504), 1);
     assert_eq!(operation_calls(&calls, "createFeed", 202), 0, "the lost feed was adopted, not created again");
     assert_eq!(operation_calls(&calls, "getFeeds", 200), 1, "found among the seller's feeds");
+    assert_eq!(operation_calls(&calls, "confirmShipment", 204), 0, "Amazon held every package: none sent again");
+    assert!(operation_calls(&calls, "getOrder", 200) >= backlog, "each checked with Amazon");
     let held = held_at_amazon(&h).await;
     let ours = packages(&h).await;
     assert_eq!(count(&ours, "confirmed"), ours.len());
