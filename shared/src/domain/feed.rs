@@ -176,7 +176,8 @@ pub fn order_fulfillment_document(merchant: &SellerId, messages: &[(u32, &Packag
 /// are dropped, as one stray character in a merchant's carrier name would make Amazon reject the whole feed.
 pub fn xml_text(raw: &str) -> String {
     let kept: String = raw.chars().filter(|c| is_xml_char(*c)).collect();
-    quick_xml::escape::escape(kept.as_str()).into_owned()
+    // A raw carriage return would reach Amazon as a line feed (XML's end-of-line handling).
+    quick_xml::escape::escape(kept.as_str()).replace('\r', "&#13;")
 }
 
 /// XML 1.0's `Char` production.
@@ -427,6 +428,11 @@ mod tests {
         let xml = order_fulfillment_document(&seller, &[(1, &other), (2, &listed)]);
         assert!(xml.contains("<MerchantIdentifier>A1SELLER</MerchantIdentifier>"));
         assert!(xml.contains("<CarrierName>Pony &amp; Sons &lt;Express&gt;</CarrierName>"), "{xml}");
+        // Found by the fuzz target: a carriage return is kept as one (a raw one would be read as a line
+        // feed), U+2028 passes as it is, characters XML 1.0 cannot carry are dropped.
+        let odd = package_for_feed("111-0000000-0000003", "A\rB\u{2028}C\u{1}D");
+        let odd_xml = order_fulfillment_document(&SellerId::parse("A1SELLER").unwrap(), &[(1, &odd)]);
+        assert!(odd_xml.contains("<CarrierName>A&#13;B\u{2028}CD</CarrierName>"), "{odd_xml}");
         assert!(xml.contains("<ShippingMethod>Ground</ShippingMethod>"));
         assert!(xml.contains("<MessageID>2</MessageID><OrderFulfillment><AmazonOrderID>111-0000000-0000002"));
         assert!(xml.contains("<CarrierCode>UPS</CarrierCode>"));
