@@ -17,10 +17,38 @@ pub(crate) struct Position {
 
 impl Position {
     fn of(document: &[u8], offset: usize) -> Self {
-        let before = &document[..offset.min(document.len())];
-        let line_start = before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-        let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
-        Self { line: before.iter().filter(|b| **b == b'\n').count() + 1, column }
+        Cursor::default().advance(document, offset)
+    }
+}
+
+/// Where a reader moving forward through a document is: each step scans only the bytes since the last,
+/// so the positions of a whole document cost one pass over it (a feed of thousands of messages is
+/// one long line).
+#[derive(Debug, Clone, Copy, Default)]
+struct Cursor {
+    offset: usize,
+    line: usize,
+    /// Characters since the start of the line.
+    column: usize,
+}
+
+impl Cursor {
+    fn advance(&mut self, document: &[u8], offset: usize) -> Position {
+        let offset = offset.min(document.len());
+        if offset < self.offset {
+            *self = Self::default();
+        }
+        for byte in &document[self.offset..offset] {
+            if *byte == b'\n' {
+                self.line += 1;
+                self.column = 0;
+            } else if *byte & 0xC0 != 0x80 {
+                // Not a UTF-8 continuation byte: a character starts here.
+                self.column += 1;
+            }
+        }
+        self.offset = offset;
+        Position { line: self.line + 1, column: self.column + 1 }
     }
 }
 
@@ -116,9 +144,10 @@ pub(crate) fn parse(document: &[u8]) -> Result<Element, NotWellFormed> {
     let mut reader = Reader::from_str(&text[bom..]);
     let mut open: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
+    let mut cursor = Cursor::default();
     loop {
         let start = bom + reader.buffer_position() as usize;
-        let at = Position::of(document, start);
+        let at = cursor.advance(document, start);
         let event = match reader.read_event() {
             Ok(event) => event,
             Err(e) => return Err(fatal(bom + reader.error_position() as usize, &describe(&e))),
