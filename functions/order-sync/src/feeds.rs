@@ -126,26 +126,23 @@ async fn advance(
             FeedStage::Submitting { since } => find_lost_submission(deps, connection, auth, feed, since).await?,
             FeedStage::Submitted { feed_id, adopted, .. } => {
                 let too_old = too_old(deps, &feed.value);
-                let amazon = match deps.spapi.get_feed(auth, &feed_id).await {
-                    Ok(amazon) => amazon,
+                let hours = MAX_PROCESSING.num_hours();
+                match deps.spapi.get_feed(auth, &feed_id).await {
                     Err(e) if too_old => {
                         let reason = format!("feed {feed_id} cannot be read any more ({e})");
-                        return hand_back(deps, feed, reason, true).await.map(drop);
+                        Some(hand_back(deps, feed, reason, true).await?)
                     }
                     Err(e) => return Err(e.into()),
-                };
-                if !amazon.processing_status.is_final() {
-                    if !too_old {
-                        return Ok(());
+                    Ok(amazon) if !amazon.processing_status.is_final() && !too_old => None,
+                    Ok(amazon) if !amazon.processing_status.is_final() => {
+                        let reason = format!("Amazon had not finished feed {feed_id} after {hours} hours");
+                        Some(hand_back(deps, feed, reason, true).await?)
                     }
-                    let hours = MAX_PROCESSING.num_hours();
-                    let reason = format!("Amazon had not finished feed {feed_id} after {hours} hours");
-                    Some(hand_back(deps, feed, reason, true).await?)
-                } else if adopted {
-                    let reason = format!("feed {feed_id} was found after its answer was lost and may not be ours");
-                    Some(hand_back(deps, feed, reason, true).await?)
-                } else {
-                    settle(deps, connection, auth, feed, &amazon, stop_at, activity).await?
+                    Ok(_) if adopted => {
+                        let reason = format!("feed {feed_id} was found after its answer was lost and may not be ours");
+                        Some(hand_back(deps, feed, reason, true).await?)
+                    }
+                    Ok(amazon) => settle(deps, connection, auth, feed, &amazon, stop_at, activity).await?,
                 }
             }
             FeedStage::HandingBack { reason, reconcile } => {

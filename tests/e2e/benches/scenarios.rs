@@ -500,7 +500,7 @@ async fn bucket_against_no_limiter(short: bool) -> (f64, f64) {
 /// processing reports. Counts createFeed calls against the confirmShipment calls the backlog would
 /// have cost, and checks that each package reached Amazon once.
 async fn feeds(short: bool) -> Value {
-    let orders = if short { 330 } else { 10_700 };
+    let orders = if short { 330 } else { 11_000 };
     let clock = OffsetClock::default();
     let confirm_quota = Operation::ConfirmShipment.default_quota();
     let h = stack_with_confirm_quota_on(orders, confirm_quota, clock.clone(), None).await;
