@@ -10,7 +10,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::feed::xml_text;
+use super::feed::{open_envelope, xml_text};
 use super::ids::{AmazonOrderId, OrderItemId, SellerId};
 use super::order::{Order, OrderItem};
 use super::shipment::{ItemRef, remaining};
@@ -340,14 +340,7 @@ pub fn adjustment_document(merchant: &SellerId, messages: &[AdjustmentMessage<'_
         _ => "OrderAcknowledgement",
     };
     let mut xml = String::with_capacity(200 + messages.len() * 400);
-    xml.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
-    xml.push_str(r#"<AmazonEnvelope xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="amzn-envelope.xsd">"#);
-    let _ = write!(
-        xml,
-        "<Header><DocumentVersion>1.01</DocumentVersion><MerchantIdentifier>{}</MerchantIdentifier></Header>",
-        xml_text(merchant.as_str())
-    );
-    let _ = write!(xml, "<MessageType>{message_type}</MessageType>");
+    open_envelope(&mut xml, merchant, message_type);
     for message in messages {
         let _ = write!(xml, "<Message><MessageID>{}</MessageID>", message.message_id);
         let order_id = xml_text(message.order_id.as_str());

@@ -103,13 +103,6 @@ impl FeedRecord {
         }
     }
 
-    pub fn feed_id(&self) -> Option<&str> {
-        match &self.stage {
-            FeedStage::Submitted { feed_id, .. } => Some(feed_id),
-            _ => None,
-        }
-    }
-
     /// The entry of `package`, if it is in this feed as that entry.
     pub fn holds(&self, entry: &FeedEntry, package: &Package) -> bool {
         matches!(&package.state, PackageState::InFeed { feed, message_id, .. }
@@ -122,14 +115,7 @@ impl FeedRecord {
 /// whichever way it arrived.
 pub fn order_fulfillment_document(merchant: &SellerId, messages: &[(u32, &Package)]) -> String {
     let mut xml = String::with_capacity(200 + messages.len() * 600);
-    xml.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
-    xml.push_str(r#"<AmazonEnvelope xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="amzn-envelope.xsd">"#);
-    let _ = write!(
-        xml,
-        "<Header><DocumentVersion>1.01</DocumentVersion><MerchantIdentifier>{}</MerchantIdentifier></Header>",
-        xml_text(merchant.as_str())
-    );
-    xml.push_str("<MessageType>OrderFulfillment</MessageType>");
+    open_envelope(&mut xml, merchant, "OrderFulfillment");
     for (message_id, package) in messages {
         let _ = write!(xml, "<Message><MessageID>{message_id}</MessageID><OrderFulfillment>");
         let _ = write!(xml, "<AmazonOrderID>{}</AmazonOrderID>", xml_text(package.order_id.as_str()));
@@ -170,6 +156,18 @@ pub fn order_fulfillment_document(merchant: &SellerId, messages: &[(u32, &Packag
     }
     xml.push_str("</AmazonEnvelope>");
     xml
+}
+
+/// The start of an `AmazonEnvelope` of `merchant`'s messages of `message_type`, up to the first message.
+pub(crate) fn open_envelope(xml: &mut String, merchant: &SellerId, message_type: &str) {
+    xml.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+    xml.push_str(r#"<AmazonEnvelope xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="amzn-envelope.xsd">"#);
+    let _ = write!(
+        xml,
+        "<Header><DocumentVersion>1.01</DocumentVersion><MerchantIdentifier>{}</MerchantIdentifier></Header>",
+        xml_text(merchant.as_str())
+    );
+    let _ = write!(xml, "<MessageType>{message_type}</MessageType>");
 }
 
 /// Text as XML 1.0 can hold it, markup escaped: the characters it forbids (most control characters)

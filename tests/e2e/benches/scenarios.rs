@@ -358,17 +358,8 @@ async fn confirm(short: bool, evidence: &mut Evidence) -> Value {
     evidence.outputs.extend(dead);
 
     let stats = h.inspector.stats().await.unwrap();
-    let mut sends: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for (order, reference, _) in h.inspector.confirmed_packages().await.unwrap() {
-        *sends.entry((order, reference)).or_default() += 1;
-    }
-    let packages = h.stack.adapters.store.scan_packages().await.unwrap();
-    let ended = packages
-        .iter()
-        .filter(|p| matches!(p.state, PackageState::Failed { .. } | PackageState::DeadLettered { .. }))
-        .count();
     // Per package as the store holds it: whatever is neither confirmed nor visibly ended is lost.
-    let store_confirmed = packages.iter().filter(|p| matches!(p.state, PackageState::Confirmed { .. })).count();
+    let Settled { sends, confirmed: store_confirmed, ended } = settled(&h).await;
     let confirmed = sends.len();
     let tokens_available = confirm_quota.burst + confirm_quota.rate_per_second * elapsed.as_secs_f64();
     let (bucket, unlimited) = bucket_against_no_limiter(short).await;
@@ -392,6 +383,28 @@ async fn confirm(short: bool, evidence: &mut Evidence) -> Value {
         "confirm_quota_per_second": confirm_quota.rate_per_second,
         "elapsed_s": elapsed.as_secs_f64(),
     })
+}
+
+/// What became of a scenario's packages: how often Amazon took each (by order and reference), and how
+/// many the table holds as confirmed, and as failed or dead-lettered.
+struct Settled {
+    sends: BTreeMap<(String, String), usize>,
+    confirmed: usize,
+    ended: usize,
+}
+
+async fn settled(h: &Harness) -> Settled {
+    let mut sends: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for (order, reference, _) in h.inspector.confirmed_packages().await.unwrap() {
+        *sends.entry((order, reference)).or_default() += 1;
+    }
+    let packages = h.stack.adapters.store.scan_packages().await.unwrap();
+    let confirmed = packages.iter().filter(|p| matches!(p.state, PackageState::Confirmed { .. })).count();
+    let ended = packages
+        .iter()
+        .filter(|p| matches!(p.state, PackageState::Failed { .. } | PackageState::DeadLettered { .. }))
+        .count();
+    Settled { sends, confirmed, ended }
 }
 
 /// The same drain at Amazon's own confirmShipment rate (2/s, burst 10), smaller: the share of the
@@ -662,16 +675,7 @@ async fn confirm_across_a_dynamodb_restart(short: bool) -> Value {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let mut sends: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for (order, reference, _) in h.inspector.confirmed_packages().await.unwrap() {
-        *sends.entry((order, reference)).or_default() += 1;
-    }
-    let packages = h.stack.adapters.store.scan_packages().await.unwrap();
-    let confirmed = packages.iter().filter(|p| matches!(p.state, PackageState::Confirmed { .. })).count();
-    let ended = packages
-        .iter()
-        .filter(|p| matches!(p.state, PackageState::Failed { .. } | PackageState::DeadLettered { .. }))
-        .count();
+    let Settled { sends, confirmed, ended } = settled(&h).await;
     json!({
         "packages": sent.len(),
         "dynamodb_restarted": restarted,
@@ -820,16 +824,7 @@ async fn confirm_under_faults(short: bool, evidence: &mut Evidence) -> Value {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     evidence.outputs.extend(queue.bodies());
-    let mut sends: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for (order, reference, _) in h.inspector.confirmed_packages().await.unwrap() {
-        *sends.entry((order, reference)).or_default() += 1;
-    }
-    let packages = h.stack.adapters.store.scan_packages().await.unwrap();
-    let confirmed = packages.iter().filter(|p| matches!(p.state, PackageState::Confirmed { .. })).count();
-    let ended = packages
-        .iter()
-        .filter(|p| matches!(p.state, PackageState::Failed { .. } | PackageState::DeadLettered { .. }))
-        .count();
+    let Settled { sends, confirmed, ended } = settled(&h).await;
     let stats = h.inspector.stats().await.unwrap();
     json!({
         "packages": sent.len(),

@@ -262,6 +262,15 @@ impl Report {
             .find(|r| r.message_id == message_id)
             .unwrap_or_else(|| panic!("no Result {message_id}: {}", self.xml))
     }
+
+    /// Each `(message, code, text the description holds)` is in the report.
+    fn assert_results(&self, expected: &[(u64, u32, &str)]) {
+        for (message_id, code, text) in expected {
+            let result = self.result(*message_id);
+            assert_eq!(result.message_code, *code, "{result:?}");
+            assert!(result.description.contains(text), "{message_id}: {}", result.description);
+        }
+    }
 }
 
 fn items_of(order: &Value) -> Vec<(String, u64)> {
@@ -881,17 +890,13 @@ async fn acknowledgements_cancel_orders_and_items() {
     assert_eq!(feed["processingStatus"], "DONE");
     let report = feeds.report(&feed).await;
     assert_eq!(report.counts, [9, 4, 5, 0], "{}", report.xml);
-    for (message_id, code, expected) in [
+    report.assert_results(&[
         (3, 18028, "cannot be cancelled"),
         (4, 5000, "Value 'Bored' is not facet-valid"),
         (6, 18028, "is already cancelled"),
         (7, 18028, "fulfilled by Amazon"),
         (8, 18028, "AmazonOrderItemCode 00000000000000 is not an item of order"),
-    ] {
-        let result = report.result(message_id);
-        assert_eq!(result.message_code, code, "{result:?}");
-        assert!(result.description.contains(expected), "{message_id}: {}", result.description);
-    }
+    ]);
     assert!(report.result(3).description.contains("have shipped"));
     assert_eq!(report.result(8).item_id.as_deref(), Some("00000000000000"));
 
@@ -980,17 +985,13 @@ async fn payment_adjustments_refund_at_most_what_was_paid() {
     let feed_id = feeds.submit(ADJUSTMENT, &xml).await;
     let report = feeds.report(&feeds.feed(&feed_id).await).await;
     assert_eq!(report.counts, [6, 1, 5, 0], "{}", report.xml);
-    for (message_id, code, expected) in [
+    report.assert_results(&[
         (2, 18028, "exceeds the"),
         (3, 18028, "is not an item of order"),
         (4, 18028, "must be positive"),
         (5, 18028, "has not shipped"),
         (6, 5000, "Value 'Refund' is not facet-valid"),
-    ] {
-        let result = report.result(message_id);
-        assert_eq!(result.message_code, code, "{result:?}");
-        assert!(result.description.contains(expected), "{message_id}: {}", result.description);
-    }
+    ]);
     assert!(report.result(2).description.contains(&format!("{} USD that remains refundable", dollars(principal(1)))));
     assert_eq!(report.result(2).item_id.as_deref(), Some(second));
 
