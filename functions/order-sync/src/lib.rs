@@ -6,7 +6,8 @@
 //! Amazon's tiny quota stops cleanly and the next run resumes the same window. The cursor moves to the
 //! window's end only once the whole window is stored. Connections run concurrently, each under a lease
 //! so "sync now" never races the schedule, and the cursor is versioned so an operator's reset wins over
-//! a running sync. Orders that cannot be read are kept (without PII) and retried by later runs.
+//! a running sync. Orders that cannot be read are kept (without PII) and retried by later runs. Before
+//! the import, each run moves the connection's order fulfillment feeds on ([`feeds`]).
 use std::time::Duration;
 
 use futures::StreamExt;

@@ -4,7 +4,9 @@
 //! Per message: a throttle (our bucket is empty, or Amazon answered 429) re-queues the message with a
 //! delay as a *new* message, so waiting for quota never burns a receive; a transient failure stays in
 //! the batch failures with a growing visibility timeout and lands in the dead-letter queue after the
-//! queue's maxReceiveCount; a permanent rejection marks the package failed with Amazon's message.
+//! queue's maxReceiveCount; a permanent rejection marks the package failed with Amazon's message. A
+//! confirmation first taken up long after its package was accepted waited behind a backlog: it goes to
+//! its connection's feed backlog instead, which the scheduled sync sends as order fulfillment feeds.
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
