@@ -3,7 +3,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::builders::DeleteBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -340,24 +341,13 @@ impl DynamoStore {
 
     /// Gives the lease back, if `holder` still has it.
     pub async fn release_sync_lease(&self, connection: &ConnectionId, holder: &str) -> Result<(), StoreError> {
-        let key = keys::sync_lease(connection);
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(&key.0))
-            .key(keys::SK, s(&key.1))
+        let release = self
+            .delete_builder(&keys::sync_lease(connection))
             .condition_expression("#holder = :holder")
             .expression_attribute_names("#holder", "lease_holder")
-            .expression_attribute_values(":holder", s(holder))
-            .send()
-            .await;
-        match result {
-            Err(err) if !err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Err(unavailable(err))
-            }
-            _ => Ok(()),
-        }
+            .expression_attribute_values(":holder", s(holder));
+        // Not held by `holder` (any more): not its to give back.
+        self.delete_if(release).await.map(drop)
     }
 
     // ---- orders Amazon sent that could not be read ----
@@ -610,28 +600,17 @@ impl DynamoStore {
         if still_used {
             return Ok(());
         }
-        let key = keys::tracking(connection, &package.tracking_number);
-        let deleted = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(&key.0))
-            .key(keys::SK, s(&key.1))
+        let release = self
+            .delete_builder(&keys::tracking(connection, &package.tracking_number))
             // A claim written after the failure (a resend, a new package of the order) expires later:
             // it stands.
             .condition_expression("#owner = :owner AND #expires_at <= :claimed_by_then")
             .expression_attribute_names("#owner", "order_id")
             .expression_attribute_names("#expires_at", keys::TTL_ATTRIBUTE)
             .expression_attribute_values(":owner", s(package.order_id.as_str()))
-            .expression_attribute_values(":claimed_by_then", n((failed_at + TRACKING_RETENTION).timestamp()))
-            .send()
-            .await;
-        match deleted {
-            Ok(_) => Ok(()),
-            // Another order's claim (or none): not ours to give up.
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            Err(err) => Err(unavailable(err)),
-        }
+            .expression_attribute_values(":claimed_by_then", n((failed_at + TRACKING_RETENTION).timestamp()));
+        // Another order's claim (or none): not ours to give up.
+        self.delete_if(release).await.map(drop)
     }
 
     /// Claims the package's tracking number for its order; fails the transaction if another order
@@ -989,6 +968,35 @@ impl DynamoStore {
             .await
             .map(drop)
             .map_err(unavailable)
+    }
+
+    /// A delete of `key`, to add a condition to ([`Self::delete_if`]) or to put in a transaction.
+    pub(super) fn delete_builder(&self, key: &Key) -> DeleteBuilder {
+        Delete::builder().table_name(&self.table).key(keys::PK, s(&key.0)).key(keys::SK, s(&key.1))
+    }
+
+    pub(super) fn delete_request(&self, key: &Key) -> Result<Delete, StoreError> {
+        self.delete_builder(key).build().map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// Deletes if `delete`'s condition holds: `false` when it does not.
+    pub(super) async fn delete_if(&self, delete: DeleteBuilder) -> Result<bool, StoreError> {
+        let delete = delete.build().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let result = self
+            .client
+            .delete_item()
+            .table_name(delete.table_name())
+            .set_key(Some(delete.key().clone()))
+            .set_condition_expression(delete.condition_expression().map(str::to_owned))
+            .set_expression_attribute_names(delete.expression_attribute_names().cloned())
+            .set_expression_attribute_values(delete.expression_attribute_values().cloned())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(unavailable(err)),
+        }
     }
 
     async fn exists(&self, key: &Key) -> Result<bool, StoreError> {

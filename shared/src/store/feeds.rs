@@ -1,12 +1,11 @@
 //! The records of order fulfillment feeds: each connection's backlog of packages waiting for a feed,
 //! its open feeds and the summaries of settled ones, and which Amazon feed ids our records hold.
-use aws_sdk_dynamodb::types::builders::DeleteBuilder;
-use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use super::dynamo::{DynamoStore, Versioned, body, expiring_record, item_key, n, package_item, record, s, versioned};
+use super::dynamo::{DynamoStore, Versioned, body, expiring_record, item_key, n, package_item, record, versioned};
 use super::keys::{self, Key};
 use crate::domain::feed::FeedRecord;
 use crate::domain::ids::{AmazonOrderId, ConnectionId, PackageId, SellerId};
@@ -213,13 +212,5 @@ impl DynamoStore {
             .query_items(keys::connection_partition(connection), Some(keys::settled_feed_prefix()), false, None)
             .await?;
         items.iter().map(|item| body(&item_key(item), item)).collect()
-    }
-
-    fn delete_request(&self, key: &Key) -> Result<Delete, StoreError> {
-        self.delete_builder(key).build().map_err(|e| StoreError::Unavailable(e.to_string()))
-    }
-
-    fn delete_builder(&self, key: &Key) -> DeleteBuilder {
-        Delete::builder().table_name(self.table()).key(keys::PK, s(&key.0)).key(keys::SK, s(&key.1))
     }
 }
