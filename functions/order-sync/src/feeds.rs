@@ -589,14 +589,19 @@ where
         if Instant::now() >= stop_at {
             return Ok(false);
         }
+        let mut let_go = false;
         for _ in 0..MAX_SETTLE_TRIES {
-            let Some(package) = store.get_package(&entry.order_id, &entry.package_id).await? else { break };
-            if !record.holds(entry, &package.value) || change(package).await? {
+            let package = store.get_package(&entry.order_id, &entry.package_id).await?;
+            let_go = match package {
+                Some(package) if record.holds(entry, &package.value) => change(package).await?,
+                // Gone, or no longer this feed's.
+                _ => true,
+            };
+            if let_go {
                 break;
             }
         }
-        let still_here = store.get_package(&entry.order_id, &entry.package_id).await?;
-        if still_here.is_some_and(|p| record.holds(entry, &p.value)) {
+        if !let_go {
             let key = format!("package {} of order {}", entry.package_id, entry.order_id);
             return Err(StoreError::Conflict { key }.into());
         }

@@ -47,6 +47,11 @@ impl Feeds {
         Self { sb, token }
     }
 
+    /// A merchant-fulfilled order with everything still to ship.
+    async fn unshipped_order(&self) -> Value {
+        self.sb.all_orders().await.into_iter().find(|o| merchant("UNSHIPPED")(&o)).expect("an unshipped order")
+    }
+
     async fn post(&self, path: &str, body: &Value) -> Response {
         self.sb
             .client
@@ -273,6 +278,11 @@ impl Report {
     }
 }
 
+/// Merchant-fulfilled orders in `status` (for `filter` and `find` over `&Value`s).
+fn merchant(status: &'static str) -> impl Fn(&&Value) -> bool + Copy {
+    move |o| fulfilled_by(o) == "MERCHANT" && status_of(o) == status
+}
+
 fn items_of(order: &Value) -> Vec<(String, u64)> {
     order["orderItems"]
         .as_array()
@@ -339,7 +349,7 @@ async fn a_fulfillment_feed_ships_orders_when_it_is_done() {
     let feeds = Feeds::start(config()).await;
     subscribe(&feeds.sb, &feeds.token).await;
     let all = feeds.sb.all_orders().await;
-    let unshipped = |o: &&Value| fulfilled_by(o) == "MERCHANT" && status_of(o) == "UNSHIPPED";
+    let unshipped = merchant("UNSHIPPED");
     let multi = all.iter().filter(unshipped).find(|o| items_of(o).len() >= 2).unwrap();
     let single = all.iter().filter(unshipped).find(|o| items_of(o).len() == 1 && id_of(o) != id_of(multi)).unwrap();
     let other = all.iter().filter(unshipped).find(|o| ![id_of(multi), id_of(single)].contains(&id_of(o))).unwrap();
@@ -469,13 +479,7 @@ async fn feeds_finish_on_the_clock_without_any_request() {
     };
     let feeds = Feeds::start(config).await;
     subscribe(&feeds.sb, &feeds.token).await;
-    let order = feeds
-        .sb
-        .all_orders()
-        .await
-        .into_iter()
-        .find(|o| fulfilled_by(o) == "MERCHANT" && status_of(o) == "UNSHIPPED")
-        .unwrap();
+    let order = feeds.unshipped_order().await;
     let xml =
         envelope("OrderFulfillment", &[fulfillment(1, id_of(&order), None, "<CarrierCode>USPS</CarrierCode>", &[])]);
     feeds.submit(FULFILLMENT, &xml).await;
@@ -562,13 +566,7 @@ async fn upload_urls_are_signed_for_a_method_a_content_type_and_five_minutes() {
 async fn broken_documents_make_the_feed_fatal() {
     let feeds = Feeds::start(config()).await;
     feeds.instant_feeds().await;
-    let order = feeds
-        .sb
-        .all_orders()
-        .await
-        .into_iter()
-        .find(|o| fulfilled_by(o) == "MERCHANT" && status_of(o) == "UNSHIPPED")
-        .unwrap();
+    let order = feeds.unshipped_order().await;
     let good = fulfillment(1, id_of(&order), None, "<CarrierCode>UPS</CarrierCode>", &[]);
     let cases = [
         ("<AmazonEnvelope><Header>".to_owned(), 5001, "XML Parsing Fatal Error at Line"),
@@ -619,13 +617,7 @@ async fn broken_documents_make_the_feed_fatal() {
 #[tokio::test]
 async fn only_queued_feeds_can_be_cancelled() {
     let feeds = Feeds::start(config()).await;
-    let order = feeds
-        .sb
-        .all_orders()
-        .await
-        .into_iter()
-        .find(|o| fulfilled_by(o) == "MERCHANT" && status_of(o) == "UNSHIPPED")
-        .unwrap();
+    let order = feeds.unshipped_order().await;
     let xml =
         envelope("OrderFulfillment", &[fulfillment(1, id_of(&order), None, "<CarrierCode>UPS</CarrierCode>", &[])]);
     let cancelled = feeds.submit(FULFILLMENT, &xml).await;
@@ -854,18 +846,17 @@ async fn acknowledgements_cancel_orders_and_items() {
     subscribe(&feeds.sb, &feeds.token).await;
     feeds.instant_feeds().await;
     let all = feeds.sb.all_orders().await;
-    let mfn = |status: &'static str| move |o: &&Value| fulfilled_by(o) == "MERCHANT" && status_of(o) == status;
-    let mut unshipped = all.iter().filter(mfn("UNSHIPPED"));
+    let mut unshipped = all.iter().filter(merchant("UNSHIPPED"));
     let whole = unshipped.next().unwrap();
     let partial =
-        all.iter().filter(mfn("UNSHIPPED")).find(|o| items_of(o).len() >= 2 && id_of(o) != id_of(whole)).unwrap();
+        all.iter().filter(merchant("UNSHIPPED")).find(|o| items_of(o).len() >= 2 && id_of(o) != id_of(whole)).unwrap();
     let single = all
         .iter()
-        .filter(mfn("UNSHIPPED"))
+        .filter(merchant("UNSHIPPED"))
         .find(|o| items_of(o).len() == 1 && ![id_of(whole), id_of(partial)].contains(&id_of(o)))
         .unwrap();
-    let shipped = all.iter().find(mfn("SHIPPED")).unwrap();
-    let cancelled = all.iter().find(mfn("CANCELLED")).unwrap();
+    let shipped = all.iter().find(merchant("SHIPPED")).unwrap();
+    let cancelled = all.iter().find(merchant("CANCELLED")).unwrap();
     let fba = all.iter().find(|o| fulfilled_by(o) == "AMAZON" && status_of(o) == "UNSHIPPED").unwrap();
     let partial_items = items_of(partial);
     let (single_item, _) = items_of(single)[0].clone();
@@ -953,11 +944,8 @@ async fn payment_adjustments_refund_at_most_what_was_paid() {
     let feeds = Feeds::start(config()).await;
     feeds.instant_feeds().await;
     let all = feeds.sb.all_orders().await;
-    let shipped = all
-        .iter()
-        .find(|o| fulfilled_by(o) == "MERCHANT" && status_of(o) == "SHIPPED" && items_of(o).len() >= 2)
-        .unwrap();
-    let unshipped = all.iter().find(|o| fulfilled_by(o) == "MERCHANT" && status_of(o) == "UNSHIPPED").unwrap();
+    let shipped = all.iter().filter(merchant("SHIPPED")).find(|o| items_of(o).len() >= 2).unwrap();
+    let unshipped = all.iter().find(merchant("UNSHIPPED")).unwrap();
     let order_id = id_of(shipped);
     let items = &shipped["orderItems"];
     let principal = |i: usize| {
