@@ -9,6 +9,7 @@ use order_sync::{ConnectionReport, SyncSettings};
 use sellerbridge_cli::local::demo::{self, Quiet};
 use sellerbridge_cli::local::runner;
 use sellerbridge_core::domain::clock::OffsetClock;
+use sellerbridge_core::domain::feed::FeedStage;
 use sellerbridge_core::domain::shipment::{Package, PackageState};
 use sellerbridge_core::store::FeedEnd;
 use sellerbridge_e2e::{Harness, options_for, sandbox};
@@ -246,4 +247,57 @@ async fn a_feed_amazon_keeps_refusing_hands_its_packages_back_to_go_by_call() {
     let calls = h.inspector.calls().await.unwrap();
     assert_eq!(operation_calls(&calls, "createFeed", 202), 0);
     assert_eq!(operation_calls(&calls, "confirmShipment", 204), sent.len(), "each by call, once");
+}
+
+#[tokio::test]
+async fn a_feed_amazon_cancels_puts_its_packages_back_in_the_backlog_for_the_next_one() {
+    let h = with_a_backlog(12).await;
+    drain_into_the_backlog(&h).await;
+    let backlog = count(&packages(&h).await, "awaiting_feed");
+    assert!(backlog > 5, "{backlog} packages waiting for a feed");
+    assert_eq!(sync_once(&h).await.feeds.submitted, 1);
+
+    // The seller cancels the feed while Amazon still has it queued (Seller Central, another tool).
+    let store = &h.stack.adapters.store;
+    let open = store.open_feeds(&h.connection.id).await.unwrap();
+    let FeedStage::Submitted { feed_id, .. } = &open[0].value.stage else { panic!("{:?}", open[0].value.stage) };
+    let http = reqwest::Client::new();
+    let token: serde_json::Value = http
+        .post(format!("{}/auth/o2/token", h.sandbox.url))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", sellerbridge_e2e::REFRESH_TOKEN),
+            ("client_id", "sandbox-client-id"),
+            ("client_secret", "sandbox-client-secret"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cancelled = http
+        .delete(format!("{}/feeds/2021-06-30/feeds/{feed_id}", h.sandbox.url))
+        .header("x-amz-access-token", token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 200);
+
+    let back = sync_once(&h).await;
+    assert_eq!((back.feeds.confirmed, back.feeds.failed, back.feeds.open), (0, 0, 1), "{:?}", back.feeds);
+    let summary = &store.settled_feeds(&h.connection.id).await.unwrap()[0];
+    assert_eq!((summary.ended, summary.feed_id.as_deref()), (FeedEnd::Cancelled, Some(feed_id.as_str())));
+    // Back in the backlog, then packed into the next feed in the same run.
+    assert_eq!(back.feeds.packed as usize, backlog, "{:?}", back.feeds);
+    assert_eq!(count(&packages(&h).await, "in_feed"), backlog);
+
+    let_amazon_process(&h).await;
+    let settled = sync_once(&h).await;
+    assert_eq!(settled.feeds.confirmed as usize, backlog, "{:?}", settled.feeds);
+    let held = held_at_amazon(&h).await;
+    for package in &packages(&h).await {
+        let copies = held.get(&(package.order_id.to_string(), package.reference.to_string()));
+        assert_eq!(copies, Some(&1), "package {} of {} once at Amazon", package.package_id, package.order_id);
+    }
 }
