@@ -2,8 +2,10 @@
 //! AWS configuration points at: a deployed one, or the local one through `AWS_ENDPOINT_URL_*`.
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
+use sellerbridge_core::domain::adjustment::{ORDER_ACKNOWLEDGEMENT_FEED, PAYMENT_ADJUSTMENT_FEED};
 use sellerbridge_core::domain::carrier::CarrierRule;
 use sellerbridge_core::domain::connection::{Connection, ConnectionOptions, ConnectionState, OptionsChange};
+use sellerbridge_core::domain::feed::ORDER_FULFILLMENT_FEED;
 use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId, MarketplaceId, SellerId};
 use sellerbridge_core::domain::marketplace::{Marketplace, Region};
 use sellerbridge_core::domain::rate::Quota;
@@ -244,6 +246,7 @@ pub async fn order_summary(store: &DynamoStore, id: &AmazonOrderId) -> Result<se
         Err(e) => return Err(e.into()),
     };
     let packages = store.list_packages(id).await?;
+    let adjustments = store.list_adjustments(id).await?;
     let webhook_failures: Vec<_> = store
         .list_webhook_failures(&order.connection_id)
         .await?
@@ -266,24 +269,33 @@ pub async fn order_summary(store: &DynamoStore, id: &AmazonOrderId) -> Result<se
             "send_attempts": p.send_attempts, "shipping_method": p.shipping_method, "delivered_at": p.delivered_at,
             "warnings": p.warnings,
         })).collect::<Vec<_>>(),
+        "adjustments": adjustments,
         "unreadable": unreadable,
         "webhook_failures": webhook_failures,
     }))
 }
 
-/// A connection's order fulfillment feeds: how many packages wait for the next one, the feeds Amazon
-/// is processing (or we are sending), and what became of those settled in the last 28 days.
+/// A connection's order feeds: how many packages, cancellations and refunds wait for the next feed of
+/// their type, the feeds Amazon is processing (or we are sending), and what became of those settled in
+/// the last 28 days.
 pub async fn feeds_summary(store: &DynamoStore, id: &ConnectionId) -> Result<serde_json::Value> {
     store.get_connection(id).await?.with_context(|| format!("no connection {id}"))?;
-    let backlog = store.feed_backlog(id, None).await?;
+    let mut waiting = serde_json::Map::new();
+    let mut total = 0;
+    for feed_type in [ORDER_FULFILLMENT_FEED, ORDER_ACKNOWLEDGEMENT_FEED, PAYMENT_ADJUSTMENT_FEED] {
+        let backlog = store.feed_backlog(id, feed_type, None).await?;
+        total += backlog.len();
+        let oldest = backlog.iter().map(|entry| entry.since).min();
+        waiting.insert(feed_type.into(), json!({"count": backlog.len(), "oldest_since": oldest}));
+    }
     let open = store.open_feeds(id).await?;
     Ok(json!({
         "connection_id": id,
-        "waiting_for_a_feed": backlog.len(),
-        "oldest_waiting_since": backlog.iter().map(|entry| entry.since).min(),
+        "waiting_for_a_feed": total,
+        "waiting": waiting,
         "open": open.iter().map(|feed| json!({
             "record_id": feed.value.id, "feed_type": feed.value.feed_type, "stage": feed.value.stage,
-            "packages": feed.value.entries.len(), "created_at": feed.value.created_at,
+            "messages": feed.value.entries.len(), "created_at": feed.value.created_at,
         })).collect::<Vec<_>>(),
         "settled": store.settled_feeds(id).await?,
     }))

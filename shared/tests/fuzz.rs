@@ -599,8 +599,10 @@ fn is_event_field(field: &str) -> bool {
         "ship_date",
         "items",
         "delivered_at",
+        "reason",
     ];
-    const ITEM: &[&str] = &["order_item_id", "asin", "sku", "quantity"];
+    const ITEM: &[&str] =
+        &["order_item_id", "asin", "sku", "quantity", "amount", "amount.principal", "amount.shipping", "amount.tax"];
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     if TOP.contains(&field) {
         return true;
@@ -855,6 +857,17 @@ fn valid_delivery() -> Value {
         "data": {"order_id": "902-1106328-1059050", "package_id": "PKG-1", "delivered_at": "2026-03-03T08:12:00Z"}})
 }
 
+fn valid_cancellation() -> Value {
+    json!({"id": "evt_3", "type": "order.cancelled", "created_at": "2026-03-03T09:00:00Z",
+        "data": {"order_id": "902-1106328-1059050", "reason": "no_inventory", "items": [{"sku": "SKU-A"}]}})
+}
+
+fn valid_refund() -> Value {
+    json!({"id": "evt_4", "type": "order.refunded", "created_at": "2026-03-03T09:00:00Z",
+        "data": {"order_id": "902-1106328-1059050", "reason": "customer_return",
+            "items": [{"sku": "SKU-A", "quantity": 1, "amount": {"principal": "12.50", "shipping": 4.99, "tax": "1.03"}}]}})
+}
+
 /// Shopify's documented `fulfillments/create` example, with its buyer data as canaries.
 fn valid_fulfillment() -> Value {
     json!({"id": 123456, "order_id": 820982911946154508u64, "status": "pending",
@@ -945,7 +958,26 @@ proptest! {
     fn delivery_events_never_panic_the_parser(body in damaged(valid_delivery().to_string().into_bytes())) {
         match parse_event(&body) {
             Ok(StoreEvent::ShipmentDelivered(event)) => prop_assert!(!event.package_id.as_str().is_empty()),
-            Ok(StoreEvent::ShipmentCreated(_)) => {}
+            Ok(_) => {}
+            Err(error) => check_event_error(&error)?,
+        }
+    }
+
+    /// Damaged cancellations and refunds never panic the parser; errors name a field or a position, and
+    /// every refund read has a quantity and amounts Amazon can take.
+    #[test]
+    fn adjustment_events_never_panic_the_parser(
+        body in prop_oneof![
+            damaged(valid_cancellation().to_string().into_bytes()),
+            damaged(valid_refund().to_string().into_bytes()),
+        ],
+    ) {
+        match parse_event(&body) {
+            Ok(StoreEvent::OrderRefunded(event)) => {
+                prop_assert!(!event.request.lines.is_empty());
+                prop_assert!(event.request.lines.iter().all(|line| (1..=10_000).contains(&line.quantity)));
+            }
+            Ok(_) => {}
             Err(error) => check_event_error(&error)?,
         }
     }

@@ -1,5 +1,6 @@
-//! Webhook ingest: `POST /webhooks/shipments` with a signed `shipment.created` or `shipment.delivered`
-//! event (`api/webhooks.openapi.yaml` documents both), and
+//! Webhook ingest: `POST /webhooks/shipments` with a signed `shipment.created`, `shipment.delivered`,
+//! `order.cancelled` or `order.refunded` event (`api/webhooks.openapi.yaml` documents each; the last
+//! two in [`adjustments`]), and
 //! `POST /webhooks/shopify` with Shopify's own format ([`shopify`]).
 //!
 //! Signature, with either of two keys during a rotation (401) → event parsing (400 when unreadable,
@@ -12,6 +13,7 @@ use std::sync::Arc;
 
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
+use sellerbridge_core::domain::adjustment::AdjustmentRequest;
 use sellerbridge_core::domain::clock::SharedClock;
 use sellerbridge_core::domain::connection::DuplicateTrackingPolicy;
 use sellerbridge_core::domain::ids::AmazonOrderId;
@@ -31,6 +33,7 @@ use sellerbridge_core::webhook::signature::{SIGNATURE_HEADER, SignatureError, Si
 use serde_json::json;
 use tracing::{Instrument, info, info_span, warn};
 
+mod adjustments;
 mod shopify;
 
 /// Far above any real shipment event; keeps a hostile sender from making us buffer megabytes.
@@ -107,6 +110,12 @@ async fn receive(deps: &WebhookDeps, request: &Request) -> Result<Accepted, Reje
     match parse_event(body).map_err(|e| refused_event(body, e))? {
         StoreEvent::ShipmentCreated(event) => accept_shipment(deps, &event).await,
         StoreEvent::ShipmentDelivered(event) => record_delivery(deps, &event).await,
+        StoreEvent::OrderCancelled(event) => {
+            adjustments::accept(deps, event.event_id, AdjustmentRequest::Cancel(event.request)).await
+        }
+        StoreEvent::OrderRefunded(event) => {
+            adjustments::accept(deps, event.event_id, AdjustmentRequest::Refund(event.request)).await
+        }
     }
 }
 

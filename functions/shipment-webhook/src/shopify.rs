@@ -5,11 +5,15 @@
 //! deduplicated by `X-Shopify-Webhook-Id`; a later update of the same fulfillment is the same package).
 //! One not shipped yet, or without tracking, is acknowledged and waits for its update (a refusal would
 //! only make Shopify retry the same body, and in the end drop the subscription). `orders/create` and
-//! `orders/updated` teach which Amazon order a Shopify order came from; other topics are acknowledged
-//! so Shopify does not retry them, and logged.
+//! `orders/updated` teach which Amazon order a Shopify order came from. `orders/cancelled` and
+//! `refunds/create` become a cancellation and a refund at Amazon, like `order.cancelled` and
+//! `order.refunded` (an order Amazon cancelled already, or a refund of shipping alone, is
+//! acknowledged and not sent). Other topics are acknowledged so Shopify does not retry them, and logged.
 use http::StatusCode;
 use lambda_http::Request;
-use sellerbridge_core::domain::ids::EventId;
+use sellerbridge_core::domain::adjustment::AdjustmentRequest;
+use sellerbridge_core::domain::ids::{AmazonOrderId, EventId};
+use sellerbridge_core::domain::status::OrderStatus;
 use sellerbridge_core::webhook::events::{EventError, ShipmentCreated};
 use sellerbridge_core::webhook::shopify::{
     self as format, HMAC_HEADER, ShopifySignatureError, TOPIC_HEADER, Topic, WEBHOOK_ID_HEADER,
@@ -17,7 +21,7 @@ use sellerbridge_core::webhook::shopify::{
 use serde_json::json;
 use tracing::{info, warn};
 
-use super::{Accepted, Rejected, WebhookDeps, accept_shipment, header, verified};
+use super::{Accepted, Rejected, WebhookDeps, accept_shipment, adjustments, header, verified};
 
 pub const PATH: &str = "/webhooks/shopify";
 
@@ -41,6 +45,8 @@ pub(crate) async fn receive(deps: &WebhookDeps, request: &Request, body: &[u8]) 
     match topic {
         Topic::FulfillmentsCreate | Topic::FulfillmentsUpdate => fulfillment(deps, webhook_id, body).await,
         Topic::OrdersCreate | Topic::OrdersUpdated => link_order(deps, body).await,
+        Topic::OrdersCancelled => cancel_order(deps, webhook_id, body).await,
+        Topic::RefundsCreate => refund(deps, webhook_id, body).await,
         Topic::Other(topic) => {
             warn!(topic, "a Shopify topic this endpoint does not act on; acknowledged so Shopify stops retrying");
             Ok(Accepted {
@@ -60,20 +66,63 @@ async fn fulfillment(deps: &WebhookDeps, event_id: EventId, body: &[u8]) -> Resu
         let answer = json!({"status": "ignored", "fulfillment_status": fulfillment.status, "detail": waiting});
         return Ok(Accepted { status: StatusCode::OK, outcome: "ignored", body: answer });
     }
-    let Some(order_id) = deps.store.shopify_order(fulfillment.shopify_order_id).await? else {
-        return Err(Rejected::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "Shopify order {} is not linked to an Amazon order: no orders/create or orders/updated webhook \
-                 with its Amazon order id as source_identifier has arrived",
-                fulfillment.shopify_order_id
-            ),
-        ));
-    };
+    let order_id = linked_order(deps, fulfillment.shopify_order_id).await?;
     let shipment = fulfillment
         .shipment(order_id.clone())
         .map_err(|e| Rejected::new(StatusCode::UNPROCESSABLE_ENTITY, format!("order {order_id}: {e}")))?;
     accept_shipment(deps, &ShipmentCreated { event_id, shipment }).await
+}
+
+/// The Amazon order a Shopify order came from, as its order webhooks taught (422 when none did).
+async fn linked_order(deps: &WebhookDeps, shopify_order_id: u64) -> Result<AmazonOrderId, Rejected> {
+    deps.store.shopify_order(shopify_order_id).await?.ok_or_else(|| {
+        Rejected::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "Shopify order {shopify_order_id} is not linked to an Amazon order: no orders/create or \
+                 orders/updated webhook with its Amazon order id as source_identifier has arrived"
+            ),
+        )
+    })
+}
+
+fn ignored(detail: &str) -> Accepted {
+    Accepted { status: StatusCode::OK, outcome: "ignored", body: json!({"status": "ignored", "detail": detail}) }
+}
+
+/// `orders/cancelled`: every line of the Amazon order not shipped yet, cancelled at Amazon.
+async fn cancel_order(deps: &WebhookDeps, event_id: EventId, body: &[u8]) -> Result<Accepted, Rejected> {
+    let cancellation = format::parse_cancellation(body).map_err(|e| unreadable(body, e))?;
+    let order_id = match &cancellation.link.amazon_order_id {
+        Some(order_id) => {
+            // Its refunds, which name only the Shopify order, find the Amazon order through this link.
+            deps.store.link_shopify_order(cancellation.link.shopify_order_id, order_id, deps.clock.now()).await?;
+            order_id.clone()
+        }
+        None => match deps.store.shopify_order(cancellation.link.shopify_order_id).await? {
+            Some(order_id) => order_id,
+            None => return Ok(ignored("not an Amazon order (no Amazon order id in source_identifier)")),
+        },
+    };
+    // Amazon cancelled it first (the buyer asked there), and the store follows: nothing to send.
+    if let Some(order) = deps.store.get_order(&order_id).await?
+        && order.value.status == OrderStatus::Cancelled
+    {
+        tracing::Span::current().record("order_id", order_id.as_str());
+        return Ok(ignored("the order is cancelled at Amazon already"));
+    }
+    adjustments::accept(deps, event_id, AdjustmentRequest::Cancel(cancellation.request(order_id))).await
+}
+
+/// `refunds/create`: each refunded line's amounts refunded at Amazon.
+async fn refund(deps: &WebhookDeps, event_id: EventId, body: &[u8]) -> Result<Accepted, Rejected> {
+    let refund = format::parse_refund(body).map_err(|e| unreadable(body, e))?;
+    if refund.lines.is_empty() {
+        warn!(refund = refund.refund_id, "a Shopify refund of no line (shipping alone); not sent to Amazon");
+        return Ok(ignored("a refund of no line item: Amazon refunds shipping with the line it belongs to"));
+    }
+    let order_id = linked_order(deps, refund.shopify_order_id).await?;
+    adjustments::accept(deps, event_id, AdjustmentRequest::Refund(refund.request(order_id))).await
 }
 
 async fn link_order(deps: &WebhookDeps, body: &[u8]) -> Result<Accepted, Rejected> {

@@ -3,15 +3,16 @@
 //! cancel reason, `POST_PAYMENT_ADJUSTMENT_DATA` with amounts per item). A cancellation that would
 //! refund nothing, a refund of nothing or of more than was paid, and lines the order does not hold are
 //! refused here, naming the order.
-use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::connection::ProductIdentifier;
 use super::feed::{open_envelope, xml_text};
-use super::ids::{AmazonOrderId, OrderItemId, SellerId};
+use super::ids::{AmazonOrderId, ConnectionId, EventId, OrderItemId, SellerId};
 use super::order::{Order, OrderItem};
 use super::shipment::{ItemRef, remaining};
 use super::status::{FulfilledBy, OrderStatus};
@@ -145,6 +146,45 @@ pub struct RefundLine {
     pub tax: Amount,
 }
 
+/// A cancellation or a refund the store asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdjustmentRequest {
+    Cancel(CancellationRequest),
+    Refund(RefundRequest),
+}
+
+impl AdjustmentRequest {
+    pub fn order_id(&self) -> &AmazonOrderId {
+        match self {
+            Self::Cancel(request) => &request.order_id,
+            Self::Refund(request) => &request.order_id,
+        }
+    }
+
+    /// Reads every line's reference as the connection's product identifier does ([`ItemRef::named_by`]).
+    pub fn named_by(mut self, identifier: ProductIdentifier) -> Self {
+        match &mut self {
+            Self::Cancel(request) => {
+                request.lines = request.lines.drain(..).map(|item| item.named_by(identifier)).collect();
+            }
+            Self::Refund(request) => {
+                for line in &mut request.lines {
+                    line.item = line.item.clone().named_by(identifier);
+                }
+            }
+        }
+        self
+    }
+
+    /// What goes to Amazon for the order ([`plan_cancellation`], [`plan_refund`]).
+    pub fn plan(&self, order: &Order) -> Result<AdjustmentKind, AdjustmentRejected> {
+        match self {
+            Self::Cancel(request) => plan_cancellation(order, request),
+            Self::Refund(request) => plan_refund(order, request),
+        }
+    }
+}
+
 /// What goes to Amazon, per order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -163,10 +203,113 @@ pub struct RefundedItem {
 }
 
 impl AdjustmentKind {
+    /// "cancellation" or "refund".
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Cancellation { .. } => "cancellation",
+            Self::Refund { .. } => "refund",
+        }
+    }
+
     pub fn feed_type(&self) -> &'static str {
         match self {
             Self::Cancellation { .. } => ORDER_ACKNOWLEDGEMENT_FEED,
             Self::Refund { .. } => PAYMENT_ADJUSTMENT_FEED,
+        }
+    }
+}
+
+/// A cancellation or refund on its way to Amazon, from the store's event to Amazon's answer. It goes
+/// by feed only: Amazon has no call for either.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Adjustment {
+    /// The store's event that asked for it.
+    pub id: EventId,
+    pub order_id: AmazonOrderId,
+    pub connection_id: ConnectionId,
+    #[serde(flatten)]
+    pub kind: AdjustmentKind,
+    pub state: AdjustmentState,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum AdjustmentState {
+    /// In its connection's backlog for the next feed of its type.
+    AwaitingFeed { since: DateTime<Utc> },
+    /// Message `message_id` of our feed record `feed`.
+    InFeed { feed: String, message_id: u32, at: DateTime<Utc> },
+    /// Amazon applied it.
+    Done {
+        feed_id: String,
+        at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        warnings: Vec<String>,
+    },
+    /// Amazon refused it, or it could not be known whether Amazon applied it: the reason says which,
+    /// naming the order, for the merchant to act on.
+    Failed { reason: String, at: DateTime<Utc> },
+}
+
+impl AdjustmentState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::AwaitingFeed { .. } => "awaiting_feed",
+            Self::InFeed { .. } => "in_feed",
+            Self::Done { .. } => "done",
+            Self::Failed { .. } => "failed",
+        }
+    }
+}
+
+impl Adjustment {
+    pub fn new(id: EventId, order: &Order, kind: AdjustmentKind, now: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            order_id: order.id().clone(),
+            connection_id: order.connection_id.clone(),
+            kind,
+            state: AdjustmentState::AwaitingFeed { since: now },
+            created_at: now,
+        }
+    }
+
+    /// The same adjustment, ended: books Amazon's refusal back on the order with [`release_adjustment`].
+    pub fn into_ended(self, state: AdjustmentState) -> Self {
+        Self { state, ..self }
+    }
+}
+
+/// Books an adjustment on its order before it goes to Amazon: cancelled lines take no shipment and
+/// cannot be cancelled again; refunded principal counts against later refunds.
+pub fn reserve_adjustment(order: &mut Order, adjustment: &Adjustment) {
+    match &adjustment.kind {
+        AdjustmentKind::Cancellation { items, .. } => order.local.cancelling.extend(items.iter().cloned()),
+        AdjustmentKind::Refund { items, .. } => {
+            for item in items {
+                let refunded = order.local.refunded.entry(item.order_item_id.clone()).or_default();
+                refunded.0 = refunded.0.saturating_add(item.principal.0);
+            }
+        }
+    }
+}
+
+/// Gives back what [`reserve_adjustment`] booked, for an adjustment Amazon did not apply.
+pub fn release_adjustment(order: &mut Order, adjustment: &Adjustment) {
+    match &adjustment.kind {
+        AdjustmentKind::Cancellation { items, .. } => {
+            order.local.cancelling.retain(|line| !items.contains(line));
+        }
+        AdjustmentKind::Refund { items, .. } => {
+            for item in items {
+                if let Some(refunded) = order.local.refunded.get_mut(&item.order_item_id) {
+                    refunded.0 = refunded.0.saturating_sub(item.principal.0);
+                    if refunded.0 == 0 {
+                        order.local.refunded.remove(&item.order_item_id);
+                    }
+                }
+            }
         }
     }
 }
@@ -181,6 +324,8 @@ pub enum AdjustmentRejected {
     AlreadyCancelled { order_id: AmazonOrderId },
     #[error("cancelling order {order_id} would refund nothing: every unit {scope} has shipped or is in a package")]
     NothingToCancel { order_id: AmazonOrderId, scope: String },
+    #[error("order {order_id} line {item} is already being cancelled")]
+    CancellationPending { order_id: AmazonOrderId, item: String },
     #[error("order {order_id} line {item} has units shipped or in a package; Amazon cancels whole lines only")]
     LineUnderway { order_id: AmazonOrderId, item: String },
     #[error("{item} names {lines} lines of order {order_id}; name the line by its order_item_id")]
@@ -233,6 +378,9 @@ pub fn plan_cancellation(order: &Order, request: &CancellationRequest) -> Result
         if matching.is_empty() {
             return Err(AdjustmentRejected::UnknownItem { order_id, item: line.as_str().to_owned() });
         }
+        if matching.iter().any(|item| order.local.cancelling.contains(&item.id)) {
+            return Err(AdjustmentRejected::CancellationPending { order_id, item: line.as_str().to_owned() });
+        }
         if let Some(underway) = matching.iter().find(|item| !untouched(order, item)) {
             let item = line.as_str().to_owned();
             if remaining(order, underway) == 0 {
@@ -250,13 +398,10 @@ pub fn plan_cancellation(order: &Order, request: &CancellationRequest) -> Result
 }
 
 /// The amounts to refund per line: each line's principal checked against what its units cost and
-/// against what the line was paid less every refund of it (`refunded`, principal per line before this
-/// refund, and this refund's earlier lines). Shipping and tax are Amazon's to judge.
-pub fn plan_refund(
-    order: &Order,
-    request: &RefundRequest,
-    refunded: &BTreeMap<OrderItemId, Amount>,
-) -> Result<AdjustmentKind, AdjustmentRejected> {
+/// against what the line was paid less every refund of it through us (the order's `refunded`, and this
+/// refund's earlier lines). Shipping and tax are Amazon's to judge.
+pub fn plan_refund(order: &Order, request: &RefundRequest) -> Result<AdjustmentKind, AdjustmentRejected> {
+    let refunded = &order.local.refunded;
     merchant_order(order)?;
     let order_id = order.id().clone();
     if request.lines.is_empty() {
@@ -389,6 +534,8 @@ pub fn adjustment_document(merchant: &SellerId, messages: &[AdjustmentMessage<'_
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use chrono::TimeZone;
 
     use super::*;
@@ -412,8 +559,19 @@ mod tests {
         RefundLine { item: sku(item), quantity, principal, shipping: Amount(0), tax: Amount(0) }
     }
 
+    /// The refund planned for the order with `earlier` refunded through us before.
+    fn planned(
+        order: &Order,
+        request: &RefundRequest,
+        earlier: &BTreeMap<OrderItemId, Amount>,
+    ) -> Result<AdjustmentKind, AdjustmentRejected> {
+        let mut order = order.clone();
+        order.local.refunded = earlier.clone();
+        plan_refund(&order, request)
+    }
+
     fn refused(order: &Order, request: &RefundRequest, earlier: &BTreeMap<OrderItemId, Amount>) -> String {
-        plan_refund(order, request, earlier).unwrap_err().to_string()
+        planned(order, request, earlier).unwrap_err().to_string()
     }
 
     #[test]
@@ -464,7 +622,7 @@ mod tests {
         assert!(matches!(plan_cancellation(&order, &whole), Err(AdjustmentRejected::NothingToCancel { .. })));
         order.status = OrderStatus::Cancelled;
         assert!(matches!(plan_cancellation(&order, &whole), Err(AdjustmentRejected::AlreadyCancelled { .. })));
-        let unknown = CancellationRequest { lines: vec![sku("SKU-Z")], ..whole };
+        let unknown = CancellationRequest { lines: vec![sku("SKU-Z")], ..whole.clone() };
         assert!(matches!(plan_cancellation(&self::order(), &unknown), Err(AdjustmentRejected::UnknownItem { .. })));
     }
 
@@ -474,7 +632,7 @@ mod tests {
         let id = order.id();
         let none = BTreeMap::new();
         // SKU-A: 2 units at 12.50.
-        assert!(plan_refund(&order, &refund(vec![line("SKU-A", 2, "25.00")]), &none).is_ok());
+        assert!(planned(&order, &refund(vec![line("SKU-A", 2, "25.00")]), &none).is_ok());
         assert_eq!(
             refused(&order, &refund(vec![line("SKU-A", 1, "12.51")]), &none),
             format!(
@@ -482,7 +640,7 @@ mod tests {
             )
         );
         let first_unit = BTreeMap::from([(order.amazon.items[0].id.clone(), Amount(1250))]);
-        assert!(plan_refund(&order, &refund(vec![line("SKU-A", 1, "12.50")]), &first_unit).is_ok(), "the second unit");
+        assert!(planned(&order, &refund(vec![line("SKU-A", 1, "12.50")]), &first_unit).is_ok(), "the second unit");
         assert_eq!(
             refused(&order, &refund(vec![line("SKU-A", 2, "12.51")]), &first_unit),
             format!(
@@ -490,13 +648,11 @@ mod tests {
             )
         );
         // The lines of one refund count together, units against those ordered, principal against the price.
-        assert!(
-            plan_refund(&order, &refund(vec![line("SKU-A", 1, "12.50"), line("SKU-A", 1, "12.50")]), &none).is_ok()
-        );
+        assert!(planned(&order, &refund(vec![line("SKU-A", 1, "12.50"), line("SKU-A", 1, "12.50")]), &none).is_ok());
         let thrice = refund(vec![line("SKU-A", 1, "1"), line("SKU-A", 1, "1"), line("SKU-A", 1, "1")]);
-        assert!(matches!(plan_refund(&order, &thrice, &none), Err(AdjustmentRejected::MoreUnitsThanOrdered { .. })));
+        assert!(matches!(planned(&order, &thrice, &none), Err(AdjustmentRejected::MoreUnitsThanOrdered { .. })));
         let again = refund(vec![line("SKU-A", 1, "12.50"), line("SKU-A", 1, "0.01")]);
-        assert!(matches!(plan_refund(&order, &again, &first_unit), Err(AdjustmentRejected::MoreThanPaid { .. })));
+        assert!(matches!(planned(&order, &again, &first_unit), Err(AdjustmentRejected::MoreThanPaid { .. })));
 
         assert_eq!(
             refused(&order, &refund(vec![line("SKU-A", 1, "0")]), &none),
@@ -506,23 +662,23 @@ mod tests {
             refused(&order, &refund(vec![line("SKU-Z", 1, "1.00")]), &none),
             format!("order {id} has no line SKU-Z")
         );
-        assert!(matches!(plan_refund(&order, &refund(vec![]), &none), Err(AdjustmentRejected::NoLines { .. })));
+        assert!(matches!(planned(&order, &refund(vec![]), &none), Err(AdjustmentRejected::NoLines { .. })));
         let huge = RefundLine { shipping: Amount(u64::MAX), tax: Amount(u64::MAX), ..line("SKU-A", 1, "0") };
-        assert!(plan_refund(&order, &refund(vec![huge]), &none).is_ok(), "no overflow: Amazon judges shipping and tax");
+        assert!(planned(&order, &refund(vec![huge]), &none).is_ok(), "no overflow: Amazon judges shipping and tax");
 
         let mut twin = order.clone();
         let mut second = twin.amazon.items[0].clone();
         second.id = OrderItemId::parse("33333333333333").unwrap();
         twin.amazon.items.push(second);
         assert!(matches!(
-            plan_refund(&twin, &refund(vec![line("SKU-A", 1, "1")]), &none),
+            planned(&twin, &refund(vec![line("SKU-A", 1, "1")]), &none),
             Err(AdjustmentRejected::Ambiguous { .. })
         ));
         let mut priceless = order.clone();
         priceless.amazon.items.iter_mut().for_each(|item| item.unit_price = None);
         priceless.amazon.total = None;
         assert!(matches!(
-            plan_refund(&priceless, &refund(vec![line("SKU-A", 1, "1")]), &none),
+            planned(&priceless, &refund(vec![line("SKU-A", 1, "1")]), &none),
             Err(AdjustmentRejected::NoCurrency { .. })
         ));
     }
@@ -545,7 +701,7 @@ mod tests {
 
         let mut request = refund(vec![line("SKU-A", 1, "12.50")]);
         request.lines[0].tax = Amount(103);
-        let refund = plan_refund(&order, &request, &BTreeMap::new()).unwrap();
+        let refund = planned(&order, &request, &BTreeMap::new()).unwrap();
         let message = AdjustmentMessage { message_id: 2, order_id: order.id(), kind: &refund };
         let xml = adjustment_document(&seller, &[message]);
         assert!(xml.contains("<MessageType>OrderAdjustment</MessageType>"), "{xml}");
@@ -554,5 +710,45 @@ mod tests {
         assert!(xml.contains(&format!("{principal}{tax}")), "{xml}");
         assert!(!xml.contains("Shipping"), "a zero component is left out: {xml}");
         assert_eq!(refund.feed_type(), PAYMENT_ADJUSTMENT_FEED);
+    }
+
+    #[test]
+    fn an_adjustment_booked_on_its_order_holds_its_lines_and_amounts_until_released() {
+        let mut order = order();
+        let id = order.id().clone();
+        let event = EventId::parse("evt-cancel").unwrap();
+        let request =
+            CancellationRequest { order_id: id.clone(), reason: CancelReason::NoInventory, lines: vec![sku("SKU-B")] };
+        let cancellation =
+            Adjustment::new(event, &order, plan_cancellation(&order, &request).unwrap(), order.amazon.created_at);
+        reserve_adjustment(&mut order, &cancellation);
+        let line_b = &order.amazon.items[1];
+        assert_eq!(remaining(&order, line_b), 0, "a line being cancelled takes no shipment");
+        assert_eq!(
+            plan_cancellation(&order, &request).unwrap_err().to_string(),
+            format!("order {id} line SKU-B is already being cancelled")
+        );
+        release_adjustment(&mut order, &cancellation);
+        assert!(order.local.cancelling.is_empty());
+        assert!(plan_cancellation(&order, &request).is_ok(), "Amazon refused it: it may be asked again");
+
+        let request = refund(vec![line("SKU-A", 1, "12.50")]);
+        let event = EventId::parse("evt-refund").unwrap();
+        let refund = Adjustment::new(event, &order, plan_refund(&order, &request).unwrap(), order.amazon.created_at);
+        reserve_adjustment(&mut order, &refund);
+        reserve_adjustment(&mut order, &refund);
+        assert!(
+            matches!(plan_refund(&order, &request), Err(AdjustmentRejected::MoreThanPaid { .. })),
+            "25.00 of 25.00 refunded"
+        );
+        release_adjustment(&mut order, &refund);
+        release_adjustment(&mut order, &refund);
+        assert!(order.local.refunded.is_empty());
+        let stored = serde_json::to_value(&refund).unwrap();
+        assert_eq!(
+            (stored["kind"].as_str(), stored["state"]["state"].as_str()),
+            (Some("refund"), Some("awaiting_feed"))
+        );
+        assert_eq!(serde_json::from_value::<Adjustment>(stored).unwrap(), refund);
     }
 }

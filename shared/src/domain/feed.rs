@@ -1,14 +1,16 @@
-//! Shipment confirmations sent as one `POST_ORDER_FULFILLMENT_DATA` feed, for a backlog larger than
-//! confirmShipment's quota drains in a few minutes: which package goes by feed, the XML document
-//! Amazon reads, the record of a feed while Amazon processes it, and its processing report read back
-//! into one outcome per package.
+//! Order feeds: shipment confirmations sent as one `POST_ORDER_FULFILLMENT_DATA` feed, for a backlog
+//! larger than confirmShipment's quota drains in a few minutes (which package goes by feed, the XML
+//! document Amazon reads), and what every order feed shares with the cancellations and refunds of
+//! [`super::adjustment`]: the record of a feed while Amazon processes it, and its processing report
+//! read back into one outcome per message.
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::ids::{AmazonOrderId, ConnectionId, PackageId, SellerId};
+use super::adjustment::{Adjustment, AdjustmentState};
+use super::ids::{AmazonOrderId, ConnectionId, SellerId};
 use super::shipment::{Package, PackageState};
 
 pub const ORDER_FULFILLMENT_FEED: &str = "POST_ORDER_FULFILLMENT_DATA";
@@ -27,12 +29,73 @@ pub fn goes_by_feed(package: &Package, now: DateTime<Utc>, after: chrono::Durati
     !package.by_call_only && package.send_attempts == 0 && now - package.created_at >= after
 }
 
-/// A package's place in a feed.
+/// What an order feed carries, one per message: a package, or a cancellation or refund.
+pub trait FeedItem {
+    fn order_id(&self) -> &AmazonOrderId;
+    /// Its id within the order (the package id, or the adjustment's event id).
+    fn item_id(&self) -> &str;
+    /// Since when it waits in its connection's backlog, if it does.
+    fn awaiting_feed(&self) -> Option<DateTime<Utc>>;
+    /// The feed record and message it is in, if it is in one.
+    fn in_feed(&self) -> Option<(&str, u32)>;
+}
+
+impl FeedItem for Package {
+    fn order_id(&self) -> &AmazonOrderId {
+        &self.order_id
+    }
+
+    fn item_id(&self) -> &str {
+        self.package_id.as_str()
+    }
+
+    fn awaiting_feed(&self) -> Option<DateTime<Utc>> {
+        match self.state {
+            PackageState::AwaitingFeed { since } => Some(since),
+            _ => None,
+        }
+    }
+
+    fn in_feed(&self) -> Option<(&str, u32)> {
+        match &self.state {
+            PackageState::InFeed { feed, message_id, .. } => Some((feed, *message_id)),
+            _ => None,
+        }
+    }
+}
+
+impl FeedItem for Adjustment {
+    fn order_id(&self) -> &AmazonOrderId {
+        &self.order_id
+    }
+
+    fn item_id(&self) -> &str {
+        self.id.as_str()
+    }
+
+    fn awaiting_feed(&self) -> Option<DateTime<Utc>> {
+        match self.state {
+            AdjustmentState::AwaitingFeed { since } => Some(since),
+            _ => None,
+        }
+    }
+
+    fn in_feed(&self) -> Option<(&str, u32)> {
+        match &self.state {
+            AdjustmentState::InFeed { feed, message_id, .. } => Some((feed, *message_id)),
+            _ => None,
+        }
+    }
+}
+
+/// An item's place in a feed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedEntry {
     pub message_id: u32,
     pub order_id: AmazonOrderId,
-    pub package_id: PackageId,
+    /// [`FeedItem::item_id`].
+    #[serde(alias = "package_id")]
+    pub item: String,
 }
 
 /// One feed of a connection from packing to settlement.
@@ -80,21 +143,26 @@ pub enum FeedStage {
 }
 
 impl FeedRecord {
-    /// The connection's next feed, its packages not yet marked.
-    pub fn packing(connection_id: ConnectionId, packages: &[&Package], now: DateTime<Utc>) -> Self {
-        let entries = packages
+    /// The connection's next feed of `feed_type`, its items not yet marked.
+    pub fn packing<T: FeedItem>(
+        connection_id: ConnectionId,
+        feed_type: &str,
+        items: &[&T],
+        now: DateTime<Utc>,
+    ) -> Self {
+        let entries = items
             .iter()
             .zip(1..)
-            .map(|(package, message_id)| FeedEntry {
+            .map(|(item, message_id)| FeedEntry {
                 message_id,
-                order_id: package.order_id.clone(),
-                package_id: package.package_id.clone(),
+                order_id: item.order_id().clone(),
+                item: item.item_id().to_owned(),
             })
             .collect();
         Self {
-            id: format!("{}-{}", now.format("%Y%m%dT%H%M%S"), uuid::Uuid::new_v4().simple()),
+            id: format!("{}-{}", Self::id_prefix(now), uuid::Uuid::new_v4().simple()),
             connection_id,
-            feed_type: ORDER_FULFILLMENT_FEED.into(),
+            feed_type: feed_type.into(),
             entries,
             stage: FeedStage::Packing,
             refusals: 0,
@@ -103,10 +171,14 @@ impl FeedRecord {
         }
     }
 
-    /// The entry of `package`, if it is in this feed as that entry.
-    pub fn holds(&self, entry: &FeedEntry, package: &Package) -> bool {
-        matches!(&package.state, PackageState::InFeed { feed, message_id, .. }
-            if *feed == self.id && *message_id == entry.message_id)
+    /// How the ids of records created at `at` start: ids sort by creation time.
+    pub fn id_prefix(at: DateTime<Utc>) -> String {
+        at.format("%Y%m%dT%H%M%S").to_string()
+    }
+
+    /// Whether `item` is in this feed as `entry`.
+    pub fn holds(&self, entry: &FeedEntry, item: &impl FeedItem) -> bool {
+        item.in_feed() == Some((self.id.as_str(), entry.message_id))
     }
 }
 

@@ -1,10 +1,11 @@
 //! The order as sellerbridge keeps it: Amazon's facts plus our own bookkeeping (import time, packages
 //! planned, redaction state).
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::adjustment::Amount;
 use super::ids::{AmazonOrderId, ConnectionId, MarketplaceId, OrderItemId, PackageId, PackageReference, Sku};
 use super::pii::{RedactionState, ShipmentFacts};
 use super::shipment::ItemRef;
@@ -148,6 +149,12 @@ pub struct LocalState {
     /// When we first saw the order cancelled, likewise set once.
     #[serde(default)]
     pub cancelled_seen_at: Option<DateTime<Utc>>,
+    /// Lines the store asked Amazon to cancel (sent or on their way): no shipment takes their units.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub cancelling: BTreeSet<OrderItemId>,
+    /// Principal per line refunded through us (sent or on its way), which later refunds count against.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refunded: BTreeMap<OrderItemId, Amount>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,6 +191,8 @@ impl Order {
                 redaction: RedactionState::Pending,
                 shipped_seen_at: None,
                 cancelled_seen_at: None,
+                cancelling: BTreeSet::new(),
+                refunded: BTreeMap::new(),
             },
         };
         order.note_status_seen(seen_at);

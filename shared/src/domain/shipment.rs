@@ -452,8 +452,12 @@ fn describe(item: &ItemRef) -> String {
     }
 }
 
-/// Units of an item neither shipped at Amazon nor promised to an accepted package.
+/// Units of an item neither shipped at Amazon nor promised to an accepted package, nor on a line
+/// being cancelled.
 pub(crate) fn remaining(order: &Order, item: &OrderItem) -> u32 {
+    if order.local.cancelling.contains(&item.id) {
+        return 0;
+    }
     let planned = order.local.planned_quantities.get(&item.id).copied().unwrap_or(0);
     item.quantity_ordered.saturating_sub(item.quantity_shipped.max(planned))
 }

@@ -648,30 +648,43 @@ impl DynamoStore {
         package_version: u64,
         change: impl Fn(&mut Order) -> Result<(), E>,
     ) -> Result<Result<u64, E>, StoreError> {
-        let order_key = keys::order(&package.order_id);
+        let key = keys::package(&package.order_id, &package.package_id);
+        let put = self.put_request(package_item(package, package_version + 1)?, Some(package_version))?;
+        let written = self.write_with_order(&package.order_id, &key, put, change).await?;
+        Ok(written.map(|()| package_version + 1))
+    }
+
+    /// Writes `record` (a conditional put of the record at `key`) together with what it means for its
+    /// order (`change`), in one transaction. Fails with a conflict if `record`'s condition fails; a
+    /// concurrent change of the order is retried. `change` may refuse (its error is passed back,
+    /// nothing is written).
+    pub(super) async fn write_with_order<E>(
+        &self,
+        order_id: &AmazonOrderId,
+        key: &Key,
+        record: Put,
+        change: impl Fn(&mut Order) -> Result<(), E>,
+    ) -> Result<Result<(), E>, StoreError> {
+        let order_key = keys::order(order_id);
         for _ in 0..=MAX_CONFLICT_RETRIES {
-            let Some(Versioned { value: mut order, version }) = self.get_order(&package.order_id).await? else {
+            let Some(Versioned { value: mut order, version }) = self.get_order(order_id).await? else {
                 return Err(StoreError::Corrupt {
                     key: keys::describe(&order_key),
-                    message: format!("package {} has no order", package.package_id),
+                    message: format!("{} has no order", keys::describe(key)),
                 });
             };
             if let Err(refused) = change(&mut order) {
                 return Ok(Err(refused));
             }
-            let writes = vec![
-                self.put_request(package_item(package, package_version + 1)?, Some(package_version))?,
-                self.put_request(order_item(&order, version + 1)?, Some(version))?,
-            ];
+            let writes = vec![record.clone(), self.put_request(order_item(&order, version + 1)?, Some(version))?];
             let written = match self.transact_puts(writes).await {
                 Err(StoreError::Conflict { .. }) => continue,
                 other => other?,
             };
             match written {
-                None => return Ok(Ok(package_version + 1)),
+                None => return Ok(Ok(())),
                 Some(failed) if failed.first() == Some(&true) => {
-                    let key = keys::package(&package.order_id, &package.package_id);
-                    return Err(StoreError::Conflict { key: keys::describe(&key) });
+                    return Err(StoreError::Conflict { key: keys::describe(key) });
                 }
                 Some(_) => tracing::debug!(key = keys::describe(&order_key), "order changed meanwhile; retrying"),
             }
@@ -873,16 +886,17 @@ impl DynamoStore {
         pk: String,
         sk_prefix: Option<&str>,
     ) -> Result<Vec<T>, StoreError> {
-        let items = self.query_items(pk, sk_prefix, true, None).await?;
+        let sort_keys = sk_prefix.map_or(SortKeys::All, SortKeys::Prefix);
+        let items = self.query_items(pk, sort_keys, true, None).await?;
         items.iter().map(|item| body(&item_key(item), item)).collect()
     }
 
-    /// The items of partition `pk` (whose sort key starts with `sk_prefix`), in sort-key order
-    /// (`forward`) or reversed; at most `limit` of them (all pages without one).
+    /// The items of partition `pk` with `sort_keys`, in sort-key order (`forward`) or reversed; at most
+    /// `limit` of them (all pages without one).
     pub(super) async fn query_items(
         &self,
         pk: String,
-        sk_prefix: Option<&str>,
+        sort_keys: SortKeys<'_>,
         forward: bool,
         limit: Option<i32>,
     ) -> Result<Vec<Item>, StoreError> {
@@ -894,12 +908,17 @@ impl DynamoStore {
             .expression_attribute_values(":pk", s(pk))
             .scan_index_forward(forward)
             .consistent_read(true);
-        let query = match sk_prefix {
-            None => query.key_condition_expression("#pk = :pk"),
-            Some(prefix) => query
+        let query = match sort_keys {
+            SortKeys::All => query.key_condition_expression("#pk = :pk"),
+            SortKeys::Prefix(prefix) => query
                 .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
                 .expression_attribute_names("#sk", keys::SK)
                 .expression_attribute_values(":prefix", s(prefix)),
+            SortKeys::Between(from, to) => query
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+                .expression_attribute_names("#sk", keys::SK)
+                .expression_attribute_values(":from", s(from))
+                .expression_attribute_values(":to", s(to)),
         };
         match limit {
             Some(limit) => Ok(query.limit(limit).send().await.map_err(unavailable)?.items.unwrap_or_default()),
@@ -1069,6 +1088,14 @@ impl DynamoStore {
     }
 }
 
+/// Which sort keys of a partition a query reads.
+pub(super) enum SortKeys<'a> {
+    All,
+    Prefix(&'a str),
+    /// From the first to the second, both included.
+    Between(String, String),
+}
+
 /// One page of orders awaiting shipment, and where the next page starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwaitingPage {
@@ -1102,7 +1129,7 @@ impl DueCursor {
     }
 }
 
-fn order_item(order: &Order, version: u64) -> Result<Item, StoreError> {
+pub(super) fn order_item(order: &Order, version: u64) -> Result<Item, StoreError> {
     let mut item = record(&keys::order(order.id()), order)?;
     item.insert("version".into(), n(version));
     item.insert("connection_id".into(), s(order.connection_id.as_str()));

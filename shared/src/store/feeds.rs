@@ -1,14 +1,18 @@
-//! The records of order fulfillment feeds: each connection's backlog of packages waiting for a feed,
-//! its open feeds and the summaries of settled ones, and which Amazon feed ids our records hold.
+//! The records of order feeds: each connection's backlog of packages (and of cancellations and
+//! refunds) waiting for a feed, its open feeds and the summaries of settled ones, and which Amazon
+//! feed ids our records hold.
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use super::dynamo::{DynamoStore, Versioned, body, expiring_record, item_key, n, package_item, record, versioned};
+use super::dynamo::{
+    DynamoStore, Item, SortKeys, Versioned, body, expiring_record, item_key, n, package_item, record, versioned,
+};
 use super::keys::{self, Key};
-use crate::domain::feed::FeedRecord;
-use crate::domain::ids::{AmazonOrderId, ConnectionId, PackageId, SellerId};
+use crate::domain::adjustment::Adjustment;
+use crate::domain::feed::{FeedItem, FeedRecord, ORDER_FULFILLMENT_FEED};
+use crate::domain::ids::{AmazonOrderId, ConnectionId, SellerId};
 use crate::domain::shipment::{Package, PackageState};
 
 /// Amazon keeps feed results 28 days; so do we.
@@ -16,17 +20,41 @@ const SETTLED_FEED_RETENTION: Duration = Duration::days(28);
 /// Longer than any feed stays open.
 const AMAZON_FEED_CLAIM_RETENTION: Duration = Duration::days(90);
 
-/// A package waiting for its connection's next feed.
+/// A package, cancellation or refund waiting for its connection's next feed of its type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedBacklogEntry {
     pub order_id: AmazonOrderId,
-    pub package_id: PackageId,
+    /// [`FeedItem::item_id`].
+    #[serde(alias = "package_id")]
+    pub item: String,
     pub since: DateTime<Utc>,
 }
 
 impl FeedBacklogEntry {
-    fn key(&self, connection: &ConnectionId) -> Key {
-        keys::feed_backlog(connection, self.since.timestamp_millis(), &self.order_id, &self.package_id)
+    pub(super) fn of(item: &impl FeedItem, since: DateTime<Utc>) -> Self {
+        Self { order_id: item.order_id().clone(), item: item.item_id().to_owned(), since }
+    }
+
+    pub(super) fn key(&self, connection: &ConnectionId, feed_type: &str) -> Key {
+        keys::feed_backlog(connection, feed_type, self.since.timestamp_millis(), &self.order_id, &self.item)
+    }
+}
+
+/// What an order feed carries, as the table stores it.
+pub trait StoredFeedItem: FeedItem {
+    /// Its table item at `version`.
+    fn stored(&self, version: u64) -> Result<Item, StoreError>;
+}
+
+impl StoredFeedItem for Package {
+    fn stored(&self, version: u64) -> Result<Item, StoreError> {
+        package_item(self, version)
+    }
+}
+
+impl StoredFeedItem for Adjustment {
+    fn stored(&self, version: u64) -> Result<Item, StoreError> {
+        super::adjustments::adjustment_item(self, version)
     }
 }
 
@@ -57,16 +85,25 @@ pub struct SettledFeed {
     /// Why it was handed back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Which feed (`POST_ORDER_FULFILLMENT_DATA` for summaries kept before there were others).
+    #[serde(default = "fulfillment_feed")]
+    pub feed_type: String,
+    /// Its messages: packages, cancellations or refunds.
     pub packages: u32,
+    /// Messages Amazon accepted.
     pub confirmed: u32,
     pub failed: u32,
     pub created_at: DateTime<Utc>,
     pub settled_at: DateTime<Utc>,
 }
 
+fn fulfillment_feed() -> String {
+    ORDER_FULFILLMENT_FEED.into()
+}
+
 impl DynamoStore {
-    /// Moves a package to its connection's feed backlog, if it is still at `version` (a concurrent
-    /// delivery claimed, changed or settled it otherwise): its new version, or `None`.
+    /// Moves a package to its connection's order fulfillment backlog, if it is still at `version` (a
+    /// concurrent delivery claimed, changed or settled it otherwise): its new version, or `None`.
     pub async fn divert_to_feed(
         &self,
         connection: &ConnectionId,
@@ -77,58 +114,69 @@ impl DynamoStore {
         let mut diverted = package.clone();
         diverted.claimed_at = None;
         diverted.state = PackageState::AwaitingFeed { since: now };
-        let entry =
-            FeedBacklogEntry { order_id: package.order_id.clone(), package_id: package.package_id.clone(), since: now };
+        self.enter_feed_backlog(connection, ORDER_FULFILLMENT_FEED, &diverted, version).await
+    }
+
+    /// Writes `waiting` (in its awaiting-feed state) over its version `version` together with its entry
+    /// in the connection's backlog for `feed_type`: its new version, or `None` if it moved on meanwhile.
+    pub async fn enter_feed_backlog<T: StoredFeedItem>(
+        &self,
+        connection: &ConnectionId,
+        feed_type: &str,
+        waiting: &T,
+        version: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        let since = waiting.awaiting_feed().ok_or_else(|| StoreError::Corrupt {
+            key: format!("{} of order {}", waiting.item_id(), waiting.order_id()),
+            message: "entering a feed backlog without waiting for a feed".into(),
+        })?;
+        let entry = FeedBacklogEntry::of(waiting, since);
         let items = vec![
+            TransactWriteItem::builder().put(self.put_request(waiting.stored(version + 1)?, Some(version))?).build(),
             TransactWriteItem::builder()
-                .put(self.put_request(package_item(&diverted, version + 1)?, Some(version))?)
+                .put(self.put_request(record(&entry.key(connection, feed_type), &entry)?, None)?)
                 .build(),
-            TransactWriteItem::builder().put(self.put_request(record(&entry.key(connection), &entry)?, None)?).build(),
         ];
         Ok(self.transact(items).await?.is_none().then_some(version + 1))
     }
 
-    /// The connection's feed backlog (at most `limit` of it), oldest first.
+    /// The connection's backlog for `feed_type` (at most `limit` of it), oldest first.
     pub async fn feed_backlog(
         &self,
         connection: &ConnectionId,
+        feed_type: &str,
         limit: Option<usize>,
     ) -> Result<Vec<FeedBacklogEntry>, StoreError> {
         let limit = limit.map(|l| i32::try_from(l).unwrap_or(i32::MAX));
-        let items = self.query_items(keys::feed_backlog_partition(connection), None, true, limit).await?;
+        let partition = keys::feed_backlog_partition(connection, feed_type);
+        let items = self.query_items(partition, SortKeys::All, true, limit).await?;
         items.iter().map(|item| body(&item_key(item), item)).collect()
     }
 
-    /// Takes a package out of the backlog without packing it (it is no longer waiting for a feed).
+    /// Takes an entry out of the backlog without packing it (it is no longer waiting for a feed).
     pub async fn drop_from_feed_backlog(
         &self,
         connection: &ConnectionId,
+        feed_type: &str,
         entry: &FeedBacklogEntry,
     ) -> Result<(), StoreError> {
-        self.delete(&entry.key(connection)).await
+        self.delete(&entry.key(connection, feed_type)).await
     }
 
-    /// Marks a backlogged package as message `message_id` of feed `record_id` and takes it out of the
-    /// backlog, if it is still at `version`: `false` otherwise.
-    pub async fn mark_in_feed(
+    /// Writes `marked` (now in a feed) over its version `version`, which waited in the backlog for
+    /// `feed_type` since `since`, and takes it out of the backlog: `false` if it moved on meanwhile.
+    pub async fn mark_in_feed<T: StoredFeedItem>(
         &self,
         connection: &ConnectionId,
-        package: &Package,
+        feed_type: &str,
+        marked: &T,
         version: u64,
-        record_id: &str,
-        message_id: u32,
-        now: DateTime<Utc>,
+        since: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let PackageState::AwaitingFeed { since } = package.state else { return Ok(false) };
-        let entry =
-            FeedBacklogEntry { order_id: package.order_id.clone(), package_id: package.package_id.clone(), since };
-        let mut marked = package.clone();
-        marked.state = PackageState::InFeed { feed: record_id.to_owned(), message_id, at: now };
+        let entry = FeedBacklogEntry::of(marked, since);
         let items = vec![
-            TransactWriteItem::builder()
-                .put(self.put_request(package_item(&marked, version + 1)?, Some(version))?)
-                .build(),
-            TransactWriteItem::builder().delete(self.delete_request(&entry.key(connection))?).build(),
+            TransactWriteItem::builder().put(self.put_request(marked.stored(version + 1)?, Some(version))?).build(),
+            TransactWriteItem::builder().delete(self.delete_request(&entry.key(connection, feed_type))?).build(),
         ];
         Ok(self.transact(items).await?.is_none())
     }
@@ -159,7 +207,7 @@ impl DynamoStore {
     /// The connection's feeds not settled yet, oldest first.
     pub async fn open_feeds(&self, connection: &ConnectionId) -> Result<Vec<Versioned<FeedRecord>>, StoreError> {
         let items = self
-            .query_items(keys::connection_partition(connection), Some(keys::open_feed_prefix()), true, None)
+            .query_items(keys::connection_partition(connection), SortKeys::Prefix(keys::open_feed_prefix()), true, None)
             .await?;
         items.iter().map(|item| versioned(&item_key(item), item)).collect()
     }
@@ -198,18 +246,29 @@ impl DynamoStore {
         }
     }
 
-    /// The connection's most recently created settled feed.
-    pub async fn latest_settled_feed(&self, connection: &ConnectionId) -> Result<Option<SettledFeed>, StoreError> {
-        let items = self
-            .query_items(keys::connection_partition(connection), Some(keys::settled_feed_prefix()), false, Some(1))
-            .await?;
-        items.first().map(|item| body(&item_key(item), item)).transpose()
+    /// The connection's settled feeds created at `since` or later (their record ids start with their
+    /// creation time), newest first.
+    pub async fn settled_feeds_since(
+        &self,
+        connection: &ConnectionId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<SettledFeed>, StoreError> {
+        let prefix = keys::settled_feed_prefix();
+        let from = format!("{prefix}{}", FeedRecord::id_prefix(since));
+        let sort_keys = SortKeys::Between(from, format!("{prefix}~"));
+        let items = self.query_items(keys::connection_partition(connection), sort_keys, false, None).await?;
+        items.iter().map(|item| body(&item_key(item), item)).collect()
     }
 
     /// Every settled feed of the connection kept, newest first.
     pub async fn settled_feeds(&self, connection: &ConnectionId) -> Result<Vec<SettledFeed>, StoreError> {
         let items = self
-            .query_items(keys::connection_partition(connection), Some(keys::settled_feed_prefix()), false, None)
+            .query_items(
+                keys::connection_partition(connection),
+                SortKeys::Prefix(keys::settled_feed_prefix()),
+                false,
+                None,
+            )
             .await?;
         items.iter().map(|item| body(&item_key(item), item)).collect()
     }

@@ -77,16 +77,31 @@ pub fn tracking(connection: &ConnectionId, tracking: &TrackingNumber) -> Key {
     (format!("TRACKING#{connection}#{}", tracking.as_str().to_ascii_uppercase()), "TRACKING".into())
 }
 
-/// The partition of a connection's feed backlog: its own, so the sender's writes to it never meet the
-/// connection's cursor and lease.
-pub fn feed_backlog_partition(connection: &ConnectionId) -> String {
-    format!("FEED_BACKLOG#{connection}")
+/// The partition of a connection's backlog for one feed type: its own, so the sender's writes to it
+/// never meet the connection's cursor and lease.
+pub fn feed_backlog_partition(connection: &ConnectionId, feed_type: &str) -> String {
+    format!("FEED_BACKLOG#{connection}#{feed_type}")
 }
 
-/// A package of the connection waiting for its next order fulfillment feed, in the order it came
-/// (`since`, milliseconds since the epoch, zero-padded).
-pub fn feed_backlog(connection: &ConnectionId, since_ms: i64, order_id: &AmazonOrderId, package_id: &PackageId) -> Key {
-    (feed_backlog_partition(connection), format!("{since_ms:015}#{order_id}#{package_id}"))
+/// A package or adjustment of the connection waiting for its next feed of `feed_type`, in the order it
+/// came (`since`, milliseconds since the epoch, zero-padded).
+pub fn feed_backlog(
+    connection: &ConnectionId,
+    feed_type: &str,
+    since_ms: i64,
+    order_id: &AmazonOrderId,
+    item: &str,
+) -> Key {
+    (feed_backlog_partition(connection, feed_type), format!("{since_ms:015}#{order_id}#{item}"))
+}
+
+/// A cancellation or refund the store asked for, under its order and the event that asked.
+pub fn adjustment(order_id: &AmazonOrderId, id: &EventId) -> Key {
+    (format!("ORDER#{order_id}"), format!("{}{id}", adjustment_prefix()))
+}
+
+pub fn adjustment_prefix() -> &'static str {
+    "ADJUSTMENT#"
 }
 
 /// An Amazon feed id taken by one of our feed records: no other record (of any connection of the

@@ -1,15 +1,17 @@
 //! The single-table DynamoDB adapter. The key layout lives in [`keys`]; records are stored as a JSON
 //! `body` of the domain type plus the few top-level attributes that conditions and the index need.
+mod adjustments;
 mod dynamo;
 mod feeds;
 pub mod keys;
 mod limiter;
 
+pub use adjustments::PlaceAdjustment;
 pub use dynamo::{
     AppCredentialsAlert, AwaitingPage, CursorRecord, DueCursor, DuePage, DynamoStore, EventRecord, PendingWebhook,
     PlacePackage, SyncWindow, TrackingClaim, UnreadableRecord, UpsertOutcome, Versioned, WebhookFailure,
 };
-pub use feeds::{FeedBacklogEntry, FeedEnd, SettledFeed};
+pub use feeds::{FeedBacklogEntry, FeedEnd, SettledFeed, StoredFeedItem};
 pub use limiter::DynamoRateLimiter;
 
 use thiserror::Error;

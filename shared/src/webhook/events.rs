@@ -1,5 +1,6 @@
-//! The events of our own webhook schema (`api/webhooks.openapi.yaml`): `shipment.created` and
-//! `shipment.delivered` ([`ShipmentDelivered`]).
+//! The events of our own webhook schema (`api/webhooks.openapi.yaml`): `shipment.created`,
+//! `shipment.delivered` ([`ShipmentDelivered`]), `order.cancelled` ([`OrderCancelled`]) and
+//! `order.refunded` ([`OrderRefunded`]).
 //!
 //! ```json
 //! {"id": "evt_123", "type": "shipment.created", "created_at": "2026-03-01T12:00:00Z",
@@ -17,11 +18,14 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use thiserror::Error;
 
+use crate::domain::adjustment::{Amount, CancellationRequest, RefundLine, RefundRequest};
 use crate::domain::ids::{AmazonOrderId, Asin, EventId, OrderItemId, PackageId, Sku, TrackingNumber};
 use crate::domain::shipment::{ItemRef, ShipmentLine, ShipmentRequest};
 
 pub const SHIPMENT_CREATED: &str = "shipment.created";
 pub const SHIPMENT_DELIVERED: &str = "shipment.delivered";
+pub const ORDER_CANCELLED: &str = "order.cancelled";
+pub const ORDER_REFUNDED: &str = "order.refunded";
 /// Far above any real line of one package.
 pub(crate) const MAX_QUANTITY: u64 = 10_000;
 
@@ -56,6 +60,37 @@ pub(crate) fn json_body(body: &[u8]) -> Result<Value, EventError> {
 pub enum StoreEvent {
     ShipmentCreated(ShipmentCreated),
     ShipmentDelivered(ShipmentDelivered),
+    OrderCancelled(OrderCancelled),
+    OrderRefunded(OrderRefunded),
+}
+
+/// `order.cancelled`: the store cancelled the order, or some of its lines (Amazon cancels whole lines;
+/// no `items`: every line not shipped). `reason` is one of Amazon's cancel reasons, as Amazon spells it
+/// or in snake_case.
+///
+/// ```json
+/// {"id": "evt_125", "type": "order.cancelled", "created_at": "2026-03-01T12:00:00Z",
+///  "data": {"order_id": "902-1106328-1059050", "reason": "no_inventory", "items": [{"sku": "SKU-A"}]}}
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderCancelled {
+    pub event_id: EventId,
+    pub request: CancellationRequest,
+}
+
+/// `order.refunded`: amounts per line (`principal` required, `shipping` and `tax` optional), each a
+/// decimal string or number with at most two decimals, in the order's currency. `reason` is one of
+/// Amazon's adjustment reasons.
+///
+/// ```json
+/// {"id": "evt_126", "type": "order.refunded", "created_at": "2026-03-02T12:00:00Z",
+///  "data": {"order_id": "902-1106328-1059050", "reason": "customer_return",
+///           "items": [{"sku": "SKU-A", "quantity": 1, "amount": {"principal": "12.50", "tax": "1.03"}}]}}
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRefunded {
+    pub event_id: EventId,
+    pub request: RefundRequest,
 }
 
 /// `shipment.delivered`: the carrier delivered a package (its time moves the PII schedule).
@@ -87,14 +122,84 @@ pub fn parse_event(body: &[u8]) -> Result<StoreEvent, EventError> {
                 delivered_at: data.timestamp("delivered_at")?,
             }))
         }
+        ORDER_CANCELLED => order_cancelled(&event).map(StoreEvent::OrderCancelled),
+        ORDER_REFUNDED => order_refunded(&event).map(StoreEvent::OrderRefunded),
         other => Err(EventError::UnsupportedType(other.chars().take(60).collect())),
     }
+}
+
+fn order_cancelled(event: &Fields<'_>) -> Result<OrderCancelled, EventError> {
+    let event_id = event.parse("id", EventId::parse)?;
+    event.timestamp("created_at")?;
+    let data = Fields::new(event.required("data")?, "data.")?;
+    let lines = match data.object.get("items") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) if items.is_empty() => {
+            return Err(invalid("data.items", "must list at least one item, or be left out to cancel every line"));
+        }
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| item_ref(&Fields::new(item, &format!("data.items[{index}]."))?))
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => return Err(invalid("data.items", "must be an array")),
+    };
+    let request = CancellationRequest {
+        order_id: data.parse("order_id", AmazonOrderId::parse)?,
+        reason: data.parse("reason", |raw| raw.parse())?,
+        lines,
+    };
+    Ok(OrderCancelled { event_id, request })
+}
+
+fn order_refunded(event: &Fields<'_>) -> Result<OrderRefunded, EventError> {
+    let event_id = event.parse("id", EventId::parse)?;
+    event.timestamp("created_at")?;
+    let data = Fields::new(event.required("data")?, "data.")?;
+    let items = data.required("items")?.as_array().ok_or_else(|| invalid("data.items", "must be an array"))?;
+    if items.is_empty() {
+        return Err(invalid("data.items", "must list at least one item"));
+    }
+    let lines = items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let line = Fields::new(item, &format!("data.items[{index}]."))?;
+            let amount = Fields::new(line.required("amount")?, &format!("data.items[{index}].amount."))?;
+            Ok(RefundLine {
+                item: item_ref(&line)?,
+                quantity: line.number("quantity", 1..=MAX_QUANTITY)? as u32,
+                principal: amount.amount("principal")?,
+                shipping: amount.optional_amount("shipping")?,
+                tax: amount.optional_amount("tax")?,
+            })
+        })
+        .collect::<Result<Vec<_>, EventError>>()?;
+    let request = RefundRequest {
+        order_id: data.parse("order_id", AmazonOrderId::parse)?,
+        reason: data.parse("reason", |raw| raw.parse())?,
+        lines,
+    };
+    Ok(OrderRefunded { event_id, request })
+}
+
+/// The order line an item names, by `order_item_id`, `asin` or `sku` (checked in that order).
+fn item_ref(line: &Fields<'_>) -> Result<ItemRef, EventError> {
+    let named = (line.optional_string("order_item_id")?, line.optional_string("asin")?, line.optional_string("sku")?);
+    Ok(match named {
+        (Some(_), _, _) => ItemRef::OrderItem(line.parse("order_item_id", OrderItemId::parse)?),
+        (None, Some(_), _) => ItemRef::Asin(line.parse("asin", Asin::parse)?),
+        (None, None, Some(_)) => ItemRef::Sku(line.parse("sku", Sku::parse)?),
+        (None, None, None) => return Err(EventError::Missing(line.path("sku"))),
+    })
 }
 
 pub fn parse_shipment_created(body: &[u8]) -> Result<ShipmentCreated, EventError> {
     match parse_event(body)? {
         StoreEvent::ShipmentCreated(created) => Ok(created),
         StoreEvent::ShipmentDelivered(_) => Err(EventError::UnsupportedType(SHIPMENT_DELIVERED.into())),
+        StoreEvent::OrderCancelled(_) => Err(EventError::UnsupportedType(ORDER_CANCELLED.into())),
+        StoreEvent::OrderRefunded(_) => Err(EventError::UnsupportedType(ORDER_REFUNDED.into())),
     }
 }
 
@@ -108,14 +213,7 @@ fn shipment_created(event: &Fields<'_>) -> Result<ShipmentCreated, EventError> {
         .enumerate()
         .map(|(index, item)| {
             let line = Fields::new(item, &format!("data.items[{index}]."))?;
-            let named =
-                (line.optional_string("order_item_id")?, line.optional_string("asin")?, line.optional_string("sku")?);
-            let item = match named {
-                (Some(_), _, _) => ItemRef::OrderItem(line.parse("order_item_id", OrderItemId::parse)?),
-                (None, Some(_), _) => ItemRef::Asin(line.parse("asin", Asin::parse)?),
-                (None, None, Some(_)) => ItemRef::Sku(line.parse("sku", Sku::parse)?),
-                (None, None, None) => return Err(EventError::Missing(format!("data.items[{index}].sku"))),
-            };
+            let item = item_ref(&line)?;
             let quantity = line.number("quantity", 1..=MAX_QUANTITY)?;
             Ok(ShipmentLine { item, quantity: quantity as u32 })
         })
@@ -198,6 +296,34 @@ impl<'a> Fields<'a> {
         value.ok_or_else(|| {
             invalid(&self.path(name), &format!("must be a whole number from {} to {}", range.start(), range.end()))
         })
+    }
+
+    /// An amount of money: a decimal string or number, at most two decimals, never negative.
+    pub(crate) fn amount(&self, name: &str) -> Result<Amount, EventError> {
+        self.amount_from(name, |text| text)
+    }
+
+    /// An amount written negative, as Shopify writes what it takes back (`"-5.00"`), as positive.
+    pub(crate) fn negated_amount(&self, name: &str) -> Result<Amount, EventError> {
+        self.amount_from(name, |text| text.strip_prefix('-').unwrap_or(text))
+    }
+
+    fn amount_from(&self, name: &str, magnitude: impl Fn(&str) -> &str) -> Result<Amount, EventError> {
+        let text = match self.required(name)? {
+            Value::String(text) => text.trim().to_owned(),
+            Value::Number(number) => number.to_string(),
+            _ => return Err(invalid(&self.path(name), "must be a decimal string such as \"12.50\", or a number")),
+        };
+        let parsed = magnitude(&text).parse::<Amount>();
+        parsed.map_err(|e| invalid(&self.path(name), &e.to_string()))
+    }
+
+    /// [`Self::amount`], zero when absent.
+    pub(crate) fn optional_amount(&self, name: &str) -> Result<Amount, EventError> {
+        match self.object.get(name) {
+            None | Some(Value::Null) => Ok(Amount::default()),
+            Some(_) => self.amount(name),
+        }
     }
 
     pub(crate) fn timestamp(&self, name: &str) -> Result<DateTime<Utc>, EventError> {
@@ -309,11 +435,64 @@ mod tests {
     }
 
     #[test]
+    fn cancellations_and_refunds_read_their_lines_reasons_and_amounts() {
+        let cancelled = json!({"id": "evt_c", "type": "order.cancelled", "created_at": "2026-03-01T12:00:00Z",
+            "data": {"order_id": "902-1106328-1059050", "reason": "no_inventory", "items": [{"sku": "SKU-A"}]}});
+        let StoreEvent::OrderCancelled(event) = parse_event(cancelled.to_string().as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(event.request.reason, crate::domain::adjustment::CancelReason::NoInventory);
+        assert_eq!(event.request.lines, vec![ItemRef::Sku(Sku::parse("SKU-A").unwrap())]);
+        let mut whole = cancelled.clone();
+        whole["data"].as_object_mut().unwrap().remove("items");
+        let StoreEvent::OrderCancelled(event) = parse_event(whole.to_string().as_bytes()).unwrap() else { panic!() };
+        assert!(event.request.lines.is_empty(), "no items: the whole order");
+
+        let refunded = json!({"id": "evt_r", "type": "order.refunded", "created_at": "2026-03-01T12:00:00Z",
+            "data": {"order_id": "902-1106328-1059050", "reason": "CustomerReturn",
+                "items": [{"order_item_id": "12345678901234", "quantity": 2,
+                    "amount": {"principal": "25.00", "shipping": 4.5, "tax": "2"}}]}});
+        let StoreEvent::OrderRefunded(event) = parse_event(refunded.to_string().as_bytes()).unwrap() else { panic!() };
+        let line = &event.request.lines[0];
+        assert_eq!(
+            (line.quantity, line.principal, line.shipping, line.tax),
+            (2, Amount(2500), Amount(450), Amount(200))
+        );
+
+        for (path, value, expected) in [
+            (
+                "/data/items/0/quantity",
+                json!(-1),
+                "field `data.items[0].quantity`: must be a whole number from 1 to 10000",
+            ),
+            (
+                "/data/items/0/amount/principal",
+                json!("-12.50"),
+                "field `data.items[0].amount.principal`: not an amount",
+            ),
+            ("/data/items/0/amount/tax", json!(1.005), "field `data.items[0].amount.tax`: not an amount"),
+            ("/data/reason", json!("because"), "field `data.reason`: not one of Amazon's adjustment reasons"),
+            ("/data/items", json!([]), "field `data.items`: must list at least one item"),
+        ] {
+            let mut body = refunded.clone();
+            *body.pointer_mut(path).unwrap() = value;
+            let error = parse_event(body.to_string().as_bytes()).unwrap_err().to_string();
+            assert!(error.starts_with(expected), "{path}: {error}");
+        }
+        let mut no_principal = refunded.clone();
+        no_principal["data"]["items"][0]["amount"].as_object_mut().unwrap().remove("principal");
+        assert_eq!(
+            parse_event(no_principal.to_string().as_bytes()).unwrap_err().to_string(),
+            "missing field `data.items[0].amount.principal`"
+        );
+    }
+
+    #[test]
     fn malformed_json_and_other_types_are_refused() {
         assert!(matches!(parse_shipment_created(b"{\"id\": "), Err(EventError::MalformedJson(_))));
         assert!(matches!(parse_shipment_created(b"[1]"), Err(EventError::MalformedJson(_))));
         let mut value = event();
-        value["type"] = json!("order.cancelled");
-        assert_eq!(parse(&value).unwrap_err(), EventError::UnsupportedType("order.cancelled".into()));
+        value["type"] = json!("order.archived");
+        assert_eq!(parse(&value).unwrap_err(), EventError::UnsupportedType("order.archived".into()));
     }
 }

@@ -8,11 +8,16 @@
 //! A Shopify order is matched to its Amazon order through the order's `source_identifier` (the id of
 //! the order on the platform it came from), which `orders/create` and `orders/updated` carry and a
 //! fulfillment does not: the link is learned from those topics and looked up for `fulfillments/create`.
+//!
+//! `orders/cancelled` cancels the Amazon order (every line not shipped) with Amazon's reason nearest
+//! Shopify's `cancel_reason`; `refunds/create` refunds each refunded line's subtotal and tax, the
+//! shipping refunded going with the first line.
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::events::{EventError, Fields, MAX_QUANTITY, invalid, json_body};
 use super::signature::{SignatureError, SigningKeys};
+use crate::domain::adjustment::{Amount, CancelReason, CancellationRequest, RefundLine, RefundReason, RefundRequest};
 use crate::domain::ids::{AmazonOrderId, PackageId, Sku, TrackingNumber};
 use crate::domain::shipment::{ItemRef, ShipmentLine, ShipmentRequest};
 
@@ -30,6 +35,10 @@ pub enum Topic {
     /// An order created or changed in Shopify: teaches which Amazon order it is.
     OrdersCreate,
     OrdersUpdated,
+    /// The order cancelled: cancelled at Amazon too.
+    OrdersCancelled,
+    /// A refund of the order: refunded at Amazon too.
+    RefundsCreate,
     /// Anything else Shopify was told to send here: acknowledged, not acted on.
     Other(String),
 }
@@ -41,6 +50,8 @@ impl Topic {
             "fulfillments/update" => Self::FulfillmentsUpdate,
             "orders/create" => Self::OrdersCreate,
             "orders/updated" => Self::OrdersUpdated,
+            "orders/cancelled" => Self::OrdersCancelled,
+            "refunds/create" => Self::RefundsCreate,
             other => Self::Other(other.chars().take(60).collect()),
         }
     }
@@ -83,6 +94,118 @@ pub fn parse_order_link(body: &[u8]) -> Result<OrderLink, EventError> {
     let shopify_order_id = order.number("id", 1..=u64::MAX)?;
     let amazon_order_id = order.optional_string("source_identifier")?.and_then(|id| AmazonOrderId::parse(id).ok());
     Ok(OrderLink { shopify_order_id, amazon_order_id })
+}
+
+/// An `orders/cancelled` payload, read for which order and why (never its addresses or email).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancellation {
+    pub link: OrderLink,
+    pub reason: CancelReason,
+}
+
+pub fn parse_cancellation(body: &[u8]) -> Result<Cancellation, EventError> {
+    let link = parse_order_link(body)?;
+    let root = json_body(body)?;
+    let order = Fields::new(&root, "")?;
+    // Shopify's reasons: customer, inventory, fraud, declined, staff, other.
+    let reason = match order.optional_string("cancel_reason")?.map(str::trim) {
+        Some("customer") => CancelReason::BuyerCanceled,
+        Some("inventory") => CancelReason::NoInventory,
+        _ => CancelReason::GeneralAdjustment,
+    };
+    Ok(Cancellation { link, reason })
+}
+
+impl Cancellation {
+    /// Every line of the Amazon order not shipped yet.
+    pub fn request(&self, order_id: AmazonOrderId) -> CancellationRequest {
+        CancellationRequest { order_id, reason: self.reason, lines: Vec::new() }
+    }
+}
+
+/// A `refunds/create` payload, read for the amounts per line (never its note, which is free text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    pub refund_id: u64,
+    pub shopify_order_id: u64,
+    pub reason: RefundReason,
+    pub lines: Vec<RefundLine>,
+}
+
+pub fn parse_refund(body: &[u8]) -> Result<Refund, EventError> {
+    let root = json_body(body)?;
+    let refund = Fields::new(&root, "")?;
+    let items = match refund.object.get("refund_line_items") {
+        None | Some(Value::Null) => &Vec::new(),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(invalid("refund_line_items", "must be an array")),
+    };
+    let mut restock_types = Vec::new();
+    let mut lines = items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let path = format!("refund_line_items[{index}].");
+            let line = Fields::new(item, &path)?;
+            restock_types.push(line.optional_string("restock_type")?.unwrap_or_default().to_owned());
+            let line_item = Fields::new(line.required("line_item")?, &format!("{path}line_item."))?;
+            Ok(RefundLine {
+                item: ItemRef::Sku(line_item.parse("sku", Sku::parse)?),
+                quantity: line.number("quantity", 1..=MAX_QUANTITY)? as u32,
+                principal: line.amount("subtotal")?,
+                shipping: Amount::default(),
+                tax: line.optional_amount("total_tax")?,
+            })
+        })
+        .collect::<Result<Vec<_>, EventError>>()?;
+    if let Some(first) = lines.first_mut() {
+        first.shipping = shipping_refunded(&refund)?;
+    }
+    let reason = if restock_types.iter().any(|t| t == "return") {
+        RefundReason::CustomerReturn
+    } else if restock_types.iter().any(|t| t == "cancel") {
+        RefundReason::CustomerCancel
+    } else {
+        RefundReason::GeneralAdjustment
+    };
+    Ok(Refund {
+        refund_id: refund.number("id", 1..=u64::MAX)?,
+        shopify_order_id: refund.number("order_id", 1..=u64::MAX)?,
+        reason,
+        lines,
+    })
+}
+
+/// The shipping a refund gives back: its `refund_shipping_lines` (Shopify's current field) or, in
+/// payloads without them, its `shipping_refund` order adjustments (written as negative amounts).
+fn shipping_refunded(refund: &Fields<'_>) -> Result<Amount, EventError> {
+    let array = |name: &str| match refund.object.get(name) {
+        Some(Value::Array(values)) => values.as_slice(),
+        _ => &[],
+    };
+    let mut total = 0u64;
+    let shipping_lines = array("refund_shipping_lines");
+    for (index, line) in shipping_lines.iter().enumerate() {
+        let path = format!("refund_shipping_lines[{index}].subtotal_amount_set.shop_money.");
+        let money = line.pointer("/subtotal_amount_set/shop_money").unwrap_or(&Value::Null);
+        total = total.saturating_add(Fields::new(money, &path)?.amount("amount")?.0);
+    }
+    if shipping_lines.is_empty() {
+        for (index, adjustment) in array("order_adjustments").iter().enumerate() {
+            let adjustment = Fields::new(adjustment, &format!("order_adjustments[{index}]."))?;
+            if adjustment.optional_string("kind")? == Some("shipping_refund") {
+                total = total.saturating_add(adjustment.negated_amount("amount")?.0);
+            }
+        }
+    }
+    Ok(Amount(total))
+}
+
+impl Refund {
+    /// The refund for the Amazon order the refunded Shopify order came from.
+    pub fn request(&self, order_id: AmazonOrderId) -> RefundRequest {
+        RefundRequest { order_id, reason: self.reason, lines: self.lines.clone() }
+    }
 }
 
 /// A `fulfillments/create` payload, read for what a shipment confirmation needs (never its
@@ -290,11 +413,83 @@ mod tests {
         assert_eq!(verify(&keys, Some("not base64!"), body.as_bytes()), Err(ShopifySignatureError::Malformed));
     }
 
+    /// Shopify's documented `refunds/create` example (its note and ids as published).
+    fn documented_refund() -> Value {
+        json!({
+            "id": 890088186047892319u64, "order_id": 820982911946154508u64,
+            "created_at": "2021-12-31T19:00:00-05:00", "note": "Things were damaged", "user_id": 548380009,
+            "processed_at": "2021-12-31T19:00:00-05:00", "restock": false, "duties": [],
+            "admin_graphql_api_id": "gid://shopify/Refund/890088186047892319",
+            "refund_line_items": [{"id": 487817672276298627u64, "quantity": 1,
+                "line_item_id": 487817672276298554u64, "location_id": null, "restock_type": "no_restock",
+                "subtotal": 199.0, "total_tax": 0.0,
+                "subtotal_set": {"shop_money": {"amount": "199.00", "currency_code": "USD"},
+                    "presentment_money": {"amount": "199.00", "currency_code": "USD"}},
+                "total_tax_set": {"shop_money": {"amount": "0.00", "currency_code": "USD"},
+                    "presentment_money": {"amount": "0.00", "currency_code": "USD"}},
+                "line_item": {"id": 487817672276298554u64, "variant_id": null, "title": "Aviator sunglasses",
+                    "quantity": 1, "sku": "SKU2006-001", "variant_title": null, "vendor": null,
+                    "fulfillment_service": "manual", "product_id": 788032119674292922u64, "requires_shipping": true,
+                    "taxable": true, "gift_card": false, "name": "Aviator sunglasses", "price": "89.99",
+                    "total_discount": "0.00", "fulfillment_status": null, "tax_lines": []}}],
+            "transactions": [], "order_adjustments": [], "refund_shipping_lines": []
+        })
+    }
+
+    #[test]
+    fn the_documented_refund_refunds_each_line_with_the_shipping_on_the_first() {
+        let refund = parse_refund(documented_refund().to_string().as_bytes()).unwrap();
+        assert_eq!((refund.refund_id, refund.shopify_order_id), (890088186047892319, 820982911946154508));
+        assert_eq!(refund.reason, RefundReason::GeneralAdjustment, "no restock: no return");
+        let line = &refund.lines[0];
+        assert_eq!(line.item, ItemRef::Sku(Sku::parse("SKU2006-001").unwrap()));
+        assert_eq!((line.quantity, line.principal, line.shipping, line.tax), (1, Amount(19900), Amount(0), Amount(0)));
+
+        let mut returned = documented_refund();
+        returned["refund_line_items"][0]["restock_type"] = json!("return");
+        returned["order_adjustments"] = json!([{"id": 1, "kind": "shipping_refund", "amount": "-5.00",
+            "tax_amount": "0.00", "reason": "Shipping refund"}]);
+        let refund = parse_refund(returned.to_string().as_bytes()).unwrap();
+        assert_eq!((refund.reason, refund.lines[0].shipping), (RefundReason::CustomerReturn, Amount(500)));
+        returned["refund_shipping_lines"] = json!([{"id": 2, "shipping_line_id": 3,
+            "subtotal_amount_set": {"shop_money": {"amount": "4.00", "currency_code": "USD"}}}]);
+        let refund = parse_refund(returned.to_string().as_bytes()).unwrap();
+        assert_eq!(refund.lines[0].shipping, Amount(400), "the shipping lines, not both");
+
+        let mut negative = documented_refund();
+        negative["refund_line_items"][0]["subtotal"] = json!(-1);
+        assert_eq!(
+            parse_refund(negative.to_string().as_bytes()).unwrap_err().to_string(),
+            "field `refund_line_items[0].subtotal`: not an amount: a number with at most two decimals and no sign, such as 12.50"
+        );
+    }
+
+    #[test]
+    fn a_cancelled_order_cancels_its_amazon_order_with_the_nearest_reason() {
+        let order = json!({"id": 820982911946154508u64, "email": "jon@doe.ca", "cancel_reason": "customer",
+            "cancelled_at": "2021-12-31T19:00:00-05:00", "source_identifier": "902-1106328-1059050"});
+        let cancellation = parse_cancellation(order.to_string().as_bytes()).unwrap();
+        assert_eq!(cancellation.reason, CancelReason::BuyerCanceled);
+        assert_eq!(cancellation.link.amazon_order_id.as_ref().map(AmazonOrderId::as_str), Some("902-1106328-1059050"));
+        let request = cancellation.request(cancellation.link.amazon_order_id.clone().unwrap());
+        assert!(request.lines.is_empty(), "every line not shipped");
+        for (shopify, amazon) in [
+            ("inventory", CancelReason::NoInventory),
+            ("fraud", CancelReason::GeneralAdjustment),
+            ("staff", CancelReason::GeneralAdjustment),
+        ] {
+            let order = json!({"id": 1, "cancel_reason": shopify});
+            assert_eq!(parse_cancellation(order.to_string().as_bytes()).unwrap().reason, amazon, "{shopify}");
+        }
+    }
+
     #[test]
     fn topics_are_read_and_others_kept_short() {
         assert_eq!(Topic::parse("fulfillments/create"), Topic::FulfillmentsCreate);
         assert_eq!(Topic::parse("fulfillments/update"), Topic::FulfillmentsUpdate);
         assert_eq!(Topic::parse("orders/updated"), Topic::OrdersUpdated);
+        assert_eq!(Topic::parse("orders/cancelled"), Topic::OrdersCancelled);
+        assert_eq!(Topic::parse("refunds/create"), Topic::RefundsCreate);
         assert_eq!(Topic::parse(&"x".repeat(500)), Topic::Other("x".repeat(60)));
     }
 }

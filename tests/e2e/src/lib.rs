@@ -141,6 +141,13 @@ impl Harness {
         request.send().await.expect("record changed");
     }
 
+    pub async fn sandbox_get(&self, path: &str) -> serde_json::Value {
+        let response =
+            reqwest::Client::new().get(format!("{}{path}", self.sandbox.url)).send().await.expect("sandbox reachable");
+        assert!(response.status().is_success(), "sandbox {path}: {}", response.status());
+        response.json().await.expect("a JSON answer")
+    }
+
     pub async fn sandbox_post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
         let response = reqwest::Client::new()
             .post(format!("{}{path}", self.sandbox.url))
@@ -448,6 +455,35 @@ pub async fn synced_with_a_line_to_ship(clock: SharedClock) -> (Harness, String,
 
 pub fn utc_now() -> chrono::DateTime<Utc> {
     Utc::now()
+}
+
+/// Posts one of our events, signed with the stack's key now: the handler's status and JSON answer.
+pub async fn post_event(h: &Harness, event: &serde_json::Value) -> (u16, serde_json::Value) {
+    let body = event.to_string().into_bytes();
+    let signature = h.stack.signing_key.sign(Utc::now(), &body);
+    let headers = [(sellerbridge_core::webhook::signature::SIGNATURE_HEADER, signature)];
+    sellerbridge_cli::local::runner::post_webhook(&h.stack.webhook_deps(), "/webhooks/shipments", &headers, &body)
+        .await
+        .expect("the webhook handler answers")
+}
+
+/// Ships every unit of the order in the demo's packages and sends their confirmations to Amazon.
+pub async fn ship_whole_order(h: &Harness, order: &Order) {
+    for (number, lines) in sellerbridge_cli::local::demo::packages_for(order).iter().enumerate() {
+        let (body, signature) =
+            sellerbridge_cli::local::demo::shipment_event(&h.stack.signing_key, order, number + 1, lines, Utc::now());
+        let headers = [(sellerbridge_core::webhook::signature::SIGNATURE_HEADER, signature)];
+        let (status, answer) = sellerbridge_cli::local::runner::post_webhook(
+            &h.stack.webhook_deps(),
+            "/webhooks/shipments",
+            &headers,
+            &body,
+        )
+        .await
+        .expect("the webhook handler answers");
+        assert_eq!(status, 202, "{answer}");
+    }
+    send_without_backoff(h).await;
 }
 
 /// Sends every queued update with no backoff and an immediate redelivery, until the queue is empty,

@@ -1,7 +1,6 @@
 //! The cancellation and refund documents (`domain::adjustment`) as Amazon reads them: sent through the
 //! SP-API client's feed operations to the sandbox, processed, and read back from the processing report.
-//! (The webhook events and the sync that will send them are not wired yet: issue 7.)
-use std::collections::BTreeMap;
+//! (`adjustments.rs` takes the whole path: webhook events, the sync's feeds, the outcome on the order.)
 use std::sync::Arc;
 
 use sellerbridge_cli::local::demo::{self, Quiet};
@@ -15,7 +14,7 @@ use sellerbridge_core::domain::order::Order;
 use sellerbridge_core::domain::shipment::ItemRef;
 use sellerbridge_core::domain::status::OrderStatus;
 use sellerbridge_core::spapi::SellerAuth;
-use sellerbridge_e2e::{Harness, options_for, sandbox, send_without_backoff};
+use sellerbridge_e2e::{Harness, options_for, sandbox, ship_whole_order};
 use serde_json::json;
 
 /// Sends one feed of `kind`'s type holding `kind` for `order`, lets the sandbox process it, and
@@ -74,26 +73,7 @@ async fn amazon_takes_the_cancellation_and_refund_documents_and_refuses_a_second
 
     // Ship the second order through the usual path, then refund its first line in full.
     let shipped_id = awaiting[1].id().clone();
-    for order in &orders {
-        if order.id() != &shipped_id {
-            continue;
-        }
-        for (number, lines) in demo::packages_for(order).iter().enumerate() {
-            let (body, signature) =
-                demo::shipment_event(&h.stack.signing_key, order, number + 1, lines, chrono::Utc::now());
-            let headers = [(sellerbridge_core::webhook::signature::SIGNATURE_HEADER, signature)];
-            let (status, _) = sellerbridge_cli::local::runner::post_webhook(
-                &h.stack.webhook_deps(),
-                "/webhooks/shipments",
-                &headers,
-                &body,
-            )
-            .await
-            .unwrap();
-            assert_eq!(status, 202);
-        }
-    }
-    send_without_backoff(&h).await;
+    ship_whole_order(&h, awaiting[1]).await;
     let shipped = store.get_order(&shipped_id).await.unwrap().unwrap().value;
     let item = &shipped.amazon.items[0];
     let price: Amount = item.unit_price.as_ref().expect("a price").amount.parse().unwrap();
@@ -107,7 +87,7 @@ async fn amazon_takes_the_cancellation_and_refund_documents_and_refuses_a_second
     };
     let request =
         RefundRequest { order_id: shipped_id.clone(), reason: RefundReason::CustomerReturn, lines: vec![line] };
-    let kind = plan_refund(&shipped, &request, &BTreeMap::new()).unwrap();
+    let kind = plan_refund(&shipped, &request).unwrap();
     assert_eq!(
         through_amazon(&h, &sync.spapi, &auth, &shipped, &kind).await,
         MessageOutcome::Accepted { warnings: vec![] }

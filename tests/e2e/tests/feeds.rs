@@ -9,7 +9,7 @@ use order_sync::{ConnectionReport, SyncSettings};
 use sellerbridge_cli::local::demo::{self, Quiet};
 use sellerbridge_cli::local::runner;
 use sellerbridge_core::domain::clock::OffsetClock;
-use sellerbridge_core::domain::feed::FeedStage;
+use sellerbridge_core::domain::feed::{FeedStage, ORDER_FULFILLMENT_FEED};
 use sellerbridge_core::domain::shipment::{Package, PackageState};
 use sellerbridge_core::store::FeedEnd;
 use sellerbridge_e2e::{Harness, options_for, sandbox};
@@ -95,7 +95,7 @@ async fn a_backlog_goes_out_as_one_feed_and_settles_from_the_processing_report()
     assert_eq!(count(&in_feed, "in_feed"), backlog, "every backlogged package is marked as in the feed");
     let operator = sellerbridge_cli::ops::feeds_summary(&h.stack.adapters.store, &h.connection.id).await.unwrap();
     assert_eq!(operator["waiting_for_a_feed"], 0, "{operator}");
-    assert_eq!(operator["open"][0]["packages"], backlog, "{operator}");
+    assert_eq!(operator["open"][0]["messages"], backlog, "{operator}");
     assert_eq!(operator["open"][0]["stage"]["stage"], "submitted", "{operator}");
 
     // Amazon cancels one of the orders in the feed before processing it: that message fails.
@@ -138,7 +138,10 @@ async fn a_backlog_goes_out_as_one_feed_and_settles_from_the_processing_report()
     let summaries = store.settled_feeds(&h.connection.id).await.unwrap();
     assert_eq!(summaries.len(), 1);
     assert_eq!((summaries[0].ended, summaries[0].failed as usize), (FeedEnd::Done, of_cancelled));
-    assert!(store.feed_backlog(&h.connection.id, None).await.unwrap().is_empty(), "the backlog is empty");
+    assert!(
+        store.feed_backlog(&h.connection.id, ORDER_FULFILLMENT_FEED, None).await.unwrap().is_empty(),
+        "the backlog is empty"
+    );
 }
 
 #[tokio::test]

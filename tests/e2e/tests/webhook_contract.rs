@@ -8,6 +8,7 @@ use jsonschema::Validator;
 use sellerbridge_cli::local::demo::{self, Quiet};
 use sellerbridge_cli::local::runner;
 use sellerbridge_core::domain::clock::{Clock, OffsetClock};
+use sellerbridge_core::domain::status::OrderStatus;
 use sellerbridge_core::webhook::shopify::{HMAC_HEADER, TOPIC_HEADER, WEBHOOK_ID_HEADER};
 use sellerbridge_core::webhook::signature::{SIGNATURE_HEADER, SigningKey};
 use sellerbridge_e2e::synced_with_a_line_to_ship;
@@ -168,6 +169,45 @@ async fn every_answer_of_both_paths_matches_the_document() {
     let (headers, body) = shopify("fulfillments/create", "wh-5", &unlinked);
     assert_eq!(post(shopify_path, headers, body).await, 422);
 
+    // Cancellations and refunds, ours and Shopify's.
+    let orders = h.stack.adapters.store.scan_orders().await.unwrap();
+    let mut untouched = orders
+        .iter()
+        .filter(|o| o.status == OrderStatus::AwaitingShipment && o.id().as_str() != order_id)
+        .map(|o| o.id().to_string());
+    let (ours_to_cancel, shopifys_to_cancel) = (untouched.next().unwrap(), untouched.next().unwrap());
+    let cancelled = |event_id: &str, order: &str| {
+        json!({"id": event_id, "type": "order.cancelled", "created_at": now.to_rfc3339(),
+            "data": {"order_id": order, "reason": "BuyerCanceled"}})
+    };
+    let (headers, body) = ours(&cancelled("evt-11", &ours_to_cancel));
+    assert_eq!(post(shipments, headers.clone(), body.clone()).await, 202, "a cancellation");
+    assert_eq!(post(shipments, headers, body).await, 200, "the same cancellation");
+    let (headers, body) = ours(&cancelled("evt-12", &ours_to_cancel));
+    assert_eq!(post(shipments, headers, body).await, 422, "nothing left to cancel");
+    let refunded = |event_id: &str, principal: &str| {
+        json!({"id": event_id, "type": "order.refunded", "created_at": now.to_rfc3339(),
+            "data": {"order_id": order_id, "reason": "customer_return",
+                "items": [{"sku": sku, "quantity": 1, "amount": {"principal": principal, "tax": 0.5}}]}})
+    };
+    let (headers, body) = ours(&refunded("evt-13", "0.01"));
+    assert_eq!(post(shipments, headers, body).await, 202, "a refund");
+    let (headers, body) = ours(&refunded("evt-14", "99999.00"));
+    assert_eq!(post(shipments, headers, body).await, 422, "more than was paid");
+    let shopify_cancelled = json!({"id": 5, "cancel_reason": "inventory", "source_identifier": shopifys_to_cancel});
+    let (headers, body) = shopify("orders/cancelled", "wh-6", &shopify_cancelled);
+    assert_eq!(post(shopify_path, headers.clone(), body.clone()).await, 202, "a Shopify cancellation");
+    assert_eq!(post(shopify_path, headers, body).await, 200, "the same webhook id");
+    let shopify_refund = json!({"id": 890088186047892319u64, "order_id": 820982911946154508u64,
+        "refund_line_items": [{"quantity": 1, "restock_type": "return", "subtotal": 0.02, "total_tax": "0.00",
+            "line_item": {"sku": sku}}], "order_adjustments": [], "refund_shipping_lines": []});
+    let (headers, body) = shopify("refunds/create", "wh-7", &shopify_refund);
+    assert_eq!(post(shopify_path, headers, body).await, 202, "a Shopify refund");
+    let shipping_only =
+        json!({"id": 890088186047892320u64, "order_id": 820982911946154508u64, "refund_line_items": []});
+    let (headers, body) = shopify("refunds/create", "wh-8", &shipping_only);
+    assert_eq!(post(shopify_path, headers, body).await, 200, "a refund of shipping alone, acknowledged");
+
     // The queued package is confirmed, so a delivery reported now lands on a confirmed package too.
     let sender = h.stack.sender_deps(h.stack.sender_settings(), None).await.unwrap();
     demo::drain_updates(&sender, &h.stack.updates_poller(), 1, Duration::from_secs(60), &Quiet, || {
@@ -182,7 +222,9 @@ async fn every_answer_of_both_paths_matches_the_document() {
         contract.check(exchange);
     }
     let statuses: std::collections::BTreeSet<(&str, u16)> = exchanges.iter().map(|e| (e.path, e.status)).collect();
-    for (path, status) in [(shipments, 202), (shipments, 409), (shipments, 413), (shopify_path, 401)] {
+    for (path, status) in
+        [(shipments, 202), (shipments, 409), (shipments, 413), (shopify_path, 202), (shopify_path, 401)]
+    {
         assert!(statuses.contains(&(path, status)), "{path} {status} was not exercised");
     }
 }

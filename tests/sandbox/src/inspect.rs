@@ -63,7 +63,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/_sandbox/feeds", get(feeds))
         .route("/_sandbox/feeds/settings", get(feed_settings).post(set_feed_settings))
         .route("/_sandbox/feeds/{feed_id}", get(feed))
-        .route("/_sandbox/refunds", get(refunds))
+        .route("/_sandbox/refunds", get(refunds).post(refund_outside_feeds))
 }
 
 /// Parses an optional JSON body; an empty body means "all defaults".
@@ -311,4 +311,22 @@ async fn set_feed_settings(State(state): State<AppState>, body: Bytes) -> Result
 
 async fn refunds(State(state): State<AppState>) -> Json<Vec<Value>> {
     Json(state.refunds())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OutsideRefund {
+    order_id: String,
+    order_item_id: String,
+    amount: String,
+}
+
+/// A refund made in Seller Central: `{"orderId", "orderItemId", "amount": "12.50"}`.
+async fn refund_outside_feeds(State(state): State<AppState>, body: Bytes) -> Result<Json<Vec<Value>>, ApiError> {
+    let refund: OutsideRefund =
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid_input(format!("Malformed request body: {e}")))?;
+    state
+        .refund_outside_feeds(&refund.order_id, &refund.order_item_id, &refund.amount)
+        .map_err(ApiError::invalid_input)?;
+    Ok(Json(state.refunds()))
 }

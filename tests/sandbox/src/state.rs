@@ -334,6 +334,20 @@ impl SandboxState {
         Some(detail)
     }
 
+    /// A refund the seller made in Seller Central, outside any feed: later feeds' refunds of the item
+    /// count it as refunded. `amount` as Money writes it for the order's site.
+    pub fn refund_outside_feeds(&self, order_id: &str, item_id: &str, amount: &str) -> Result<(), String> {
+        let mut inner = self.lock();
+        let order = inner.order(order_id).ok_or_else(|| format!("Order {order_id} not found"))?;
+        if order.item(item_id).is_none() {
+            return Err(format!("Order {order_id} has no item {item_id}"));
+        }
+        let site = crate::sites::Site::find(order.marketplace_id()).ok_or("the order's site is unknown")?;
+        let minor = crate::feeds::minor_units(amount, site).ok_or_else(|| format!("{amount} is not an amount"))?;
+        *inner.refunds.entry((order_id.to_owned(), item_id.to_owned())).or_default() += minor;
+        Ok(())
+    }
+
     /// What payment adjustment feeds refunded, per order item.
     pub fn refunds(&self) -> Vec<Value> {
         let inner = self.lock();

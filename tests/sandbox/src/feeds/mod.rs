@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use documents::{Compression, Document, DocumentKind, S3Error, Transfer, URL_LIFETIME_SECS};
 pub(crate) use documents::{Documents, gunzip};
 pub use listing::FeedsQuery;
+pub(crate) use process::minor_units;
 pub use process::{Finding, MessageOutcome, Outcome, Severity};
 pub use report::ResultMessageCode;
 

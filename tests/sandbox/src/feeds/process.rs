@@ -516,7 +516,7 @@ fn refundable(order: &Order, item_id: &str) -> u64 {
 }
 
 /// A Money amount as written for the site (`12.34`, or `1234` for the yen) in its minor unit.
-fn minor_units(amount: &str, site: &Site) -> Option<u64> {
+pub(crate) fn minor_units(amount: &str, site: &Site) -> Option<u64> {
     let (whole, fraction) = amount.trim().split_once('.').unwrap_or((amount.trim(), ""));
     let decimals = site.currency_decimals() as usize;
     if fraction.len() > decimals || !fraction.bytes().all(|b| b.is_ascii_digit()) {

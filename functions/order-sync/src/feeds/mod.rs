@@ -1,58 +1,116 @@
-//! Order fulfillment feeds, run by each sync of a connection: the packages the update sender moved to
-//! the connection's feed backlog are packed into `POST_ORDER_FULFILLMENT_DATA` feeds, sent, and
-//! settled from Amazon's processing reports.
+//! Order feeds, run by each sync of a connection: what waits in the connection's feed backlogs
+//! (packages the update sender moved there, cancellations and refunds the store asked for) is packed
+//! into feeds of its type, sent, and settled from Amazon's processing reports.
 //!
 //! Every step is written before the next one starts, so a run that dies anywhere resumes where it
-//! stopped: a record lists its packages before any of them is marked; packages are marked before the
+//! stopped: a record lists its items before any of them is marked; items are marked before the
 //! document is built; the record says "submitting" before createFeed is sent, and a submission whose
 //! answer was lost is found again among the seller's feeds instead of being sent twice. A feed that
-//! cannot settle its packages (Amazon keeps refusing it, its report cannot be trusted or read, it
-//! never finishes) hands them back to the call path, asking Amazon first wherever it may hold them.
+//! cannot settle its items (Amazon keeps refusing it, its report cannot be trusted or read, it never
+//! finishes) gives them up: packages go back to the call path, asking Amazon first wherever it may
+//! hold them; adjustments end failed, saying why.
+use std::future::Future;
+
+use sellerbridge_core::domain::adjustment::{ORDER_ACKNOWLEDGEMENT_FEED, PAYMENT_ADJUSTMENT_FEED};
 use sellerbridge_core::domain::connection::Connection;
 use sellerbridge_core::domain::feed::{
-    FeedEntry, FeedRecord, FeedStage, MAX_FEED_MESSAGES, MessageOutcome, ProcessingReport, XML_CONTENT_TYPE,
-    order_fulfillment_document,
+    FeedEntry, FeedItem, FeedRecord, FeedStage, MAX_FEED_MESSAGES, MessageOutcome, ORDER_FULFILLMENT_FEED,
+    ProcessingReport, XML_CONTENT_TYPE,
 };
-use sellerbridge_core::domain::ids::{AmazonOrderId, PackageId};
-use sellerbridge_core::domain::shipment::{Package, PackageState, record_confirmed, release_package};
-use sellerbridge_core::queue::{UpdateMessage, UpdateQueue};
+use sellerbridge_core::domain::ids::{AmazonOrderId, SellerId};
 use sellerbridge_core::spapi::models::{Feed, FeedStatus};
 use sellerbridge_core::spapi::{SellerAuth, SpApiError};
-use sellerbridge_core::store::{DynamoStore, FeedEnd, SettledFeed, StoreError, Versioned};
+use sellerbridge_core::store::{DynamoStore, FeedEnd, SettledFeed, StoreError, StoredFeedItem, Versioned};
 use serde::Serialize;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::{SyncDeps, SyncError};
 
-/// How many packages are read or written at once while packing and settling.
+mod adjustments;
+mod packages;
+
+use adjustments::Adjustments;
+use packages::Packages;
+
+/// Every feed type the sync packs, in the order it packs them.
+const FEED_TYPES: [&str; 3] = [ORDER_FULFILLMENT_FEED, ORDER_ACKNOWLEDGEMENT_FEED, PAYMENT_ADJUSTMENT_FEED];
+
+/// What one kind of order feed carries, and what becomes of it at each step.
+pub(crate) trait Cargo {
+    type Item: StoredFeedItem + Clone;
+    /// What the operator reads for one of them ("package", "adjustment").
+    const NAME: &'static str;
+
+    /// The item an entry names, as stored.
+    fn read(
+        store: &DynamoStore,
+        order_id: &AmazonOrderId,
+        item: &str,
+    ) -> impl Future<Output = Result<Option<Versioned<Self::Item>>, StoreError>>;
+
+    /// The item as message `message_id` of feed record `record`.
+    fn in_feed(item: &Self::Item, record: &str, message_id: u32, now: chrono::DateTime<chrono::Utc>) -> Self::Item;
+
+    /// The item waiting for a feed again.
+    fn awaiting(item: &Self::Item, now: chrono::DateTime<chrono::Utc>) -> Self::Item;
+
+    /// The feed's document.
+    fn document(feed_type: &str, seller: &SellerId, messages: &[(u32, &Self::Item)]) -> String;
+
+    /// Writes what Amazon's report says of the item, still in the feed as `entry` at `item.version`.
+    fn settle(
+        deps: &SyncDeps,
+        connection: &Connection,
+        feed: (&FeedRecord, &str),
+        entry: &FeedEntry,
+        item: Versioned<Self::Item>,
+        outcome: MessageOutcome,
+    ) -> impl Future<Output = Result<(), SyncError>>;
+
+    /// Writes the item given up by its feed (`reconcile`: Amazon may hold it): whether it was at
+    /// `item.version` (a conflict otherwise, read again and retried).
+    fn give_up(
+        deps: &SyncDeps,
+        item: Versioned<Self::Item>,
+        reason: &str,
+        reconcile: bool,
+    ) -> impl Future<Output = Result<bool, StoreError>>;
+
+    /// What else a feed that gave up its items does once all of them are written.
+    fn after_giving_up(deps: &SyncDeps, record: &FeedRecord) -> impl Future<Output = Result<(), SyncError>>;
+}
+
+/// How many items are read or written at once while packing and settling.
 const CONCURRENCY: usize = 16;
 /// What one feed's record may spend on its entries: the record stays within a table item's 400 KB.
 const RECORD_BUDGET_BYTES: usize = 300_000;
-/// Writes of one package tried before the run gives up on it (it goes on next run).
+/// Writes of one item tried before the run gives up on it (it goes on next run).
 const MAX_SETTLE_TRIES: usize = 3;
 /// Feeds one run packs at most: createFeed's burst is 15, and its bucket refills one every two minutes.
 const MAX_FEEDS_PER_RUN: usize = 10;
-/// createFeed refusals (the feed surely not created) after which the packages go by call instead.
+/// createFeed refusals (the feed surely not created) after which the feed gives its items up.
 const MAX_REFUSALS: u32 = 5;
 /// How long after a createFeed whose answer was lost the seller's feeds are searched for it.
 const LOST_SUBMISSION_WINDOW: chrono::Duration = chrono::Duration::minutes(2);
 /// Allowance for Amazon's clock and listing lag at both ends of that window.
 const LISTING_SLACK: chrono::Duration = chrono::Duration::seconds(30);
-/// A feed Amazon has not finished by then never will: its packages are reconciled by call.
+/// A feed Amazon has not finished by then never will: its items are given up.
 const MAX_PROCESSING: chrono::Duration = chrono::Duration::hours(24);
 
-/// What the feeds of a connection did in one sync run.
+/// What the feeds of a connection did in one sync run, counted in messages (packages, cancellations
+/// and refunds).
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
 pub struct FeedActivity {
-    /// Packages packed into a new feed.
+    /// Messages packed into a new feed.
     pub packed: u32,
     /// Feeds sent to Amazon (createFeed).
     pub submitted: u32,
-    /// Packages settled from processing reports.
+    /// Messages Amazon's processing reports accepted, and rejected.
     pub confirmed: u32,
     pub failed: u32,
-    /// Packages handed back to the call path.
+    /// Messages given up by feeds that could not settle them: packages handed back to the call path,
+    /// adjustments ended failed.
     pub handed_back: u32,
     /// Feeds of the connection not settled yet after the run.
     pub open: u32,
@@ -83,32 +141,61 @@ async fn run_steps(
 ) -> Result<(), SyncError> {
     let store = &deps.adapters.store;
     let open = store.open_feeds(&connection.id).await?;
-    let newest_open = open.last().map(|feed| feed.value.created_at);
+    let mut recent: Vec<(String, chrono::DateTime<chrono::Utc>)> =
+        open.iter().map(|feed| (feed.value.feed_type.clone(), feed.value.created_at)).collect();
     for feed in open {
         let record_id = feed.value.id.clone();
-        if let Err(e) = advance(deps, connection, auth, feed, stop_at, activity).await {
+        if let Err(e) = advance_any(deps, connection, auth, feed, stop_at, activity).await {
             warn!(feed = record_id, error = %e, "a feed stopped short; it goes on next run");
             activity.problem.get_or_insert(format!("feed {record_id}: {e}"));
         }
     }
-    let newest_settled = store.latest_settled_feed(&connection.id).await?.map(|feed| feed.created_at);
     let now = deps.adapters.clock.now();
-    if newest_open.max(newest_settled).is_some_and(|last| now - last < deps.settings.feed_interval) {
-        return Ok(());
-    }
-    // The whole backlog at once, a feed per `MAX_FEED_MESSAGES`, within createFeed's burst.
-    for _ in 0..MAX_FEEDS_PER_RUN {
-        if Instant::now() >= stop_at {
-            break;
+    let interval_start = now - deps.settings.feed_interval;
+    let settled = store.settled_feeds_since(&connection.id, interval_start).await?;
+    recent.extend(settled.into_iter().map(|feed| (feed.feed_type, feed.created_at)));
+    // Each backlog whole, a feed per `MAX_FEED_MESSAGES`, within createFeed's burst (shared by all types).
+    let mut packed = 0;
+    for feed_type in FEED_TYPES {
+        if recent.iter().any(|(recent_type, created)| recent_type == feed_type && *created > interval_start) {
+            continue;
         }
-        let Some(feed) = pack(deps, connection, activity).await? else { break };
-        advance(deps, connection, auth, feed, stop_at, activity).await?;
+        while packed < MAX_FEEDS_PER_RUN && Instant::now() < stop_at {
+            let feed = match feed_type {
+                ORDER_FULFILLMENT_FEED => pack::<Packages>(deps, connection, feed_type, activity).await?,
+                _ => pack::<Adjustments>(deps, connection, feed_type, activity).await?,
+            };
+            let Some(feed) = feed else { break };
+            packed += 1;
+            advance_any(deps, connection, auth, feed, stop_at, activity).await?;
+        }
     }
     Ok(())
 }
 
+/// Moves a feed on as its type's cargo.
+async fn advance_any(
+    deps: &SyncDeps,
+    connection: &Connection,
+    auth: &SellerAuth,
+    feed: Versioned<FeedRecord>,
+    stop_at: Instant,
+    activity: &mut FeedActivity,
+) -> Result<(), SyncError> {
+    match feed.value.feed_type.as_str() {
+        ORDER_FULFILLMENT_FEED => advance::<Packages>(deps, connection, auth, feed, stop_at, activity).await,
+        ORDER_ACKNOWLEDGEMENT_FEED | PAYMENT_ADJUSTMENT_FEED => {
+            advance::<Adjustments>(deps, connection, auth, feed, stop_at, activity).await
+        }
+        other => Err(SyncError::Store(StoreError::Corrupt {
+            key: format!("feed {}", feed.value.id),
+            message: format!("a feed of type {other}, which this version does not know"),
+        })),
+    }
+}
+
 /// Takes one step after another until the feed waits for Amazon, is closed, or time is up.
-async fn advance(
+async fn advance<C: Cargo>(
     deps: &SyncDeps,
     connection: &Connection,
     auth: &SellerAuth,
@@ -121,8 +208,8 @@ async fn advance(
             return Ok(());
         }
         let next = match feed.value.stage.clone() {
-            FeedStage::Packing => mark_entries(deps, connection, feed).await?,
-            FeedStage::Packed => submit(deps, connection, auth, feed, activity).await?,
+            FeedStage::Packing => mark_entries::<C>(deps, connection, feed).await?,
+            FeedStage::Packed => submit::<C>(deps, connection, auth, feed, activity).await?,
             FeedStage::Submitting { since } => find_lost_submission(deps, connection, auth, feed, since).await?,
             FeedStage::Submitted { feed_id, adopted, .. } => {
                 let too_old = too_old(deps, &feed.value);
@@ -142,11 +229,11 @@ async fn advance(
                         let reason = format!("feed {feed_id} was found after its answer was lost and may not be ours");
                         Some(hand_back(deps, feed, reason, true).await?)
                     }
-                    Ok(amazon) => settle(deps, connection, auth, feed, &amazon, stop_at, activity).await?,
+                    Ok(amazon) => settle::<C>(deps, connection, auth, feed, &amazon, stop_at, activity).await?,
                 }
             }
             FeedStage::HandingBack { reason, reconcile } => {
-                return_to_call_path(deps, feed, reason, reconcile, stop_at, activity).await?;
+                give_up::<C>(deps, feed, reason, reconcile, stop_at, activity).await?;
                 None
             }
         };
@@ -158,7 +245,7 @@ async fn advance(
 }
 
 /// Whether Amazon has had the feed longer than any feed takes: errors reading it, and an unfinished
-/// feed, are then given up on (its packages checked with Amazon one by one).
+/// feed, are then given up on (and so are its items, as Amazon may hold them).
 fn too_old(deps: &SyncDeps, record: &FeedRecord) -> bool {
     match record.stage {
         FeedStage::Submitted { at, .. } => deps.adapters.clock.now() - at > MAX_PROCESSING,
@@ -166,47 +253,48 @@ fn too_old(deps: &SyncDeps, record: &FeedRecord) -> bool {
     }
 }
 
-/// A new record for the connection's backlog (oldest first, as much as one feed takes).
-async fn pack(
+/// A new record for the connection's backlog of `feed_type` (oldest first, as much as one feed takes).
+async fn pack<C: Cargo>(
     deps: &SyncDeps,
     connection: &Connection,
+    feed_type: &str,
     activity: &mut FeedActivity,
 ) -> Result<Option<Versioned<FeedRecord>>, SyncError> {
     let store = &deps.adapters.store;
-    let backlog = store.feed_backlog(&connection.id, Some(MAX_FEED_MESSAGES)).await?;
+    let backlog = store.feed_backlog(&connection.id, feed_type, Some(MAX_FEED_MESSAGES)).await?;
     if backlog.is_empty() {
         return Ok(None);
     }
-    let read = read_packages(store, backlog.iter().map(|entry| (&entry.order_id, &entry.package_id))).await?;
-    let mut packages = Vec::new();
+    let read = read_items::<C>(store, backlog.iter().map(|entry| (&entry.order_id, entry.item.as_str()))).await?;
+    let mut items = Vec::new();
     let mut budget = RECORD_BUDGET_BYTES;
-    for (entry, package) in backlog.iter().zip(read) {
-        match package {
-            Some(package) if matches!(package.value.state, PackageState::AwaitingFeed { .. }) => {
-                let size = entry.order_id.as_str().len() + entry.package_id.as_str().len() + 60;
+    for (entry, item) in backlog.iter().zip(read) {
+        match item {
+            Some(item) if item.value.awaiting_feed().is_some() => {
+                let size = entry.order_id.as_str().len() + entry.item.len() + 60;
                 if size > budget {
                     break;
                 }
                 budget -= size;
-                packages.push(package.value);
+                items.push(item.value);
             }
             // Settled or sent some other way meanwhile: nothing left to pack.
-            _ => store.drop_from_feed_backlog(&connection.id, entry).await?,
+            _ => store.drop_from_feed_backlog(&connection.id, feed_type, entry).await?,
         }
     }
-    if packages.is_empty() {
+    if items.is_empty() {
         return Ok(None);
     }
     let now = deps.adapters.clock.now();
-    let record = FeedRecord::packing(connection.id.clone(), &packages.iter().collect::<Vec<_>>(), now);
+    let record = FeedRecord::packing(connection.id.clone(), feed_type, &items.iter().collect::<Vec<_>>(), now);
     let version = store.save_feed(&record, 0).await?;
     activity.packed += record.entries.len() as u32;
-    info!(feed = record.id, packages = record.entries.len(), "packed the feed backlog into a feed");
+    info!(feed = record.id, feed_type, messages = record.entries.len(), "packed a feed backlog into a feed");
     Ok(Some(Versioned { value: record, version }))
 }
 
-/// Marks each listed package as in this feed; those that are not waiting for a feed any more drop out.
-async fn mark_entries(
+/// Marks each listed item as in this feed; those that are not waiting for a feed any more drop out.
+async fn mark_entries<C: Cargo>(
     deps: &SyncDeps,
     connection: &Connection,
     feed: Versioned<FeedRecord>,
@@ -214,22 +302,22 @@ async fn mark_entries(
     let store = &deps.adapters.store;
     let Versioned { value: mut record, version } = feed;
     let now = deps.adapters.clock.now();
-    let read = read_packages(store, record.entries.iter().map(|e| (&e.order_id, &e.package_id))).await?;
+    let read = read_items::<C>(store, record.entries.iter().map(|e| (&e.order_id, e.item.as_str()))).await?;
     let mut kept = Vec::with_capacity(record.entries.len());
     let mut to_mark = Vec::new();
-    for (index, (entry, package)) in record.entries.iter().zip(&read).enumerate() {
-        let Some(package) = package else {
+    for (index, (entry, item)) in record.entries.iter().zip(&read).enumerate() {
+        let Some(item) = item else {
             kept.push(false);
             continue;
         };
-        kept.push(record.holds(entry, &package.value));
-        if matches!(package.value.state, PackageState::AwaitingFeed { .. }) {
-            to_mark.push((index, package, entry.message_id));
+        kept.push(record.holds(entry, &item.value));
+        if let Some(since) = item.value.awaiting_feed() {
+            to_mark.push((index, C::in_feed(&item.value, &record.id, entry.message_id, now), item.version, since));
         }
     }
     for chunk in to_mark.chunks(CONCURRENCY) {
-        let marks = chunk.iter().map(|(_, package, message_id)| {
-            store.mark_in_feed(&connection.id, &package.value, package.version, &record.id, *message_id, now)
+        let marks = chunk.iter().map(|(_, marked, version, since)| {
+            store.mark_in_feed(&connection.id, &record.feed_type, marked, *version, *since)
         });
         for ((index, ..), marked) in chunk.iter().zip(futures::future::join_all(marks).await) {
             kept[*index] = marked?;
@@ -247,7 +335,7 @@ async fn mark_entries(
 }
 
 /// Builds and uploads the document, then creates the feed, saying so in the record first.
-async fn submit(
+async fn submit<C: Cargo>(
     deps: &SyncDeps,
     connection: &Connection,
     auth: &SellerAuth,
@@ -256,14 +344,14 @@ async fn submit(
 ) -> Result<Option<Versioned<FeedRecord>>, SyncError> {
     let store = &deps.adapters.store;
     let Versioned { value: mut record, version } = feed;
-    let packages = read_entries(deps, &record).await?;
-    let messages: Vec<(u32, &Package)> = record
+    let items = read_entries::<C>(deps, &record).await?;
+    let messages: Vec<(u32, &C::Item)> = record
         .entries
         .iter()
-        .zip(&packages)
-        .filter_map(|(entry, package)| package.as_ref().map(|p| (entry.message_id, &p.value)))
+        .zip(&items)
+        .filter_map(|(entry, item)| item.as_ref().map(|i| (entry.message_id, &i.value)))
         .collect();
-    let document = order_fulfillment_document(&connection.seller_id, &messages);
+    let document = C::document(&record.feed_type, &connection.seller_id, &messages);
     let uploaded = async {
         let upload = deps.spapi.create_feed_document(auth, XML_CONTENT_TYPE).await?;
         deps.spapi.upload_feed_document(&upload, XML_CONTENT_TYPE, document.into_bytes()).await?;
@@ -276,6 +364,7 @@ async fn submit(
     };
 
     let now = deps.adapters.clock.now();
+    let lost_before = record.may_be_at_amazon;
     record.stage = FeedStage::Submitting { since: now };
     record.may_be_at_amazon = true;
     let version = store.save_feed(&record, version).await?;
@@ -284,17 +373,19 @@ async fn submit(
     match created {
         Ok(feed_id) => {
             if !store.claim_amazon_feed(&connection.seller_id, &feed_id, &record.id, now).await? {
-                // Another record took it for its own lost one: which packages Amazon holds is unclear.
+                // Another record took it for its own lost one: which items Amazon holds is unclear.
                 let reason = format!("feed {feed_id} was taken by another record as its own");
                 return Ok(Some(hand_back(deps, Versioned { value: record, version }, reason, true).await?));
             }
-            info!(feed = record.id, feed_id, packages = record.entries.len(), "feed sent to Amazon");
+            info!(feed = record.id, feed_id, messages = record.entries.len(), "feed sent to Amazon");
             activity.submitted += 1;
             record.stage = FeedStage::Submitted { feed_id, at: now, adopted: false };
             let version = store.save_feed(&record, version).await?;
             Ok(Some(Versioned { value: record, version }))
         }
         Err(e) if never_created(&e) => {
+            // This createFeed created nothing: only an earlier one whose answer was lost may have.
+            record.may_be_at_amazon = lost_before;
             record.stage = FeedStage::Packed;
             let version = store.save_feed(&record, version).await?;
             count_refusal(deps, Versioned { value: record, version }, e).await
@@ -305,7 +396,7 @@ async fn submit(
 }
 
 /// Amazon refused a step of sending the feed, surely creating nothing: a refusal that passes (quota,
-/// a transient failure) is tried again next run; after a few the packages go by call instead.
+/// a transient failure) is tried again next run; after a few the feed gives its items up.
 async fn count_refusal(
     deps: &SyncDeps,
     feed: Versioned<FeedRecord>,
@@ -339,10 +430,10 @@ fn never_created(error: &SpApiError) -> bool {
 }
 
 /// A createFeed was sent and its answer lost. A feed of this type and marketplace created in the
-/// moments after, that no record of the seller holds, is taken as this record's; whether it really is
-/// shows when its report is read ([`settle`] checks the report covers every message, and reconciles
-/// the packages by call otherwise). None once the window has passed means none was created, and the
-/// record is sent again.
+/// moments after, that no record of the seller holds, is taken as this record's; as it is not known to
+/// be ours, its report is not trusted: once Amazon is done with it, its items are given up as ones
+/// Amazon may hold. None once the window has passed means none was created, and the record is sent
+/// again.
 async fn find_lost_submission(
     deps: &SyncDeps,
     connection: &Connection,
@@ -381,10 +472,10 @@ async fn find_lost_submission(
     Ok(Some(Versioned { value: record, version }))
 }
 
-/// Settles every package of a feed Amazon is done with from its report, then replaces the record by
-/// its summary. A report that does not settle the feed (it cannot be read, or covers fewer messages
-/// than were sent) hands the packages back to be reconciled by call.
-async fn settle(
+/// Settles every item of a feed Amazon is done with from its report, then replaces the record by its
+/// summary. A report that does not settle the feed (it cannot be read, or covers fewer messages than
+/// were sent) gives the items up, as Amazon may hold them.
+async fn settle<C: Cargo>(
     deps: &SyncDeps,
     connection: &Connection,
     auth: &SellerAuth,
@@ -398,7 +489,7 @@ async fn settle(
     let too_old = too_old(deps, &feed.value);
     let messages = feed.value.entries.len();
     let report = match (&amazon.result_feed_document_id, amazon.processing_status) {
-        (_, FeedStatus::Cancelled) => return back_to_backlog(deps, connection, feed, amazon, stop_at).await,
+        (_, FeedStatus::Cancelled) => return back_to_backlog::<C>(deps, connection, feed, amazon, stop_at).await,
         (None, status) => {
             let reason = format!("feed {feed_id} ended {} without a processing report", status.as_str());
             return Ok(Some(hand_back(deps, feed, reason, true).await?));
@@ -430,31 +521,18 @@ async fn settle(
     };
     let Versioned { value: record, version } = feed;
     let now = deps.adapters.clock.now();
-    let packages = read_entries(deps, &record).await?;
-    for (entry, package) in record.entries.iter().zip(packages) {
+    let items = read_entries::<C>(deps, &record).await?;
+    for (entry, item) in record.entries.iter().zip(items) {
         if Instant::now() >= stop_at {
             return Ok(None);
         }
-        let Some(package) = package else { continue };
-        let settled = match report.outcome(entry.message_id) {
-            MessageOutcome::Accepted { warnings } => {
-                let mut accepted = package.value.clone().into_confirmed(now);
-                accepted.warnings.extend(warnings.into_iter().map(|w| format!("Amazon's feed report: {w}")));
-                activity.confirmed += 1;
-                accepted
-            }
-            MessageOutcome::Rejected { reason } => {
-                activity.failed += 1;
-                let reason = format!("Amazon rejected the shipment confirmation in feed {feed_id}: {reason}");
-                package.value.clone().into_ended(PackageState::Failed { reason, at: now })
-            }
-        };
-        let refused = matches!(settled.state, PackageState::Failed { .. });
-        if let Some(written) = settle_package(store, &record, entry, &settled, package.version).await?
-            && refused
-        {
-            store.release_tracking_claim(&connection.id, &written).await;
+        let Some(item) = item else { continue };
+        let outcome = report.outcome(entry.message_id);
+        match outcome {
+            MessageOutcome::Accepted { .. } => activity.confirmed += 1,
+            MessageOutcome::Rejected { .. } => activity.failed += 1,
         }
+        C::settle(deps, connection, (&record, feed_id), entry, item, outcome).await?;
     }
     // Counted from the report, so a settlement resumed after a crash sums up the whole feed.
     let failed = record
@@ -465,18 +543,12 @@ async fn settle(
     let counts = ((messages - failed) as u32, failed as u32);
     let end = if amazon.processing_status == FeedStatus::Fatal { FeedEnd::Fatal } else { FeedEnd::Done };
     store.close_feed(&record, version, &summary(&record, Some(feed_id.to_owned()), end, None, counts, now)).await?;
-    info!(
-        feed = record.id,
-        feed_id,
-        confirmed = counts.0,
-        failed = counts.1,
-        "feed settled from its processing report"
-    );
+    info!(feed = record.id, feed_id, accepted = counts.0, failed = counts.1, "feed settled from its processing report");
     Ok(None)
 }
 
-/// Amazon cancelled the feed before processing it: its packages wait for the next one.
-async fn back_to_backlog(
+/// Amazon cancelled the feed before processing it: its items wait for the next one.
+async fn back_to_backlog<C: Cargo>(
     deps: &SyncDeps,
     connection: &Connection,
     feed: Versioned<FeedRecord>,
@@ -486,19 +558,21 @@ async fn back_to_backlog(
     let store = &deps.adapters.store;
     let Versioned { value: record, version } = feed;
     let now = deps.adapters.clock.now();
-    let to_backlog = |package: Versioned<Package>| async move {
-        Ok(store.divert_to_feed(&connection.id, &package.value, package.version, now).await?.is_some())
+    let feed_type = record.feed_type.as_str();
+    let to_backlog = |item: Versioned<C::Item>| async move {
+        let waiting = C::awaiting(&item.value, now);
+        Ok(store.enter_feed_backlog(&connection.id, feed_type, &waiting, item.version).await?.is_some())
     };
-    if !move_each_package(deps, &record, stop_at, to_backlog).await? {
+    if !move_each::<C, _, _>(deps, &record, stop_at, to_backlog).await? {
         return Ok(None);
     }
     let summary = summary(&record, Some(amazon.feed_id.clone()), FeedEnd::Cancelled, None, (0, 0), now);
     store.close_feed(&record, version, &summary).await?;
-    info!(feed = record.id, feed_id = amazon.feed_id, "Amazon cancelled the feed; its packages wait for the next one");
+    info!(feed = record.id, feed_id = amazon.feed_id, "Amazon cancelled the feed; its items wait for the next one");
     Ok(None)
 }
 
-/// Records that the feed gives its packages back to the call path, and why.
+/// Records that the feed gives its items up, and why.
 async fn hand_back(
     deps: &SyncDeps,
     feed: Versioned<FeedRecord>,
@@ -506,16 +580,15 @@ async fn hand_back(
     reconcile: bool,
 ) -> Result<Versioned<FeedRecord>, SyncError> {
     let Versioned { value: mut record, version } = feed;
-    warn!(feed = record.id, reason, reconcile, "the feed hands its packages back to the call path");
+    warn!(feed = record.id, reason, reconcile, "the feed gives up its items");
     record.stage = FeedStage::HandingBack { reason, reconcile };
     let version = deps.adapters.store.save_feed(&record, version).await?;
     Ok(Versioned { value: record, version })
 }
 
-/// Puts each package still in the feed back on the call path, each with a message on the updates
-/// queue, then closes the record. A resumed run sends a message again for every package it finds
-/// handed back and still queued (a duplicate message is harmless, a missing one is not).
-async fn return_to_call_path(
+/// Gives up each item still in the feed ([`Cargo::give_up`]), then closes the record. A resumed run
+/// finds the items already given up no longer in the feed, and gives up the rest.
+async fn give_up<C: Cargo>(
     deps: &SyncDeps,
     feed: Versioned<FeedRecord>,
     reason: String,
@@ -525,64 +598,43 @@ async fn return_to_call_path(
 ) -> Result<(), SyncError> {
     let store = &deps.adapters.store;
     let Versioned { value: record, version } = feed;
-    let handed_back = std::sync::atomic::AtomicU32::new(0);
-    let to_call_path = |package: Versioned<Package>| {
-        let handed_back = &handed_back;
+    let given_up = std::sync::atomic::AtomicU32::new(0);
+    let give_up_one = |item: Versioned<C::Item>| {
+        let (given_up, reason) = (&given_up, reason.as_str());
         async move {
-            let saved = store.save_package(&package.value.clone().handed_back(reconcile), package.version).await;
-            match saved {
-                Ok(_) => {
-                    handed_back.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let written = C::give_up(deps, item, reason, reconcile).await;
+            match written {
+                Ok(true) => {
+                    given_up.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     Ok(true)
                 }
-                Err(StoreError::Conflict { .. }) => Ok(false),
+                Ok(false) | Err(StoreError::Conflict { .. }) => Ok(false),
                 Err(e) => Err(e),
             }
         }
     };
-    let done = move_each_package(deps, &record, stop_at, to_call_path).await?;
-    activity.handed_back += handed_back.into_inner();
+    let done = move_each::<C, _, _>(deps, &record, stop_at, give_up_one).await?;
+    activity.handed_back += given_up.into_inner();
     if !done {
         return Ok(());
     }
-    let packages = read_packages(store, record.entries.iter().map(|e| (&e.order_id, &e.package_id))).await?;
-    for package in packages.into_iter().flatten().filter(|p| p.value.by_call_only && p.value.is_sendable_by_call()) {
-        let message =
-            UpdateMessage::ConfirmShipment { order_id: package.value.order_id, package_id: package.value.package_id };
-        deps.adapters.queue.send(&message, std::time::Duration::ZERO).await.map_err(SyncError::Queue)?;
-    }
+    C::after_giving_up(deps, &record).await?;
     let now = deps.adapters.clock.now();
     store.close_feed(&record, version, &summary(&record, None, FeedEnd::HandedBack, Some(reason), (0, 0), now)).await?;
     Ok(())
 }
 
-/// Writes a package's outcome with its effect on the order, keeping what changed meanwhile (a
-/// delivery time) while the package is still in this feed as this entry: the package as written, or
-/// `None` when it no longer was.
-async fn settle_package(
-    store: &DynamoStore,
-    record: &FeedRecord,
-    entry: &FeedEntry,
-    settled: &Package,
-    version: u64,
-) -> Result<Option<Package>, SyncError> {
-    let effect =
-        if matches!(settled.state, PackageState::Confirmed { .. }) { record_confirmed } else { release_package };
-    let written = store.settle_package_merging(settled, version, |stored| record.holds(entry, stored), effect).await?;
-    Ok(written.map(|_| settled.clone()))
-}
-
-/// Moves each package still in the feed on with `change` (retrying a package written meanwhile), until
-/// time is up; `false` then. A package the feed cannot let go of is an error, so the record stays.
-async fn move_each_package<F, Fut>(
+/// Moves each item still in the feed on with `change` (retrying an item written meanwhile), until
+/// time is up; `false` then. An item the feed cannot let go of is an error, so the record stays.
+async fn move_each<C: Cargo, F, Fut>(
     deps: &SyncDeps,
     record: &FeedRecord,
     stop_at: Instant,
     change: F,
 ) -> Result<bool, SyncError>
 where
-    F: Fn(Versioned<Package>) -> Fut,
-    Fut: std::future::Future<Output = Result<bool, StoreError>>,
+    F: Fn(Versioned<C::Item>) -> Fut,
+    Fut: Future<Output = Result<bool, StoreError>>,
 {
     let store = &deps.adapters.store;
     for entry in &record.entries {
@@ -591,9 +643,9 @@ where
         }
         let mut let_go = false;
         for _ in 0..MAX_SETTLE_TRIES {
-            let package = store.get_package(&entry.order_id, &entry.package_id).await?;
-            let_go = match package {
-                Some(package) if record.holds(entry, &package.value) => change(package).await?,
+            let item = C::read(store, &entry.order_id, &entry.item).await?;
+            let_go = match item {
+                Some(item) if record.holds(entry, &item.value) => change(item).await?,
                 // Gone, or no longer this feed's.
                 _ => true,
             };
@@ -602,36 +654,34 @@ where
             }
         }
         if !let_go {
-            let key = format!("package {} of order {}", entry.package_id, entry.order_id);
+            let key = format!("{} {} of order {}", C::NAME, entry.item, entry.order_id);
             return Err(StoreError::Conflict { key }.into());
         }
     }
     Ok(true)
 }
 
-/// Each entry's package, if it is still in this feed as that entry.
-async fn read_entries(deps: &SyncDeps, record: &FeedRecord) -> Result<Vec<Option<Versioned<Package>>>, SyncError> {
+/// Each entry's item, if it is still in this feed as that entry.
+async fn read_entries<C: Cargo>(
+    deps: &SyncDeps,
+    record: &FeedRecord,
+) -> Result<Vec<Option<Versioned<C::Item>>>, SyncError> {
     let store = &deps.adapters.store;
-    let read = read_packages(store, record.entries.iter().map(|e| (&e.order_id, &e.package_id))).await?;
-    Ok(record
-        .entries
-        .iter()
-        .zip(read)
-        .map(|(entry, package)| package.filter(|p| record.holds(entry, &p.value)))
-        .collect())
+    let read = read_items::<C>(store, record.entries.iter().map(|e| (&e.order_id, e.item.as_str()))).await?;
+    Ok(record.entries.iter().zip(read).map(|(entry, item)| item.filter(|i| record.holds(entry, &i.value))).collect())
 }
 
-/// The packages at these keys, `CONCURRENCY` reads at a time.
-async fn read_packages<'a>(
+/// The items at these keys, `CONCURRENCY` reads at a time.
+async fn read_items<'a, C: Cargo>(
     store: &DynamoStore,
-    keys: impl Iterator<Item = (&'a AmazonOrderId, &'a PackageId)>,
-) -> Result<Vec<Option<Versioned<Package>>>, StoreError> {
+    keys: impl Iterator<Item = (&'a AmazonOrderId, &'a str)>,
+) -> Result<Vec<Option<Versioned<C::Item>>>, StoreError> {
     let keys: Vec<_> = keys.collect();
     let mut read = Vec::with_capacity(keys.len());
     for chunk in keys.chunks(CONCURRENCY) {
-        let reads = chunk.iter().map(|(order_id, package_id)| store.get_package(order_id, package_id));
-        for package in futures::future::join_all(reads).await {
-            read.push(package?);
+        let reads = chunk.iter().map(|(order_id, item)| C::read(store, order_id, item));
+        for item in futures::future::join_all(reads).await {
+            read.push(item?);
         }
     }
     Ok(read)
@@ -648,6 +698,7 @@ fn summary(
     SettledFeed {
         record_id: record.id.clone(),
         connection_id: record.connection_id.clone(),
+        feed_type: record.feed_type.clone(),
         feed_id,
         ended,
         reason,
