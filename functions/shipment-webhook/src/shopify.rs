@@ -93,13 +93,10 @@ fn ignored(detail: &str) -> Accepted {
 /// `orders/cancelled`: every line of the Amazon order not shipped yet, cancelled at Amazon.
 async fn cancel_order(deps: &WebhookDeps, event_id: EventId, body: &[u8]) -> Result<Accepted, Rejected> {
     let cancellation = format::parse_cancellation(body).map_err(|e| unreadable(body, e))?;
+    let shopify_order_id = cancellation.link.shopify_order_id;
     let order_id = match &cancellation.link.amazon_order_id {
-        Some(order_id) => {
-            // Its refunds, which name only the Shopify order, find the Amazon order through this link.
-            deps.store.link_shopify_order(cancellation.link.shopify_order_id, order_id, deps.clock.now()).await?;
-            order_id.clone()
-        }
-        None => match deps.store.shopify_order(cancellation.link.shopify_order_id).await? {
+        Some(order_id) => order_id.clone(),
+        None => match deps.store.shopify_order(shopify_order_id).await? {
             Some(order_id) => order_id,
             None => return Ok(ignored("not an Amazon order (no Amazon order id in source_identifier)")),
         },
@@ -111,7 +108,11 @@ async fn cancel_order(deps: &WebhookDeps, event_id: EventId, body: &[u8]) -> Res
         tracing::Span::current().record("order_id", order_id.as_str());
         return Ok(ignored("the order is cancelled at Amazon already"));
     }
-    adjustments::accept(deps, event_id, AdjustmentRequest::Cancel(cancellation.request(order_id))).await
+    let accepted =
+        adjustments::accept(deps, event_id, AdjustmentRequest::Cancel(cancellation.request(order_id.clone()))).await?;
+    // Its refunds, which name only the Shopify order, find the Amazon order through this link.
+    deps.store.link_shopify_order(shopify_order_id, &order_id, deps.clock.now()).await?;
+    Ok(accepted)
 }
 
 /// `refunds/create`: each refunded line's amounts refunded at Amazon.
@@ -122,7 +123,21 @@ async fn refund(deps: &WebhookDeps, event_id: EventId, body: &[u8]) -> Result<Ac
         return Ok(ignored("a refund of no line item: Amazon refunds shipping with the line it belongs to"));
     }
     let order_id = linked_order(deps, refund.shopify_order_id).await?;
-    adjustments::accept(deps, event_id, AdjustmentRequest::Refund(refund.request(order_id))).await
+    let mut request = refund.request(order_id.clone());
+    // A Shopify cancellation refunds the cancelled lines too; at Amazon cancelling a line refunds it.
+    if let Some(order) = deps.store.get_order(&order_id).await? {
+        let order = &order.value;
+        request.lines.retain(|line| {
+            let mut matching = order.items_matching(&line.item).peekable();
+            // A line the order lacks stays, for the refund's check to name it.
+            matching.peek().is_none() || !matching.all(|item| order.local.cancelling.contains(&item.id))
+        });
+        if request.lines.is_empty() {
+            tracing::Span::current().record("order_id", order_id.as_str());
+            return Ok(ignored("the refunded lines are being cancelled at Amazon, which refunds them itself"));
+        }
+    }
+    adjustments::accept(deps, event_id, AdjustmentRequest::Refund(request)).await
 }
 
 async fn link_order(deps: &WebhookDeps, body: &[u8]) -> Result<Accepted, Rejected> {

@@ -326,6 +326,10 @@ pub enum AdjustmentRejected {
     NothingToCancel { order_id: AmazonOrderId, scope: String },
     #[error("order {order_id} line {item} is already being cancelled")]
     CancellationPending { order_id: AmazonOrderId, item: String },
+    #[error("order {order_id} is already being cancelled: every line not shipped is in a cancellation")]
+    OrderCancellationPending { order_id: AmazonOrderId },
+    #[error("order {order_id} line {item} is being cancelled: Amazon refunds a cancelled line itself")]
+    LineBeingCancelled { order_id: AmazonOrderId, item: OrderItemId },
     #[error("order {order_id} line {item} has units shipped or in a package; Amazon cancels whole lines only")]
     LineUnderway { order_id: AmazonOrderId, item: String },
     #[error("{item} names {lines} lines of order {order_id}; name the line by its order_item_id")]
@@ -369,6 +373,12 @@ pub fn plan_cancellation(order: &Order, request: &CancellationRequest) -> Result
     let mut items: Vec<OrderItemId> = Vec::new();
     if request.lines.is_empty() {
         items.extend(order.amazon.items.iter().filter(|item| untouched(order, item)).map(|item| item.id.clone()));
+        let unshipped = |item: &&OrderItem| item.quantity_shipped == 0;
+        if items.is_empty()
+            && order.amazon.items.iter().filter(unshipped).any(|item| order.local.cancelling.contains(&item.id))
+        {
+            return Err(AdjustmentRejected::OrderCancellationPending { order_id });
+        }
         if items.is_empty() {
             return Err(AdjustmentRejected::NothingToCancel { order_id, scope: "of the order".into() });
         }
@@ -418,6 +428,9 @@ pub fn plan_refund(order: &Order, request: &RefundRequest) -> Result<AdjustmentK
                 return Err(AdjustmentRejected::Ambiguous { order_id, item, lines });
             }
         };
+        if order.local.cancelling.contains(&item.id) {
+            return Err(AdjustmentRejected::LineBeingCancelled { order_id, item: item.id.clone() });
+        }
         let (earlier_units, earlier_principal) = items
             .iter()
             .filter(|i| i.order_item_id == item.id)
@@ -727,6 +740,20 @@ mod tests {
         assert_eq!(
             plan_cancellation(&order, &request).unwrap_err().to_string(),
             format!("order {id} line SKU-B is already being cancelled")
+        );
+        let line_b_id = line_b.id.clone();
+        let refund_b = refund(vec![line("SKU-B", 1, "1.00")]);
+        assert_eq!(
+            plan_refund(&order, &refund_b).unwrap_err(),
+            AdjustmentRejected::LineBeingCancelled { order_id: id.clone(), item: line_b_id },
+            "Amazon refunds a cancelled line itself"
+        );
+        let mut all = order.clone();
+        all.local.cancelling.insert(all.amazon.items[0].id.clone());
+        let whole = CancellationRequest { lines: vec![], ..request.clone() };
+        assert_eq!(
+            plan_cancellation(&all, &whole).unwrap_err().to_string(),
+            format!("order {id} is already being cancelled: every line not shipped is in a cancellation")
         );
         release_adjustment(&mut order, &cancellation);
         assert!(order.local.cancelling.is_empty());

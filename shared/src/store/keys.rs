@@ -1,4 +1,5 @@
 //! Every partition and sort key of the table, in one place.
+use crate::domain::feed::ORDER_FULFILLMENT_FEED;
 use crate::domain::ids::{AmazonOrderId, ConnectionId, EventId, PackageId, SellerId, TrackingNumber};
 
 pub const PK: &str = "pk";
@@ -78,9 +79,14 @@ pub fn tracking(connection: &ConnectionId, tracking: &TrackingNumber) -> Key {
 }
 
 /// The partition of a connection's backlog for one feed type: its own, so the sender's writes to it
-/// never meet the connection's cursor and lease.
+/// never meet the connection's cursor and lease. Order fulfillment keeps the name it had before there
+/// were other feed types, so packages already waiting in it are packed after an upgrade.
 pub fn feed_backlog_partition(connection: &ConnectionId, feed_type: &str) -> String {
-    format!("FEED_BACKLOG#{connection}#{feed_type}")
+    if feed_type == ORDER_FULFILLMENT_FEED {
+        format!("FEED_BACKLOG#{connection}")
+    } else {
+        format!("FEED_BACKLOG#{connection}#{feed_type}")
+    }
 }
 
 /// A package or adjustment of the connection waiting for its next feed of `feed_type`, in the order it

@@ -61,7 +61,12 @@ async fn stored(h: &Harness, order: &AmazonOrderId) -> Order {
 
 /// A stack synced with a sandbox of 12 orders (`seed`), and three of its orders awaiting shipment.
 async fn synced(seed: u64) -> (Harness, [Order; 3]) {
-    let h = Harness::start(sandbox(12, seed, 600.0), Arc::new(OffsetClock::default()), options_for(600.0)).await;
+    synced_at(seed, OffsetClock::default()).await
+}
+
+/// [`synced`], on `clock`.
+async fn synced_at(seed: u64, clock: OffsetClock) -> (Harness, [Order; 3]) {
+    let h = Harness::start(sandbox(12, seed, 600.0), Arc::new(clock), options_for(600.0)).await;
     let sync = h.stack.sync_deps(Default::default()).await.unwrap();
     demo::sync_until_current(&sync, 3, &Quiet).await.unwrap();
     let orders = h.stack.adapters.store.scan_orders().await.unwrap();
@@ -84,7 +89,7 @@ async fn cancellations_and_refunds_go_through_their_feeds_and_settle_on_the_orde
     let (status, answer) = post_event(&h, &cancelled("evt-cancel-2", to_cancel.id())).await;
     assert_eq!(status, 422, "{answer}");
     let refusal = answer["error"].as_str().unwrap();
-    assert!(refusal.contains(to_cancel.id().as_str()) && refusal.contains("would refund nothing"), "{refusal}");
+    assert!(refusal.contains(to_cancel.id().as_str()) && refusal.contains("already being cancelled"), "{refusal}");
     let unknown = AmazonOrderId::parse("111-1111111-1111111").unwrap();
     let (status, answer) = post_event(&h, &cancelled("evt-cancel-3", &unknown)).await;
     assert_eq!((status, answer["error"].as_str()), (422, Some("unknown order 111-1111111-1111111")));
@@ -181,6 +186,13 @@ async fn shopify_cancellations_and_refunds_reach_amazon_and_a_feed_amazon_keeps_
         "email": "buyer@example.com"});
     let (status, answer) = post_shopify(&h, "orders/cancelled", "wh-cancel", &shopify_order).await;
     assert_eq!((status, answer["kind"].as_str()), (202, Some("cancellation")), "{answer}");
+    // Shopify refunds the cancelled order too; at Amazon the cancellation refunds it.
+    let cancelled_line = &cancelled_in_shopify.amazon.items[0];
+    let refund_of_cancelled = json!({"id": 2001, "order_id": 1001,
+        "refund_line_items": [{"quantity": cancelled_line.quantity_ordered, "restock_type": "cancel",
+            "subtotal": "1.00", "line_item": {"sku": cancelled_line.sku}}]});
+    let (status, answer) = post_shopify(&h, "refunds/create", "wh-refund-cancelled", &refund_of_cancelled).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")), "{answer}");
     ship_whole_order(&h, refunded_in_shopify).await;
     let link = json!({"id": 1002, "source_identifier": refunded_in_shopify.id()});
     assert_eq!(post_shopify(&h, "orders/updated", "wh-link", &link).await.0, 200);
@@ -222,4 +234,44 @@ async fn shopify_cancellations_and_refunds_reach_amazon_and_a_feed_amazon_keeps_
     assert!(stored(&h, refused.id()).await.local.cancelling.is_empty(), "its lines are free again");
     let (status, answer) = post_event(&h, &cancelled("evt-refused-again", refused.id())).await;
     assert_eq!(status, 202, "asked again: {answer}");
+}
+
+fn create_feed_calls(calls: &[demo::SandboxCall], status: u16) -> usize {
+    calls.iter().filter(|c| c.operation == "createFeed" && c.status == status).count()
+}
+
+#[tokio::test]
+async fn a_refund_whose_create_feed_answer_was_lost_is_never_sent_again() {
+    let clock = OffsetClock::default();
+    let (h, [found, not_found, _]) = synced_at(37, clock.clone()).await;
+    ship_whole_order(&h, &found).await;
+
+    // Amazon creates the feed and the answer is lost: the feed is found among the seller's feeds, but
+    // as it is not known to be ours its report is not trusted; the refund ends failed, saying Amazon
+    // may have applied it (it did, once), and its amount stays booked.
+    let paid = first_line_paid(&found);
+    assert_eq!(post_event(&h, &refunded("evt-found", &found, paid)).await.0, 202);
+    h.sandbox_post("/_sandbox/faults", json!({"operation": "createFeed", "status": 504, "afterRunning": true})).await;
+    assert!(sync_once(&h).await.feeds.problem.is_some(), "the run says why it stopped");
+    assert_eq!(sync_once(&h).await.feeds.open, 1, "the found feed is followed");
+    h.sandbox_post("/_sandbox/clock", json!({"advanceSeconds": 1800})).await;
+    assert_eq!(sync_once(&h).await.feeds.handed_back, 1);
+    let adjustment = adjustments(&h, found.id()).await.remove(0);
+    let AdjustmentState::Failed { reason, .. } = &adjustment.state else { panic!("{adjustment:?}") };
+    assert!(reason.contains("Amazon may have applied it") && reason.contains("refund there"), "{reason}");
+    assert_eq!(refunded_through_us(&stored(&h, found.id()).await), paid, "never risked twice");
+    let refunds = h.sandbox_get("/_sandbox/refunds").await;
+    assert_eq!(refunds.as_array().unwrap().len(), 1, "applied once: {refunds}");
+
+    // The answer is lost and Amazon's listing shows no feed (it may lag): the refund is not sent again.
+    assert_eq!(post_event(&h, &refunded("evt-not-found", &not_found, Amount(1))).await.0, 202);
+    h.sandbox_post("/_sandbox/faults", json!({"operation": "createFeed", "status": 504})).await;
+    sync_once(&h).await;
+    assert_eq!(sync_once(&h).await.feeds.open, 1, "still looked for");
+    clock.advance(chrono::Duration::minutes(3));
+    assert_eq!(sync_once(&h).await.feeds.handed_back, 1);
+    let adjustment = adjustments(&h, not_found.id()).await.remove(0);
+    assert_eq!(adjustment.state.name(), "failed", "{adjustment:?}");
+    let calls = h.inspector.calls().await.unwrap();
+    assert_eq!((create_feed_calls(&calls, 504), create_feed_calls(&calls, 202)), (2, 0), "neither feed sent twice");
 }

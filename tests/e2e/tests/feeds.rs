@@ -20,8 +20,13 @@ const TIME_SCALE: f64 = 600.0;
 
 /// Imports the sandbox's orders and queues a webhook for every package.
 async fn with_a_backlog(orders: usize) -> Harness {
+    with_a_backlog_at(orders, OffsetClock::default()).await
+}
+
+/// [`with_a_backlog`], on `clock`.
+async fn with_a_backlog_at(orders: usize, clock: OffsetClock) -> Harness {
     let options = options_for(TIME_SCALE);
-    let h = Harness::start(sandbox(orders, 17, TIME_SCALE), Arc::new(OffsetClock::default()), options).await;
+    let h = Harness::start(sandbox(orders, 17, TIME_SCALE), Arc::new(clock), options).await;
     let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
     demo::sync_until_current(&sync, 3, &Quiet).await.unwrap();
     demo::send_shipments(&h.stack.webhook_deps(), &h.stack.signing_key, &h.stack.adapters.store, &Quiet).await.unwrap();
@@ -72,6 +77,19 @@ async fn held_at_amazon(h: &Harness) -> BTreeMap<(String, String), usize> {
         }
     }
     held
+}
+
+/// Drains the updates queue, then checks every package is confirmed and held once at Amazon.
+async fn sent_by_call_each_once(h: &Harness) -> Vec<Package> {
+    drain_into_the_backlog(h).await;
+    let sent = packages(h).await;
+    assert_eq!(count(&sent, "confirmed"), sent.len());
+    let held = held_at_amazon(h).await;
+    for package in &sent {
+        let copies = held.get(&(package.order_id.to_string(), package.reference.to_string()));
+        assert_eq!(copies, Some(&1), "package {} of {} once at Amazon", package.package_id, package.order_id);
+    }
+    sent
 }
 
 fn operation_calls(calls: &[demo::SandboxCall], operation: &str, status: u16) -> usize {
@@ -239,14 +257,7 @@ async fn a_feed_amazon_keeps_refusing_hands_its_packages_back_to_go_by_call() {
     assert!(waiting.iter().all(|p| p.state.name() == "queued" && p.by_call_only), "back on the call path");
 
     // The sender takes them by call, though they are older than `feed_after`.
-    drain_into_the_backlog(&h).await;
-    let sent = packages(&h).await;
-    assert_eq!(count(&sent, "confirmed"), sent.len());
-    let held = held_at_amazon(&h).await;
-    for package in &sent {
-        let copies = held.get(&(package.order_id.to_string(), package.reference.to_string()));
-        assert_eq!(copies, Some(&1), "package {} of {} once at Amazon", package.package_id, package.order_id);
-    }
+    let sent = sent_by_call_each_once(&h).await;
     let calls = h.inspector.calls().await.unwrap();
     assert_eq!(operation_calls(&calls, "createFeed", 202), 0);
     assert_eq!(operation_calls(&calls, "confirmShipment", 204), sent.len(), "each by call, once");
@@ -303,4 +314,33 @@ async fn a_feed_amazon_cancels_puts_its_packages_back_in_the_backlog_for_the_nex
         let copies = held.get(&(package.order_id.to_string(), package.reference.to_string()));
         assert_eq!(copies, Some(&1), "package {} of {} once at Amazon", package.package_id, package.order_id);
     }
+}
+
+#[tokio::test]
+async fn a_feed_amazon_never_finishes_hands_its_packages_back_to_be_checked_with_amazon_first() {
+    let clock = OffsetClock::default();
+    let h = with_a_backlog_at(12, clock.clone()).await;
+    drain_into_the_backlog(&h).await;
+    let backlog = count(&packages(&h).await, "awaiting_feed");
+    assert!(backlog > 5, "{backlog} packages waiting for a feed");
+    h.sandbox_post("/_sandbox/feeds/settings", json!({"processingSeconds": 10_000_000})).await;
+    assert_eq!(sync_once(&h).await.feeds.submitted, 1);
+    h.sandbox_post("/_sandbox/clock", json!({"advanceSeconds": 1800})).await;
+    let processing = sync_once(&h).await;
+    assert_eq!((processing.feeds.open, processing.feeds.handed_back), (1, 0), "Amazon is still at it");
+
+    // A day later it is still not done: Amazon may yet apply it, so each package is checked first.
+    clock.advance(chrono::Duration::hours(25));
+    let given_up = sync_once(&h).await;
+    assert_eq!((given_up.feeds.handed_back as usize, given_up.feeds.open), (backlog, 0), "{:?}", given_up.feeds);
+    let summary = &h.stack.adapters.store.settled_feeds(&h.connection.id).await.unwrap()[0];
+    assert_eq!(summary.ended, FeedEnd::HandedBack);
+    let reason = summary.reason.as_deref().unwrap_or_default();
+    assert!(reason.starts_with("Amazon had not finished feed ") && reason.ends_with("after 24 hours"), "{reason}");
+    let waiting = packages(&h).await;
+    assert!(waiting.iter().all(|p| p.state.name() == "queued" && p.by_call_only && p.send_attempts > 0), "{waiting:?}");
+
+    let sent = sent_by_call_each_once(&h).await;
+    let calls = h.inspector.calls().await.unwrap();
+    assert!(operation_calls(&calls, "getOrder", 200) >= sent.len(), "each checked with Amazon before it was sent");
 }

@@ -1,10 +1,11 @@
 //! Cancellations and refunds in order acknowledgement and payment adjustment feeds: done or failed
 //! from the report. Amazon has no call for either, so a feed that cannot settle one ends it failed,
-//! saying whether Amazon may have applied it; what it booked on its order is given back only when
-//! Amazon surely did not get it (a refund is never risked twice).
+//! saying whether Amazon may have applied it. A cancellation's lines are free again either way (asking
+//! Amazon twice to cancel a line does no harm, and an order Amazon cancelled shows so at its next
+//! import); a refund's amount only when Amazon surely did not get it (a refund is never risked twice).
 use chrono::{DateTime, Utc};
 use sellerbridge_core::domain::adjustment::{
-    Adjustment, AdjustmentMessage, AdjustmentState, adjustment_document, release_adjustment,
+    Adjustment, AdjustmentKind, AdjustmentMessage, AdjustmentState, adjustment_document, release_adjustment,
 };
 use sellerbridge_core::domain::connection::Connection;
 use sellerbridge_core::domain::feed::{FeedEntry, FeedRecord, MessageOutcome};
@@ -24,6 +25,7 @@ fn keep(_: &mut Order, _: &Adjustment) {}
 impl Cargo for Adjustments {
     type Item = Adjustment;
     const NAME: &'static str = "adjustment";
+    const RESEND_WHEN_LOST: bool = false;
 
     async fn read(
         store: &DynamoStore,
@@ -92,10 +94,15 @@ impl Cargo for Adjustments {
     ) -> Result<bool, StoreError> {
         let Versioned { value: adjustment, version } = adjustment;
         let (what, order_id) = (adjustment.kind.name(), adjustment.order_id.clone());
-        let (next, effect): (_, fn(&mut Order, &Adjustment)) = if reconcile {
-            ("Amazon may have applied it: check the order in Seller Central before asking again", keep)
-        } else {
-            ("Amazon did not receive it: ask again", release_adjustment)
+        let is_refund = matches!(adjustment.kind, AdjustmentKind::Refund { .. });
+        let (next, effect): (_, fn(&mut Order, &Adjustment)) = match (reconcile, is_refund) {
+            (false, _) => ("Amazon did not receive it: ask again", release_adjustment),
+            (true, false) => ("Amazon may have applied it: check the order in Seller Central", release_adjustment),
+            (true, true) => (
+                "Amazon may have applied it: check the order in Seller Central, and refund there what Amazon did \
+                 not (asking again here is refused, as it could refund twice)",
+                keep,
+            ),
         };
         warn!(order_id = %order_id, adjustment = %adjustment.id, reconcile, "a feed gave up a {what}");
         let reason = format!("the {what} of order {order_id} could not be settled by its feed ({reason}); {next}");

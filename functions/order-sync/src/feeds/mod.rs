@@ -33,14 +33,19 @@ mod packages;
 use adjustments::Adjustments;
 use packages::Packages;
 
-/// Every feed type the sync packs, in the order it packs them.
-const FEED_TYPES: [&str; 3] = [ORDER_FULFILLMENT_FEED, ORDER_ACKNOWLEDGEMENT_FEED, PAYMENT_ADJUSTMENT_FEED];
+/// Every feed type the sync packs, in the order it packs them: cancellations and refunds (few, and a
+/// cancellation must reach Amazon before the order ships) before a backlog of packages.
+const FEED_TYPES: [&str; 3] = [ORDER_ACKNOWLEDGEMENT_FEED, PAYMENT_ADJUSTMENT_FEED, ORDER_FULFILLMENT_FEED];
 
 /// What one kind of order feed carries, and what becomes of it at each step.
 pub(crate) trait Cargo {
     type Item: StoredFeedItem + Clone;
     /// What the operator reads for one of them ("package", "adjustment").
     const NAME: &'static str;
+    /// Whether a feed of them whose createFeed answer was lost, and that Amazon's listing does not show,
+    /// is sent again: safe when a second copy does no harm (a package Amazon holds is not shipped twice),
+    /// not for a refund.
+    const RESEND_WHEN_LOST: bool;
 
     /// The item an entry names, as stored.
     fn read(
@@ -160,15 +165,33 @@ async fn run_steps(
         if recent.iter().any(|(recent_type, created)| recent_type == feed_type && *created > interval_start) {
             continue;
         }
-        while packed < MAX_FEEDS_PER_RUN && Instant::now() < stop_at {
-            let feed = match feed_type {
-                ORDER_FULFILLMENT_FEED => pack::<Packages>(deps, connection, feed_type, activity).await?,
-                _ => pack::<Adjustments>(deps, connection, feed_type, activity).await?,
-            };
-            let Some(feed) = feed else { break };
-            packed += 1;
-            advance_any(deps, connection, auth, feed, stop_at, activity).await?;
+        if let Err(e) = pack_backlog(deps, connection, auth, feed_type, &mut packed, stop_at, activity).await {
+            warn!(feed_type, error = %e, "packing a feed backlog stopped short; it goes on next run");
+            activity.problem.get_or_insert(format!("{feed_type} backlog: {e}"));
         }
+    }
+    Ok(())
+}
+
+/// Packs the backlog of `feed_type` into feeds and sends them, while the run's feeds (`packed`) stay
+/// within `MAX_FEEDS_PER_RUN`.
+async fn pack_backlog(
+    deps: &SyncDeps,
+    connection: &Connection,
+    auth: &SellerAuth,
+    feed_type: &str,
+    packed: &mut usize,
+    stop_at: Instant,
+    activity: &mut FeedActivity,
+) -> Result<(), SyncError> {
+    while *packed < MAX_FEEDS_PER_RUN && Instant::now() < stop_at {
+        let feed = match feed_type {
+            ORDER_FULFILLMENT_FEED => pack::<Packages>(deps, connection, feed_type, activity).await?,
+            _ => pack::<Adjustments>(deps, connection, feed_type, activity).await?,
+        };
+        let Some(feed) = feed else { break };
+        *packed += 1;
+        advance_any(deps, connection, auth, feed, stop_at, activity).await?;
     }
     Ok(())
 }
@@ -210,7 +233,7 @@ async fn advance<C: Cargo>(
         let next = match feed.value.stage.clone() {
             FeedStage::Packing => mark_entries::<C>(deps, connection, feed).await?,
             FeedStage::Packed => submit::<C>(deps, connection, auth, feed, activity).await?,
-            FeedStage::Submitting { since } => find_lost_submission(deps, connection, auth, feed, since).await?,
+            FeedStage::Submitting { since } => find_lost_submission::<C>(deps, connection, auth, feed, since).await?,
             FeedStage::Submitted { feed_id, adopted, .. } => {
                 let too_old = too_old(deps, &feed.value);
                 let hours = MAX_PROCESSING.num_hours();
@@ -433,8 +456,9 @@ fn never_created(error: &SpApiError) -> bool {
 /// moments after, that no record of the seller holds, is taken as this record's; as it is not known to
 /// be ours, its report is not trusted: once Amazon is done with it, its items are given up as ones
 /// Amazon may hold. None once the window has passed means none was created, and the record is sent
-/// again.
-async fn find_lost_submission(
+/// again if its cargo allows ([`Cargo::RESEND_WHEN_LOST`]); else its items are given up as ones Amazon
+/// may hold.
+async fn find_lost_submission<C: Cargo>(
     deps: &SyncDeps,
     connection: &Connection,
     auth: &SellerAuth,
@@ -465,6 +489,10 @@ async fn find_lost_submission(
     }
     if now <= until + LISTING_SLACK {
         return Ok(None);
+    }
+    if !C::RESEND_WHEN_LOST {
+        let reason = "createFeed's answer was lost and Amazon's feed listing does not show the feed".to_owned();
+        return Ok(Some(hand_back(deps, Versioned { value: record, version }, reason, true).await?));
     }
     info!(feed = record.id, "the lost submission created no feed; sending it again");
     record.stage = FeedStage::Packed;

@@ -16,6 +16,7 @@ pub(crate) struct Packages;
 impl Cargo for Packages {
     type Item = Package;
     const NAME: &'static str = "package";
+    const RESEND_WHEN_LOST: bool = true;
 
     async fn read(
         store: &DynamoStore,
