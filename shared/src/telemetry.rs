@@ -1,11 +1,106 @@
-//! Structured JSON logs. Fields are identifiers and counts; buyer PII is never a log field.
+//! Structured JSON logs. Fields are identifiers and counts, and only the names in [`ALLOWED_FIELDS`]
+//! reach the output: a field not listed is withheld (its name kept, its value not), so buyer PII cannot
+//! become a log field by mistake. The crates that log raw payloads (the Lambda runtime, the SDKs' HTTP
+//! stack) stay at INFO or above whatever `RUST_LOG` asks.
+use std::io::Write;
+
+use serde_json::Value;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-const DEFAULT_FILTER: &str = "info,aws_config=warn,aws_smithy_runtime=warn,hyper=warn,reqwest=warn";
+const DEFAULT_FILTER: &str = "info";
 
-/// Installs the JSON subscriber for a Lambda. `RUST_LOG` may lower the level, but TRACE from the SDKs
-/// and the runtime would dump payloads (buyer PII), so their ceilings stay in the default filter.
+/// Ceilings `RUST_LOG` cannot lift: at DEBUG and TRACE these dump requests and responses (events,
+/// SP-API answers, DynamoDB items), which carry buyer PII.
+const PAYLOAD_CEILINGS: &[(&str, &str)] = &[
+    ("lambda_runtime", "info"),
+    ("lambda_runtime_api_client", "info"),
+    ("lambda_http", "info"),
+    ("aws_config", "warn"),
+    ("aws_smithy_runtime", "warn"),
+    ("aws_smithy_runtime_api", "warn"),
+    ("aws_smithy_http", "warn"),
+    ("aws_smithy_http_client", "warn"),
+    ("hyper", "warn"),
+    ("hyper_util", "warn"),
+    ("h2", "warn"),
+    ("reqwest", "warn"),
+    ("rustls", "warn"),
+];
+
+/// Every field name a log line may carry (event fields and span fields). Values of other fields are
+/// withheld and their names listed under `withheld_fields`, which a test checks never happens in our
+/// own flows.
+pub const ALLOWED_FIELDS: &[&str] = &[
+    // The message, and what the Lambda runtime's own span carries.
+    "message",
+    "name",
+    "requestId",
+    "xrayTraceId",
+    // Identifiers.
+    "request_id",
+    "connection_id",
+    "seller_id",
+    "order_id",
+    "other_order_id",
+    "package_id",
+    "package_reference_id",
+    "event_id",
+    "notification_id",
+    "message_id",
+    "feed",
+    "feed_id",
+    "feed_type",
+    "adjustment",
+    "refund",
+    "key",
+    "path",
+    "topic",
+    "operation",
+    // States, outcomes and reasons (ours and Amazon's, never the store's free text).
+    "status",
+    "state",
+    "outcome",
+    "kind",
+    "reason",
+    "detail",
+    "code",
+    "error",
+    "refusal",
+    "waiting",
+    "event",
+    "fulfilled_by",
+    "unreadable",
+    "report",
+    "reconcile",
+    "dry_run",
+    "changed",
+    // Counts, rates and times.
+    "accepted",
+    "attempt",
+    "attempts",
+    "delay_s",
+    "expected_s",
+    "failed",
+    "inserted",
+    "updated",
+    "left_in_page",
+    "listed",
+    "messages",
+    "notifications",
+    "pages",
+    "pages_read",
+    "planned_rate",
+    "reported_rate",
+    "receives",
+    "redacted",
+    "sent_before",
+    "size",
+    "tries",
+    "until",
+];
+
+/// Installs the JSON subscriber for a Lambda, its filter from `RUST_LOG` under the payload ceilings.
 pub fn init() {
     let _ = tracing::subscriber::set_global_default(subscriber(std::io::stdout));
 }
@@ -15,15 +110,97 @@ pub fn subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sync
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    subscriber_filtered(writer, std::env::var("RUST_LOG").ok().as_deref())
+}
+
+/// [`subscriber`] with the filter `rust_log` would give.
+pub fn subscriber_filtered<W>(writer: W, rust_log: Option<&str>) -> impl tracing::Subscriber + Send + Sync + use<W>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
+        .with_env_filter(filter(rust_log))
         .with_current_span(true)
         .with_span_list(false)
         .with_target(true)
-        .with_writer(writer)
+        .with_writer(AllowedFieldsOnly(writer))
         .finish()
+}
+
+fn filter(rust_log: Option<&str>) -> EnvFilter {
+    let requested = rust_log.and_then(|directives| EnvFilter::try_new(directives).ok());
+    let mut filter = requested.unwrap_or_else(|| EnvFilter::new(DEFAULT_FILTER));
+    for (target, ceiling) in PAYLOAD_CEILINGS {
+        if let Ok(directive) = format!("{target}={ceiling}").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
+
+/// Writes each log line with only the [`ALLOWED_FIELDS`].
+struct AllowedFieldsOnly<M>(M);
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for AllowedFieldsOnly<M> {
+    type Writer = LineCheck<M::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        LineCheck { inner: self.0.make_writer(), line: Vec::new() }
+    }
+}
+
+/// One event's output, held until it is complete (the formatter writes an event through one writer).
+struct LineCheck<W: Write> {
+    inner: W,
+    line: Vec<u8>,
+}
+
+impl<W: Write> Write for LineCheck<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.line.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<W: Write> Drop for LineCheck<W> {
+    fn drop(&mut self) {
+        let mut out = Vec::with_capacity(self.line.len());
+        for line in self.line.split(|b| *b == b'\n').filter(|line| !line.is_empty()) {
+            out.extend_from_slice(&allowed_only(line));
+            out.push(b'\n');
+        }
+        let _ = self.inner.write_all(&out);
+        let _ = self.inner.flush();
+    }
+}
+
+/// The line with the values of fields outside [`ALLOWED_FIELDS`] withheld. A line that is not a JSON
+/// object is withheld whole.
+fn allowed_only(line: &[u8]) -> Vec<u8> {
+    let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(line) else {
+        return br#"{"level":"WARN","fields":{"message":"a log line that is not JSON was withheld"}}"#.to_vec();
+    };
+    let mut withheld: Vec<Value> = Vec::new();
+    for section in ["fields", "span"] {
+        if let Some(Value::Object(fields)) = object.get_mut(section) {
+            fields.retain(|name, _| {
+                let allowed = ALLOWED_FIELDS.contains(&name.as_str());
+                if !allowed {
+                    withheld.push(Value::String(name.clone()));
+                }
+                allowed
+            });
+        }
+    }
+    if !withheld.is_empty() {
+        object.insert("withheld_fields".into(), Value::Array(withheld));
+    }
+    serde_json::to_vec(&Value::Object(object)).unwrap_or_default()
 }
 
 /// A parser's error message with every quoted string value removed. serde quotes the offending value
@@ -55,7 +232,72 @@ pub fn without_quoted_values(message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
     use super::*;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Buffer {
+        type Writer = Buffer;
+
+        fn make_writer(&'a self) -> Buffer {
+            self.clone()
+        }
+    }
+
+    /// The lines logged by `log` under `RUST_LOG=rust_log`.
+    fn logged(rust_log: Option<&str>, log: impl FnOnce()) -> Vec<Value> {
+        let buffer = Buffer::default();
+        tracing::subscriber::with_default(subscriber_filtered(buffer.clone(), rust_log), log);
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+    }
+
+    #[test]
+    fn rust_log_trace_never_reaches_the_runtime_and_the_sdks() {
+        let lines = logged(Some("trace"), || {
+            tracing::trace!(target: "lambda_runtime", "raw event with the buyer's address");
+            tracing::debug!(target: "aws_smithy_runtime::client", "raw response");
+            tracing::info!(target: "hyper_util::client", "connection pooled");
+            tracing::trace!(target: "order_sync", "ours, at trace");
+            tracing::info!(target: "lambda_runtime", "runtime started");
+        });
+        let messages: Vec<&str> = lines.iter().map(|l| l["fields"]["message"].as_str().unwrap()).collect();
+        assert_eq!(messages, ["ours, at trace", "runtime started"]);
+        let default = logged(None, || {
+            tracing::debug!(target: "order_sync", "ours, at debug");
+            tracing::info!(target: "order_sync", "ours, at info");
+        });
+        assert_eq!(default.len(), 1, "INFO by default: {default:?}");
+    }
+
+    #[test]
+    fn fields_outside_the_allowlist_are_withheld_by_name() {
+        let lines = logged(None, || {
+            let span = tracing::info_span!("webhook", request_id = "req-1", buyer_name = "Ada Lovelace");
+            let _entered = span.enter();
+            tracing::info!(order_id = "902-1106328-1059050", address = "1 Analytical Way", "order read");
+        });
+        let line = lines[0].to_string();
+        assert!(!line.contains("Analytical") && !line.contains("Ada"), "{line}");
+        assert_eq!(lines[0]["fields"]["order_id"], "902-1106328-1059050");
+        assert_eq!(lines[0]["span"]["request_id"], "req-1");
+        assert_eq!(lines[0]["withheld_fields"], serde_json::json!(["address", "buyer_name"]));
+        assert!(allowed_only(b"not json").starts_with(br#"{"level":"WARN""#));
+    }
 
     #[test]
     fn quoted_values_are_removed_and_field_names_kept() {

@@ -257,7 +257,7 @@ impl Order {
     /// Whether the order carries any buyer PII at all (FBA orders do not).
     pub fn has_pii(&self) -> bool {
         let a = &self.amazon;
-        let buyer = a.buyer.as_ref().is_some_and(|b| b.name.is_some() || b.email.is_some());
+        let buyer = a.buyer.as_ref().is_some_and(|b| b.name.is_some() || b.email.is_some() || b.company.is_some());
         let address = a.ship_to.as_ref().is_some_and(|s| {
             s.name.is_some() || s.line1.is_some() || s.line2.is_some() || s.line3.is_some() || s.phone.is_some()
         });

@@ -144,6 +144,8 @@ fn for_each_pii_field(amazon: &mut AmazonOrder, mut visit: impl FnMut(&mut Optio
     if let Some(buyer) = amazon.buyer.as_mut() {
         visit(&mut buyer.name);
         visit(&mut buyer.email);
+        // A company name can be a sole trader's own name: PII like the buyer's.
+        visit(&mut buyer.company);
     }
     if let Some(address) = amazon.ship_to.as_mut() {
         for field in [&mut address.name, &mut address.line1, &mut address.line2, &mut address.line3, &mut address.phone]
@@ -278,6 +280,7 @@ mod tests {
         let buyer = order.amazon.buyer.as_ref().unwrap();
         assert_eq!(buyer.name.as_deref(), Some(REDACTED));
         assert_eq!(buyer.email.as_deref(), Some(REDACTED));
+        assert_eq!(buyer.company.as_deref(), Some(REDACTED));
         assert_eq!(order.amazon.items[0].gift_message.as_deref(), Some(REDACTED));
         assert_eq!(order.local.redaction, RedactionState::Redacted { at: day(20) });
     }

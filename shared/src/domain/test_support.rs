@@ -37,7 +37,7 @@ pub fn sample_order(imported_at: DateTime<Utc>) -> Order {
         buyer: Some(Buyer {
             name: Some("Ada Lovelace".into()),
             email: Some("ada@marketplace.amazon.com".into()),
-            company: None,
+            company: Some("Analytical Engines Ltd".into()),
         }),
         ship_to: Some(Address {
             name: Some("Ada Lovelace".into()),

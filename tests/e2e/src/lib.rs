@@ -377,7 +377,9 @@ pub fn pii_canaries(orders: &[serde_json::Value]) -> Vec<String> {
     let pointers = [
         "/buyer/buyerName",
         "/buyer/buyerEmail",
+        "/buyer/buyerCompanyName",
         "/recipient/deliveryAddress/name",
+        "/recipient/deliveryAddress/companyName",
         "/recipient/deliveryAddress/addressLine1",
         "/recipient/deliveryAddress/addressLine2",
         "/recipient/deliveryAddress/phone",

@@ -124,6 +124,8 @@ async fn every_shipment_is_confirmed_once_and_pii_is_redacted_and_never_logged()
         "logs were captured"
     );
     assert!(bodies.len() >= sent.len());
+    let withheld: Vec<&str> = log_text.lines().filter(|line| line.contains("withheld_fields")).collect();
+    assert!(withheld.is_empty(), "every field our flows log is on the allowlist: {withheld:?}");
     let canaries = pii_canaries(&sandbox_orders);
     assert!(canaries.len() > 100, "the sandbox's orders carry PII to look for");
     for canary in &canaries {

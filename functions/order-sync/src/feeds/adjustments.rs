@@ -48,7 +48,7 @@ impl Cargo for Adjustments {
         adjustment.clone().into_ended(AdjustmentState::AwaitingFeed { since: now })
     }
 
-    fn document(_feed_type: &str, seller: &SellerId, messages: &[(u32, &Adjustment)]) -> String {
+    fn document(seller: &SellerId, messages: &[(u32, &Adjustment)]) -> String {
         let messages: Vec<AdjustmentMessage<'_>> = messages
             .iter()
             .map(|(message_id, adjustment)| AdjustmentMessage {

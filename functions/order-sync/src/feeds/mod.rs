@@ -60,8 +60,8 @@ pub(crate) trait Cargo {
     /// The item waiting for a feed again.
     fn awaiting(item: &Self::Item, now: chrono::DateTime<chrono::Utc>) -> Self::Item;
 
-    /// The feed's document.
-    fn document(feed_type: &str, seller: &SellerId, messages: &[(u32, &Self::Item)]) -> String;
+    /// The feed's document (a feed holds one kind of message, which its items' kind says).
+    fn document(seller: &SellerId, messages: &[(u32, &Self::Item)]) -> String;
 
     /// Writes what Amazon's report says of the item, still in the feed as `entry` at `item.version`.
     fn settle(
@@ -374,7 +374,7 @@ async fn submit<C: Cargo>(
         .zip(&items)
         .filter_map(|(entry, item)| item.as_ref().map(|i| (entry.message_id, &i.value)))
         .collect();
-    let document = C::document(&record.feed_type, &connection.seller_id, &messages);
+    let document = C::document(&connection.seller_id, &messages);
     let uploaded = async {
         let upload = deps.spapi.create_feed_document(auth, XML_CONTENT_TYPE).await?;
         deps.spapi.upload_feed_document(&upload, XML_CONTENT_TYPE, document.into_bytes()).await?;

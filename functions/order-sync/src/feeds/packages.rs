@@ -43,7 +43,7 @@ impl Cargo for Packages {
         waiting
     }
 
-    fn document(_feed_type: &str, seller: &SellerId, messages: &[(u32, &Package)]) -> String {
+    fn document(seller: &SellerId, messages: &[(u32, &Package)]) -> String {
         order_fulfillment_document(seller, messages)
     }
 
