@@ -15,6 +15,7 @@ use sellerbridge_core::domain::connection::{
 };
 use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId, MarketplaceId, SellerId};
 use sellerbridge_core::domain::marketplace::{Marketplace, Region};
+use sellerbridge_core::domain::pii::RetentionRule;
 use sellerbridge_core::domain::rate::Quota;
 use sellerbridge_core::runtime::{Adapters, Settings, aws_config};
 use sellerbridge_core::store::AppCredentialsAlert;
@@ -60,6 +61,17 @@ enum Command {
     },
     /// Lists the orders whose PII is due for redaction now, changing nothing.
     RedactionDryRun,
+    /// Redacts buyer PII now, whatever the schedule says (Amazon can ask for deletion within days): of
+    /// one order, or of every order of a connection.
+    Redact {
+        #[arg(long, conflicts_with = "connection", required_unless_present = "connection")]
+        order: Option<AmazonOrderId>,
+        #[arg(long)]
+        connection: Option<ConnectionId>,
+        /// Lists which fields of which orders would change (names, never values), changing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Work with the local stack (DynamoDB Local, moto and the SP-API sandbox).
     #[command(subcommand)]
     Local(Local),
@@ -149,6 +161,18 @@ enum Connections {
         #[arg(long)]
         from: DateTime<Utc>,
     },
+    /// Removes a connection: deletes its refresh token (no recovery window) and its record. Its orders
+    /// stay; with `--redact-orders` (confirmed by typing the connection id, or `--yes`) their buyer PII
+    /// is redacted now.
+    Remove {
+        #[arg(long)]
+        id: ConnectionId,
+        #[arg(long)]
+        redact_orders: bool,
+        /// Skips the confirmation of `--redact-orders`.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// A connection's options, as `connections add` and `connections set` take them.
@@ -185,6 +209,29 @@ struct OptionArgs {
     /// Switches the connection off (false) or on again (true).
     #[arg(long)]
     enabled: Option<bool>,
+    /// Days buyer PII of an unshipped order is kept after import (at most Amazon's 14).
+    #[arg(long, value_parser = retention_days(RetentionRule::Unshipped))]
+    pii_days_unshipped: Option<u32>,
+    /// Days after delivery (tracked shipments; at most 30).
+    #[arg(long, value_parser = retention_days(RetentionRule::AfterDelivery))]
+    pii_days_after_delivery: Option<u32>,
+    /// Days after the ship date (tracked shipments; at most 30).
+    #[arg(long, value_parser = retention_days(RetentionRule::AfterShipDate))]
+    pii_days_after_ship_date: Option<u32>,
+    /// Days after the label was created (tracked shipments; at most 44).
+    #[arg(long, value_parser = retention_days(RetentionRule::AfterLabel))]
+    pii_days_after_label: Option<u32>,
+    /// Days after an untracked shipment (at most 30).
+    #[arg(long, value_parser = retention_days(RetentionRule::Untracked))]
+    pii_days_untracked: Option<u32>,
+}
+
+/// A retention flag's value: whole days, no longer than Amazon allows for `rule`.
+fn retention_days(rule: RetentionRule) -> impl Fn(&str) -> Result<u32, String> + Clone + Send + Sync + 'static {
+    move |raw| {
+        let days: u32 = raw.trim().parse().map_err(|_| format!("expected a whole number of days, got '{raw}'"))?;
+        rule.checked(days).map_err(|e| e.to_string())
+    }
 }
 
 impl OptionArgs {
@@ -204,6 +251,16 @@ impl OptionArgs {
             sync_interval_minutes: self.sync_interval_minutes.map(|minutes| (minutes > 0).then_some(minutes)),
             outbound_webhook_url: self.outbound_url.as_deref().map(ops::outbound_url).transpose()?,
             enabled: self.enabled,
+            retention: [
+                (RetentionRule::Unshipped, self.pii_days_unshipped),
+                (RetentionRule::AfterDelivery, self.pii_days_after_delivery),
+                (RetentionRule::AfterShipDate, self.pii_days_after_ship_date),
+                (RetentionRule::AfterLabel, self.pii_days_after_label),
+                (RetentionRule::Untracked, self.pii_days_untracked),
+            ]
+            .into_iter()
+            .filter_map(|(rule, days)| Some((rule, days?)))
+            .collect(),
         })
     }
 }
@@ -364,6 +421,24 @@ async fn operate(command: Command) -> Result<()> {
             ops::put_secret(&aws_sdk_secretsmanager::Client::new(&sdk), &secret_id, &refresh_token_json()?).await?;
             ops::reactivate_with_new_credentials(store, &id).await?;
             println!("connection {id} has a new refresh token and is active again");
+        }
+        Command::Redact { order, connection, dry_run } => {
+            let target = match (order, connection) {
+                (Some(order), _) => ops::RedactTarget::Order(order),
+                (None, Some(connection)) => ops::RedactTarget::Connection(connection),
+                (None, None) => anyhow::bail!("name --order or --connection"),
+            };
+            print(ops::redact_now(store, &target, dry_run, Utc::now()).await?);
+        }
+        Command::Connections(Connections::Remove { id, redact_orders, yes }) => {
+            if redact_orders && !yes {
+                eprintln!("This redacts the buyer data of every order of {id} now. Type the connection id to confirm:");
+                let mut typed = String::new();
+                std::io::stdin().read_line(&mut typed)?;
+                anyhow::ensure!(typed.trim() == id.as_str(), "not confirmed: nothing was removed");
+            }
+            let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+            print(ops::remove_connection(store, &secrets, &id, redact_orders, Utc::now()).await?);
         }
         Command::Connections(Connections::ResetImportDate { id, from }) => {
             ops::reset_import_date(store, &id, from).await?;

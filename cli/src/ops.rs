@@ -8,6 +8,7 @@ use sellerbridge_core::domain::connection::{Connection, ConnectionOptions, Conne
 use sellerbridge_core::domain::feed::ORDER_FULFILLMENT_FEED;
 use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId, MarketplaceId, SellerId};
 use sellerbridge_core::domain::marketplace::{Marketplace, Region};
+use sellerbridge_core::domain::pii;
 use sellerbridge_core::domain::rate::Quota;
 use sellerbridge_core::domain::shipment::{PackageState, reserve_again};
 use sellerbridge_core::queue::UpdateMessage;
@@ -57,7 +58,103 @@ pub async fn change_connection(
     let connection = store.get_connection(id).await?.with_context(|| format!("no connection {id}"))?;
     let changed = connection.changed(change, now);
     store.put_connection(&changed).await?;
+    if changed.options.retention != connection.options.retention {
+        // Orders stored since take the new periods from the sync; those holding PII now, here.
+        let retention = changed.options.retention;
+        for order_id in orders_holding_pii(store, id).await? {
+            store.update_order(&order_id, |order| order.local.retention = retention).await?;
+        }
+    }
     Ok(changed)
+}
+
+/// Every order of the connection still holding buyer PII, found through the redaction index (every
+/// such order is in it; never a scan).
+pub async fn orders_holding_pii(store: &DynamoStore, connection: &ConnectionId) -> Result<Vec<AmazonOrderId>> {
+    // Past any due time the index can hold.
+    let end_of_time = DateTime::parse_from_rfc3339("9999-12-31T00:00:00Z")?.with_timezone(&Utc);
+    let mut found = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.orders_due_for_redaction(end_of_time, after.as_ref(), 100).await?;
+        for order_id in page.orders {
+            if store.get_order(&order_id).await?.is_some_and(|order| order.value.connection_id == *connection) {
+                found.push(order_id);
+            }
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(found),
+        }
+    }
+}
+
+/// What `sellerbridge redact` works on.
+#[derive(Debug, Clone)]
+pub enum RedactTarget {
+    Order(AmazonOrderId),
+    Connection(ConnectionId),
+}
+
+/// Redacts the buyer PII of an order, or of every order of a connection, now (Amazon may ask for
+/// deletion within days of a request), whatever their schedule says. With `dry_run`, lists which
+/// fields of which orders would change, and changes nothing.
+pub async fn redact_now(
+    store: &DynamoStore,
+    target: &RedactTarget,
+    dry_run: bool,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Value> {
+    let order_ids = match target {
+        RedactTarget::Order(order_id) => {
+            store.get_order(order_id).await?.with_context(|| format!("no order {order_id}"))?;
+            vec![order_id.clone()]
+        }
+        RedactTarget::Connection(id) => {
+            store.get_connection(id).await?.with_context(|| format!("no connection {id}"))?;
+            orders_holding_pii(store, id).await?
+        }
+    };
+    let mut orders = Vec::new();
+    for order_id in order_ids {
+        let Some(order) = store.get_order(&order_id).await? else { continue };
+        let fields = pii::pii_fields(&order.value);
+        if fields.is_empty() {
+            continue;
+        }
+        if !dry_run {
+            store.update_order(&order_id, |order| pii::redact(order, now)).await?;
+        }
+        orders.push(json!({"order_id": order_id, "fields": fields}));
+    }
+    let key = if dry_run { "would_redact" } else { "redacted" };
+    Ok(json!({"dry_run": dry_run, "count": orders.len(), key: orders}))
+}
+
+/// Removes a connection: its refresh token is deleted from Secrets Manager at once (no recovery
+/// window) and its record from the table, so nothing syncs or sends for it again. Its orders stay, and
+/// with `redact_orders` their buyer PII is redacted now rather than on schedule.
+pub async fn remove_connection(
+    store: &DynamoStore,
+    secrets: &aws_sdk_secretsmanager::Client,
+    id: &ConnectionId,
+    redact_orders: bool,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Value> {
+    let connection = store.get_connection(id).await?.with_context(|| format!("no connection {id}"))?;
+    let secret = &connection.refresh_token_secret_id;
+    match secrets.delete_secret().secret_id(secret).force_delete_without_recovery(true).send().await {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {}
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("deleting secret {secret}"))),
+    }
+    let redacted = if redact_orders {
+        Some(redact_now(store, &RedactTarget::Connection(id.clone()), false, now).await?["count"].clone())
+    } else {
+        None
+    };
+    store.delete_connection(id).await?;
+    Ok(json!({"connection_id": id, "secret_deleted": secret, "orders_redacted": redacted}))
 }
 
 /// `OPERATION=RATE:BURST`, e.g. `confirmShipment=4:20`: a quota Amazon granted the seller beyond its

@@ -495,7 +495,7 @@ pub async fn store_order(
     let now = adapters.clock.now();
     let decision = import_decision(order.fulfilled_by, order.amazon_status, connection.options.import_amazon_fulfilled);
     let (order_id, version) = (order.id.clone(), order.updated_at);
-    match adapters.store.upsert_from_amazon(&connection.id, order, decision, now).await {
+    match adapters.store.upsert_from_amazon(connection, order, decision, now).await {
         Ok(UpsertOutcome::Inserted) => {
             info!(order_id = %order_id, "order imported");
             announce(adapters, connection, &order_id, OrderEvent::Imported, version).await?;

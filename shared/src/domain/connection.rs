@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::carrier::{CarrierRules, ShippingMethodRule};
 use super::ids::{ConnectionId, MarketplaceId, SellerId};
+use super::pii::{Retention, RetentionRule};
 use super::rate::Quota;
 use super::tracking::{self, TrackingRule};
 
@@ -77,6 +78,9 @@ pub struct ConnectionOptions {
     /// the merchant reads orders from the read endpoint instead).
     #[serde(default)]
     pub outbound_webhook_url: Option<String>,
+    /// How long its orders' buyer PII is kept: Amazon's maximums, or shorter.
+    #[serde(default, skip_serializing_if = "Retention::is_amazons")]
+    pub retention: Retention,
 }
 
 impl ConnectionOptions {
@@ -120,6 +124,8 @@ pub struct OptionsChange {
     /// `Some(None)` stops the outbound webhooks.
     pub outbound_webhook_url: Option<Option<String>>,
     pub enabled: Option<bool>,
+    /// Retention periods to set, each already [checked](RetentionRule::checked).
+    pub retention: Vec<(RetentionRule, u32)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -172,6 +178,9 @@ impl Connection {
         }
         for operation in &change.clear_quotas {
             options.quota_overrides.remove(operation);
+        }
+        for (rule, days) in &change.retention {
+            options.retention = options.retention.with(*rule, *days);
         }
         if let Some(url) = &change.outbound_webhook_url {
             options.outbound_webhook_url = url.clone();

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::adjustment::Amount;
 use super::ids::{AmazonOrderId, ConnectionId, MarketplaceId, OrderItemId, PackageId, PackageReference, Sku};
-use super::pii::{RedactionState, ShipmentFacts};
+use super::pii::{RedactionState, Retention, ShipmentFacts};
 use super::shipment::ItemRef;
 use super::shipment::PackageLine;
 use super::status::{AmazonStatus, FulfilledBy, OrderStatus};
@@ -155,6 +155,10 @@ pub struct LocalState {
     /// Principal per line refunded through us (sent or on its way), which later refunds count against.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub refunded: BTreeMap<OrderItemId, Amount>,
+    /// How long its PII is kept: its connection's periods, copied when the order is stored and when the
+    /// connection changes them.
+    #[serde(default, skip_serializing_if = "Retention::is_amazons")]
+    pub retention: Retention,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,6 +197,7 @@ impl Order {
                 cancelled_seen_at: None,
                 cancelling: BTreeSet::new(),
                 refunded: BTreeMap::new(),
+                retention: Retention::AMAZON,
             },
         };
         order.note_status_seen(seen_at);

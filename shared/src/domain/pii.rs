@@ -9,11 +9,107 @@ use super::tracking::reports_tracking;
 
 pub const REDACTED: &str = "REDACTED (Amazon)";
 
-const UNSHIPPED_RETENTION_DAYS: i64 = 14;
-const AFTER_DELIVERY_DAYS: i64 = 30;
-const AFTER_SHIP_DATE_DAYS: i64 = 30;
-const AFTER_LABEL_DAYS: i64 = 44;
-const UNTRACKED_AFTER_SHIPMENT_DAYS: i64 = 30;
+/// How many days buyer PII is kept under each rule of the schedule: Amazon's Data Protection Policy
+/// maximums ([`Retention::AMAZON`]) unless the connection chose shorter. A longer period is refused when
+/// the connection is configured ([`RetentionRule::checked`]) and, should a stored one be longer, held to
+/// Amazon's when used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    /// Not shipped: after import.
+    pub unshipped_days: u32,
+    /// Shipped with tracking: after delivery, after the ship date, after the label (the earliest wins).
+    pub after_delivery_days: u32,
+    pub after_ship_date_days: u32,
+    pub after_label_days: u32,
+    /// Shipped without tracking: after the shipment.
+    pub untracked_days: u32,
+}
+
+impl Retention {
+    pub const AMAZON: Self = Self {
+        unshipped_days: 14,
+        after_delivery_days: 30,
+        after_ship_date_days: 30,
+        after_label_days: 44,
+        untracked_days: 30,
+    };
+
+    pub fn is_amazons(&self) -> bool {
+        *self == Self::AMAZON
+    }
+
+    /// The days under `rule`, never more than Amazon allows.
+    fn days(&self, rule: RetentionRule) -> Duration {
+        Duration::days(i64::from(rule.of(self).min(rule.of(&Self::AMAZON))))
+    }
+
+    /// This retention with `rule` set to `days`.
+    pub fn with(mut self, rule: RetentionRule, days: u32) -> Self {
+        *rule.of_mut(&mut self) = days;
+        self
+    }
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self::AMAZON
+    }
+}
+
+/// One rule of the schedule, as a connection names it to shorten it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetentionRule {
+    Unshipped,
+    AfterDelivery,
+    AfterShipDate,
+    AfterLabel,
+    Untracked,
+}
+
+/// A period longer than Amazon's Data Protection Policy allows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{rule} of {days} days is longer than Amazon's Data Protection Policy allows ({allowed} days)")]
+pub struct RetentionTooLong {
+    pub rule: &'static str,
+    pub days: u32,
+    pub allowed: u32,
+}
+
+impl RetentionRule {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Unshipped => "PII retention for unshipped orders",
+            Self::AfterDelivery => "PII retention after delivery",
+            Self::AfterShipDate => "PII retention after the ship date",
+            Self::AfterLabel => "PII retention after the label",
+            Self::Untracked => "PII retention after an untracked shipment",
+        }
+    }
+
+    fn of(self, retention: &Retention) -> u32 {
+        let mut copy = *retention;
+        *self.of_mut(&mut copy)
+    }
+
+    fn of_mut(self, retention: &mut Retention) -> &mut u32 {
+        match self {
+            Self::Unshipped => &mut retention.unshipped_days,
+            Self::AfterDelivery => &mut retention.after_delivery_days,
+            Self::AfterShipDate => &mut retention.after_ship_date_days,
+            Self::AfterLabel => &mut retention.after_label_days,
+            Self::Untracked => &mut retention.untracked_days,
+        }
+    }
+
+    /// `days` for this rule, if Amazon allows that long.
+    pub fn checked(self, days: u32) -> Result<u32, RetentionTooLong> {
+        let allowed = self.of(&Retention::AMAZON);
+        if days > allowed {
+            return Err(RetentionTooLong { rule: self.name(), days, allowed });
+        }
+        Ok(days)
+    }
+}
 
 /// What we know about one shipment of an order, for the retention schedule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,14 +125,14 @@ pub struct ShipmentFacts {
 }
 
 impl ShipmentFacts {
-    fn redaction_due(&self) -> DateTime<Utc> {
+    fn redaction_due(&self, retention: &Retention) -> DateTime<Utc> {
         if self.tracked {
-            let by_ship_date = self.shipped_at + Duration::days(AFTER_SHIP_DATE_DAYS);
-            let by_label = self.label_created_at + Duration::days(AFTER_LABEL_DAYS);
-            let by_delivery = self.delivered_at.map(|d| d + Duration::days(AFTER_DELIVERY_DAYS));
+            let by_ship_date = self.shipped_at + retention.days(RetentionRule::AfterShipDate);
+            let by_label = self.label_created_at + retention.days(RetentionRule::AfterLabel);
+            let by_delivery = self.delivered_at.map(|d| d + retention.days(RetentionRule::AfterDelivery));
             [Some(by_ship_date), Some(by_label), by_delivery].into_iter().flatten().min().unwrap_or(by_ship_date)
         } else {
-            self.label_created_at + Duration::days(UNTRACKED_AFTER_SHIPMENT_DAYS)
+            self.label_created_at + retention.days(RetentionRule::Untracked)
         }
     }
 }
@@ -69,11 +165,15 @@ impl RedactionState {
 /// - Cancelled: when we first saw it cancelled, and never later than an unshipped order (14 days after
 ///   import). Nothing will be shipped, so there is nothing the address is still needed for; the cap covers
 ///   orders stored before the cancellation time was recorded.
+///
+/// The periods are the order's connection's ([`Retention`], copied onto the order), never longer than
+/// Amazon's.
 pub fn redaction_due(order: &Order) -> Option<DateTime<Utc>> {
     if order.local.redaction.is_redacted() || !order.has_pii() {
         return None;
     }
-    let unshipped_due = order.local.imported_at + Duration::days(UNSHIPPED_RETENTION_DAYS);
+    let retention = &order.local.retention;
+    let unshipped_due = order.local.imported_at + retention.days(RetentionRule::Unshipped);
     match order.status {
         OrderStatus::AwaitingShipment => Some(unshipped_due),
         OrderStatus::Cancelled => Some(order.local.cancelled_seen_at.map_or(unshipped_due, |at| at.min(unshipped_due))),
@@ -88,11 +188,11 @@ pub fn redaction_due(order: &Order) -> Option<DateTime<Utc>> {
                 .iter()
                 .filter(|package| !ours_at_amazon.contains(&package.reference_id))
                 .filter_map(amazon_package_facts);
-            let by_packages = ours.chain(amazons).map(|facts| facts.redaction_due()).max();
+            let by_packages = ours.chain(amazons).map(|facts| facts.redaction_due(retention)).max();
             // Orders stored before `shipped_seen_at` was recorded get it at their next update; until then
             // the update time we hold stands in.
             let seen_shipped = order.local.shipped_seen_at.unwrap_or(order.amazon.updated_at);
-            Some(by_packages.unwrap_or(seen_shipped + Duration::days(UNTRACKED_AFTER_SHIPMENT_DAYS)))
+            Some(by_packages.unwrap_or(seen_shipped + retention.days(RetentionRule::Untracked)))
         }
     }
 }
@@ -127,34 +227,47 @@ pub fn redact(order: &mut Order, now: DateTime<Utc>) {
 }
 
 pub(super) fn strip_pii(amazon: &mut AmazonOrder) {
-    for_each_pii_field(amazon, |field| {
+    for_each_pii_field(amazon, |_, field| {
         if field.is_some() {
             *field = Some(REDACTED.to_owned());
         }
     });
 }
 
+/// The names of the order's fields that hold buyer PII (never their values): what a redaction changes.
+pub fn pii_fields(order: &Order) -> Vec<&'static str> {
+    let mut amazon = order.amazon.clone();
+    let mut names = Vec::new();
+    for_each_pii_field(&mut amazon, |name, field| {
+        if field.as_deref().is_some_and(|value| value != REDACTED) && !names.contains(&name) {
+            names.push(name);
+        }
+    });
+    names
+}
+
 /// Removes the PII outright, as for an Amazon-fulfilled order, which is kept for its record only and
 /// never holds any: nothing is left to redact later.
 pub(super) fn drop_pii(amazon: &mut AmazonOrder) {
-    for_each_pii_field(amazon, |field| *field = None);
+    for_each_pii_field(amazon, |_, field| *field = None);
 }
 
-fn for_each_pii_field(amazon: &mut AmazonOrder, mut visit: impl FnMut(&mut Option<String>)) {
+fn for_each_pii_field(amazon: &mut AmazonOrder, mut visit: impl FnMut(&'static str, &mut Option<String>)) {
     if let Some(buyer) = amazon.buyer.as_mut() {
-        visit(&mut buyer.name);
-        visit(&mut buyer.email);
+        visit("buyer.name", &mut buyer.name);
+        visit("buyer.email", &mut buyer.email);
         // A company name can be a sole trader's own name: PII like the buyer's.
-        visit(&mut buyer.company);
+        visit("buyer.company", &mut buyer.company);
     }
     if let Some(address) = amazon.ship_to.as_mut() {
-        for field in [&mut address.name, &mut address.line1, &mut address.line2, &mut address.line3, &mut address.phone]
-        {
-            visit(field);
-        }
+        visit("ship_to.name", &mut address.name);
+        visit("ship_to.line1", &mut address.line1);
+        visit("ship_to.line2", &mut address.line2);
+        visit("ship_to.line3", &mut address.line3);
+        visit("ship_to.phone", &mut address.phone);
     }
     for item in &mut amazon.items {
-        visit(&mut item.gift_message);
+        visit("items.gift_message", &mut item.gift_message);
     }
 }
 
@@ -207,6 +320,72 @@ mod tests {
         };
         shipped(&mut order, vec![late]);
         assert_eq!(redaction_due(&order), Some(day(1) + Duration::days(44)));
+    }
+
+    #[test]
+    fn a_connections_shorter_periods_apply_rule_by_rule_and_never_a_longer_one() {
+        let tracked = ShipmentFacts {
+            package_id: None,
+            label_created_at: day(2),
+            shipped_at: day(3),
+            delivered_at: Some(day(4)),
+            tracked: true,
+        };
+        let untracked = ShipmentFacts { tracked: false, delivered_at: None, ..tracked.clone() };
+        // (rule shortened, to how many days, the shipment or none (unshipped), when it is then due)
+        let cases = [
+            (RetentionRule::Unshipped, 3, None, day(1) + Duration::days(3)),
+            (RetentionRule::AfterDelivery, 5, Some(&tracked), day(4) + Duration::days(5)),
+            (RetentionRule::AfterShipDate, 10, Some(&tracked), day(3) + Duration::days(10)),
+            (RetentionRule::AfterLabel, 1, Some(&tracked), day(2) + Duration::days(1)),
+            (RetentionRule::Untracked, 7, Some(&untracked), day(2) + Duration::days(7)),
+            // A period at Amazon's own length changes nothing.
+            (RetentionRule::AfterLabel, 44, Some(&tracked), day(3) + Duration::days(30)),
+        ];
+        for (rule, days, shipment, due) in cases {
+            let mut order = sample_order(day(1));
+            if let Some(facts) = shipment {
+                shipped(&mut order, vec![facts.clone()]);
+            }
+            order.local.retention = Retention::AMAZON.with(rule, days);
+            assert_eq!(redaction_due(&order), Some(due), "{rule:?} at {days} days");
+        }
+        // A stored period longer than Amazon's (edited by hand) is held to Amazon's.
+        let mut order = sample_order(day(1));
+        order.local.retention = Retention::AMAZON.with(RetentionRule::Unshipped, 90);
+        assert_eq!(redaction_due(&order), Some(day(15)));
+        for (rule, allowed) in [
+            (RetentionRule::Unshipped, 14),
+            (RetentionRule::AfterDelivery, 30),
+            (RetentionRule::AfterShipDate, 30),
+            (RetentionRule::AfterLabel, 44),
+            (RetentionRule::Untracked, 30),
+        ] {
+            assert_eq!(rule.checked(allowed), Ok(allowed));
+            let refused = rule.checked(allowed + 1).unwrap_err();
+            assert_eq!((refused.days, refused.allowed), (allowed + 1, allowed));
+            assert!(refused.to_string().contains("longer than Amazon's Data Protection Policy allows"), "{refused}");
+        }
+    }
+
+    #[test]
+    fn the_fields_a_redaction_changes_are_named_never_shown() {
+        let mut order = sample_order(day(1));
+        let fields = pii_fields(&order);
+        assert_eq!(
+            fields,
+            [
+                "buyer.name",
+                "buyer.email",
+                "buyer.company",
+                "ship_to.name",
+                "ship_to.line1",
+                "ship_to.phone",
+                "items.gift_message"
+            ]
+        );
+        redact(&mut order, day(2));
+        assert!(pii_fields(&order).is_empty());
     }
 
     #[test]

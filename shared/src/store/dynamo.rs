@@ -260,6 +260,11 @@ impl DynamoStore {
         self.put_if(put).await
     }
 
+    /// Deletes the connection's record (its orders and their records stay).
+    pub async fn delete_connection(&self, id: &ConnectionId) -> Result<(), StoreError> {
+        self.delete(&keys::connection(id)).await
+    }
+
     pub async fn get_connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
         let key = keys::connection(id);
         self.get(&key).await?.map(|item| body(&key, &item)).transpose()
@@ -464,11 +469,12 @@ impl DynamoStore {
     /// keeping our bookkeeping, and an older or equal `lastUpdatedTime` never overwrites what we hold.
     pub async fn upsert_from_amazon(
         &self,
-        connection: &ConnectionId,
+        connection: &Connection,
         amazon: AmazonOrder,
         decision: ImportDecision,
         now: DateTime<Utc>,
     ) -> Result<UpsertOutcome, StoreError> {
+        let retention = connection.options.retention;
         let (status, insert_allowed) = match decision {
             ImportDecision::Import(status) => (status, true),
             ImportDecision::UpdateIfKnown(status) => (status, false),
@@ -478,13 +484,15 @@ impl DynamoStore {
             match self.get_order(&amazon.id).await? {
                 None if !insert_allowed => Ok(UpsertOutcome::Skipped),
                 None => {
-                    let order = Order::import(connection.clone(), status, amazon.clone(), now);
+                    let mut order = Order::import(connection.id.clone(), status, amazon.clone(), now);
+                    order.local.retention = retention;
                     self.save_order(&order, 0).await.map(|_| UpsertOutcome::Inserted)
                 }
                 Some(stored) if stored.value.amazon.updated_at >= amazon.updated_at => Ok(UpsertOutcome::Unchanged),
                 Some(Versioned { mut value, version }) => {
                     let was = value.status;
                     value.absorb_update(status, amazon.clone());
+                    value.local.retention = retention;
                     self.save_order(&value, version).await.map(|_| UpsertOutcome::Updated { was })
                 }
             }
