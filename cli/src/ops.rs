@@ -505,8 +505,14 @@ async fn show_again(sqs: &aws_sdk_sqs::Client, queue_url: &str, message: &aws_sd
 }
 
 /// Creates the secret, or stores a new value in it if it exists.
+/// The stack's data key (its `DataKeyArn` output), which new secrets are encrypted with; unset, Secrets
+/// Manager's own key (the local stack).
+pub const DATA_KEY_ENV: &str = "SELLERBRIDGE_DATA_KEY_ID";
+
+/// Stores `value` in secret `id`, creating it (encrypted with the stack's data key) if need be.
 pub async fn put_secret(client: &aws_sdk_secretsmanager::Client, id: &str, value: &str) -> Result<()> {
-    match client.create_secret().name(id).secret_string(value).send().await {
+    let data_key = std::env::var(DATA_KEY_ENV).ok().filter(|key| !key.trim().is_empty());
+    match client.create_secret().name(id).secret_string(value).set_kms_key_id(data_key).send().await {
         Ok(_) => Ok(()),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_exists_exception()) => client
             .put_secret_value()

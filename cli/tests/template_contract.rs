@@ -70,3 +70,40 @@ fn each_queue_triggers_the_function_that_understands_its_messages() {
     .collect();
     assert_eq!(consumers, expected);
 }
+
+/// `!Ref DataKey`, however serde_yaml renders the tag.
+fn is_the_data_key(value: &serde_yaml::Value) -> bool {
+    serde_yaml::to_string(value).unwrap().trim() == "!Ref DataKey"
+}
+
+/// Everything that holds order data or secrets is encrypted with the stack's own key, and every
+/// function may use it (SQS, Secrets Manager and DynamoDB need it on behalf of their callers).
+#[test]
+fn the_table_queues_and_secrets_are_encrypted_with_the_merchants_key() {
+    let template: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).unwrap();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let mut checked = BTreeSet::new();
+    for (name, resource) in resources {
+        let name = name.as_str().unwrap().to_owned();
+        let properties = &resource["Properties"];
+        let key = match resource["Type"].as_str().unwrap() {
+            "AWS::DynamoDB::Table" => &properties["SSESpecification"]["KMSMasterKeyId"],
+            "AWS::SQS::Queue" => &properties["KmsMasterKeyId"],
+            "AWS::SecretsManager::Secret" => &properties["KmsKeyId"],
+            "AWS::Serverless::Function" => {
+                let policies = serde_yaml::to_string(&properties["Policies"]).unwrap();
+                assert!(policies.contains("!GetAtt DataKey.Arn") && policies.contains("kms:Decrypt"), "{name}");
+                continue;
+            }
+            _ => continue,
+        };
+        assert!(is_the_data_key(key), "{name} is not encrypted with DataKey: {key:?}");
+        checked.insert(name);
+    }
+    assert!(checked.len() >= 11, "the table, six queues and four secrets: {checked:?}");
+    let key = &resources.get("DataKey").unwrap()["Properties"];
+    assert_eq!(key["EnableKeyRotation"], true);
+    // The key's users are the stack's roles (by name), the named operators and Amazon's sender.
+    let policy = serde_yaml::to_string(&key["KeyPolicy"]).unwrap();
+    assert!(policy.contains("role/${AWS::StackName}-*"), "{policy}");
+}
