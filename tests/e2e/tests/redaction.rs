@@ -194,3 +194,47 @@ async fn orders_indexed_before_the_shards_existed_are_still_redacted() {
         assert_eq!(index_partition(&h, id).await, None, "order {id} left the index once redacted");
     }
 }
+
+/// Ten thousand orders, every other one past its 14 days: the redactor, run as often as it takes,
+/// redacts exactly those, none early, keeps the locality, and reads only through the index.
+#[tokio::test]
+async fn ten_thousand_orders_exactly_the_due_ones_redacted_with_no_scan() {
+    let clock = Arc::new(OffsetClock::default());
+    let h = stack(clock.clone()).await;
+    let store = &h.stack.adapters.store;
+    let now = Utc::now();
+    let ids: Vec<AmazonOrderId> = (0..10_000).map(order_id).collect();
+    let imported_at = |n: usize| now - chrono::Duration::days(if n.is_multiple_of(2) { 20 } else { 13 });
+    for chunk in (0..ids.len()).collect::<Vec<_>>().chunks(50) {
+        futures::future::try_join_all(chunk.iter().map(|&n| {
+            let order = order(&ids[n], imported_at(n));
+            async move { store.save_order(&order, 0).await }
+        }))
+        .await
+        .expect("orders stored");
+    }
+
+    let (metered, usage) = sellerbridge_e2e::metering::metered(store);
+    let deps = pii_redactor::RedactorDeps { store: metered, clock: clock.clone() };
+    for _ in 0..50 {
+        if runner::tick_redaction(&deps, Duration::from_secs(60), false).await.unwrap().complete {
+            break;
+        }
+    }
+    assert_eq!(usage.requests("Scan"), 0, "the redactor never scans");
+
+    let mut redacted = BTreeSet::new();
+    for (n, id) in ids.iter().enumerate() {
+        let stored = store.get_order(id).await.unwrap().unwrap().value;
+        let address = stored.amazon.ship_to.as_ref().unwrap();
+        assert_eq!((address.city.as_deref(), address.postal_code.as_deref()), (Some("Arlington"), Some("22201")));
+        if stored.local.redaction.is_redacted() {
+            assert_eq!(address.line1.as_deref(), Some(sellerbridge_core::domain::pii::REDACTED));
+            redacted.insert(n);
+        } else {
+            assert_eq!(address.line1.as_deref(), Some(STREET), "order {id} is kept whole until it is due");
+        }
+    }
+    let due: BTreeSet<usize> = (0..ids.len()).filter(|n| n.is_multiple_of(2)).collect();
+    assert_eq!(redacted, due, "exactly the due orders, none early");
+}
