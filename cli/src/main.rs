@@ -17,6 +17,7 @@ use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId, MarketplaceId,
 use sellerbridge_core::domain::marketplace::{Marketplace, Region};
 use sellerbridge_core::domain::pii::RetentionRule;
 use sellerbridge_core::domain::rate::Quota;
+use sellerbridge_core::domain::tracking::TrackingRule;
 use sellerbridge_core::runtime::{Adapters, Settings, aws_config};
 use sellerbridge_core::store::AppCredentialsAlert;
 
@@ -224,6 +225,29 @@ struct OptionArgs {
     /// Days after an untracked shipment (at most 30).
     #[arg(long, value_parser = retention_days(RetentionRule::Untracked))]
     pii_days_untracked: Option<u32>,
+    /// CARRIER[/METHOD]=tracked|untracked (repeatable; replaces the connection's tracking rules): whether
+    /// that carrier's service reports tracking, before the built-in table. It picks the PII rule.
+    #[arg(long = "tracking-rule", value_parser = parse_tracking_rule)]
+    tracking_rules: Vec<TrackingRule>,
+    /// Removes every tracking rule of the connection (the built-in table alone decides).
+    #[arg(long, conflicts_with = "tracking_rules")]
+    clear_tracking_rules: bool,
+}
+
+/// `CARRIER[/METHOD]=tracked|untracked`, e.g. `Royal Mail/2nd Class=untracked`.
+fn parse_tracking_rule(raw: &str) -> Result<TrackingRule, String> {
+    let (service, verdict) =
+        raw.rsplit_once('=').ok_or_else(|| format!("expected CARRIER[/METHOD]=tracked|untracked, got '{raw}'"))?;
+    let tracked = match verdict.trim() {
+        "tracked" => true,
+        "untracked" => false,
+        other => return Err(format!("expected tracked or untracked after '=', got '{other}'")),
+    };
+    let (carrier, method) = service.split_once('/').unwrap_or((service, ""));
+    if carrier.trim().is_empty() {
+        return Err(format!("no carrier in '{raw}'"));
+    }
+    Ok(TrackingRule { carrier: carrier.trim().to_owned(), shipping_method: method.trim().to_owned(), tracked })
 }
 
 /// A retention flag's value: whole days, no longer than Amazon allows for `rule`.
@@ -261,6 +285,11 @@ impl OptionArgs {
             .into_iter()
             .filter_map(|(rule, days)| Some((rule, days?)))
             .collect(),
+            tracking_rules: match (self.clear_tracking_rules, self.tracking_rules) {
+                (true, _) => Some(Vec::new()),
+                (false, rules) if rules.is_empty() => None,
+                (false, rules) => Some(rules),
+            },
         })
     }
 }

@@ -58,11 +58,16 @@ pub async fn change_connection(
     let connection = store.get_connection(id).await?.with_context(|| format!("no connection {id}"))?;
     let changed = connection.changed(change, now);
     store.put_connection(&changed).await?;
-    if changed.options.retention != connection.options.retention {
-        // Orders stored since take the new periods from the sync; those holding PII now, here.
-        let retention = changed.options.retention;
+    let (before, after) = (&connection.options, &changed.options);
+    if after.retention != before.retention || after.tracking_rules != before.tracking_rules {
+        // Orders stored from now on take the new PII policy from the sync; those holding PII now, here.
         for order_id in orders_holding_pii(store, id).await? {
-            store.update_order(&order_id, |order| order.local.retention = retention).await?;
+            store
+                .update_order(&order_id, |order| {
+                    order.local.retention = after.retention;
+                    order.local.tracking_rules.clone_from(&after.tracking_rules);
+                })
+                .await?;
         }
     }
     Ok(changed)

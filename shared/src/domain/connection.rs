@@ -126,6 +126,8 @@ pub struct OptionsChange {
     pub enabled: Option<bool>,
     /// Retention periods to set, each already [checked](RetentionRule::checked).
     pub retention: Vec<(RetentionRule, u32)>,
+    /// Replaces the connection's tracking rules.
+    pub tracking_rules: Option<Vec<TrackingRule>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -181,6 +183,9 @@ impl Connection {
         }
         for (rule, days) in &change.retention {
             options.retention = options.retention.with(*rule, *days);
+        }
+        if let Some(rules) = &change.tracking_rules {
+            options.tracking_rules.clone_from(rules);
         }
         if let Some(url) = &change.outbound_webhook_url {
             options.outbound_webhook_url = url.clone();

@@ -11,6 +11,7 @@ use super::pii::{RedactionState, Retention, ShipmentFacts};
 use super::shipment::ItemRef;
 use super::shipment::PackageLine;
 use super::status::{AmazonStatus, FulfilledBy, OrderStatus};
+use super::tracking::TrackingRule;
 
 /// An amount in the marketplace currency, kept as Amazon's decimal string (no float, no conversion).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,6 +160,10 @@ pub struct LocalState {
     /// connection changes them.
     #[serde(default, skip_serializing_if = "Retention::is_amazons")]
     pub retention: Retention,
+    /// Its connection's own word on which carrier services report tracking, copied likewise: it decides
+    /// the rule for packages Amazon reports (ours were judged when accepted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tracking_rules: Vec<TrackingRule>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,6 +203,7 @@ impl Order {
                 cancelling: BTreeSet::new(),
                 refunded: BTreeMap::new(),
                 retention: Retention::AMAZON,
+                tracking_rules: Vec::new(),
             },
         };
         order.note_status_seen(seen_at);

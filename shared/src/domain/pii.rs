@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::ids::PackageId;
 use super::order::{AmazonOrder, AmazonPackage, Order};
 use super::status::OrderStatus;
-use super::tracking::reports_tracking;
+use super::tracking::{TrackingRule, reports_tracking};
 
 pub const REDACTED: &str = "REDACTED (Amazon)";
 
@@ -187,7 +187,7 @@ pub fn redaction_due(order: &Order) -> Option<DateTime<Utc>> {
                 .packages
                 .iter()
                 .filter(|package| !ours_at_amazon.contains(&package.reference_id))
-                .filter_map(amazon_package_facts);
+                .filter_map(|package| amazon_package_facts(package, &order.local.tracking_rules));
             let by_packages = ours.chain(amazons).map(|facts| facts.redaction_due(retention)).max();
             // Orders stored before `shipped_seen_at` was recorded get it at their next update; until then
             // the update time we hold stands in.
@@ -200,7 +200,7 @@ pub fn redaction_due(order: &Order) -> Option<DateTime<Utc>> {
 /// A package Amazon reports, as shipment facts: only one that left (not cancelled, with a ship time, or
 /// created and past `PENDING`). Amazon gives no delivery time, and delivery never comes before shipping,
 /// so the ship date rules.
-fn amazon_package_facts(package: &AmazonPackage) -> Option<ShipmentFacts> {
+fn amazon_package_facts(package: &AmazonPackage, rules: &[TrackingRule]) -> Option<ShipmentFacts> {
     let status = package.status.as_deref().map(str::to_ascii_uppercase);
     let left = match status.as_deref() {
         Some("CANCELLED") => return None,
@@ -210,7 +210,7 @@ fn amazon_package_facts(package: &AmazonPackage) -> Option<ShipmentFacts> {
     let shipped_at = package.ship_time.or(if left { package.created_at } else { None })?;
     let carrier = package.carrier.as_deref().unwrap_or_default();
     let tracked = package.tracking_number.as_deref().is_some_and(|number| !number.trim().is_empty())
-        && reports_tracking(&[], carrier, package.shipping_service.as_deref());
+        && reports_tracking(rules, carrier, package.shipping_service.as_deref());
     Some(ShipmentFacts {
         package_id: None,
         label_created_at: package.created_at.map_or(shipped_at, |created| created.min(shipped_at)),
@@ -320,6 +320,84 @@ mod tests {
         };
         shipped(&mut order, vec![late]);
         assert_eq!(redaction_due(&order), Some(day(1) + Duration::days(44)));
+    }
+
+    /// Every rule and edge of the schedule in one table: (what, the order's history, when it is due).
+    #[test]
+    fn every_rule_and_edge_of_the_schedule() {
+        type Setup = fn(&mut Order);
+        let cases: [(&str, Setup, Option<DateTime<Utc>>); 11] = [
+            ("unshipped: import + 14", |_| {}, Some(day(15))),
+            (
+                "tracked, not delivered: ship date + 30 before label + 44",
+                |o| shipped(o, vec![ShipmentFacts { delivered_at: None, ..tracked(2, 3) }]),
+                Some(day(3) + Duration::days(30)),
+            ),
+            (
+                "tracked, delivered: delivery + 30",
+                |o| shipped(o, vec![ShipmentFacts { delivered_at: Some(day(6)), ..tracked(2, 3) }]),
+                Some(day(3) + Duration::days(30)),
+            ),
+            (
+                "a delivery reported before the ship date: delivery + 30, the earliest",
+                |o| shipped(o, vec![ShipmentFacts { delivered_at: Some(day(2)), ..tracked(2, 4) }]),
+                Some(day(2) + Duration::days(30)),
+            ),
+            (
+                "shipped long after the label: label + 44",
+                |o| shipped(o, vec![ShipmentFacts { shipped_at: day(20), ..tracked(1, 1) }]),
+                Some(day(1) + Duration::days(44)),
+            ),
+            (
+                "untracked: the shipment + 30",
+                |o| shipped(o, vec![ShipmentFacts { tracked: false, ..tracked(5, 6) }]),
+                Some(day(5) + Duration::days(30)),
+            ),
+            (
+                "several packages: the last one's window",
+                |o| shipped(o, vec![tracked(2, 2), ShipmentFacts { tracked: false, ..tracked(9, 10) }]),
+                Some(day(9) + Duration::days(30)),
+            ),
+            (
+                "shipped with no package we know of: first seen shipped + 30",
+                |o| {
+                    o.status = OrderStatus::Shipped;
+                    o.local.shipped_seen_at = Some(day(4));
+                },
+                Some(day(4) + Duration::days(30)),
+            ),
+            (
+                "cancelled: when first seen cancelled",
+                |o| {
+                    o.status = OrderStatus::Cancelled;
+                    o.local.cancelled_seen_at = Some(day(3));
+                },
+                Some(day(3)),
+            ),
+            (
+                "cancelled, never seen when: import + 14 at the latest",
+                |o| {
+                    o.status = OrderStatus::Cancelled;
+                    o.local.cancelled_seen_at = None;
+                },
+                Some(day(15)),
+            ),
+            ("redacted: nothing left to schedule", |o| redact(o, day(2)), None),
+        ];
+        fn tracked(label: u32, shipped: u32) -> ShipmentFacts {
+            ShipmentFacts {
+                package_id: None,
+                label_created_at: day(label),
+                shipped_at: day(shipped),
+                delivered_at: None,
+                tracked: true,
+            }
+        }
+        for (what, setup, due) in cases {
+            let mut order = sample_order(day(1));
+            setup(&mut order);
+            assert_eq!(redaction_due(&order), due, "{what}");
+        }
     }
 
     #[test]
@@ -547,6 +625,23 @@ mod tests {
         two.packages.push(amazon_package("USPS", "First-Class Mail", None, day(4)));
         order.absorb_update(OrderStatus::Shipped, two);
         assert_eq!(redaction_due(&order), Some(day(4) + Duration::days(30)));
+    }
+
+    #[test]
+    fn the_connections_tracking_rules_judge_the_packages_amazon_reports() {
+        // Royal Mail 2nd Class is a letter service by the table: untracked, 30 days after the label.
+        let mut order = sample_order(day(1));
+        let mut shipped = order.amazon.clone();
+        shipped.updated_at = day(5);
+        shipped.packages = vec![amazon_package("Royal Mail", "2nd Class", Some("RM123456785GB"), day(2))];
+        order.absorb_update(OrderStatus::Shipped, shipped);
+        assert_eq!(redaction_due(&order), Some(day(2) + Duration::days(30)));
+        // The connection knows its 2nd Class packages are tracked: the label + 44 rule joins in.
+        order.local.retention = Retention::AMAZON.with(RetentionRule::AfterShipDate, 10);
+        assert_eq!(redaction_due(&order), Some(day(2) + Duration::days(30)), "untracked: ship date rule unused");
+        order.local.tracking_rules =
+            vec![TrackingRule { carrier: "Royal Mail".into(), shipping_method: "2nd Class".into(), tracked: true }];
+        assert_eq!(redaction_due(&order), Some(day(2) + Duration::days(10)));
     }
 
     #[test]

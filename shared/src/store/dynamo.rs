@@ -474,7 +474,10 @@ impl DynamoStore {
         decision: ImportDecision,
         now: DateTime<Utc>,
     ) -> Result<UpsertOutcome, StoreError> {
-        let retention = connection.options.retention;
+        let policy = |order: &mut Order| {
+            order.local.retention = connection.options.retention;
+            order.local.tracking_rules.clone_from(&connection.options.tracking_rules);
+        };
         let (status, insert_allowed) = match decision {
             ImportDecision::Import(status) => (status, true),
             ImportDecision::UpdateIfKnown(status) => (status, false),
@@ -485,14 +488,14 @@ impl DynamoStore {
                 None if !insert_allowed => Ok(UpsertOutcome::Skipped),
                 None => {
                     let mut order = Order::import(connection.id.clone(), status, amazon.clone(), now);
-                    order.local.retention = retention;
+                    policy(&mut order);
                     self.save_order(&order, 0).await.map(|_| UpsertOutcome::Inserted)
                 }
                 Some(stored) if stored.value.amazon.updated_at >= amazon.updated_at => Ok(UpsertOutcome::Unchanged),
                 Some(Versioned { mut value, version }) => {
                     let was = value.status;
                     value.absorb_update(status, amazon.clone());
-                    value.local.retention = retention;
+                    policy(&mut value);
                     self.save_order(&value, version).await.map(|_| UpsertOutcome::Updated { was })
                 }
             }
