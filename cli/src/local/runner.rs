@@ -141,10 +141,8 @@ pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> serde_json::Value 
     json!({"Records": records})
 }
 
-/// Hands `bodies` to the sender as one batch, as the event source mapping would, with no queue in
-/// between: for benchmarks whose backlogs are larger than the local SQS stand-in receives quickly.
-/// Returns how many the sender reported as failed.
-pub async fn invoke_sender(deps: &SenderDeps, bodies: &[String], timeout: Duration) -> Result<usize> {
+/// The SQS event of one batch of messages with these bodies, each received for the first time.
+pub fn sqs_event_of(bodies: &[String]) -> serde_json::Value {
     let messages: Vec<aws_sdk_sqs::types::Message> = bodies
         .iter()
         .map(|body| {
@@ -155,7 +153,14 @@ pub async fn invoke_sender(deps: &SenderDeps, bodies: &[String], timeout: Durati
                 .build()
         })
         .collect();
-    let event: SqsEvent = serde_json::from_value(sqs_event(&messages)).context("building the SQS event")?;
+    sqs_event(&messages)
+}
+
+/// Hands `bodies` to the sender as one batch, as the event source mapping would, with no queue in
+/// between: for benchmarks whose backlogs are larger than the local SQS stand-in receives quickly.
+/// Returns how many the sender reported as failed.
+pub async fn invoke_sender(deps: &SenderDeps, bodies: &[String], timeout: Duration) -> Result<usize> {
+    let event: SqsEvent = serde_json::from_value(sqs_event_of(bodies)).context("building the SQS event")?;
     let response = update_sender::handle(deps, LambdaEvent::new(event, lambda_context(timeout)))
         .await
         .map_err(|e| anyhow::anyhow!(e))?;

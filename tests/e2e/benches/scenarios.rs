@@ -27,6 +27,7 @@ use sellerbridge_core::spapi::{Operation, RateLimiter};
 use sellerbridge_core::webhook::events::parse_shipment_created;
 use sellerbridge_core::webhook::signature::SIGNATURE_HEADER;
 use sellerbridge_e2e::metering::{self, MeterDynamo, Usage};
+use sellerbridge_e2e::runtime_api::Profile;
 use sellerbridge_e2e::{
     Harness, LogCapture, options_for, pii_canaries, post_every_package, recording_webhook, sandbox,
 };
@@ -74,6 +75,9 @@ async fn main() {
     }
     if wanted("webhook") {
         record("webhook", webhook(short).await);
+    }
+    if wanted("coldstart") {
+        record("coldstart", coldstart(short).await);
     }
     if wanted("cost") {
         record("cost", cost(short).await);
@@ -942,8 +946,75 @@ async fn webhook(short: bool) -> Value {
         "p99_us": micros(times[times.len() * 99 / 100]),
         "accepted": accepted,
         "rejected": rejected,
-        "http_load": "not measured yet: the webhook has no local HTTP endpoint to load (issue 10)",
+        "http_load": http_load(short).await,
     })
+}
+
+/// Each function's cold start beside a hello-world function's: release builds in the full run, debug
+/// ones in the short run (so the harness cannot rot without a quarter-hour build).
+async fn coldstart(short: bool) -> Value {
+    let h = Harness::start(sandbox(5, 109, 600.0), Arc::new(OffsetClock::default()), options_for(600.0)).await;
+    // Switched off, the connection is read and skipped: the scheduled sync's first response is its
+    // read of the table, not a sync at Amazon.
+    let off = sellerbridge_core::domain::connection::OptionsChange { enabled: Some(false), ..Default::default() };
+    sellerbridge_cli::ops::change_connection(&h.stack.adapters.store, &h.connection.id, &off, Utc::now())
+        .await
+        .expect("connection switched off");
+    let profile = if short { Profile::Debug } else { Profile::Release };
+    sellerbridge_e2e::coldstart::measure(&h, profile, if short { 2 } else { 7 }).await
+}
+
+/// autocannon against the webhook handler behind a local HTTP server (`http_front`), with DynamoDB
+/// Local behind it and the queue left out (it only records): requests per second and latency of
+/// signed, accepted shipments, each a new package of one of 50 orders.
+async fn http_load(short: bool) -> Value {
+    let (seconds, connections) = if short { (3, 8) } else { (20, 16) };
+    let h = Harness::start(sandbox(1, 113, 600.0), Arc::new(OffsetClock::default()), options_for(600.0)).await;
+    let store = &h.stack.adapters.store;
+    let mut orders = Vec::new();
+    for n in 0..50 {
+        let id = sellerbridge_e2e::numbered_order_id(n);
+        let mut order = sellerbridge_e2e::unshipped_order(&id, Utc::now());
+        order.connection_id = h.connection.id.clone();
+        order.amazon.items[0].quantity_ordered = 1_000_000;
+        store.save_order(&order, 0).await.expect("order stored");
+        orders.push(json!({"order_id": id, "sku": "SKU-A"}));
+    }
+    let work = bench_dir().join("http-load");
+    std::fs::create_dir_all(&work).expect("a working folder");
+    let key = h.stack.adapters.secrets.string(&h.stack.settings.webhook_secret_id).await.expect("the signing key");
+    std::fs::write(work.join("key"), key).expect("key file");
+    std::fs::write(work.join("orders.json"), Value::from(orders).to_string()).expect("orders file");
+    let (_, deps) = sellerbridge_e2e::recording_only_webhook(&h.stack);
+    let (url, server) = sellerbridge_e2e::http_front::serve_webhook(deps).await;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../infra/local/webhook-load.mjs");
+    let output = tokio::process::Command::new("node")
+        .arg(&script)
+        .arg(format!("{url}/webhooks/shipments"))
+        .arg(work.join("key"))
+        .arg(work.join("orders.json"))
+        .arg(seconds.to_string())
+        .arg(connections.to_string())
+        .output()
+        .await;
+    server.abort();
+    let output = match output {
+        Ok(output) if output.status.success() => output,
+        Ok(output) => return json!({"error": String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or("")}),
+        Err(e) => return json!({"error": format!("node: {e}")}),
+    };
+    let mut result: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| json!({"error": "no figures"}));
+    // What the table holds: every request answered 202, and those still in flight when the run ended
+    // (stored, not counted by the tool).
+    let mut packages = 0;
+    for n in 0..50 {
+        packages += store.list_packages(&sellerbridge_e2e::numbered_order_id(n)).await.map_or(0, |p| p.len());
+    }
+    result["packages_stored"] = json!(packages);
+    result["tool"] = json!("autocannon 8.0.0");
+    result["connections"] = json!(connections);
+    result["seconds"] = json!(seconds);
+    result
 }
 
 // ---- cost ----

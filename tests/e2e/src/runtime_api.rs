@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -18,12 +18,14 @@ type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Result<serde_json::Valu
 struct Api {
     next: Arc<AsyncMutex<mpsc::Receiver<(String, serde_json::Value)>>>,
     pending: Pending,
+    first_next: Arc<Mutex<Option<Instant>>>,
 }
 
 pub struct RuntimeApi {
     pub address: String,
     invocations: mpsc::Sender<(String, serde_json::Value)>,
     pending: Pending,
+    first_next: Arc<Mutex<Option<Instant>>>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -31,7 +33,9 @@ impl RuntimeApi {
     pub async fn start() -> Self {
         let (invocations, next) = mpsc::channel(8);
         let pending: Pending = Arc::default();
-        let api = Api { next: Arc::new(AsyncMutex::new(next)), pending: pending.clone() };
+        let first_next: Arc<Mutex<Option<Instant>>> = Arc::default();
+        let api =
+            Api { next: Arc::new(AsyncMutex::new(next)), pending: pending.clone(), first_next: first_next.clone() };
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next_invocation))
             .route("/2018-06-01/runtime/invocation/{id}/response", post(respond))
@@ -43,7 +47,19 @@ impl RuntimeApi {
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.ok();
         });
-        Self { address, invocations, pending, server }
+        Self { address, invocations, pending, first_next, server }
+    }
+
+    /// When the function first asked for an invocation: the end of its initialisation.
+    pub async fn first_next(&self) -> Instant {
+        let started = Instant::now();
+        loop {
+            if let Some(at) = *self.first_next.lock().unwrap() {
+                return at;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "the function never asked for an invocation");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     /// Hands `event` to the function and waits for its response (`Err` for an invocation error).
@@ -66,7 +82,10 @@ impl Drop for RuntimeApi {
 }
 
 async fn next_invocation(State(api): State<Api>) -> (HeaderMap, String) {
-    let (id, event) = api.next.lock().await.recv().await.expect("test keeps the sender");
+    api.first_next.lock().unwrap().get_or_insert_with(Instant::now);
+    // None: the test dropped its runtime API and the server is going away; the function waits like it
+    // would for an invocation that never comes.
+    let Some((id, event)) = api.next.lock().await.recv().await else { return std::future::pending().await };
     let deadline = std::time::SystemTime::now() + Duration::from_secs(60);
     let deadline_ms = deadline.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis().to_string();
     let mut headers = HeaderMap::new();
@@ -106,14 +125,39 @@ fn finish(api: &Api, id: &str, result: Result<serde_json::Value, serde_json::Val
 /// workspace, as `make test` does before running the tests, so features resolve the same way and
 /// nothing is rebuilt.
 pub fn function_binary(name: &str) -> PathBuf {
-    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    binary(name, Profile::Debug)
+}
+
+/// How the binaries are built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    Debug,
+    /// As deployed; a quarter of an hour to build on a small machine.
+    Release,
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Debug => "debug",
+            Self::Release => "release",
+        }
+    }
+}
+
+/// The workspace binary `name` built with `profile`, building every binary of the workspace first (once).
+pub fn binary(name: &str, profile: Profile) -> PathBuf {
+    static DEBUG: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    static RELEASE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    BUILT.get_or_init(|| {
+    let built = if profile == Profile::Release { &RELEASE } else { &DEBUG };
+    built.get_or_init(|| {
         // Only a shell's essentials: the variables cargo sets for a test process would make build scripts
         // that watch them run again, and rebuild half the workspace.
         let keep = ["PATH", "HOME", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "CARGO_TARGET_DIR"];
         let status = std::process::Command::new(env!("CARGO"))
             .args(["build", "--quiet", "--workspace", "--bins"])
+            .args((profile == Profile::Release).then_some("--release"))
             .current_dir(&workspace)
             .env_clear()
             .envs(std::env::vars().filter(|(name, _)| keep.contains(&name.as_str())))
@@ -122,12 +166,22 @@ pub fn function_binary(name: &str) -> PathBuf {
         assert!(status.success(), "building the function binaries");
     });
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace.join("target"));
-    target.join("debug").join(name)
+    target.join(profile.name()).join(name)
 }
 
 /// Starts the function binary against `api` with the given environment; killed when dropped.
 pub fn spawn_function(name: &str, api: &RuntimeApi, env: &[(&str, String)]) -> tokio::process::Child {
-    tokio::process::Command::new(function_binary(name))
+    spawn_binary(&function_binary(name), name, api, env)
+}
+
+/// Starts `binary` as function `name` against `api`; killed when dropped.
+pub fn spawn_binary(
+    binary: &std::path::Path,
+    name: &str,
+    api: &RuntimeApi,
+    env: &[(&str, String)],
+) -> tokio::process::Child {
+    tokio::process::Command::new(binary)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("AWS_LAMBDA_RUNTIME_API", &api.address)
