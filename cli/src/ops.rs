@@ -58,9 +58,10 @@ pub async fn change_connection(
     let connection = store.get_connection(id).await?.with_context(|| format!("no connection {id}"))?;
     let changed = connection.changed(change, now);
     store.put_connection(&changed).await?;
-    let (before, after) = (&connection.options, &changed.options);
-    if after.retention != before.retention || after.tracking_rules != before.tracking_rules {
-        // Orders stored from now on take the new PII policy from the sync; those holding PII now, here.
+    // Orders stored from now on take the PII policy from the sync; those holding PII now, here. Whenever
+    // the change names it, even unchanged: a run cut short is finished by running the command again.
+    if !change.retention.is_empty() || change.tracking_rules.is_some() {
+        let after = &changed.options;
         for order_id in orders_holding_pii(store, id).await? {
             store
                 .update_order(&order_id, |order| {
@@ -115,10 +116,8 @@ pub async fn redact_now(
             store.get_order(order_id).await?.with_context(|| format!("no order {order_id}"))?;
             vec![order_id.clone()]
         }
-        RedactTarget::Connection(id) => {
-            store.get_connection(id).await?.with_context(|| format!("no connection {id}"))?;
-            orders_holding_pii(store, id).await?
-        }
+        // The connection may be removed already: its orders stay, and so may their PII.
+        RedactTarget::Connection(id) => orders_holding_pii(store, id).await?,
     };
     let mut orders = Vec::new();
     for order_id in order_ids {
@@ -136,9 +135,11 @@ pub async fn redact_now(
     Ok(json!({"dry_run": dry_run, "count": orders.len(), key: orders}))
 }
 
-/// Removes a connection: its refresh token is deleted from Secrets Manager at once (no recovery
-/// window) and its record from the table, so nothing syncs or sends for it again. Its orders stay, and
-/// with `redact_orders` their buyer PII is redacted now rather than on schedule.
+/// Removes a connection: it is switched off first (no sync or send starts for it again), its refresh
+/// token is deleted from Secrets Manager at once (no recovery window), its orders' buyer PII redacted
+/// now with `redact_orders` (else on schedule), and its record deleted. Run again after a failure, it
+/// carries on. Amazon's notification subscription, if any, is the seller's to revoke in Seller Central
+/// (without the token it cannot be deleted from here): its notifications then find no connection.
 pub async fn remove_connection(
     store: &DynamoStore,
     secrets: &aws_sdk_secretsmanager::Client,
@@ -147,6 +148,8 @@ pub async fn remove_connection(
     now: DateTime<Utc>,
 ) -> Result<serde_json::Value> {
     let connection = store.get_connection(id).await?.with_context(|| format!("no connection {id}"))?;
+    let off = OptionsChange { enabled: Some(false), ..OptionsChange::default() };
+    store.put_connection(&connection.changed(&off, now)).await?;
     let secret = &connection.refresh_token_secret_id;
     match secrets.delete_secret().secret_id(secret).force_delete_without_recovery(true).send().await {
         Ok(_) => {}

@@ -105,5 +105,12 @@ fn the_table_queues_and_secrets_are_encrypted_with_the_merchants_key() {
     assert_eq!(key["EnableKeyRotation"], true);
     // The key's users are the stack's roles (by name), the named operators and Amazon's sender.
     let policy = serde_yaml::to_string(&key["KeyPolicy"]).unwrap();
-    assert!(policy.contains("role/${AWS::StackName}-*"), "{policy}");
+    assert!(policy.contains("role/sellerbridge/${AWS::StackName}/*"), "{policy}");
+    assert_eq!(resources.get("DataKey").unwrap()["DeletionPolicy"], "Retain", "the table's backups need it");
+    for (name, resource) in resources {
+        if resource["Type"] == "AWS::Serverless::Function" {
+            let path = serde_yaml::to_string(&resource["Properties"]["RolePath"]).unwrap();
+            assert_eq!(path.trim(), "!Sub /sellerbridge/${AWS::StackName}/", "{name:?}: the key's users by role path");
+        }
+    }
 }

@@ -5,8 +5,10 @@
 use std::io::Write;
 
 use serde_json::Value;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 const DEFAULT_FILTER: &str = "info";
 
@@ -34,7 +36,6 @@ const PAYLOAD_CEILINGS: &[(&str, &str)] = &[
 pub const ALLOWED_FIELDS: &[&str] = &[
     // The message, and what the Lambda runtime's own span carries.
     "message",
-    "name",
     "requestId",
     "xrayTraceId",
     // Identifiers.
@@ -118,25 +119,29 @@ pub fn subscriber_filtered<W>(writer: W, rust_log: Option<&str>) -> impl tracing
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    tracing_subscriber::fmt()
+    let json = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter(rust_log))
         .with_current_span(true)
         .with_span_list(false)
         .with_target(true)
-        .with_writer(AllowedFieldsOnly(writer))
-        .finish()
+        .with_writer(AllowedFieldsOnly(writer));
+    tracing_subscriber::registry().with(json.with_filter(filter(rust_log)))
 }
 
-fn filter(rust_log: Option<&str>) -> EnvFilter {
+/// What `RUST_LOG` asks for, and never more than the ceilings allow: the two filters must both let an
+/// event through, so no directive (a sub-target, a span) can lift a payload-dumping crate past its
+/// ceiling.
+fn filter<S>(rust_log: Option<&str>) -> impl tracing_subscriber::layer::Filter<S> + use<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
     let requested = rust_log.and_then(|directives| EnvFilter::try_new(directives).ok());
-    let mut filter = requested.unwrap_or_else(|| EnvFilter::new(DEFAULT_FILTER));
-    for (target, ceiling) in PAYLOAD_CEILINGS {
-        if let Ok(directive) = format!("{target}={ceiling}").parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
-    filter
+    let requested = requested.unwrap_or_else(|| EnvFilter::new(DEFAULT_FILTER));
+    let unlimited = Targets::new().with_default(LevelFilter::TRACE);
+    let ceilings = PAYLOAD_CEILINGS.iter().fold(unlimited, |targets, (target, level)| {
+        targets.with_target(*target, level.parse::<LevelFilter>().unwrap_or(LevelFilter::WARN))
+    });
+    requested.and(ceilings)
 }
 
 /// Writes each log line with only the [`ALLOWED_FIELDS`].
@@ -189,7 +194,9 @@ fn allowed_only(line: &[u8]) -> Vec<u8> {
     for section in ["fields", "span"] {
         if let Some(Value::Object(fields)) = object.get_mut(section) {
             fields.retain(|name, _| {
-                let allowed = ALLOWED_FIELDS.contains(&name.as_str());
+                // A span's own name sits among its fields; an event field called `name` is a buyer's.
+                let span_name = section == "span" && name == "name";
+                let allowed = span_name || ALLOWED_FIELDS.contains(&name.as_str());
                 if !allowed {
                     withheld.push(Value::String(name.clone()));
                 }
@@ -267,16 +274,24 @@ mod tests {
     }
 
     #[test]
-    fn rust_log_trace_never_reaches_the_runtime_and_the_sdks() {
-        let lines = logged(Some("trace"), || {
-            tracing::trace!(target: "lambda_runtime", "raw event with the buyer's address");
-            tracing::debug!(target: "aws_smithy_runtime::client", "raw response");
-            tracing::info!(target: "hyper_util::client", "connection pooled");
-            tracing::trace!(target: "order_sync", "ours, at trace");
-            tracing::info!(target: "lambda_runtime", "runtime started");
-        });
-        let messages: Vec<&str> = lines.iter().map(|l| l["fields"]["message"].as_str().unwrap()).collect();
-        assert_eq!(messages, ["ours, at trace", "runtime started"]);
+    fn rust_log_never_lifts_the_runtime_and_the_sdks_past_their_ceilings() {
+        let directives =
+            ["trace", "lambda_runtime::layers=trace,aws_smithy_runtime::client=trace,trace", "[webhook]=trace"];
+        for rust_log in directives {
+            let lines = logged(Some(rust_log), || {
+                let span = tracing::info_span!("webhook");
+                let _entered = span.enter();
+                tracing::trace!(target: "lambda_runtime::layers", "raw event with the buyer's address");
+                tracing::debug!(target: "aws_smithy_runtime::client", "raw response");
+                tracing::info!(target: "hyper_util::client", "connection pooled");
+                tracing::trace!(target: "order_sync", "ours, at trace");
+                tracing::info!(target: "lambda_runtime", "runtime started");
+            });
+            let messages: Vec<&str> = lines.iter().map(|l| l["fields"]["message"].as_str().unwrap()).collect();
+            assert_eq!(messages, ["ours, at trace", "runtime started"], "RUST_LOG={rust_log}");
+        }
+        let quiet = logged(Some("error"), || tracing::info!(target: "lambda_runtime", "runtime started"));
+        assert!(quiet.is_empty(), "a ceiling never raises what RUST_LOG lowered");
         let default = logged(None, || {
             tracing::debug!(target: "order_sync", "ours, at debug");
             tracing::info!(target: "order_sync", "ours, at info");
@@ -289,13 +304,14 @@ mod tests {
         let lines = logged(None, || {
             let span = tracing::info_span!("webhook", request_id = "req-1", buyer_name = "Ada Lovelace");
             let _entered = span.enter();
-            tracing::info!(order_id = "902-1106328-1059050", address = "1 Analytical Way", "order read");
+            tracing::info!(order_id = "902-1106328-1059050", address = "1 Analytical Way", name = "Ada", "order read");
         });
         let line = lines[0].to_string();
         assert!(!line.contains("Analytical") && !line.contains("Ada"), "{line}");
         assert_eq!(lines[0]["fields"]["order_id"], "902-1106328-1059050");
         assert_eq!(lines[0]["span"]["request_id"], "req-1");
-        assert_eq!(lines[0]["withheld_fields"], serde_json::json!(["address", "buyer_name"]));
+        assert_eq!(lines[0]["withheld_fields"], serde_json::json!(["address", "name", "buyer_name"]));
+        assert_eq!(lines[0]["span"]["name"], "webhook", "a span's own name is kept");
         assert!(allowed_only(b"not json").starts_with(br#"{"level":"WARN""#));
     }
 

@@ -334,7 +334,7 @@ mod tests {
                 Some(day(3) + Duration::days(30)),
             ),
             (
-                "tracked, delivered: delivery + 30",
+                "tracked, delivered after shipping: the ship date + 30 still comes first",
                 |o| shipped(o, vec![ShipmentFacts { delivered_at: Some(day(6)), ..tracked(2, 3) }]),
                 Some(day(3) + Duration::days(30)),
             ),

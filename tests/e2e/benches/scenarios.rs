@@ -1000,10 +1000,15 @@ async fn http_load(short: bool) -> Value {
     server.abort();
     let output = match output {
         Ok(output) if output.status.success() => output,
-        Ok(output) => return json!({"error": String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or("")}),
-        Err(e) => return json!({"error": format!("node: {e}")}),
+        Ok(output) => panic!("the webhook load failed: {}", String::from_utf8_lossy(&output.stderr)),
+        Err(e) => panic!("node could not run the webhook load: {e}"),
     };
     let mut result: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| json!({"error": "no figures"}));
+    // Short or full, a load that was refused or never ran is a broken harness, not a figure.
+    assert!(
+        result["status_2xx"].as_u64().is_some_and(|n| n > 0) && result["non_2xx"] == 0,
+        "the webhook load did not run as meant: {result}"
+    );
     // What the table holds: every request answered 202, and those still in flight when the run ended
     // (stored, not counted by the tool).
     let mut packages = 0;

@@ -55,6 +55,17 @@ async fn shorter_periods_reach_the_connections_orders_and_a_longer_one_is_refuse
         assert_eq!(pii::redaction_due(&stored), Some(stored.local.imported_at + chrono::Duration::days(3)));
     }
 
+    // An order whose copy of the periods went stale gets them again from the sync's next write of it.
+    let stale = unshipped[0].id().clone();
+    store.update_order(&stale, |order| order.local.retention = Retention::AMAZON).await.unwrap();
+    h.sandbox_post(&format!("/_sandbox/orders/{stale}/touch"), serde_json::json!({})).await;
+    clock.advance(chrono::Duration::minutes(5));
+    h.sandbox_post("/_sandbox/clock", serde_json::json!({"advanceSeconds": 300})).await;
+    let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
+    demo::sync_until_current(&sync, 3, &Quiet).await.unwrap();
+    let refreshed = store.get_order(&stale).await.unwrap().unwrap().value;
+    assert_eq!(refreshed.local.retention, changed.options.retention, "the sync copies the connection's periods");
+
     // Four days on, the redactor takes them, ten days before Amazon's limit.
     clock.advance(chrono::Duration::days(4));
     let report =
@@ -145,6 +156,10 @@ async fn a_sync_racing_the_redactor_never_writes_pii_back() {
     synced.unwrap();
     let redacted = redacted.unwrap();
     assert!(redacted.complete && redacted.failed == 0, "{redacted:?}");
+    // A sync write that raced a redaction and won would leave the order pending again, PII and all.
+    let still_redacted = orders(&h).await.iter().filter(|o| o.local.redaction.is_redacted()).count();
+    assert!(still_redacted >= redacted.redacted as usize, "{still_redacted} of {} redactions stood", redacted.redacted);
+    assert!(orders(&h).await.iter().filter(|o| o.local.redaction.is_redacted()).all(|o| pii::pii_fields(o).is_empty()));
 
     // Whichever wrote last, every order is redacted and holds no PII; one the redactor missed because
     // the sync moved it on is taken by the next run.

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use sellerbridge_cli::local::runner;
-use sellerbridge_cli::local::stack::LocalEndpoints;
 use sellerbridge_core::domain::clock::OffsetClock;
 use sellerbridge_core::webhook::signature::SIGNATURE_HEADER;
 use sellerbridge_e2e::runtime_api::{RuntimeApi, spawn_function};
@@ -15,19 +14,7 @@ use serde_json::json;
 #[tokio::test]
 async fn each_binary_serves_its_event_through_the_lambda_runtime_api() {
     let h = Harness::start(sandbox(20, 17, 600.0), Arc::new(OffsetClock::default()), options_for(600.0)).await;
-    let endpoints = LocalEndpoints::from_env(&h.sandbox.url).unwrap();
-    let mut env: Vec<(&str, String)> = h.stack.settings.to_env();
-    env.extend([
-        ("AWS_REGION", "us-east-1".to_owned()),
-        ("AWS_ACCESS_KEY_ID", "local".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-        ("AWS_ENDPOINT_URL_DYNAMODB", endpoints.dynamodb.clone()),
-        ("AWS_ENDPOINT_URL_SQS", endpoints.moto.clone()),
-        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoints.moto.clone()),
-        (order_notifications::DEAD_LETTERS_URL, h.stack.queue_url("NotificationsDeadLetterQueue").unwrap()),
-        (order_api::API_KEY_SECRET_ID, format!("{}/read-api-key", h.stack.name)),
-    ]);
+    let env = sellerbridge_e2e::coldstart::function_env(&h);
     let (_, api_key) = h.stack.api_deps().await.unwrap();
     let store = &h.stack.adapters.store;
 
