@@ -8,6 +8,7 @@ use sellerbridge_core::domain::connection::{Connection, ConnectionOptions, Conne
 use sellerbridge_core::domain::feed::ORDER_FULFILLMENT_FEED;
 use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId, MarketplaceId, SellerId};
 use sellerbridge_core::domain::marketplace::{Marketplace, Region};
+use sellerbridge_core::domain::order::Order;
 use sellerbridge_core::domain::pii;
 use sellerbridge_core::domain::rate::Quota;
 use sellerbridge_core::domain::shipment::{PackageState, reserve_again};
@@ -62,9 +63,9 @@ pub async fn change_connection(
     // the change names it, even unchanged: a run cut short is finished by running the command again.
     if !change.retention.is_empty() || change.tracking_rules.is_some() {
         let after = &changed.options;
-        for order_id in orders_holding_pii(store, id).await? {
+        for held in orders_holding_pii(store, id).await? {
             store
-                .update_order(&order_id, |order| {
+                .update_order(held.id(), |order| {
                     order.local.retention = after.retention;
                     order.local.tracking_rules.clone_from(&after.tracking_rules);
                 })
@@ -74,9 +75,9 @@ pub async fn change_connection(
     Ok(changed)
 }
 
-/// Every order of the connection still holding buyer PII, found through the redaction index (every
-/// such order is in it; never a scan).
-pub async fn orders_holding_pii(store: &DynamoStore, connection: &ConnectionId) -> Result<Vec<AmazonOrderId>> {
+/// Every order of the connection still holding buyer PII, as read, found through the redaction index
+/// (every such order is in it; never a scan).
+pub async fn orders_holding_pii(store: &DynamoStore, connection: &ConnectionId) -> Result<Vec<Order>> {
     // Past any due time the index can hold.
     let end_of_time = DateTime::parse_from_rfc3339("9999-12-31T00:00:00Z")?.with_timezone(&Utc);
     let mut found = Vec::new();
@@ -84,8 +85,8 @@ pub async fn orders_holding_pii(store: &DynamoStore, connection: &ConnectionId) 
     loop {
         let page = store.orders_due_for_redaction(end_of_time, after.as_ref(), 100).await?;
         for order_id in page.orders {
-            if store.get_order(&order_id).await?.is_some_and(|order| order.value.connection_id == *connection) {
-                found.push(order_id);
+            if let Some(order) = store.get_order(&order_id).await?.filter(|o| o.value.connection_id == *connection) {
+                found.push(order.value);
             }
         }
         match page.next {
@@ -111,25 +112,23 @@ pub async fn redact_now(
     dry_run: bool,
     now: DateTime<Utc>,
 ) -> Result<serde_json::Value> {
-    let order_ids = match target {
+    let targets = match target {
         RedactTarget::Order(order_id) => {
-            store.get_order(order_id).await?.with_context(|| format!("no order {order_id}"))?;
-            vec![order_id.clone()]
+            vec![store.get_order(order_id).await?.with_context(|| format!("no order {order_id}"))?.value]
         }
         // The connection may be removed already: its orders stay, and so may their PII.
         RedactTarget::Connection(id) => orders_holding_pii(store, id).await?,
     };
     let mut orders = Vec::new();
-    for order_id in order_ids {
-        let Some(order) = store.get_order(&order_id).await? else { continue };
-        let fields = pii::pii_fields(&order.value);
+    for order in targets {
+        let fields = pii::pii_fields(&order);
         if fields.is_empty() {
             continue;
         }
         if !dry_run {
-            store.update_order(&order_id, |order| pii::redact(order, now)).await?;
+            store.update_order(order.id(), |order| pii::redact(order, now)).await?;
         }
-        orders.push(json!({"order_id": order_id, "fields": fields}));
+        orders.push(json!({"order_id": order.id(), "fields": fields}));
     }
     let key = if dry_run { "would_redact" } else { "redacted" };
     Ok(json!({"dry_run": dry_run, "count": orders.len(), key: orders}))

@@ -491,6 +491,23 @@ pub async fn ship_whole_order(h: &Harness, order: &Order) {
     send_without_backoff(h).await;
 }
 
+/// Drains the outbound queue as the event source mapping would, redelivering at once, in at most
+/// `max_polls` polls.
+pub async fn drain_outbound(h: &Harness, sender: &update_sender::SenderDeps, max_polls: usize) {
+    let mut poller = sellerbridge_cli::local::runner::SqsPoller::new(
+        h.stack.clients.sqs.clone(),
+        h.stack.queue_url("OutboundQueue").expect("the outbound queue"),
+    );
+    poller.visibility_timeout = Duration::ZERO;
+    for _ in 0..max_polls {
+        if poller.depth().await.expect("queue depth").is_empty() {
+            return;
+        }
+        poller.poll_once(sender, Duration::from_secs(30)).await.expect("poll");
+    }
+    panic!("the outbound queue never drained");
+}
+
 /// Sends every queued update with no backoff and an immediate redelivery, until the queue is empty,
 /// so transient failures run through all their receives into the dead-letter queue quickly.
 pub async fn send_without_backoff(h: &Harness) -> update_sender::SenderDeps {

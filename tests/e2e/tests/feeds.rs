@@ -84,12 +84,17 @@ async fn sent_by_call_each_once(h: &Harness) -> Vec<Package> {
     drain_into_the_backlog(h).await;
     let sent = packages(h).await;
     assert_eq!(count(&sent, "confirmed"), sent.len());
+    assert_each_once_at_amazon(h, &sent).await;
+    sent
+}
+
+/// Checks Amazon holds each of `packages` exactly once.
+async fn assert_each_once_at_amazon(h: &Harness, packages: &[Package]) {
     let held = held_at_amazon(h).await;
-    for package in &sent {
+    for package in packages {
         let copies = held.get(&(package.order_id.to_string(), package.reference.to_string()));
         assert_eq!(copies, Some(&1), "package {} of {} once at Amazon", package.package_id, package.order_id);
     }
-    sent
 }
 
 fn operation_calls(calls: &[demo::SandboxCall], operation: &str, status: u16) -> usize {
@@ -183,7 +188,7 @@ async fn a_create_feed_whose_answer_was_lost_is_found_again_and_its_packages_che
     assert_eq!((settled.feeds.confirmed, settled.feeds.handed_back as usize), (0, backlog), "{:?}", settled.feeds);
     let handed_back = packages(&h).await;
     assert!(handed_back.iter().all(|p| p.state.name() == "queued" && p.by_call_only && p.send_attempts >= 1));
-    drain_into_the_backlog(&h).await;
+    sent_by_call_each_once(&h).await;
 
     let calls = h.inspector.calls().await.unwrap();
     assert_eq!(operation_calls(&calls, "createFeed", 504), 1);
@@ -191,13 +196,6 @@ async fn a_create_feed_whose_answer_was_lost_is_found_again_and_its_packages_che
     assert_eq!(operation_calls(&calls, "getFeeds", 200), 1, "found among the seller's feeds");
     assert_eq!(operation_calls(&calls, "confirmShipment", 204), 0, "Amazon held every package: none sent again");
     assert!(operation_calls(&calls, "getOrder", 200) >= backlog, "each checked with Amazon");
-    let held = held_at_amazon(&h).await;
-    let ours = packages(&h).await;
-    assert_eq!(count(&ours, "confirmed"), ours.len());
-    for package in &ours {
-        let copies = held.get(&(package.order_id.to_string(), package.reference.to_string()));
-        assert_eq!(copies, Some(&1), "package {} of {} once at Amazon", package.package_id, package.order_id);
-    }
 }
 
 #[tokio::test]
@@ -309,11 +307,7 @@ async fn a_feed_amazon_cancels_puts_its_packages_back_in_the_backlog_for_the_nex
     let_amazon_process(&h).await;
     let settled = sync_once(&h).await;
     assert_eq!(settled.feeds.confirmed as usize, backlog, "{:?}", settled.feeds);
-    let held = held_at_amazon(&h).await;
-    for package in &packages(&h).await {
-        let copies = held.get(&(package.order_id.to_string(), package.reference.to_string()));
-        assert_eq!(copies, Some(&1), "package {} of {} once at Amazon", package.package_id, package.order_id);
-    }
+    assert_each_once_at_amazon(&h, &packages(&h).await).await;
 }
 
 #[tokio::test]

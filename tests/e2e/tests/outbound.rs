@@ -11,11 +11,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use order_sync::SyncSettings;
-use sellerbridge_cli::local::runner::{self, SqsPoller};
+use sellerbridge_cli::local::runner;
 use sellerbridge_cli::ops::{self, Redrive};
 use sellerbridge_core::domain::clock::OffsetClock;
 use sellerbridge_core::webhook::signature::{SIGNATURE_HEADER, SigningKey};
-use sellerbridge_e2e::{Harness, actionable, options_for, sandbox};
+use sellerbridge_e2e::{Harness, actionable, drain_outbound, options_for, sandbox};
 use serde_json::{Value, json};
 
 /// The merchant's endpoint: answers the scripted statuses in turn (then 200), records what it got.
@@ -58,19 +58,6 @@ impl Receiver {
     }
 }
 
-/// Drains the outbound queue as the event source mapping would, retries without waiting.
-async fn drain(h: &Harness, sender: &update_sender::SenderDeps) {
-    let mut poller = SqsPoller::new(h.stack.clients.sqs.clone(), h.stack.queue_url("OutboundQueue").unwrap());
-    poller.visibility_timeout = Duration::ZERO;
-    for _ in 0..50 {
-        if poller.depth().await.unwrap().is_empty() {
-            return;
-        }
-        poller.poll_once(sender, Duration::from_secs(30)).await.unwrap();
-    }
-    panic!("the outbound queue never drained");
-}
-
 #[tokio::test]
 async fn order_events_are_signed_retried_once_per_version_and_dead_lettered_when_refused() {
     let receiver = Receiver::default();
@@ -84,7 +71,7 @@ async fn order_events_are_signed_retried_once_per_version_and_dead_lettered_when
     runner::tick_sync(&sync, Duration::from_secs(60)).await.unwrap();
     let settings = update_sender::SenderSettings { transient_backoff: Duration::ZERO, ..h.stack.sender_settings() };
     let sender = h.stack.sender_deps(settings, None).await.unwrap();
-    drain(&h, &sender).await;
+    drain_outbound(&h, &sender, 50).await;
 
     let expected = actionable(&h.inspector.orders().await.unwrap());
     let key = &h.stack.signing_key;
@@ -113,7 +100,7 @@ async fn order_events_are_signed_retried_once_per_version_and_dead_lettered_when
     };
     use sellerbridge_core::queue::UpdateQueue;
     h.stack.adapters.outbound.send(&again, Duration::ZERO).await.unwrap();
-    drain(&h, &sender).await;
+    drain_outbound(&h, &sender, 50).await;
     assert_eq!(receiver.received(key).len(), received.len(), "never sent twice");
 
     // Amazon cancels an order: order.cancelled, with the receiver refusing it every time.
@@ -122,7 +109,7 @@ async fn order_events_are_signed_retried_once_per_version_and_dead_lettered_when
     clock.advance(chrono::Duration::minutes(10));
     h.sandbox_post("/_sandbox/clock", json!({"advanceSeconds": 600})).await;
     runner::tick_sync(&sync, Duration::from_secs(60)).await.unwrap();
-    drain(&h, &sender).await;
+    drain_outbound(&h, &sender, 50).await;
     let cancelled: Vec<Value> = receiver.received(key).into_iter().skip(received.len()).collect();
     assert_eq!(cancelled.len(), 5, "tried as often as the queue's maxReceiveCount");
     assert!(cancelled.iter().all(|b| b["type"] == "order.cancelled" && b["data"]["status"] == "cancelled"));
@@ -146,7 +133,7 @@ async fn order_events_are_signed_retried_once_per_version_and_dead_lettered_when
         ops::redrive_dead_letters(store, sqs, &outbound_dlq, Redrive::OrderEvents(&outbound_queue)).await.unwrap();
     assert_eq!(moved, 1);
     let before = receiver.received(key).len();
-    drain(&h, &sender).await;
+    drain_outbound(&h, &sender, 50).await;
     let delivered = receiver.received(key);
     assert_eq!(delivered.len(), before + 1);
     assert_eq!(delivered[before]["type"], "order.cancelled");
@@ -177,7 +164,7 @@ async fn order_events_sqs_refused_are_kept_and_queued_by_the_next_sync() {
     runner::tick_sync(&sync, Duration::from_secs(60)).await.unwrap();
     assert!(store.list_pending_webhooks(&h.connection.id).await.unwrap().is_empty());
     let settings = update_sender::SenderSettings { transient_backoff: Duration::ZERO, ..h.stack.sender_settings() };
-    drain(&h, &h.stack.sender_deps(settings, None).await.unwrap()).await;
+    drain_outbound(&h, &h.stack.sender_deps(settings, None).await.unwrap(), 50).await;
     let delivered: std::collections::BTreeSet<String> = receiver
         .received(&h.stack.signing_key)
         .iter()

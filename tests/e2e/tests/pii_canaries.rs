@@ -18,7 +18,7 @@ use sellerbridge_cli::local::demo::{self, Quiet};
 use sellerbridge_cli::local::runner::{self, SqsPoller};
 use sellerbridge_core::domain::clock::OffsetClock;
 use sellerbridge_core::webhook::signature::SIGNATURE_HEADER;
-use sellerbridge_e2e::{Harness, LogCapture, options_for, pii_canaries, sandbox, send_without_backoff};
+use sellerbridge_e2e::{Harness, LogCapture, drain_outbound, options_for, pii_canaries, sandbox, send_without_backoff};
 use serde_json::json;
 
 /// The merchant's endpoint: refuses with 500 until told otherwise, and keeps every body it got.
@@ -73,18 +73,6 @@ async fn stored_items(h: &Harness) -> Vec<String> {
     items.into_iter().map(|item| format!("{:?}", item.unwrap())).collect()
 }
 
-async fn drain_outbound(h: &Harness, sender: &update_sender::SenderDeps) {
-    let mut poller = SqsPoller::new(h.stack.clients.sqs.clone(), h.stack.queue_url("OutboundQueue").unwrap());
-    poller.visibility_timeout = Duration::ZERO;
-    for _ in 0..200 {
-        if poller.depth().await.unwrap().is_empty() {
-            return;
-        }
-        poller.poll_once(sender, Duration::from_secs(30)).await.unwrap();
-    }
-    panic!("the outbound queue never drained");
-}
-
 #[tokio::test]
 async fn no_buyer_data_anywhere_but_the_order_until_it_is_redacted() {
     let logs = LogCapture::default();
@@ -103,7 +91,7 @@ async fn no_buyer_data_anywhere_but_the_order_until_it_is_redacted() {
     demo::sync_until_current(&sync, 3, &Quiet).await.unwrap();
     let settings = update_sender::SenderSettings { transient_backoff: Duration::ZERO, ..h.stack.sender_settings() };
     let sender = h.stack.sender_deps(settings, None).await.unwrap();
-    drain_outbound(&h, &sender).await;
+    drain_outbound(&h, &sender, 200).await;
     assert!(
         runner::depth(&h.stack.clients.sqs, &h.stack.queue_url("OutboundDeadLetterQueue").unwrap())
             .await
@@ -165,7 +153,7 @@ async fn no_buyer_data_anywhere_but_the_order_until_it_is_redacted() {
     let before_redacted_events = endpoint.received.lock().unwrap().len();
     *endpoint.accepting.lock().unwrap() = true;
     demo::sync_until_current(&sync, 3, &Quiet).await.unwrap();
-    drain_outbound(&h, &sender).await;
+    drain_outbound(&h, &sender, 200).await;
     let after_redaction: Vec<String> = endpoint.received.lock().unwrap()[before_redacted_events..].to_vec();
     assert!(!after_redaction.is_empty(), "order events sent after the redaction");
 
