@@ -13,7 +13,8 @@ use sellerbridge_core::domain::clock::SystemClock;
 use sellerbridge_core::domain::connection::{
     ConnectionOptions, ConnectionState, DuplicateTrackingPolicy, OptionsChange, ProductIdentifier,
 };
-use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId, MarketplaceId, SellerId};
+use sellerbridge_core::domain::fulfillment::{FulfillmentPolicy, ShippingSpeed};
+use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId, MarketplaceId, SellerId, Sku, StoreOrderId};
 use sellerbridge_core::domain::marketplace::{Marketplace, Region};
 use sellerbridge_core::domain::pii::RetentionRule;
 use sellerbridge_core::domain::rate::Quota;
@@ -30,6 +31,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     #[command(subcommand)]
@@ -50,6 +53,21 @@ enum Command {
     },
     /// Shows an order's status, items and packages (no buyer PII).
     Order { order_id: AmazonOrderId },
+    /// Shows a connection's FBA inventory as last read (fulfillable, inbound, reserved, unfulfillable).
+    Inventory {
+        #[arg(long)]
+        connection: ConnectionId,
+        /// Only this SKU.
+        #[arg(long)]
+        sku: Option<Sku>,
+    },
+    /// Shows the fulfillment order of a store order Amazon fulfils: state, reason, tracking (no address).
+    Fulfillment {
+        #[arg(long)]
+        connection: ConnectionId,
+        #[arg(long)]
+        store_order: StoreOrderId,
+    },
     /// Moves dead-lettered updates back to the updates queue to be tried again.
     Redrive {
         /// The dead-letter queue (default: the updates one, `SELLERBRIDGE_UPDATES_DLQ_URL`).
@@ -232,6 +250,47 @@ struct OptionArgs {
     /// Removes every tracking rule of the connection (the built-in table alone decides).
     #[arg(long, conflicts_with = "tracking_rules")]
     clear_tracking_rules: bool,
+    /// A seller SKU Amazon fulfils (Multi-Channel Fulfillment; repeatable). It must be in Amazon's FBA
+    /// inventory for the marketplace under exactly this SKU; its FNSKU is stored.
+    #[arg(long = "fba-sku")]
+    fba_skus: Vec<Sku>,
+    /// A SKU Amazon no longer fulfils (repeatable).
+    #[arg(long = "remove-fba-sku")]
+    remove_fba_skus: Vec<Sku>,
+    /// STORE RATE NAME=Standard|Expedited|Priority (repeatable): the Amazon shipping speed a store rate
+    /// means, before the built-in names; "NAME=" forgets the name.
+    #[arg(long = "shipping-speed", value_parser = parse_shipping_speed)]
+    shipping_speeds: Vec<(String, Option<ShippingSpeed>)>,
+    /// Ask Amazon for a fulfillment preview (fees, arrival, what cannot ship) before each fulfillment order.
+    #[arg(long)]
+    fulfillment_preview: Option<bool>,
+    /// What Amazon does with units it cannot ship: FillOrKill (nothing ships), FillAll or FillAllAvailable.
+    #[arg(long, value_parser = parse_fulfillment_policy)]
+    fulfillment_policy: Option<FulfillmentPolicy>,
+    /// Read the FBA inventory on each sync and post inventory.updated with the SKUs that changed.
+    #[arg(long)]
+    sync_inventory: Option<bool>,
+}
+
+/// `RATE NAME=SPEED`, e.g. `Next Day Air=Priority`; `RATE NAME=` forgets the name.
+fn parse_shipping_speed(raw: &str) -> Result<(String, Option<ShippingSpeed>), String> {
+    let (rate, speed) = raw.rsplit_once('=').ok_or_else(|| format!("expected RATE NAME=SPEED, got '{raw}'"))?;
+    if rate.trim().is_empty() {
+        return Err(format!("no rate name in '{raw}'"));
+    }
+    let speed = match speed.trim() {
+        "" => None,
+        name => Some(
+            ShippingSpeed::parse(name)
+                .ok_or_else(|| format!("unknown shipping speed '{name}' (expected Standard, Expedited or Priority)"))?,
+        ),
+    };
+    Ok((rate.trim().to_owned(), speed))
+}
+
+fn parse_fulfillment_policy(raw: &str) -> Result<FulfillmentPolicy, String> {
+    FulfillmentPolicy::parse(raw)
+        .ok_or_else(|| format!("unknown fulfillment policy '{raw}' (expected FillOrKill, FillAll or FillAllAvailable)"))
 }
 
 /// `CARRIER[/METHOD]=tracked|untracked`, e.g. `Royal Mail/2nd Class=untracked`.
@@ -259,7 +318,13 @@ fn retention_days(rule: RetentionRule) -> impl Fn(&str) -> Result<u32, String> +
 }
 
 impl OptionArgs {
-    fn into_change(self) -> Result<OptionsChange> {
+    /// The change, and the SKUs to check against Amazon's inventory before they are marked.
+    fn into_change(mut self) -> Result<(OptionsChange, Vec<Sku>)> {
+        let fba_skus = std::mem::take(&mut self.fba_skus);
+        Ok((self.change()?, fba_skus))
+    }
+
+    fn change(self) -> Result<OptionsChange> {
         let carrier_rules = match self.carriers {
             rules if rules.is_empty() => None,
             rules => Some(CarrierRules::new(rules)?),
@@ -290,6 +355,13 @@ impl OptionArgs {
                 (false, rules) if rules.is_empty() => None,
                 (false, rules) => Some(rules),
             },
+            // Marked once Amazon's inventory confirms them ([`ops::mark_amazon_fulfilled`]).
+            mark_amazon_fulfilled: Vec::new(),
+            unmark_amazon_fulfilled: self.remove_fba_skus,
+            shipping_speeds: self.shipping_speeds,
+            fulfillment_preview: self.fulfillment_preview,
+            fulfillment_policy: self.fulfillment_policy,
+            sync_inventory: self.sync_inventory,
         })
     }
 }
@@ -394,9 +466,10 @@ async fn operate(command: Command) -> Result<()> {
         Command::Connections(Connections::Feeds { id }) => print(ops::feeds_summary(store, &id).await?),
         Command::Connections(Connections::Add { id, seller_id, marketplace_id, region, import_from, options }) => {
             let import_from = import_from.unwrap_or_else(|| Utc::now() - chrono::Duration::days(7));
+            let (change, fba_skus) = options.into_change()?;
             let connection =
                 ops::new_connection(id, seller_id, marketplace_id, region, import_from, ConnectionOptions::default())?
-                    .changed(&options.into_change()?, Utc::now());
+                    .changed(&change, Utc::now());
             ops::put_secret(
                 &aws_sdk_secretsmanager::Client::new(&sdk),
                 &connection.refresh_token_secret_id,
@@ -405,10 +478,27 @@ async fn operate(command: Command) -> Result<()> {
             .await?;
             store.put_connection(&connection).await?;
             println!("connection {} added", connection.id);
+            if !fba_skus.is_empty() {
+                let change = ops::mark_amazon_fulfilled(&adapters, &settings, &connection, &fba_skus).await?;
+                ops::change_connection(store, &connection.id, &change, Utc::now()).await?;
+                println!("{} SKUs marked Amazon-fulfilled", fba_skus.len());
+            }
         }
         Command::Connections(Connections::Set { id, options }) => {
-            let connection = ops::change_connection(store, &id, &options.into_change()?, Utc::now()).await?;
+            let (mut change, fba_skus) = options.into_change()?;
+            if !fba_skus.is_empty() {
+                let connection = store.get_connection(&id).await?.with_context(|| format!("no connection {id}"))?;
+                let marked = ops::mark_amazon_fulfilled(&adapters, &settings, &connection, &fba_skus).await?;
+                change.mark_amazon_fulfilled = marked.mark_amazon_fulfilled;
+            }
+            let connection = ops::change_connection(store, &id, &change, Utc::now()).await?;
             print(serde_json::to_value(connection)?);
+        }
+        Command::Inventory { connection, sku } => {
+            print(ops::inventory_summary(store, &connection, sku.as_ref()).await?)
+        }
+        Command::Fulfillment { connection, store_order } => {
+            print(ops::fulfillment_summary(store, &connection, &store_order).await?)
         }
         Command::Notifications(Notifications::Subscribe { connection, queue_arn }) => {
             let spapi = adapters.spapi_client(&settings).await?;

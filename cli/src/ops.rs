@@ -6,7 +6,10 @@ use sellerbridge_core::domain::adjustment::{ORDER_ACKNOWLEDGEMENT_FEED, PAYMENT_
 use sellerbridge_core::domain::carrier::CarrierRule;
 use sellerbridge_core::domain::connection::{Connection, ConnectionOptions, ConnectionState, OptionsChange};
 use sellerbridge_core::domain::feed::ORDER_FULFILLMENT_FEED;
-use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId, MarketplaceId, SellerId};
+use sellerbridge_core::domain::fulfillment::AmazonFulfilledSku;
+use sellerbridge_core::domain::ids::{
+    AmazonOrderId, ConnectionId, MarketplaceId, SellerFulfillmentOrderId, SellerId, Sku, StoreOrderId,
+};
 use sellerbridge_core::domain::marketplace::{Marketplace, Region};
 use sellerbridge_core::domain::order::Order;
 use sellerbridge_core::domain::pii;
@@ -15,8 +18,10 @@ use sellerbridge_core::domain::shipment::{PackageState, reserve_again};
 use sellerbridge_core::queue::UpdateMessage;
 use sellerbridge_core::runtime::Adapters;
 use sellerbridge_core::spapi::models::Destination;
-use sellerbridge_core::spapi::{AppCredentials, Grant, Operation, SellerAuth, SpApiClient, SpApiError};
-use sellerbridge_core::store::{CursorRecord, DynamoStore, StoreError};
+use sellerbridge_core::spapi::{
+    AppCredentials, Grant, InventoryQuery, Operation, SellerAuth, SpApiClient, SpApiError, WaitBudget,
+};
+use sellerbridge_core::store::{CursorRecord, DynamoStore, StoreError, keys};
 use serde_json::json;
 
 /// A new, active connection, refused if its marketplace is not one of Amazon's or `region` (when the
@@ -355,7 +360,7 @@ pub async fn order_summary(store: &DynamoStore, id: &AmazonOrderId) -> Result<se
         .list_webhook_failures(&order.connection_id)
         .await?
         .into_iter()
-        .filter(|failure| failure.order_id == *order.id())
+        .filter(|failure| failure.order_id.as_ref() == Some(order.id()))
         .collect();
     Ok(json!({
         "order_id": order.id(),
@@ -453,15 +458,21 @@ pub async fn redrive_dead_letters(
                 serde_json::from_str(body).context("a dead-letter message is not an update message")?;
             let belongs = matches!(
                 (&update, target),
-                (UpdateMessage::ConfirmShipment { .. }, Redrive::Confirmations(_))
-                    | (UpdateMessage::DeliverWebhook { .. }, Redrive::OrderEvents(_))
+                (
+                    UpdateMessage::ConfirmShipment { .. }
+                        | UpdateMessage::CreateFulfillment { .. }
+                        | UpdateMessage::CancelFulfillment { .. },
+                    Redrive::Confirmations(_)
+                ) | (
+                    UpdateMessage::DeliverWebhook { .. }
+                        | UpdateMessage::DeliverFulfillmentEvent { .. }
+                        | UpdateMessage::DeliverInventoryEvent { .. },
+                    Redrive::OrderEvents(_)
+                )
             );
             if !belongs {
                 if left.insert(message.message_id().unwrap_or_default().to_owned()) {
-                    eprintln!(
-                        "left in the dead-letter queue: a message of another queue (order {})",
-                        update.order_id()
-                    );
+                    eprintln!("left in the dead-letter queue: a message of another queue ({})", update.subject());
                 }
                 show_again(sqs, dlq_url, &message).await?;
                 continue;
@@ -556,6 +567,77 @@ pub async fn redaction_dry_run(deps: &pii_redactor::RedactorDeps) -> Result<pii_
             }
         }
     }
+}
+
+/// The SKUs checked against Amazon's FBA inventory for the connection's marketplace, as a change that
+/// marks them Amazon-fulfilled with their FNSKUs. Amazon matches the seller SKU exactly, so a SKU it
+/// does not list is refused (nothing is changed) with how to find the right one.
+pub async fn mark_amazon_fulfilled(
+    adapters: &Adapters,
+    settings: &sellerbridge_core::runtime::Settings,
+    connection: &Connection,
+    skus: &[Sku],
+) -> Result<OptionsChange> {
+    let spapi = adapters.spapi_client(settings).await?;
+    let auth = adapters.seller_auth(connection).await?;
+    let mut marked = Vec::new();
+    // Amazon takes at most 50 SKUs per question.
+    for chunk in skus.chunks(50) {
+        let query = InventoryQuery { skus: chunk.to_vec(), ..InventoryQuery::default() };
+        let mut found = Vec::new();
+        let mut query = query;
+        loop {
+            let budget = WaitBudget::until(tokio::time::Instant::now() + std::time::Duration::from_secs(30));
+            let page = spapi.get_inventory_summaries(&auth, &connection.marketplace_id, &query, budget).await?;
+            found.extend(page.summaries);
+            match page.next_token {
+                Some(token) => query.next_token = Some(token),
+                None => break,
+            }
+        }
+        for sku in chunk {
+            let Some(summary) = found.iter().find(|summary| summary.sku == *sku) else {
+                bail!(
+                    "SKU {sku} is not in Amazon's FBA inventory for marketplace {} of connection {}: a SKU Amazon \
+                     fulfils must equal its seller SKU in Seller Central exactly (Inventory > Manage FBA Inventory); \
+                     nothing was changed",
+                    connection.marketplace_id,
+                    connection.id
+                );
+            };
+            let fulfilled = AmazonFulfilledSku { fnsku: summary.fnsku.clone(), marked_at: adapters.clock.now() };
+            marked.push((sku.clone(), fulfilled));
+        }
+    }
+    Ok(OptionsChange { mark_amazon_fulfilled: marked, ..OptionsChange::default() })
+}
+
+/// The connection's FBA inventory as last read (`sellerbridge inventory`).
+pub async fn inventory_summary(
+    store: &DynamoStore,
+    connection: &ConnectionId,
+    sku: Option<&Sku>,
+) -> Result<serde_json::Value> {
+    store.get_connection(connection).await?.with_context(|| format!("no connection {connection}"))?;
+    let levels: Vec<_> = match sku {
+        Some(sku) => store.get_inventory_level(connection, sku).await?.into_iter().collect(),
+        None => store.list_inventory(connection).await?,
+    };
+    let read = store.read_mark(&keys::inventory_cursor(connection)).await?.map(|mark| mark.since);
+    Ok(json!({"connection_id": connection, "read_at": read, "skus": levels.len(), "items": levels}))
+}
+
+/// The fulfillment order of a store order (`sellerbridge fulfillment`): what the store sees, no address.
+pub async fn fulfillment_summary(
+    store: &DynamoStore,
+    connection: &ConnectionId,
+    store_order: &StoreOrderId,
+) -> Result<serde_json::Value> {
+    let id = SellerFulfillmentOrderId::for_store_order(connection, store_order);
+    let order = store.get_fulfillment(&id).await?.with_context(|| {
+        format!("no fulfillment was requested for store order {store_order} on connection {connection}")
+    })?;
+    Ok(json!(order.value.view()))
 }
 
 #[cfg(test)]

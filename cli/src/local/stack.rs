@@ -188,6 +188,7 @@ impl LocalStack {
         WebhookDeps {
             store: self.adapters.store.clone(),
             queue: Arc::new(self.adapters.queue.clone()),
+            outbound: Arc::new(self.adapters.outbound.clone()),
             keys: self.keys.clone(),
             shopify_keys: self
                 .settings

@@ -13,7 +13,9 @@ use std::time::Duration;
 use futures::StreamExt;
 
 mod feeds;
+mod fulfillment;
 pub use feeds::FeedActivity;
+pub use fulfillment::FulfillmentActivity;
 
 use lambda_runtime::{Error, LambdaEvent};
 use sellerbridge_core::domain::connection::Connection;
@@ -115,6 +117,8 @@ pub struct ConnectionReport {
     pub recovered: u32,
     /// What the connection's order fulfillment feeds did.
     pub feeds: FeedActivity,
+    /// Multi-Channel Fulfillment orders and FBA inventory read.
+    pub fulfillment: FulfillmentActivity,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -203,6 +207,7 @@ async fn sync_connection(
         unreadable_orders: Vec::new(),
         recovered: 0,
         feeds: FeedActivity::default(),
+        fulfillment: FulfillmentActivity::default(),
     };
     if !connection.is_active() {
         return report;
@@ -248,6 +253,7 @@ async fn sync_leased(
         let auth = deps.adapters.seller_auth(connection).await?;
         // Before the import, which may take the rest of the run: confirmations are due sooner.
         report.feeds = feeds::run(deps, connection, &auth, stop_at).await;
+        fulfillment::run(deps, connection, &auth, stop_at, &mut report.fulfillment).await?;
         let outcome = run_windows(deps, connection, &auth, sync_now, stop_at, report).await?;
         if outcome == SyncOutcome::UpToDate {
             retry_unreadable(deps, connection, &auth, stop_at, report).await?;

@@ -9,7 +9,8 @@
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Error, LambdaEvent};
 use sellerbridge_core::domain::clock::SharedClock;
-use sellerbridge_core::domain::ids::AmazonOrderId;
+use sellerbridge_core::domain::fulfillment::FulfillmentOrder;
+use sellerbridge_core::domain::ids::{AmazonOrderId, SellerFulfillmentOrderId};
 use sellerbridge_core::domain::order::Order;
 use sellerbridge_core::domain::pii::{redact, redaction_due};
 use sellerbridge_core::store::{DueCursor, DynamoStore, StoreError};
@@ -97,6 +98,9 @@ pub async fn redact_due(deps: &RedactorDeps, stop_at: Instant) -> Result<Redacti
             }
             redact_one(deps, order_id, now, &mut report).await;
         }
+        for id in &page.fulfillments {
+            redact_destination(deps, id, now, &mut report).await;
+        }
         match page.next {
             Some(next) => cursor = Some(next),
             None => {
@@ -129,6 +133,32 @@ async fn redact_one(deps: &RedactorDeps, order_id: &AmazonOrderId, now: DateTime
     }
 }
 
+/// Redacts a fulfillment order's destination if it is still due, like [`redact_one`] an order's PII.
+async fn redact_destination(
+    deps: &RedactorDeps,
+    id: &SellerFulfillmentOrderId,
+    now: DateTime<Utc>,
+    report: &mut RedactionReport,
+) {
+    let due = |order: &FulfillmentOrder| order.redaction_due().is_some_and(|due| due <= now);
+    let redacted = deps.store.update_fulfillment(id, |order| due(order).then(|| order.redact(now)).is_some()).await;
+    match redacted {
+        Ok(Some((_, true))) => {
+            info!(fulfillment_id = %id, "fulfillment destination redacted");
+            report.redacted += 1;
+        }
+        Ok(_) => {
+            warn!(fulfillment_id = %id, "listed as due but not due any more");
+            report.not_yet_due += 1;
+        }
+        Err(e) => {
+            error!(fulfillment_id = %id, error = %e, "could not redact the fulfillment order; the next run tries again");
+            report.failed += 1;
+            report.failed_orders.push(id.to_string());
+        }
+    }
+}
+
 /// The dry run: every order due now, page after page, from `continue_from` (a previous dry run's
 /// `continuation`) until the end of the index or the deadline.
 pub async fn list_due(
@@ -144,6 +174,7 @@ pub async fn list_due(
     loop {
         let page = deps.store.orders_due_for_redaction(now, cursor.as_ref(), PAGE).await?;
         report.would_redact.extend(page.orders.iter().map(ToString::to_string));
+        report.would_redact.extend(page.fulfillments.iter().map(ToString::to_string));
         match page.next {
             None => {
                 report.complete = true;

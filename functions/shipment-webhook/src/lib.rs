@@ -16,7 +16,7 @@ use lambda_http::{Body, Request, Response};
 use sellerbridge_core::domain::adjustment::AdjustmentRequest;
 use sellerbridge_core::domain::clock::SharedClock;
 use sellerbridge_core::domain::connection::DuplicateTrackingPolicy;
-use sellerbridge_core::domain::ids::AmazonOrderId;
+use sellerbridge_core::domain::ids::{AmazonOrderId, StoreOrderId};
 use sellerbridge_core::domain::order::Order;
 use sellerbridge_core::domain::pii;
 use sellerbridge_core::domain::shipment::{
@@ -34,6 +34,7 @@ use serde_json::json;
 use tracing::{Instrument, info, info_span, warn};
 
 mod adjustments;
+mod fulfillment;
 mod shopify;
 
 /// Far above any real shipment event; keeps a hostile sender from making us buffer megabytes.
@@ -43,6 +44,8 @@ const MAX_CONFLICT_RETRIES: usize = 5;
 pub struct WebhookDeps {
     pub store: DynamoStore,
     pub queue: Arc<dyn UpdateQueue>,
+    /// Events for the merchant's webhook URL (`fulfillment.updated`).
+    pub outbound: Arc<dyn UpdateQueue>,
     /// Our signing keys: the current one and, during a rotation, the previous one.
     pub keys: Arc<KeyRing>,
     /// The Shopify app's secret (and the one before it), when the stack takes Shopify's webhooks.
@@ -52,7 +55,13 @@ pub struct WebhookDeps {
 
 pub async fn handle(deps: &WebhookDeps, request: Request) -> Result<Response<Body>, lambda_http::Error> {
     let request_id = request_id(&request);
-    let span = info_span!("webhook", request_id, event_id = tracing::field::Empty, order_id = tracing::field::Empty);
+    let span = info_span!(
+        "webhook",
+        request_id,
+        event_id = tracing::field::Empty,
+        order_id = tracing::field::Empty,
+        fulfillment_id = tracing::field::Empty
+    );
     let response = receive(deps, &request).instrument(span.clone()).await;
     let _entered = span.enter();
     match &response {
@@ -116,6 +125,8 @@ async fn receive(deps: &WebhookDeps, request: &Request) -> Result<Accepted, Reje
         StoreEvent::OrderRefunded(event) => {
             adjustments::accept(deps, event.event_id, AdjustmentRequest::Refund(event.request)).await
         }
+        StoreEvent::FulfillmentRequested(event) => fulfillment::accept_request(deps, *event).await,
+        StoreEvent::FulfillmentCancelled(event) => fulfillment::accept_cancel(deps, event).await,
     }
 }
 
@@ -325,13 +336,14 @@ fn refused_event(body: &[u8], error: EventError) -> Rejected {
         EventError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::BAD_REQUEST,
     };
-    let order = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.pointer("/data/order_id").and_then(|id| id.as_str()).map(str::to_owned))
-        .and_then(|id| AmazonOrderId::parse(id).ok());
-    match order {
-        Some(order) => Rejected::new(status, format!("order {order}: {error}")),
-        None => Rejected::new(status, error.to_string()),
+    let body = serde_json::from_slice::<serde_json::Value>(body).ok();
+    let named = |pointer: &str| body.as_ref().and_then(|v| v.pointer(pointer)).and_then(|id| id.as_str());
+    let order = named("/data/order_id").and_then(|id| AmazonOrderId::parse(id).ok());
+    let store_order = named("/data/store_order_id").and_then(|id| StoreOrderId::parse(id).ok());
+    match (order, store_order) {
+        (Some(order), _) => Rejected::new(status, format!("order {order}: {error}")),
+        (None, Some(store_order)) => Rejected::new(status, format!("store order {store_order}: {error}")),
+        (None, None) => Rejected::new(status, error.to_string()),
     }
 }
 

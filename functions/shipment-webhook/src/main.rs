@@ -18,6 +18,7 @@ async fn main() -> Result<(), Error> {
     let deps = WebhookDeps {
         store: adapters.store,
         queue: Arc::new(adapters.queue),
+        outbound: Arc::new(adapters.outbound),
         keys,
         shopify_keys,
         clock: adapters.clock,

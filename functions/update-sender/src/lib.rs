@@ -29,6 +29,7 @@ use sellerbridge_core::webhook::keyring::KeyRing;
 use tokio::time::Instant;
 use tracing::{Instrument, Span, error, info, info_span, warn};
 
+mod fulfillment;
 mod outbound;
 
 /// Amazon's answers meaning "this package is already there": success for a package we sent. Amazon
@@ -102,7 +103,14 @@ pub async fn process_batch(deps: &SenderDeps, records: Vec<SqsMessage>, deadline
         .iter()
         .map(|record| {
             let message_id = record.message_id.clone().unwrap_or_default();
-            info_span!("update", message_id, order_id = tracing::field::Empty, package_id = tracing::field::Empty)
+            info_span!(
+                "update",
+                message_id,
+                order_id = tracing::field::Empty,
+                package_id = tracing::field::Empty,
+                fulfillment_id = tracing::field::Empty,
+                connection_id = tracing::field::Empty
+            )
         })
         .collect();
     let steps = futures::future::join_all(
@@ -155,6 +163,10 @@ pub(crate) enum SendError {
     /// The merchant's endpoint did not accept an order event (its status, or why the request failed).
     #[error("webhook {event_id} not accepted: {reason}")]
     Webhook { event_id: String, reason: String },
+    #[error("fulfillment order {0} is not in the table")]
+    UnknownFulfillment(String),
+    #[error(transparent)]
+    Amazon(SpApiError),
 }
 
 /// Where a message stands after it was read.
@@ -216,6 +228,24 @@ async fn first_step<'a>(deps: &'a SenderDeps, record: &'a SqsMessage, batch_size
         Ok(UpdateMessage::DeliverWebhook { order_id, event, version }) => {
             span.record("order_id", order_id.as_str());
             Step::Deliver { record, order_id, event, version, receives }
+        }
+        Ok(UpdateMessage::CreateFulfillment { fulfillment_id }) => {
+            span.record("fulfillment_id", fulfillment_id.as_str());
+            Step::Finished { record, queue, result: fulfillment::create(deps, &fulfillment_id, receives).await }
+        }
+        Ok(UpdateMessage::CancelFulfillment { fulfillment_id }) => {
+            span.record("fulfillment_id", fulfillment_id.as_str());
+            Step::Finished { record, queue, result: fulfillment::cancel(deps, &fulfillment_id, receives).await }
+        }
+        Ok(UpdateMessage::DeliverFulfillmentEvent { fulfillment_id, revision }) => {
+            span.record("fulfillment_id", fulfillment_id.as_str());
+            let delivered = outbound::deliver_fulfillment(deps, &fulfillment_id, revision, receives).await;
+            Step::Finished { record, queue: &deps.adapters.outbound, result: delivered }
+        }
+        Ok(UpdateMessage::DeliverInventoryEvent { connection_id, read_at, part, skus }) => {
+            span.record("connection_id", connection_id.as_str());
+            let delivered = outbound::deliver_inventory(deps, &connection_id, read_at, part, &skus, receives).await;
+            Step::Finished { record, queue: &deps.adapters.outbound, result: delivered }
         }
     }
 }

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::carrier::{CarrierRules, ShippingMethodRule};
-use super::ids::{ConnectionId, MarketplaceId, SellerId};
+use super::fulfillment::{AmazonFulfilledSku, FulfillmentPolicy, FulfillmentSettings, ShippingSpeed};
+use super::ids::{ConnectionId, MarketplaceId, SellerId, Sku};
 use super::pii::{Retention, RetentionRule};
 use super::rate::Quota;
 use super::tracking::{self, TrackingRule};
@@ -81,6 +82,9 @@ pub struct ConnectionOptions {
     /// How long its orders' buyer PII is kept: Amazon's maximums, or shorter.
     #[serde(default, skip_serializing_if = "Retention::is_amazons")]
     pub retention: Retention,
+    /// Multi-Channel Fulfillment and FBA inventory.
+    #[serde(default, skip_serializing_if = "FulfillmentSettings::is_default")]
+    pub fulfillment: FulfillmentSettings,
 }
 
 impl ConnectionOptions {
@@ -128,6 +132,14 @@ pub struct OptionsChange {
     pub retention: Vec<(RetentionRule, u32)>,
     /// Replaces the connection's tracking rules.
     pub tracking_rules: Option<Vec<TrackingRule>>,
+    /// SKUs to mark Amazon-fulfilled, each already checked against Amazon's inventory.
+    pub mark_amazon_fulfilled: Vec<(Sku, AmazonFulfilledSku)>,
+    pub unmark_amazon_fulfilled: Vec<Sku>,
+    /// Store rate names and the speed each means (`None`: forget the name).
+    pub shipping_speeds: Vec<(String, Option<ShippingSpeed>)>,
+    pub fulfillment_preview: Option<bool>,
+    pub fulfillment_policy: Option<FulfillmentPolicy>,
+    pub sync_inventory: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -186,6 +198,28 @@ impl Connection {
         }
         if let Some(rules) = &change.tracking_rules {
             options.tracking_rules.clone_from(rules);
+        }
+        let fulfillment = &mut options.fulfillment;
+        for (sku, marked) in &change.mark_amazon_fulfilled {
+            fulfillment.amazon_fulfilled.insert(sku.clone(), marked.clone());
+        }
+        for sku in &change.unmark_amazon_fulfilled {
+            fulfillment.amazon_fulfilled.remove(sku);
+        }
+        for (rate, speed) in &change.shipping_speeds {
+            match speed {
+                Some(speed) => drop(fulfillment.shipping_speeds.insert(rate.clone(), *speed)),
+                None => drop(fulfillment.shipping_speeds.remove(rate)),
+            }
+        }
+        if let Some(preview) = change.fulfillment_preview {
+            fulfillment.preview = preview;
+        }
+        if let Some(policy) = change.fulfillment_policy {
+            fulfillment.policy = policy;
+        }
+        if let Some(sync) = change.sync_inventory {
+            fulfillment.sync_inventory = sync;
         }
         if let Some(url) = &change.outbound_webhook_url {
             options.outbound_webhook_url = url.clone();

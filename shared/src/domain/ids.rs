@@ -154,6 +154,33 @@ string_id!(
     SellerId, "seller id", |raw| non_empty_token(40)(raw)
 );
 
+string_id!(
+    /// The store's own id of an order it asks Amazon to fulfil (Multi-Channel Fulfillment).
+    StoreOrderId, "store order id", |raw| non_empty_token(100)(raw)
+);
+string_id!(
+    /// Our id of a fulfillment order at Amazon (`sellerFulfillmentOrderId`): at most 40 letters, digits,
+    /// `-` and `_`, unique per seller, and Amazon's idempotency key for creating it.
+    SellerFulfillmentOrderId, "seller fulfillment order id", |raw| {
+        non_empty_token(40)(raw)?;
+        if raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            Ok(())
+        } else {
+            Err("may hold only letters, digits, - and _".into())
+        }
+    }
+);
+string_id!(
+    /// Amazon's fulfillment network SKU of a product in its warehouses.
+    Fnsku, "FNSKU", |raw| {
+        if (1..=20).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            Ok(())
+        } else {
+            Err(format!("`{}` is not letters and digits", raw.chars().take(40).collect::<String>()))
+        }
+    }
+);
+
 /// Amazon's `packageReferenceId`: a positive number, sent as a string (Amazon rejects JSON numbers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PackageReference(u32);

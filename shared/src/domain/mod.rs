@@ -5,6 +5,7 @@ pub mod carrier;
 pub mod clock;
 pub mod connection;
 pub mod feed;
+pub mod fulfillment;
 pub mod ids;
 pub mod marketplace;
 pub mod order;

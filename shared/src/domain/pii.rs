@@ -39,7 +39,7 @@ impl Retention {
     }
 
     /// The days under `rule`, never more than Amazon allows.
-    fn days(&self, rule: RetentionRule) -> Duration {
+    pub(crate) fn days(&self, rule: RetentionRule) -> Duration {
         Duration::days(i64::from(rule.of(self).min(rule.of(&Self::AMAZON))))
     }
 

@@ -9,7 +9,9 @@ use thiserror::Error;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::ids::{AmazonOrderId, PackageId};
+use crate::domain::connection::Connection;
+use crate::domain::fulfillment::FulfillmentOrder;
+use crate::domain::ids::{AmazonOrderId, ConnectionId, PackageId, SellerFulfillmentOrderId, Sku};
 use crate::domain::view::OrderEvent;
 
 /// SQS caps message delays and visibility extensions at 15 minutes for delays, 12 hours for visibility.
@@ -31,13 +33,54 @@ pub enum UpdateMessage {
         event: OrderEvent,
         version: DateTime<Utc>,
     },
+    /// Create the fulfillment order at Amazon (Multi-Channel Fulfillment).
+    CreateFulfillment {
+        fulfillment_id: SellerFulfillmentOrderId,
+    },
+    /// Ask Amazon to cancel the fulfillment order.
+    CancelFulfillment {
+        fulfillment_id: SellerFulfillmentOrderId,
+    },
+    /// `fulfillment.updated` for the merchant's webhook URL, about the order at `revision`. The order is
+    /// read when the event is sent.
+    DeliverFulfillmentEvent {
+        fulfillment_id: SellerFulfillmentOrderId,
+        revision: u32,
+    },
+    /// `inventory.updated` for the merchant's webhook URL: the SKUs whose quantities changed in the read
+    /// of the connection's FBA inventory at `read_at` (their quantities are read when it is sent).
+    DeliverInventoryEvent {
+        connection_id: ConnectionId,
+        read_at: DateTime<Utc>,
+        part: u32,
+        skus: Vec<Sku>,
+    },
 }
 
 impl UpdateMessage {
-    pub fn order_id(&self) -> &AmazonOrderId {
+    /// What the message is about, for the operator.
+    pub fn subject(&self) -> String {
         match self {
-            Self::ConfirmShipment { order_id, .. } | Self::DeliverWebhook { order_id, .. } => order_id,
+            Self::ConfirmShipment { order_id, .. } | Self::DeliverWebhook { order_id, .. } => {
+                format!("order {order_id}")
+            }
+            Self::CreateFulfillment { fulfillment_id }
+            | Self::CancelFulfillment { fulfillment_id }
+            | Self::DeliverFulfillmentEvent { fulfillment_id, .. } => format!("fulfillment order {fulfillment_id}"),
+            Self::DeliverInventoryEvent { connection_id, .. } => format!("inventory of connection {connection_id}"),
         }
+    }
+}
+
+/// Queues `fulfillment.updated` for the order's current revision, if its connection posts events to the
+/// merchant. A queue that refuses it is logged: the store hears of the order again with its next change.
+pub async fn announce_fulfillment(outbound: &dyn UpdateQueue, connection: &Connection, order: &FulfillmentOrder) {
+    if connection.options.outbound_webhook_url.is_none() {
+        return;
+    }
+    let message = UpdateMessage::DeliverFulfillmentEvent { fulfillment_id: order.id.clone(), revision: order.revision };
+    if let Err(e) = outbound.send(&message, Duration::ZERO).await {
+        tracing::warn!(fulfillment_id = %order.id, error = %e, "could not queue fulfillment.updated");
     }
 }
 

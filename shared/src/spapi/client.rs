@@ -660,6 +660,9 @@ fn join<T: serde::Serialize>(values: &[T]) -> String {
 }
 
 mod feeds;
+mod fulfillment;
+
+pub use fulfillment::{FulfillmentOrderPage, InventoryPage, InventoryQuery, InventorySummary};
 
 #[cfg(test)]
 mod rate_limit_tests {

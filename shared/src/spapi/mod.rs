@@ -9,7 +9,10 @@ pub mod notification;
 mod operation;
 pub mod wire_pii;
 
-pub use client::{Endpoints, SearchOrdersQuery, SearchPage, SellerAuth, SpApiClient, UnreadableOrder, WaitBudget};
+pub use client::{
+    Endpoints, FulfillmentOrderPage, InventoryPage, InventoryQuery, InventorySummary, SearchOrdersQuery, SearchPage,
+    SellerAuth, SpApiClient, UnreadableOrder, WaitBudget,
+};
 pub use error::{Refusal, SpApiError};
 pub use limiter::{Acquired, RateKey, RateLimiter, Reservation};
 pub use lwa::{AppCredentials, AppCredentialsSource, Grant, LwaClient, RefreshToken};

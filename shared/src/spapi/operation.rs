@@ -17,10 +17,16 @@ pub enum Operation {
     GetFeed,
     GetFeeds,
     GetFeedDocument,
+    GetFulfillmentPreview,
+    CreateFulfillmentOrder,
+    GetFulfillmentOrder,
+    ListAllFulfillmentOrders,
+    CancelFulfillmentOrder,
+    GetInventorySummaries,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 12] = [
+    pub const ALL: [Operation; 18] = [
         Self::SearchOrders,
         Self::GetOrder,
         Self::ConfirmShipment,
@@ -33,6 +39,12 @@ impl Operation {
         Self::GetFeed,
         Self::GetFeeds,
         Self::GetFeedDocument,
+        Self::GetFulfillmentPreview,
+        Self::CreateFulfillmentOrder,
+        Self::GetFulfillmentOrder,
+        Self::ListAllFulfillmentOrders,
+        Self::CancelFulfillmentOrder,
+        Self::GetInventorySummaries,
     ];
 
     pub fn name(self) -> &'static str {
@@ -49,6 +61,12 @@ impl Operation {
             Self::GetFeed => "getFeed",
             Self::GetFeeds => "getFeeds",
             Self::GetFeedDocument => "getFeedDocument",
+            Self::GetFulfillmentPreview => "getFulfillmentPreview",
+            Self::CreateFulfillmentOrder => "createFulfillmentOrder",
+            Self::GetFulfillmentOrder => "getFulfillmentOrder",
+            Self::ListAllFulfillmentOrders => "listAllFulfillmentOrders",
+            Self::CancelFulfillmentOrder => "cancelFulfillmentOrder",
+            Self::GetInventorySummaries => "getInventorySummaries",
         }
     }
 
@@ -70,6 +88,12 @@ impl Operation {
             Self::CreateFeed => Quota::new(0.0083, 15.0),
             Self::GetFeed => Quota::new(2.0, 15.0),
             Self::GetFeeds | Self::GetFeedDocument => Quota::new(0.0222, 10.0),
+            Self::GetFulfillmentPreview
+            | Self::CreateFulfillmentOrder
+            | Self::GetFulfillmentOrder
+            | Self::ListAllFulfillmentOrders
+            | Self::CancelFulfillmentOrder => Quota::new(2.0, 30.0),
+            Self::GetInventorySummaries => Quota::new(2.0, 2.0),
         }
     }
 }

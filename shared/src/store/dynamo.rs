@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::StoreError;
 use super::keys::{self, Key};
 use crate::domain::connection::{Connection, ConnectionState};
-use crate::domain::ids::{AmazonOrderId, ConnectionId, EventId, PackageId, TrackingNumber};
+use crate::domain::ids::{AmazonOrderId, ConnectionId, EventId, PackageId, SellerFulfillmentOrderId, TrackingNumber};
 use crate::domain::order::{AmazonOrder, Order};
 use crate::domain::pii;
 use crate::domain::shipment::{Package, PackageState};
@@ -22,7 +22,7 @@ use crate::spapi::models::utc_timestamp;
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
-const MAX_CONFLICT_RETRIES: usize = 8;
+pub(super) const MAX_CONFLICT_RETRIES: usize = 8;
 const EVENT_RETENTION: Duration = Duration::days(7);
 /// Amazon's Valid Tracking Rate looks back 30 days; a tracking number reused after half a year is not
 /// the same parcel.
@@ -124,7 +124,11 @@ pub struct PendingWebhook {
 pub struct WebhookFailure {
     pub connection_id: ConnectionId,
     pub event_id: String,
-    pub order_id: AmazonOrderId,
+    /// The order an order event is about (none for fulfillment and inventory events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<AmazonOrderId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fulfillment_id: Option<SellerFulfillmentOrderId>,
     /// The endpoint's status, or why the request failed; never the payload.
     pub reason: String,
     pub attempts: u32,
@@ -779,13 +783,13 @@ impl DynamoStore {
         after: Option<&DueCursor>,
         limit: usize,
     ) -> Result<DuePage, StoreError> {
-        let mut page = DuePage { orders: Vec::new(), next: None };
+        let mut page = DuePage { orders: Vec::new(), fulfillments: Vec::new(), next: None };
         let mut shard = after.map_or(0, |cursor| cursor.shard);
         let mut start: Option<Item> = after
             .and_then(|cursor| cursor.after.as_ref())
             .map(|key| key.iter().map(|(k, v)| (k.clone(), s(v))).collect());
         while shard < keys::REDACTION_PARTITIONS {
-            if page.orders.len() >= limit {
+            if page.len() >= limit {
                 page.next = Some(DueCursor::at(shard, start.as_ref()));
                 return Ok(page);
             }
@@ -799,13 +803,20 @@ impl DynamoStore {
                 .expression_attribute_names("#due", keys::REDACTION_DUE_AT)
                 .expression_attribute_values(":p", s(keys::redaction_shard_partition(shard)))
                 .expression_attribute_values(":now", s(utc_timestamp(now)))
-                .limit((limit - page.orders.len()).min(100) as i32)
+                .limit((limit - page.len()).min(100) as i32)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
                 .map_err(unavailable)?;
             for item in output.items() {
                 let key = item_key(item);
+                if let Some(id) = key.0.strip_prefix(keys::fulfillment_prefix()) {
+                    match SellerFulfillmentOrderId::parse(id) {
+                        Ok(id) => page.fulfillments.push(id),
+                        Err(_) => tracing::warn!(key = keys::describe(&key), "redaction index entry is unreadable"),
+                    }
+                    continue;
+                }
                 match AmazonOrderId::parse(key.0.strip_prefix("ORDER#").unwrap_or_default()) {
                     Ok(id) => page.orders.push(id),
                     // Not an order key: nothing to redact there; the rest of the index still is.
@@ -1119,7 +1130,19 @@ pub struct AwaitingPage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DuePage {
     pub orders: Vec<AmazonOrderId>,
+    /// Fulfillment orders whose destination is due (they share the index with orders).
+    pub fulfillments: Vec<SellerFulfillmentOrderId>,
     pub next: Option<DueCursor>,
+}
+
+impl DuePage {
+    pub fn len(&self) -> usize {
+        self.orders.len() + self.fulfillments.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A position in the sharded redaction index: the shard, and the last index key read in it (`None`:

@@ -1,6 +1,8 @@
 //! Every partition and sort key of the table, in one place.
 use crate::domain::feed::ORDER_FULFILLMENT_FEED;
-use crate::domain::ids::{AmazonOrderId, ConnectionId, EventId, PackageId, SellerId, TrackingNumber};
+use crate::domain::ids::{
+    AmazonOrderId, ConnectionId, EventId, PackageId, SellerFulfillmentOrderId, SellerId, Sku, TrackingNumber,
+};
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -171,6 +173,33 @@ pub fn pending_webhook_prefix() -> &'static str {
     "WEBHOOK_PENDING#"
 }
 
+/// A store order Amazon fulfils (Multi-Channel Fulfillment).
+pub fn fulfillment(id: &SellerFulfillmentOrderId) -> Key {
+    (fulfillment_prefix().to_owned() + id.as_str(), "FULFILLMENT".into())
+}
+
+pub fn fulfillment_prefix() -> &'static str {
+    "FULFILLMENT#"
+}
+
+/// Where the connection's reading of Amazon's fulfillment orders and inventory has got to.
+pub fn fulfillment_cursor(connection: &ConnectionId) -> Key {
+    (connection_partition(connection), "FULFILLMENT_CURSOR".into())
+}
+
+pub fn inventory_cursor(connection: &ConnectionId) -> Key {
+    (connection_partition(connection), "INVENTORY_CURSOR".into())
+}
+
+/// A SKU's FBA inventory as the connection last read it; the partition holds all of the connection's.
+pub fn inventory_level(connection: &ConnectionId, sku: &Sku) -> Key {
+    (inventory_partition(connection), format!("SKU#{sku}"))
+}
+
+pub fn inventory_partition(connection: &ConnectionId) -> String {
+    format!("INVENTORY#{connection}")
+}
+
 pub fn rate_bucket(seller: &SellerId, operation: &str) -> Key {
     (format!("RATE#{seller}#{operation}"), "BUCKET".into())
 }
@@ -178,12 +207,16 @@ pub fn rate_bucket(seller: &SellerId, operation: &str) -> Key {
 /// The redaction-index partition of an order: `PII#<n>`, `n` a stable hash (FNV-1a, the same in every
 /// build and process) of the order id modulo [`REDACTION_SHARDS`].
 pub fn redaction_partition(id: &AmazonOrderId) -> String {
-    redaction_shard_partition(redaction_shard(id))
+    redaction_shard_partition(redaction_shard(id.as_str()))
 }
 
-pub fn redaction_shard(id: &AmazonOrderId) -> u32 {
-    let hash =
-        id.as_str().bytes().fold(0x811c_9dc5_u32, |hash, byte| (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193));
+/// The redaction-index partition of a fulfillment order (hashed like an order's).
+pub fn fulfillment_redaction_partition(id: &SellerFulfillmentOrderId) -> String {
+    redaction_shard_partition(redaction_shard(id.as_str()))
+}
+
+pub fn redaction_shard(id: &str) -> u32 {
+    let hash = id.bytes().fold(0x811c_9dc5_u32, |hash, byte| (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193));
     hash % REDACTION_SHARDS
 }
 
@@ -204,11 +237,11 @@ mod tests {
     fn orders_spread_over_every_redaction_shard_and_always_the_same_one() {
         let ids: Vec<AmazonOrderId> =
             (0..400).map(|n| AmazonOrderId::parse(format!("902-{:07}-{:07}", n * 7919, n)).unwrap()).collect();
-        let shards: std::collections::BTreeSet<u32> = ids.iter().map(redaction_shard).collect();
+        let shards: std::collections::BTreeSet<u32> = ids.iter().map(|id| redaction_shard(id.as_str())).collect();
         assert_eq!(shards.len() as u32, REDACTION_SHARDS, "400 orders reach every shard");
         // Stable across processes and builds: pinned values, not a per-process hasher.
         let id = AmazonOrderId::parse("902-1106328-1059050").unwrap();
-        assert_eq!(redaction_partition(&id), format!("PII#{}", redaction_shard(&id)));
-        assert_eq!(redaction_shard(&id), 3_236_633_481 % REDACTION_SHARDS);
+        assert_eq!(redaction_partition(&id), format!("PII#{}", redaction_shard(id.as_str())));
+        assert_eq!(redaction_shard(id.as_str()), 3_236_633_481 % REDACTION_SHARDS);
     }
 }

@@ -3,6 +3,7 @@
 mod adjustments;
 mod dynamo;
 mod feeds;
+mod fulfillment;
 pub mod keys;
 mod limiter;
 
@@ -12,6 +13,7 @@ pub use dynamo::{
     PlacePackage, SyncWindow, TrackingClaim, UnreadableRecord, UpsertOutcome, Versioned, WebhookFailure,
 };
 pub use feeds::{FeedBacklogEntry, FeedEnd, SettledFeed, StoredFeedItem};
+pub use fulfillment::ReadMark;
 pub use limiter::DynamoRateLimiter;
 
 use thiserror::Error;

@@ -21,6 +21,10 @@ use thiserror::Error;
 use crate::domain::adjustment::{Amount, CancellationRequest, RefundLine, RefundRequest};
 use crate::domain::ids::{AmazonOrderId, Asin, EventId, OrderItemId, PackageId, Sku, TrackingNumber};
 use crate::domain::shipment::{ItemRef, ShipmentLine, ShipmentRequest};
+use crate::webhook::fulfillment_events::{
+    FULFILLMENT_CANCELLED, FULFILLMENT_REQUESTED, FulfillmentCancelled, FulfillmentRequested, fulfillment_cancelled,
+    fulfillment_requested,
+};
 
 pub const SHIPMENT_CREATED: &str = "shipment.created";
 pub const SHIPMENT_DELIVERED: &str = "shipment.delivered";
@@ -62,6 +66,8 @@ pub enum StoreEvent {
     ShipmentDelivered(ShipmentDelivered),
     OrderCancelled(OrderCancelled),
     OrderRefunded(OrderRefunded),
+    FulfillmentRequested(Box<FulfillmentRequested>),
+    FulfillmentCancelled(FulfillmentCancelled),
 }
 
 /// `order.cancelled`: the store cancelled the order, or some of its lines (Amazon cancels whole lines;
@@ -124,6 +130,10 @@ pub fn parse_event(body: &[u8]) -> Result<StoreEvent, EventError> {
         }
         ORDER_CANCELLED => order_cancelled(&event).map(StoreEvent::OrderCancelled),
         ORDER_REFUNDED => order_refunded(&event).map(StoreEvent::OrderRefunded),
+        FULFILLMENT_REQUESTED => {
+            fulfillment_requested(&event).map(|event| StoreEvent::FulfillmentRequested(Box::new(event)))
+        }
+        FULFILLMENT_CANCELLED => fulfillment_cancelled(&event).map(StoreEvent::FulfillmentCancelled),
         other => Err(EventError::UnsupportedType(other.chars().take(60).collect())),
     }
 }
@@ -200,6 +210,8 @@ pub fn parse_shipment_created(body: &[u8]) -> Result<ShipmentCreated, EventError
         StoreEvent::ShipmentDelivered(_) => Err(EventError::UnsupportedType(SHIPMENT_DELIVERED.into())),
         StoreEvent::OrderCancelled(_) => Err(EventError::UnsupportedType(ORDER_CANCELLED.into())),
         StoreEvent::OrderRefunded(_) => Err(EventError::UnsupportedType(ORDER_REFUNDED.into())),
+        StoreEvent::FulfillmentRequested(_) => Err(EventError::UnsupportedType(FULFILLMENT_REQUESTED.into())),
+        StoreEvent::FulfillmentCancelled(_) => Err(EventError::UnsupportedType(FULFILLMENT_CANCELLED.into())),
     }
 }
 

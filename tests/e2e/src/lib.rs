@@ -5,12 +5,15 @@ pub mod http_front;
 pub mod metering;
 pub mod runtime_api;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use sellerbridge_cli::local::demo::SandboxInspector;
 use sellerbridge_cli::local::stack::{ConnectionSpec, LocalEndpoints, LocalStack};
@@ -23,6 +26,7 @@ use sellerbridge_core::domain::rate::Quota;
 use sellerbridge_core::domain::status::OrderStatus;
 use sellerbridge_core::queue::{QueueError, UpdateMessage, UpdateQueue};
 use sellerbridge_core::spapi::Operation;
+use sellerbridge_core::webhook::signature::{SIGNATURE_HEADER, SigningKey};
 use spapi_sandbox::SandboxConfig;
 
 pub const REFRESH_TOKEN: &str = "Atzr|sandbox-refresh-token";
@@ -462,10 +466,11 @@ pub fn utc_now() -> chrono::DateTime<Utc> {
     Utc::now()
 }
 
-/// Posts one of our events, signed with the stack's key now: the handler's status and JSON answer.
+/// Posts one of our events, signed with the stack's key at the stack's now: the handler's status and
+/// JSON answer.
 pub async fn post_event(h: &Harness, event: &serde_json::Value) -> (u16, serde_json::Value) {
     let body = event.to_string().into_bytes();
-    let signature = h.stack.signing_key.sign(Utc::now(), &body);
+    let signature = h.stack.signing_key.sign(h.stack.adapters.clock.now(), &body);
     let headers = [(sellerbridge_core::webhook::signature::SIGNATURE_HEADER, signature)];
     sellerbridge_cli::local::runner::post_webhook(&h.stack.webhook_deps(), "/webhooks/shipments", &headers, &body)
         .await
@@ -525,4 +530,46 @@ pub async fn send_without_backoff(h: &Harness) -> update_sender::SenderDeps {
         }
     }
     sender
+}
+
+/// The merchant's endpoint: answers the scripted statuses in turn (then 200), records what it got.
+#[derive(Clone, Default)]
+pub struct WebhookReceiver {
+    pub script: Arc<Mutex<VecDeque<u16>>>,
+    /// (signature header, raw body) of every request.
+    pub received: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+async fn receive_event(State(receiver): State<WebhookReceiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    receiver.received.lock().unwrap().push((signature, String::from_utf8_lossy(&body).into_owned()));
+    let status = receiver.script.lock().unwrap().pop_front().unwrap_or(200);
+    StatusCode::from_u16(status).unwrap()
+}
+
+impl WebhookReceiver {
+    /// Listens on 127.0.0.1; the URL events are posted to.
+    pub async fn start(&self) -> String {
+        let app =
+            axum::Router::new().route("/hooks/amazon", axum::routing::post(receive_event)).with_state(self.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks/amazon", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+
+    /// The bodies received, each checked against its signature with `key` as of when it was signed.
+    pub fn received(&self, key: &SigningKey) -> Vec<serde_json::Value> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(signature, raw)| {
+                let signed_at = signature.split(',').find_map(|part| part.strip_prefix("t=")).expect("a timestamp");
+                let signed_at = chrono::DateTime::from_timestamp(signed_at.parse().unwrap(), 0).unwrap();
+                key.verify(Some(signature), raw.as_bytes(), signed_at).expect("signed with the stack's key");
+                serde_json::from_str(raw).unwrap()
+            })
+            .collect()
+    }
 }

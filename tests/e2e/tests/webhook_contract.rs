@@ -7,6 +7,7 @@ use std::time::Duration;
 use jsonschema::Validator;
 use sellerbridge_cli::local::demo::{self, Quiet};
 use sellerbridge_cli::local::runner;
+use sellerbridge_cli::ops;
 use sellerbridge_core::domain::clock::{Clock, OffsetClock};
 use sellerbridge_core::domain::status::OrderStatus;
 use sellerbridge_core::webhook::shopify::{HMAC_HEADER, TOPIC_HEADER, WEBHOOK_ID_HEADER};
@@ -207,6 +208,32 @@ async fn every_answer_of_both_paths_matches_the_document() {
         json!({"id": 890088186047892320u64, "order_id": 820982911946154508u64, "refund_line_items": []});
     let (headers, body) = shopify("refunds/create", "wh-8", &shipping_only);
     assert_eq!(post(shopify_path, headers, body).await, 200, "a refund of shipping alone, acknowledged");
+
+    // Multi-Channel Fulfillment: a store order Amazon ships, asked again, asked otherwise, cancelled.
+    let inventory = h.sandbox_get("/_sandbox/inventory").await;
+    let fba_sku = inventory[0]["sellerSku"].as_str().unwrap().to_owned();
+    let fba = [sellerbridge_core::domain::ids::Sku::parse(fba_sku.as_str()).unwrap()];
+    let marked = ops::mark_amazon_fulfilled(&h.stack.adapters, &h.stack.settings, &h.connection, &fba).await.unwrap();
+    ops::change_connection(&h.stack.adapters.store, &h.connection.id, &marked, now).await.unwrap();
+    let requested = |event_id: &str, quantity: u64| {
+        json!({"id": event_id, "type": "fulfillment.requested", "created_at": now.to_rfc3339(),
+            "data": {"connection_id": h.connection.id, "store_order_id": "#5001", "shipping_rate": "Expedited",
+                "destination": {"name": "Jane Buyer", "line1": "1 Main St", "city": "Seattle", "postal_code": "98101",
+                                "country_code": "US"},
+                "items": [{"sku": fba_sku, "quantity": quantity}]}})
+    };
+    let (headers, body) = ours(&requested("evt-20", 1));
+    assert_eq!(post(shipments, headers.clone(), body.clone()).await, 202, "a fulfillment order");
+    assert_eq!(post(shipments, headers, body).await, 200, "the same store order");
+    let (headers, body) = ours(&requested("evt-21", 2));
+    assert_eq!(post(shipments, headers, body).await, 409, "the same store order, other items");
+    let (headers, body) = ours(&requested("evt-22", 0));
+    assert_eq!(post(shipments, headers, body).await, 422, "a quantity of 0");
+    let fulfillment_cancelled = json!({"id": "evt-23", "type": "fulfillment.cancelled", "created_at": now.to_rfc3339(),
+        "data": {"connection_id": h.connection.id, "store_order_id": "#5001"}});
+    let (headers, body) = ours(&fulfillment_cancelled);
+    assert_eq!(post(shipments, headers.clone(), body.clone()).await, 202, "a fulfillment cancellation");
+    assert_eq!(post(shipments, headers, body).await, 200, "the same cancellation");
 
     // The queued package is confirmed, so a delivery reported now lands on a confirmed package too.
     let sender = h.stack.sender_deps(h.stack.sender_settings(), None).await.unwrap();

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::feeds::FeedSettings;
+use crate::fulfillment::FulfillmentSettings;
 use crate::search::Paging;
 use crate::sites::Site;
 
@@ -38,11 +39,19 @@ pub enum Operation {
     GetFeedDocument,
     /// A PUT or GET on a feed document's presigned URL: S3's part, not an SP-API call.
     DocumentTransfer,
+    GetFulfillmentPreview,
+    CreateFulfillmentOrder,
+    ListAllFulfillmentOrders,
+    GetFulfillmentOrder,
+    CancelFulfillmentOrder,
+    /// Amazon's sandbox-only operation moving a fulfillment order to a status now.
+    SubmitFulfillmentOrderStatusUpdate,
+    GetInventorySummaries,
     Unknown,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 16] = [
+    pub const ALL: [Operation; 23] = [
         Operation::LwaToken,
         Operation::SearchOrders,
         Operation::GetOrder,
@@ -58,6 +67,13 @@ impl Operation {
         Operation::CancelFeed,
         Operation::GetFeedDocument,
         Operation::DocumentTransfer,
+        Operation::GetFulfillmentPreview,
+        Operation::CreateFulfillmentOrder,
+        Operation::ListAllFulfillmentOrders,
+        Operation::GetFulfillmentOrder,
+        Operation::CancelFulfillmentOrder,
+        Operation::SubmitFulfillmentOrderStatusUpdate,
+        Operation::GetInventorySummaries,
         Operation::Unknown,
     ];
 
@@ -79,6 +95,13 @@ impl Operation {
             Operation::CancelFeed => "cancelFeed",
             Operation::GetFeedDocument => "getFeedDocument",
             Operation::DocumentTransfer => "documentTransfer",
+            Operation::GetFulfillmentPreview => "getFulfillmentPreview",
+            Operation::CreateFulfillmentOrder => "createFulfillmentOrder",
+            Operation::ListAllFulfillmentOrders => "listAllFulfillmentOrders",
+            Operation::GetFulfillmentOrder => "getFulfillmentOrder",
+            Operation::CancelFulfillmentOrder => "cancelFulfillmentOrder",
+            Operation::SubmitFulfillmentOrderStatusUpdate => "submitFulfillmentOrderStatusUpdate",
+            Operation::GetInventorySummaries => "getInventorySummaries",
             Operation::Unknown => "unknown",
         }
     }
@@ -103,6 +126,15 @@ impl Operation {
             Operation::CreateFeed => Some((0.0083, 15.0)),
             Operation::GetFeed | Operation::CancelFeed => Some((2.0, 15.0)),
             Operation::CreateFeedDocument => Some((0.5, 15.0)),
+            // Fulfillment Outbound 2020-07-01 gives every operation 2/s, burst 30; its sandbox-only status update
+            // states no plan, and gets the same.
+            Operation::GetFulfillmentPreview
+            | Operation::CreateFulfillmentOrder
+            | Operation::ListAllFulfillmentOrders
+            | Operation::GetFulfillmentOrder
+            | Operation::CancelFulfillmentOrder
+            | Operation::SubmitFulfillmentOrderStatusUpdate => Some((2.0, 30.0)),
+            Operation::GetInventorySummaries => Some((2.0, 2.0)),
             Operation::LwaToken | Operation::DocumentTransfer | Operation::Unknown => None,
         }
     }
@@ -116,7 +148,7 @@ impl fmt::Display for Operation {
 
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "unknown operation '{0}' (expected lwaToken, searchOrders, getOrder, confirmShipment, documentTransfer, a notifications or a feeds operation)"
+    "unknown operation '{0}' (expected lwaToken, searchOrders, getOrder, confirmShipment, documentTransfer, a notifications, feeds, fulfillment outbound or getInventorySummaries operation)"
 )]
 pub struct UnknownOperation(pub String);
 
@@ -170,6 +202,12 @@ pub struct SandboxConfig {
     pub sqs_endpoint: Option<String>,
     /// How long feeds wait and process on the sandbox clock, and whether processing reports are gzipped.
     pub feeds: FeedSettings,
+    /// Seeded FBA inventory: SKUs `FBA-SKU-0001`… (derived from `seed`).
+    pub inventory_sku_count: usize,
+    /// Life of a getInventorySummaries nextToken on the sandbox clock (Amazon's model: 30 seconds).
+    pub inventory_token_lifetime: Duration,
+    /// When fulfillment orders created from now on move Received → Planning → Processing → Complete.
+    pub fulfillment: FulfillmentSettings,
 }
 
 impl Default for SandboxConfig {
@@ -191,12 +229,16 @@ impl Default for SandboxConfig {
             seller_id: DEFAULT_SELLER_ID.into(),
             sqs_endpoint: None,
             feeds: FeedSettings::default(),
+            inventory_sku_count: 120,
+            inventory_token_lifetime: Duration::seconds(30),
+            fulfillment: FulfillmentSettings::default(),
         }
     }
 }
 
 impl SandboxConfig {
     /// Token lifetimes divided by `time_scale`, as if tokens aged as fast as quotas refill.
+    /// getInventorySummaries' 30-second nextTokens are left alone: scaled, they would die between two calls.
     ///
     /// Not the default: clients time their refreshes on their own, unscaled clock, so scaled expiry makes
     /// a well-behaved client meet 403s that Amazon would never send it. Use it to test exactly that path.
@@ -258,6 +300,9 @@ mod tests {
         assert_eq!(cfg.rate_for(Operation::LwaToken), None);
         assert_eq!(cfg.rate_for(Operation::CreateFeed), Some((0.0083, 15.0)));
         assert_eq!(cfg.rate_for(Operation::DocumentTransfer), None);
+        assert_eq!(cfg.rate_for(Operation::CreateFulfillmentOrder), Some((2.0, 30.0)));
+        assert_eq!(cfg.rate_for(Operation::SubmitFulfillmentOrderStatusUpdate), Some((2.0, 30.0)));
+        assert_eq!(cfg.rate_for(Operation::GetInventorySummaries), Some((2.0, 2.0)));
     }
 
     #[test]
@@ -269,6 +314,10 @@ mod tests {
         assert!(!Operation::DocumentTransfer.is_sp_api());
         let (op, rate) = parse_rate_override("createFeed=1:2").unwrap();
         assert_eq!((op, rate), (Operation::CreateFeed, (1.0, 2.0)));
+        assert_eq!("getInventorySummaries".parse::<Operation>().unwrap(), Operation::GetInventorySummaries);
+        assert!(Operation::ListAllFulfillmentOrders.is_sp_api());
+        let unknown = "updateFulfillmentOrder".parse::<Operation>().unwrap_err().to_string();
+        assert!(unknown.contains("fulfillment outbound"), "{unknown}");
     }
 
     #[test]

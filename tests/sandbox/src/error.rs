@@ -1,5 +1,7 @@
 //! Error bodies in Amazon's shapes: SP-API `{"errors":[…]}` and LWA `{"error","error_description"}`.
 
+use std::borrow::Cow;
+
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,7 +16,7 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     /// Amazon sends an empty string when it has nothing to add.
-    pub details: &'static str,
+    pub details: Cow<'static, str>,
 }
 
 /// searchOrders' answer to a paginationToken it does not accept (unknown, expired or used with other
@@ -27,7 +29,12 @@ pub const PACKAGE_TO_UPDATE_NOT_FOUND: &str = "Failed to create package due to n
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), details: "" }
+        Self { status, code, message: message.into(), details: Cow::Borrowed("") }
+    }
+
+    /// The same error with something in `details`.
+    pub fn with_details(self, details: impl Into<Cow<'static, str>>) -> Self {
+        Self { details: details.into(), ..self }
     }
 
     pub fn invalid_input(message: impl Into<String>) -> Self {
@@ -49,7 +56,8 @@ impl ApiError {
             AccessDenied::Expired => "The access token you provided has expired.",
             AccessDenied::Invalid => "The access token you provided is revoked, malformed or invalid.",
         };
-        Self { details, ..Self::new(StatusCode::FORBIDDEN, "Unauthorized", "Access to requested resource is denied.") }
+        Self::new(StatusCode::FORBIDDEN, "Unauthorized", "Access to requested resource is denied.")
+            .with_details(details)
     }
 
     pub fn quota_exceeded() -> Self {
@@ -116,7 +124,7 @@ struct ErrorEntry<'a> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body =
-            ErrorList { errors: [ErrorEntry { code: self.code, message: &self.message, details: self.details }] };
+            ErrorList { errors: [ErrorEntry { code: self.code, message: &self.message, details: &self.details }] };
         (self.status, Json(body)).into_response()
     }
 }

@@ -11,7 +11,8 @@
 //!   `delayMs` (real time), then answer `status`/`error` instead of running (with neither, they run, only late). `error` is an LWA code for `lwaToken`, else one of `ApiError::FAULT_ERRORS`.
 //! - `GET tokens`: `{"accessTokens": [...], "paginationTokens": [...]}`, each `{id, issuedAt, expiresAt,
 //!   presented}` (an access token's id is its number, never the token).
-//! - `POST access-tokens/expire`, `POST pagination-tokens/expire`: every token of that kind dies now.
+//! - `POST access-tokens/expire`, `POST pagination-tokens/expire`: every token of that kind dies now (pagination
+//!   tokens: searchOrders', getInventorySummaries' and listAllFulfillmentOrders').
 //! - `GET|POST search` `{"paging": "keyset"|"offset", "churnPerSearch"}`: how pagination tokens continue, and
 //!   how many of the orders a search matches first change after every searchOrders call (orders changing
 //!   while a window is read).
@@ -25,6 +26,15 @@
 //! - `GET|POST feeds/settings` `{"queueSeconds"?, "processingSeconds"?, "compressReports"?}`: how long feeds
 //!   created from now on wait and process (sandbox seconds), and whether their reports are gzipped.
 //! - `GET refunds`: `[{orderId, orderItemId, refunded: {amount, currencyCode}}]`, from payment adjustment feeds.
+//! - `GET inventory`: every SKU of the FBA inventory as getInventorySummaries shows it with `details=true`.
+//! - `POST inventory` `{"sellerSku", "fulfillable"?, "inboundWorking"?, "inboundShipped"?, "inboundReceiving"?,
+//!   "reserved"?, "unfulfillable"?}`: sets those quantities of the SKU (created, with derived fnSku and asin, if new)
+//!   and stamps its lastUpdatedTime now, as Amazon's sandbox-only createInventoryItem and addInventory would; answers
+//!   the SKU's summary.
+//! - `GET fulfillment-orders`: every fulfillment order as getFulfillmentOrder's payload, in creation order.
+//! - `GET|POST fulfillment/settings` `{"planningAfterSeconds"?, "processingAfterSeconds"?,
+//!   "completeAfterSeconds"?}`: when fulfillment orders created from now on turn Planning, Processing and Complete
+//!   (sandbox seconds after their receivedDate).
 
 use std::time::Duration;
 
@@ -39,6 +49,9 @@ use serde_json::{Value, json};
 use crate::config::Operation;
 use crate::error::{ApiError, LwaError};
 use crate::feeds::{FeedSettings, FeedSummary};
+use crate::fulfillment::inventory::InventorySummary;
+use crate::fulfillment::outbound::FulfillmentOrderResult;
+use crate::fulfillment::{FulfillmentSettings, QuantityUpdate};
 use crate::orders::{FulfillmentStatus, Order};
 use crate::routes::AppState;
 use crate::state::{CallRecord, Fault, IssuedTokens, SearchBehaviour, Stats};
@@ -64,6 +77,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/_sandbox/feeds/settings", get(feed_settings).post(set_feed_settings))
         .route("/_sandbox/feeds/{feed_id}", get(feed))
         .route("/_sandbox/refunds", get(refunds).post(refund_outside_feeds))
+        .route("/_sandbox/inventory", get(inventory).post(update_inventory))
+        .route("/_sandbox/fulfillment-orders", get(fulfillment_orders))
+        .route("/_sandbox/fulfillment/settings", get(fulfillment_settings).post(set_fulfillment_settings))
 }
 
 /// Parses an optional JSON body; an empty body means "all defaults".
@@ -329,4 +345,50 @@ async fn refund_outside_feeds(State(state): State<AppState>, body: Bytes) -> Res
         .refund_outside_feeds(&refund.order_id, &refund.order_item_id, &refund.amount)
         .map_err(ApiError::invalid_input)?;
     Ok(Json(state.refunds()))
+}
+
+async fn inventory(State(state): State<AppState>) -> Json<Vec<InventorySummary>> {
+    Json(state.inventory())
+}
+
+async fn update_inventory(State(state): State<AppState>, body: Bytes) -> Result<Json<InventorySummary>, ApiError> {
+    let update: QuantityUpdate =
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid_input(format!("Malformed request body: {e}")))?;
+    if update.seller_sku.trim().is_empty() || update.seller_sku.chars().count() > 50 {
+        return Err(ApiError::invalid_input("sellerSku must be 1 to 50 characters"));
+    }
+    Ok(Json(state.update_inventory(&update)))
+}
+
+async fn fulfillment_orders(State(state): State<AppState>) -> Json<Vec<FulfillmentOrderResult>> {
+    Json(state.fulfillment_orders())
+}
+
+async fn fulfillment_settings(State(state): State<AppState>) -> Json<FulfillmentSettings> {
+    Json(state.fulfillment_settings())
+}
+
+/// Any field left out keeps its value.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FulfillmentSettingsRequest {
+    planning_after_seconds: Option<i64>,
+    processing_after_seconds: Option<i64>,
+    complete_after_seconds: Option<i64>,
+}
+
+async fn set_fulfillment_settings(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<FulfillmentSettings>, ApiError> {
+    let request: FulfillmentSettingsRequest = optional_json(&body)?;
+    let current = state.fulfillment_settings();
+    let settings = FulfillmentSettings {
+        planning_after_seconds: request.planning_after_seconds.unwrap_or(current.planning_after_seconds),
+        processing_after_seconds: request.processing_after_seconds.unwrap_or(current.processing_after_seconds),
+        complete_after_seconds: request.complete_after_seconds.unwrap_or(current.complete_after_seconds),
+    };
+    settings.check().map_err(ApiError::invalid_input)?;
+    state.set_fulfillment_settings(settings);
+    Ok(Json(settings))
 }

@@ -9,11 +9,17 @@
 //! DONE | FATAL on the sandbox clock (`/_sandbox/feeds/settings`). When it finishes, its messages are applied
 //! to the orders (shipments with confirmShipment's rules, cancellations, refunds), each change raising
 //! ORDER_CHANGE, and its XML processing report becomes the result document.
+//!
+//! Multi-Channel Fulfillment ([`fulfillment`]): a seeded FBA inventory behind getInventorySummaries (FBA Inventory
+//! v1), and fulfillment orders (Fulfillment Outbound 2020-07-01: preview, create, get, list, cancel and the
+//! sandbox-only status update) that reserve it and move Received → Planning → Processing → Complete on the sandbox
+//! clock (`/_sandbox/fulfillment/settings`), shipping with carrier and tracking.
 
 pub mod carriers;
 pub mod config;
 pub mod error;
 pub mod feeds;
+pub mod fulfillment;
 mod inspect;
 pub mod notifications;
 pub mod orders;
@@ -47,8 +53,8 @@ pub struct SandboxHandle {
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
 
-/// How often (real time) feeds catch up with the clock between requests, so that a client waiting for the
-/// ORDER_CHANGE notifications of a feed gets them without calling anything.
+/// How often (real time) feeds and fulfillment orders catch up with the clock between requests, so that a client
+/// waiting for the ORDER_CHANGE notifications of a feed gets them without calling anything.
 const FEED_TICK: Duration = Duration::from_millis(200);
 
 /// Builds the state, binds `127.0.0.1:config.port` for the first marketplace's region (and a free port
@@ -79,19 +85,19 @@ pub async fn start(config: SandboxConfig) -> std::io::Result<SandboxHandle> {
                 .await
         }));
     }
-    tasks.push(tokio::spawn(tick_feeds(state.clone(), stopped)));
+    tasks.push(tokio::spawn(tick_clock(state.clone(), stopped)));
     let addr = region_addrs[primary];
     tracing::info!(%addr, ?region_addrs, "spapi sandbox listening");
     Ok(SandboxHandle { addr, region_addrs, state, shutdown, tasks })
 }
 
-async fn tick_feeds(state: Arc<SandboxState>, mut stopped: watch::Receiver<bool>) -> std::io::Result<()> {
+async fn tick_clock(state: Arc<SandboxState>, mut stopped: watch::Receiver<bool>) -> std::io::Result<()> {
     let mut interval = tokio::time::interval(FEED_TICK);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = interval.tick() => {
-                state.advance_feeds();
+                state.advance();
                 state.deliver_notifications().await;
             }
             _ = stopped.changed() => return Ok(()),

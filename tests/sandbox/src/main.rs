@@ -6,7 +6,7 @@ use clap::Parser;
 use spapi_sandbox::{Operation, SandboxConfig, parse_rate_override, start};
 
 #[derive(Debug, Parser)]
-#[command(name = "spapi-sandbox", about = "Local stand-in for Login with Amazon + SP-API orders")]
+#[command(name = "spapi-sandbox", about = "Local stand-in for Login with Amazon + SP-API orders, feeds and FBA")]
 struct Args {
     /// Port on 127.0.0.1 (0 = pick a free one).
     #[arg(long, default_value_t = 0)]
@@ -62,6 +62,21 @@ struct Args {
     /// Gzip feed processing reports (getFeedDocument then says compressionAlgorithm GZIP).
     #[arg(long)]
     compress_feed_reports: bool,
+    /// Number of seeded FBA inventory SKUs (FBA-SKU-0001…).
+    #[arg(long, default_value_t = 120)]
+    inventory_skus: usize,
+    /// Life of a getInventorySummaries nextToken in sandbox seconds (Amazon: 30).
+    #[arg(long, default_value_t = 30)]
+    inventory_token_lifetime_secs: i64,
+    /// Sandbox seconds after its receivedDate a fulfillment order turns Planning.
+    #[arg(long, default_value_t = 600)]
+    fulfillment_planning_secs: i64,
+    /// Sandbox seconds after its receivedDate a fulfillment order turns Processing (its shipment PENDING).
+    #[arg(long, default_value_t = 1800)]
+    fulfillment_processing_secs: i64,
+    /// Sandbox seconds after its receivedDate a fulfillment order's shipment leaves (Complete).
+    #[arg(long, default_value_t = 7200)]
+    fulfillment_complete_secs: i64,
 }
 
 impl Args {
@@ -74,6 +89,12 @@ impl Args {
         if let Some(unknown) = self.marketplace_ids.iter().find(|id| spapi_sandbox::sites::Site::find(id).is_none()) {
             return Err(format!("unknown --marketplace-id '{unknown}'"));
         }
+        let fulfillment = spapi_sandbox::fulfillment::FulfillmentSettings {
+            planning_after_seconds: self.fulfillment_planning_secs,
+            processing_after_seconds: self.fulfillment_processing_secs,
+            complete_after_seconds: self.fulfillment_complete_secs,
+        };
+        fulfillment.check()?;
         let config = SandboxConfig {
             seed: self.seed,
             order_count: self.orders,
@@ -95,6 +116,9 @@ impl Args {
                 processing_seconds: self.feed_processing_secs,
                 compress_reports: self.compress_feed_reports,
             },
+            inventory_sku_count: self.inventory_skus,
+            inventory_token_lifetime: chrono::Duration::seconds(self.inventory_token_lifetime_secs),
+            fulfillment,
         };
         Ok(if self.scale_token_lifetimes { config.with_scaled_token_lifetimes() } else { config })
     }

@@ -1,4 +1,4 @@
-//! Shared sandbox state: orders, tokens, call log, faults, quotas, clock.
+//! Shared sandbox state: orders, tokens, call log, faults, quotas, clock, feeds, FBA inventory and fulfillment orders.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
@@ -11,6 +11,9 @@ use serde_json::Value;
 
 use crate::config::{Operation, SandboxConfig};
 use crate::feeds::{Feed, FeedSettings, FeedStore, FeedSummary};
+use crate::fulfillment::inventory::InventorySummary;
+use crate::fulfillment::outbound::FulfillmentOrderResult;
+use crate::fulfillment::{FulfillmentSettings, FulfillmentStore, QuantityUpdate};
 use crate::orders::{FulfillmentStatus, Order, generate_orders};
 use crate::quota::Quotas;
 use crate::search::{Paging, Resume};
@@ -28,6 +31,7 @@ pub struct CallRecord {
     pub query: Option<String>,
     pub status: u16,
     pub request_body: Value,
+    /// The order the path names: an Amazon order id, or a sellerFulfillmentOrderId for Fulfillment Outbound calls.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
     /// Which access token the call presented (its number in `GET /_sandbox/tokens`), if the sandbox issued it.
@@ -54,6 +58,8 @@ pub struct Stats {
     pub confirmed_packages: usize,
     /// Feeds per processing status.
     pub feeds: BTreeMap<String, u64>,
+    /// Fulfillment orders per `fulfillmentOrderStatus`.
+    pub fulfillment_orders: BTreeMap<String, u64>,
 }
 
 /// An injected fault for the next `remaining` calls of one operation: a delay, an error, or both.
@@ -138,6 +144,8 @@ pub(crate) struct Inner {
     pub feeds: FeedStore,
     /// (orderId, orderItemId) → what payment adjustment feeds refunded, in the currency's minor unit.
     pub refunds: BTreeMap<(String, String), u64>,
+    /// FBA inventory and Multi-Channel Fulfillment orders.
+    pub fulfillment: FulfillmentStore,
 }
 
 /// A notifications destination (`createDestination`): an SQS queue by its ARN.
@@ -254,7 +262,8 @@ pub struct SandboxState {
 impl SandboxState {
     pub fn new(config: SandboxConfig) -> Self {
         let clock = SandboxClock::starting_at(config.start_time);
-        let generated = generate_orders(config.seed, config.order_count, &config.sites(), clock.now());
+        let start = clock.now();
+        let generated = generate_orders(config.seed, config.order_count, &config.sites(), start);
         let index = generated.orders.iter().enumerate().map(|(i, o)| (o.order_id.clone(), i)).collect();
         let inner = Inner {
             seller_id: config.seller_id.clone(),
@@ -278,6 +287,7 @@ impl SandboxState {
             notifications: Vec::new(),
             feeds: FeedStore::new(config.feeds),
             refunds: BTreeMap::new(),
+            fulfillment: FulfillmentStore::new(&config, start),
         };
         Self { config, inner: Mutex::new(inner) }
     }
@@ -296,17 +306,55 @@ impl SandboxState {
         self.lock().now()
     }
 
-    /// Sets the clock; feeds catch up with it at once.
+    /// Sets the clock; feeds and fulfillment orders catch up with it at once.
     pub fn set_now(&self, now: DateTime<Utc>) {
         let mut inner = self.lock();
         inner.clock.set_now(now);
-        crate::feeds::advance(&mut inner);
+        Self::catch_up(&mut inner);
     }
 
     /// Moves every feed on to where the clock is (IN_QUEUE → IN_PROGRESS → DONE | FATAL), applying the
     /// feeds that finish to the orders.
     pub fn advance_feeds(&self) {
         crate::feeds::advance(&mut self.lock());
+    }
+
+    /// Moves feeds and fulfillment orders on to where the clock is: before every request, when the clock is set
+    /// and on the sandbox's tick.
+    pub fn advance(&self) {
+        Self::catch_up(&mut self.lock());
+    }
+
+    fn catch_up(inner: &mut Inner) {
+        crate::feeds::advance(inner);
+        let now = inner.now();
+        crate::fulfillment::advance(&mut inner.fulfillment, now);
+    }
+
+    pub fn fulfillment_settings(&self) -> FulfillmentSettings {
+        self.lock().fulfillment.settings
+    }
+
+    /// Applies to fulfillment orders created from now on.
+    pub fn set_fulfillment_settings(&self, settings: FulfillmentSettings) {
+        self.lock().fulfillment.settings = settings;
+    }
+
+    /// Every SKU of the FBA inventory with all its quantities, in seller SKU order.
+    pub fn inventory(&self) -> Vec<InventorySummary> {
+        self.lock().fulfillment.inventory.items().map(|item| item.summary(true)).collect()
+    }
+
+    /// Sets quantities of a SKU (creating it if new), as a change on Amazon's side now.
+    pub fn update_inventory(&self, update: &QuantityUpdate) -> InventorySummary {
+        let mut inner = self.lock();
+        let now = inner.now();
+        inner.fulfillment.inventory.update(update, now).summary(true)
+    }
+
+    /// Every fulfillment order as getFulfillmentOrder shows it, in creation order.
+    pub fn fulfillment_orders(&self) -> Vec<FulfillmentOrderResult> {
+        self.lock().fulfillment.orders.iter().map(|order| order.result()).collect()
     }
 
     pub fn feed_settings(&self) -> FeedSettings {
@@ -421,6 +469,7 @@ impl SandboxState {
             actionable_mfn: inner.actionable_mfn,
             confirmed_packages: inner.confirmations.len(),
             feeds: inner.feeds.counts(),
+            fulfillment_orders: inner.fulfillment.counts(),
         }
     }
 
@@ -454,11 +503,12 @@ impl SandboxState {
         inner.access_tokens.expire_all(now)
     }
 
-    /// Every pagination token dies now (Amazon keeps them 24 hours); returns how many were alive.
+    /// Every pagination token dies now (searchOrders', getInventorySummaries' and listAllFulfillmentOrders'
+    /// nextTokens); returns how many were alive.
     pub fn expire_pagination_tokens(&self) -> usize {
         let mut inner = self.lock();
         let now = inner.now();
-        inner.pagination_tokens.expire_all(now)
+        inner.pagination_tokens.expire_all(now) + inner.fulfillment.expire_tokens(now)
     }
 
     pub fn tokens(&self) -> IssuedTokens {

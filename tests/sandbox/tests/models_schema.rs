@@ -524,3 +524,271 @@ async fn feeds_match_amazons_model() {
     found.assert_none();
     sb.handle.shutdown().await;
 }
+
+/// Fulfillment Outbound 2020-07-01 in every status an order reaches (previews, creates, gets, list pages, cancels,
+/// status updates) and getInventorySummaries with and without details, against `fulfillmentOutbound_2020-07-01.json`
+/// and `fbaInventory.json`; and every kind of error they answer, against each operation's response.
+#[tokio::test]
+async fn fulfillment_and_inventory_match_amazons_models() {
+    let outbound = Model::load("fulfillmentOutbound_2020-07-01.json");
+    let inventory = Model::load("fbaInventory.json");
+    let preview_v = outbound.validator("GetFulfillmentPreviewResponse");
+    let create_v = outbound.validator("CreateFulfillmentOrderResponse");
+    let get_v = outbound.validator("GetFulfillmentOrderResponse");
+    let list_v = outbound.validator("ListAllFulfillmentOrdersResponse");
+    let cancel_v = outbound.validator("CancelFulfillmentOrderResponse");
+    let status_v = outbound.validator("SubmitFulfillmentOrderStatusUpdateResponse");
+    let summaries_v = inventory.validator("GetInventorySummariesResponse");
+    let mut found = Divergences::default();
+    let mut config = SandboxConfig {
+        start_time: Some("2026-03-10T12:34:56Z".parse().unwrap()),
+        access_token_lifetime: Duration::days(400),
+        ..SandboxConfig::default()
+    };
+    for op in [
+        Operation::GetFulfillmentPreview,
+        Operation::CreateFulfillmentOrder,
+        Operation::ListAllFulfillmentOrders,
+        Operation::GetFulfillmentOrder,
+        Operation::CancelFulfillmentOrder,
+        Operation::SubmitFulfillmentOrderStatusUpdate,
+        Operation::GetInventorySummaries,
+    ] {
+        config.rate_overrides.insert(op, (1000.0, 1000.0));
+    }
+    let sb = Sandbox::start(config).await;
+    let token = sb.token().await;
+    let base = "/fba/outbound/2020-07-01/fulfillmentOrders";
+    let send = |method: reqwest::Method, path: String, body: Option<Value>| {
+        let request = sb.client.request(method, sb.url(&path)).header("x-amz-access-token", &token);
+        match body {
+            Some(body) => request.json(&body),
+            None => request,
+        }
+        .send()
+    };
+    let advance = |seconds: i64| sb.sandbox_post("/_sandbox/clock", json!({"advanceSeconds": seconds}));
+    for (sku, fulfillable) in [("MCF-A", 50), ("MCF-B", 1), ("MCF-C", 1), ("MCF-D", 1)] {
+        let r = sb.sandbox_post("/_sandbox/inventory", json!({"sellerSku": sku, "fulfillable": fulfillable})).await;
+        assert_eq!(r.status(), 200);
+    }
+    let address = json!({"name": "Jane Doe", "addressLine1": "1234 Amazon Way", "addressLine2": "Suite 5",
+        "city": "Troy", "districtOrCounty": "Oakland", "stateOrRegion": "MI", "postalCode": "48084", "countryCode": "US",
+        "phone": "+1-555-0100"});
+    let money = json!({"currencyCode": "USD", "value": "12.99"});
+    let order = |id: &str, items: Value, extra: Value| {
+        let mut body = json!({"sellerFulfillmentOrderId": id, "displayableOrderId": id,
+            "displayableOrderDate": "2026-03-10T12:00:00Z", "displayableOrderComment": "Thanks",
+            "shippingSpeedCategory": "Expedited", "destinationAddress": address, "items": items});
+        for (key, value) in extra.as_object().unwrap() {
+            body[key] = value.clone();
+        }
+        body
+    };
+    let line = |sku: &str, quantity: u32| json!([{"sellerSku": sku, "sellerFulfillmentOrderItemId": "1", "quantity": quantity}]);
+
+    // Previews: fulfillable at every speed, unfulfillable items, a destination abroad.
+    let previews = [
+        json!({"address": address, "items": [{"sellerSku": "MCF-A", "sellerFulfillmentOrderItemId": "1", "quantity": 2,
+            "perUnitDeclaredValue": money}], "featureConstraints": [{"featureName": "BLANK_BOX", "featureFulfillmentPolicy": "Required"}]}),
+        json!({"address": address, "items": [{"sellerSku": "MCF-B", "sellerFulfillmentOrderItemId": "1", "quantity": 9},
+            {"sellerSku": "NOPE", "sellerFulfillmentOrderItemId": "2", "quantity": 1}], "shippingSpeedCategories": ["Priority", "ScheduledDelivery"]}),
+        json!({"address": {"name": "Max", "addressLine1": "Hauptstr. 1", "city": "Berlin", "postalCode": "10115", "countryCode": "DE"},
+            "items": [{"sellerSku": "MCF-A", "sellerFulfillmentOrderItemId": "1", "quantity": 1}]}),
+    ];
+    for body in previews {
+        let (status, answer) =
+            json_of(send(reqwest::Method::POST, format!("{base}/preview"), Some(body)).await.unwrap()).await;
+        assert_eq!(status, 200, "{answer}");
+        found.check(&preview_v, "getFulfillmentPreview", &answer);
+    }
+
+    // One order per path through the lifecycle.
+    let full = json!([{"sellerSku": "MCF-A", "sellerFulfillmentOrderItemId": "1", "quantity": 2, "giftMessage": "Enjoy",
+        "displayableComment": "Blue", "perUnitDeclaredValue": money, "perUnitPrice": money, "perUnitTax": money}]);
+    let orders = [
+        order(
+            "SB-COMPLETE",
+            full,
+            json!({"notificationEmails": ["a@example.com"], "fulfillmentPolicy": "FillOrKill",
+            "featureConstraints": [{"featureName": "SIGNATURE_CONFIRMATION", "featureFulfillmentPolicy": "NotRequired"}]}),
+        ),
+        order("SB-UNFULFILLABLE", line("MCF-B", 3), json!({})),
+        order(
+            "SB-PARTIAL",
+            json!([{"sellerSku": "MCF-A", "sellerFulfillmentOrderItemId": "1", "quantity": 1},
+            {"sellerSku": "MCF-C", "sellerFulfillmentOrderItemId": "2", "quantity": 2}]),
+            json!({"fulfillmentPolicy": "FillAllAvailable"}),
+        ),
+        order(
+            "SB-FILL-ALL",
+            line("MCF-D", 3),
+            json!({"fulfillmentPolicy": "FillAll", "shippingSpeedCategory": "Priority"}),
+        ),
+        order("SB-HOLD", line("MCF-A", 1), json!({"fulfillmentAction": "Hold", "shippingSpeedCategory": "Standard"})),
+        order("SB-CANCELLED", line("MCF-A", 1), json!({})),
+        order("SB-INVALID", line("MCF-A", 1), json!({})),
+    ];
+    for body in &orders {
+        for attempt in ["createFulfillmentOrder", "createFulfillmentOrder repeated"] {
+            let (status, answer) =
+                json_of(send(reqwest::Method::POST, base.to_owned(), Some(body.clone())).await.unwrap()).await;
+            assert_eq!(status, 200, "{answer}");
+            found.check(&create_v, attempt, &answer);
+        }
+    }
+    let (status, answer) =
+        json_of(send(reqwest::Method::PUT, format!("{base}/SB-CANCELLED/cancel"), None).await.unwrap()).await;
+    assert_eq!(status, 200);
+    found.check(&cancel_v, "cancelFulfillmentOrder", &answer);
+    let (status, answer) = json_of(
+        send(
+            reqwest::Method::PUT,
+            format!("{base}/SB-INVALID/status"),
+            Some(json!({"fulfillmentOrderStatus": "Invalid"})),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    found.check(&status_v, "submitFulfillmentOrderStatusUpdate", &answer);
+
+    let mut statuses = BTreeSet::new();
+    let start = iso(sb.handle.state().now() - Duration::days(1));
+    for step in [0, 600, 1200, 5400, 22 * 3600, 14 * 24 * 3600] {
+        advance(step).await;
+        for body in &orders {
+            let id = body["sellerFulfillmentOrderId"].as_str().unwrap();
+            let (status, answer) =
+                json_of(send(reqwest::Method::GET, format!("{base}/{id}"), None).await.unwrap()).await;
+            assert_eq!(status, 200);
+            found.check(&get_v, "getFulfillmentOrder", &answer);
+            statuses
+                .insert(answer["payload"]["fulfillmentOrder"]["fulfillmentOrderStatus"].as_str().unwrap().to_owned());
+            for shipment in answer["payload"]["fulfillmentShipments"].as_array().into_iter().flatten() {
+                statuses.insert(format!("shipment {}", shipment["fulfillmentShipmentStatus"].as_str().unwrap()));
+            }
+        }
+        let mut path = format!("{base}?queryStartDate={}", url_encode(&start));
+        loop {
+            let (status, answer) = json_of(send(reqwest::Method::GET, path.clone(), None).await.unwrap()).await;
+            assert_eq!(status, 200, "{answer}");
+            found.check(&list_v, "listAllFulfillmentOrders", &answer);
+            let Some(next) = answer["payload"]["nextToken"].as_str() else { break };
+            path = format!("{base}?nextToken={}", url_encode(next));
+        }
+    }
+    for expected in [
+        "Received",
+        "Planning",
+        "Processing",
+        "Complete",
+        "CompletePartialled",
+        "Unfulfillable",
+        "Cancelled",
+        "Invalid",
+        "shipment PENDING",
+        "shipment SHIPPED",
+    ] {
+        assert!(statuses.contains(expected), "{expected} never seen: {statuses:?}");
+    }
+
+    // Inventory: every page, with details and without, and what changed since a time.
+    let marketplace = format!("granularityType=Marketplace&granularityId={MARKETPLACE}&marketplaceIds={MARKETPLACE}");
+    let since = iso(sb.handle.state().now() - Duration::days(20));
+    let mut expired_token = None;
+    for extra in
+        ["", "&details=true", &format!("&details=true&startDateTime={}", url_encode(&since)), "&sellerSkus=MCF-A,MCF-B"]
+    {
+        let mut path = format!("/fba/inventory/v1/summaries?{marketplace}{extra}");
+        loop {
+            let (status, answer) = json_of(send(reqwest::Method::GET, path.clone(), None).await.unwrap()).await;
+            assert_eq!(status, 200, "{answer}");
+            found.check(&summaries_v, "getInventorySummaries", &answer);
+            let Some(next) = answer["pagination"]["nextToken"].as_str() else { break };
+            expired_token.get_or_insert_with(|| next.to_owned());
+            path = format!("/fba/inventory/v1/summaries?{marketplace}{extra}&nextToken={}", url_encode(next));
+        }
+    }
+
+    // Errors, each against its operation's response.
+    sb.sandbox_post("/_sandbox/faults", json!({"operation": "listAllFulfillmentOrders", "status": 503})).await;
+    sb.sandbox_post("/_sandbox/faults", json!({"operation": "getInventorySummaries", "error": "QuotaExceeded"})).await;
+    advance(31).await;
+    let get = |path: String| send(reqwest::Method::GET, path, None);
+    let errors: Vec<(&str, &Validator, Response)> = vec![
+        (
+            "400 createFulfillmentOrder",
+            &create_v,
+            send(reqwest::Method::POST, base.into(), Some(json!({}))).await.unwrap(),
+        ),
+        (
+            "400 unknown SKU",
+            &create_v,
+            send(reqwest::Method::POST, base.into(), Some(order("SB-X", line("NOPE", 1), json!({})))).await.unwrap(),
+        ),
+        (
+            "400 duplicate",
+            &create_v,
+            send(reqwest::Method::POST, base.into(), Some(order("SB-HOLD", line("MCF-A", 2), json!({}))))
+                .await
+                .unwrap(),
+        ),
+        (
+            "400 preview",
+            &preview_v,
+            send(reqwest::Method::POST, format!("{base}/preview"), Some(json!({"items": []}))).await.unwrap(),
+        ),
+        ("404 getFulfillmentOrder", &get_v, get(format!("{base}/SB-NOPE")).await.unwrap()),
+        ("403 getFulfillmentOrder", &get_v, sb.get(&format!("{base}/SB-HOLD"), "Atza|forged", &[]).await),
+        (
+            "400 cancel too late",
+            &cancel_v,
+            send(reqwest::Method::PUT, format!("{base}/SB-COMPLETE/cancel"), None).await.unwrap(),
+        ),
+        ("404 cancel", &cancel_v, send(reqwest::Method::PUT, format!("{base}/SB-NOPE/cancel"), None).await.unwrap()),
+        (
+            "400 status update",
+            &status_v,
+            send(
+                reqwest::Method::PUT,
+                format!("{base}/SB-COMPLETE/status"),
+                Some(json!({"fulfillmentOrderStatus": "Done"})),
+            )
+            .await
+            .unwrap(),
+        ),
+        ("503 listAllFulfillmentOrders", &list_v, get(base.into()).await.unwrap()),
+        ("400 list nextToken", &list_v, get(format!("{base}?nextToken=nope")).await.unwrap()),
+        (
+            "429 getInventorySummaries",
+            &summaries_v,
+            get(format!("/fba/inventory/v1/summaries?{marketplace}")).await.unwrap(),
+        ),
+        (
+            "400 getInventorySummaries",
+            &summaries_v,
+            get("/fba/inventory/v1/summaries?granularityType=Marketplace".into()).await.unwrap(),
+        ),
+        (
+            "400 expired inventory nextToken",
+            &summaries_v,
+            get(format!("/fba/inventory/v1/summaries?{marketplace}&nextToken={}", url_encode(&expired_token.unwrap())))
+                .await
+                .unwrap(),
+        ),
+        ("403 getInventorySummaries", &summaries_v, sb.get("/fba/inventory/v1/summaries", "Atza|forged", &[]).await),
+    ];
+    for (what, validator, response) in errors {
+        let (status, body) = json_of(response).await;
+        found.expect_error(what, status);
+        found.check(validator, what, &body);
+    }
+    found.assert_none();
+    sb.handle.shutdown().await;
+}
+
+fn url_encode(raw: &str) -> String {
+    url::form_urlencoded::byte_serialize(raw.as_bytes()).collect()
+}

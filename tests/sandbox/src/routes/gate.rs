@@ -46,6 +46,25 @@ pub(crate) fn classify(method: &Method, path: &str) -> Option<(Operation, Option
         (&Method::GET, ["notifications", "v1", "destinations"]) => (Operation::GetDestinations, None),
         (&Method::POST, ["notifications", "v1", "subscriptions", _]) => (Operation::CreateSubscription, None),
         (&Method::GET, ["notifications", "v1", "subscriptions", _]) => (Operation::GetSubscription, None),
+        (&Method::POST, ["fba", "outbound", "2020-07-01", "fulfillmentOrders", "preview"]) => {
+            (Operation::GetFulfillmentPreview, None)
+        }
+        (&Method::POST, ["fba", "outbound", "2020-07-01", "fulfillmentOrders"]) => {
+            (Operation::CreateFulfillmentOrder, None)
+        }
+        (&Method::GET, ["fba", "outbound", "2020-07-01", "fulfillmentOrders"]) => {
+            (Operation::ListAllFulfillmentOrders, None)
+        }
+        (&Method::GET, ["fba", "outbound", "2020-07-01", "fulfillmentOrders", id]) => {
+            (Operation::GetFulfillmentOrder, Some(id.to_string()))
+        }
+        (&Method::PUT, ["fba", "outbound", "2020-07-01", "fulfillmentOrders", id, "cancel"]) => {
+            (Operation::CancelFulfillmentOrder, Some(id.to_string()))
+        }
+        (&Method::PUT, ["fba", "outbound", "2020-07-01", "fulfillmentOrders", id, "status"]) => {
+            (Operation::SubmitFulfillmentOrderStatusUpdate, Some(id.to_string()))
+        }
+        (&Method::GET, ["fba", "inventory", "v1", "summaries"]) => (Operation::GetInventorySummaries, None),
         _ => (Operation::Unknown, None),
     };
     Some(found)
@@ -230,6 +249,32 @@ mod tests {
         assert_eq!(classify(&Method::PUT, "/_documents/amzn1.tortuga.3.x"), Some((Operation::DocumentTransfer, None)));
         assert_eq!(classify(&Method::PUT, "/feeds/2021-06-30/feeds"), Some((Operation::Unknown, None)));
         assert_eq!(classify(&Method::GET, "/_sandbox/calls"), None);
+        let outbound = "/fba/outbound/2020-07-01/fulfillmentOrders";
+        assert_eq!(
+            classify(&Method::POST, &format!("{outbound}/preview")),
+            Some((Operation::GetFulfillmentPreview, None))
+        );
+        assert_eq!(classify(&Method::POST, outbound), Some((Operation::CreateFulfillmentOrder, None)));
+        assert_eq!(classify(&Method::GET, outbound), Some((Operation::ListAllFulfillmentOrders, None)));
+        assert_eq!(
+            classify(&Method::GET, &format!("{outbound}/SB-1")),
+            Some((Operation::GetFulfillmentOrder, Some("SB-1".into())))
+        );
+        assert_eq!(
+            classify(&Method::PUT, &format!("{outbound}/SB-1/cancel")),
+            Some((Operation::CancelFulfillmentOrder, Some("SB-1".into())))
+        );
+        assert_eq!(
+            classify(&Method::PUT, &format!("{outbound}/SB-1/status")),
+            Some((Operation::SubmitFulfillmentOrderStatusUpdate, Some("SB-1".into())))
+        );
+        // updateFulfillmentOrder is not emulated.
+        assert_eq!(classify(&Method::PUT, &format!("{outbound}/SB-1")), Some((Operation::Unknown, None)));
+        assert_eq!(
+            classify(&Method::GET, "/fba/inventory/v1/summaries"),
+            Some((Operation::GetInventorySummaries, None))
+        );
+        assert_eq!(classify(&Method::POST, "/fba/inventory/v1/items"), Some((Operation::Unknown, None)));
     }
 
     #[test]

@@ -3,9 +3,11 @@
 mod documents;
 mod feeds;
 mod gate;
+mod inventory;
 mod lwa;
 mod notifications;
 mod orders;
+mod outbound;
 pub(crate) mod shipment;
 
 use std::sync::Arc;
@@ -42,12 +44,33 @@ pub fn router(state: AppState, region: &'static str) -> Router {
         .route("/feeds/2021-06-30/feeds", get(feeds::get_feeds).post(feeds::create_feed))
         .route("/feeds/2021-06-30/feeds/{feed_id}", get(feeds::get_feed).delete(feeds::cancel_feed))
         .route("/_documents/{feed_document_id}", put(documents::upload).get(documents::download))
+        .route(
+            "/fba/outbound/2020-07-01/fulfillmentOrders/preview",
+            post(outbound::get_fulfillment_preview).get(outbound::get_fulfillment_order_named_preview),
+        )
+        .route(
+            "/fba/outbound/2020-07-01/fulfillmentOrders",
+            get(outbound::list_all_fulfillment_orders).post(outbound::create_fulfillment_order),
+        )
+        .route(
+            "/fba/outbound/2020-07-01/fulfillmentOrders/{seller_fulfillment_order_id}",
+            get(outbound::get_fulfillment_order),
+        )
+        .route(
+            "/fba/outbound/2020-07-01/fulfillmentOrders/{seller_fulfillment_order_id}/cancel",
+            put(outbound::cancel_fulfillment_order),
+        )
+        .route(
+            "/fba/outbound/2020-07-01/fulfillmentOrders/{seller_fulfillment_order_id}/status",
+            put(outbound::submit_fulfillment_order_status_update),
+        )
+        .route("/fba/inventory/v1/summaries", get(inventory::get_inventory_summaries))
         .merge(crate::inspect::router())
         .fallback(not_found)
         // Runs for every request, matched or not: auth, faults, quota, headers, call log.
         .layer(from_fn_with_state(state.clone(), gate::gate))
-        // Around any request (an SP-API call or a change through `/_sandbox`): feeds catch up with the clock
-        // first, and what the request (or a finishing feed) raised is sent after.
+        // Around any request (an SP-API call or a change through `/_sandbox`): feeds and fulfillment orders catch up
+        // with the clock first, and what the request (or a finishing feed) raised is sent after.
         .layer(from_fn_with_state(state.clone(), deliver_notifications))
         .layer(axum::Extension(HostRegion(region)))
         .with_state(state)
@@ -58,7 +81,7 @@ async fn deliver_notifications(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    state.advance_feeds();
+    state.advance();
     let response = next.run(request).await;
     state.deliver_notifications().await;
     response
