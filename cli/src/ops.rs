@@ -21,7 +21,7 @@ use sellerbridge_core::spapi::models::Destination;
 use sellerbridge_core::spapi::{
     AppCredentials, Grant, InventoryQuery, Operation, SellerAuth, SpApiClient, SpApiError, WaitBudget,
 };
-use sellerbridge_core::store::{CursorRecord, DynamoStore, StoreError, keys};
+use sellerbridge_core::store::{CursorRecord, DynamoStore, StoreError};
 use serde_json::json;
 
 /// A new, active connection, refused if its marketplace is not one of Amazon's or `region` (when the
@@ -619,12 +619,7 @@ pub async fn inventory_summary(
     sku: Option<&Sku>,
 ) -> Result<serde_json::Value> {
     store.get_connection(connection).await?.with_context(|| format!("no connection {connection}"))?;
-    let levels: Vec<_> = match sku {
-        Some(sku) => store.get_inventory_level(connection, sku).await?.into_iter().collect(),
-        None => store.list_inventory(connection).await?,
-    };
-    let read = store.read_mark(&keys::inventory_cursor(connection)).await?.map(|mark| mark.since);
-    Ok(json!({"connection_id": connection, "read_at": read, "skus": levels.len(), "items": levels}))
+    Ok(json!(store.inventory_report(connection, sku).await?))
 }
 
 /// The fulfillment order of a store order (`sellerbridge fulfillment`): what the store sees, no address.

@@ -3,15 +3,18 @@
 //! - `GET /orders?connection=ID[&limit=N][&cursor=C]`: the connection's orders awaiting shipment,
 //!   earliest ship-by first, `limit` (1–100, default 50) at a time; `next_cursor` continues.
 //! - `GET /orders/{order_id}`: one order with its items and packages.
+//! - `GET /inventory?connection=ID[&sku=SKU]`: the connection's FBA inventory as last read.
+//! - `GET /fulfillments?connection=ID&store_order=ID`: a store order Amazon fulfils, as the store sees it
+//!   (state, reason, shipments and tracking; never the address).
 //!
-//! Both need the stack's API key in `x-api-key` (401 without it or with another). Orders carry buyer
+//! All need the stack's API key in `x-api-key` (401 without it or with another). Orders carry buyer
 //! PII until they are redacted, `REDACTED (Amazon)` afterwards ([`OrderView`]).
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
-use sellerbridge_core::domain::connection::ProductIdentifier;
-use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId};
+use sellerbridge_core::domain::connection::{Connection, ProductIdentifier};
+use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId, SellerFulfillmentOrderId, Sku, StoreOrderId};
 use sellerbridge_core::domain::view::OrderView;
 use sellerbridge_core::http::{json_response, request_id};
 use sellerbridge_core::store::{DynamoStore, StoreError};
@@ -78,13 +81,64 @@ async fn answer(deps: &ApiDeps, request: &Request) -> Result<serde_json::Value, 
     if request.method() != Method::GET {
         return Err((StatusCode::METHOD_NOT_ALLOWED, "only GET is accepted".into()));
     }
-    // The HTTP API may put its stage before the route: the route is what follows `orders`.
+    // The HTTP API may put its stage before the route: the route starts at the first resource name.
     let segments: Vec<&str> = request.uri().path().split('/').filter(|s| !s.is_empty()).collect();
-    match segments.iter().position(|s| *s == "orders").map(|at| &segments[at + 1..]) {
-        Some([]) => list(deps, request).await,
-        Some([order_id]) => one(deps, order_id).await,
-        _ => Err((StatusCode::NOT_FOUND, "no such resource: use /orders or /orders/{order_id}".into())),
+    let route = segments.iter().position(|s| RESOURCES.contains(s)).map(|at| &segments[at..]);
+    match route {
+        Some(["orders"]) => list(deps, request).await,
+        Some(["orders", order_id]) => one(deps, order_id).await,
+        Some(["inventory"]) => inventory(deps, request).await,
+        Some(["fulfillments"]) => fulfillment(deps, request).await,
+        _ => Err((
+            StatusCode::NOT_FOUND,
+            "no such resource: use /orders, /orders/{order_id}, /inventory or /fulfillments".into(),
+        )),
     }
+}
+
+const RESOURCES: [&str; 3] = ["orders", "inventory", "fulfillments"];
+
+/// The `connection` query parameter, which must name a connection that exists.
+async fn connection_named(deps: &ApiDeps, request: &Request) -> Result<Connection, Refused> {
+    let query = request.query_string_parameters();
+    let connection = query
+        .first("connection")
+        .ok_or_else(|| (StatusCode::BAD_REQUEST, "the connection query parameter is required".to_owned()))?;
+    let connection =
+        ConnectionId::parse(connection).map_err(|e| (StatusCode::BAD_REQUEST, format!("connection: {e}")))?;
+    deps.store
+        .get_connection(&connection)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| (StatusCode::NOT_FOUND, format!("no connection {connection}")))
+}
+
+async fn inventory(deps: &ApiDeps, request: &Request) -> Result<serde_json::Value, Refused> {
+    let connection = connection_named(deps, request).await?;
+    let sku = request
+        .query_string_parameters()
+        .first("sku")
+        .map(|raw| Sku::parse(raw).map_err(|e| (StatusCode::BAD_REQUEST, format!("sku: {e}"))))
+        .transpose()?;
+    let report = deps.store.inventory_report(&connection.id, sku.as_ref()).await.map_err(unavailable)?;
+    Ok(json!(report))
+}
+
+async fn fulfillment(deps: &ApiDeps, request: &Request) -> Result<serde_json::Value, Refused> {
+    let connection = connection_named(deps, request).await?;
+    let store_order = request
+        .query_string_parameters()
+        .first("store_order")
+        .ok_or_else(|| (StatusCode::BAD_REQUEST, "the store_order query parameter is required".to_owned()))
+        .and_then(|raw| StoreOrderId::parse(raw).map_err(|e| (StatusCode::BAD_REQUEST, format!("store_order: {e}"))))?;
+    let id = SellerFulfillmentOrderId::for_store_order(&connection.id, &store_order);
+    let order = deps.store.get_fulfillment(&id).await.map_err(unavailable)?.ok_or_else(|| {
+        (
+            StatusCode::NOT_FOUND,
+            format!("no fulfillment was requested for store order {store_order} on connection {}", connection.id),
+        )
+    })?;
+    Ok(json!(order.value.view()))
 }
 
 fn unavailable(e: StoreError) -> Refused {
@@ -93,11 +147,6 @@ fn unavailable(e: StoreError) -> Refused {
 
 async fn list(deps: &ApiDeps, request: &Request) -> Result<serde_json::Value, Refused> {
     let query = request.query_string_parameters();
-    let connection = query
-        .first("connection")
-        .ok_or_else(|| (StatusCode::BAD_REQUEST, "the connection query parameter is required".to_owned()))?;
-    let connection =
-        ConnectionId::parse(connection).map_err(|e| (StatusCode::BAD_REQUEST, format!("connection: {e}")))?;
     let limit = match query.first("limit") {
         None => DEFAULT_LIMIT,
         Some(raw) => raw
@@ -118,10 +167,8 @@ async fn list(deps: &ApiDeps, request: &Request) -> Result<serde_json::Value, Re
                 .ok_or_else(|| (StatusCode::BAD_REQUEST, "cursor is not one this endpoint gave".to_owned()))
         })
         .transpose()?;
-    let Some(found) = deps.store.get_connection(&connection).await.map_err(unavailable)? else {
-        return Err((StatusCode::NOT_FOUND, format!("no connection {connection}")));
-    };
-    let page = deps.store.orders_awaiting_shipment(&connection, after.as_deref(), limit).await.map_err(unavailable)?;
+    let found = connection_named(deps, request).await?;
+    let page = deps.store.orders_awaiting_shipment(&found.id, after.as_deref(), limit).await.map_err(unavailable)?;
     let mut orders = Vec::with_capacity(page.orders.len());
     for id in &page.orders {
         // The index lags the table a little: an order shipped a moment ago is left out.

@@ -19,6 +19,15 @@ pub struct ReadMark {
     pub unannounced_from: Option<DateTime<Utc>>,
 }
 
+/// A connection's FBA inventory as stored: when it was last read, and each SKU's quantities.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InventoryReport {
+    pub connection_id: ConnectionId,
+    pub read_at: Option<DateTime<Utc>>,
+    pub skus: usize,
+    pub items: Vec<InventoryLevel>,
+}
+
 fn fulfillment_item(order: &FulfillmentOrder, version: u64) -> Result<Item, StoreError> {
     let mut item = record(&keys::fulfillment(&order.id), order)?;
     item.insert("version".into(), n(version));
@@ -94,6 +103,21 @@ impl DynamoStore {
 
     pub async fn put_inventory_level(&self, level: &InventoryLevel) -> Result<(), StoreError> {
         self.put(record(&keys::inventory_level(&level.connection_id, &level.sku), level)?, None).await
+    }
+
+    /// The connection's FBA inventory as last read (one SKU's, or every SKU's), for the read endpoint and
+    /// the CLI.
+    pub async fn inventory_report(
+        &self,
+        connection: &ConnectionId,
+        sku: Option<&Sku>,
+    ) -> Result<InventoryReport, StoreError> {
+        let items = match sku {
+            Some(sku) => self.get_inventory_level(connection, sku).await?.into_iter().collect(),
+            None => self.list_inventory(connection).await?,
+        };
+        let read_at = self.read_mark(&keys::inventory_cursor(connection)).await?.map(|mark| mark.since);
+        Ok(InventoryReport { connection_id: connection.clone(), read_at, skus: items.len(), items })
     }
 
     /// Every SKU's level of the connection, in SKU order.

@@ -194,6 +194,13 @@ async fn a_store_order_is_created_once_at_the_mapped_speed_and_its_tracking_reac
         .collect();
     assert!(!amazon_tracking.is_empty());
     assert_eq!(sent_tracking, amazon_tracking, "each package's tracking sent to the store");
+    // The read endpoint shows what the store was sent.
+    let (api, key) = f.h.stack.api_deps().await.unwrap();
+    let headers = [("x-api-key", key)];
+    let query = [("connection", "us-main"), ("store_order", "#1001")];
+    let (status, shown) = runner::get_api(&api, "/fulfillments", &query, &headers).await.unwrap();
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown, done["data"]);
     let text = serde_json::to_string(&f.receiver.received(&f.h.stack.signing_key)).unwrap();
     for pii in ["Jane Canary", "Canary Wharf", "555 0199", "gift note 7QX"] {
         assert!(!text.contains(pii), "{pii} reached the store's events");
@@ -400,4 +407,9 @@ async fn inventory_is_read_over_pages_through_an_expired_token_and_only_changes_
     let shown =
         ops::inventory_summary(store, &f.h.connection.id, Some(&Sku::parse(a.as_str()).unwrap())).await.unwrap();
     assert_eq!(shown["items"][0]["quantities"]["fulfillable"], 3, "the CLI shows the same numbers");
+    let (api, key) = f.h.stack.api_deps().await.unwrap();
+    let query = [("connection", "us-main"), ("sku", a.as_str())];
+    let (status, read) = runner::get_api(&api, "/inventory", &query, &[("x-api-key", key)]).await.unwrap();
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read, shown, "and the read endpoint too");
 }
