@@ -115,7 +115,8 @@ enum Webhooks {
 
 #[derive(Subcommand)]
 enum Notifications {
-    /// Has Amazon send the connection's ORDER_CHANGE notifications to the stack's notifications queue
+    /// Has Amazon send the connection's ORDER_CHANGE notifications (and FULFILLMENT_ORDER_STATUS, when Amazon
+    /// fulfils some of its SKUs) to the stack's notifications queue
     /// (creates the SQS destination if needed, then the seller's subscription).
     Subscribe {
         #[arg(long)]

@@ -18,6 +18,7 @@ use sellerbridge_core::domain::shipment::{PackageState, reserve_again};
 use sellerbridge_core::queue::UpdateMessage;
 use sellerbridge_core::runtime::Adapters;
 use sellerbridge_core::spapi::models::Destination;
+use sellerbridge_core::spapi::notification::{FULFILLMENT_ORDER_STATUS, ORDER_CHANGE};
 use sellerbridge_core::spapi::{
     AppCredentials, Grant, InventoryQuery, Operation, SellerAuth, SpApiClient, SpApiError, WaitBudget,
 };
@@ -244,7 +245,8 @@ pub async fn rotate_webhook_key(secrets: &aws_sdk_secretsmanager::Client, webhoo
     Ok(key)
 }
 
-/// Where a connection's ORDER_CHANGE notifications go.
+/// Where a connection's ORDER_CHANGE notifications go (and its FULFILLMENT_ORDER_STATUS ones, when
+/// Amazon fulfils some of its SKUs).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OrderChangeSubscription {
     pub connection_id: ConnectionId,
@@ -252,12 +254,15 @@ pub struct OrderChangeSubscription {
     pub subscription_id: String,
     /// False when the seller was subscribed already (this changed nothing).
     pub created: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fulfillment_subscription_id: Option<String>,
 }
 
 /// Points Amazon's ORDER_CHANGE notifications for a connection at the stack's notifications queue: the
 /// SQS destination (one per app and region, created with a grantless token, found again if it exists)
 /// and the seller's subscription (one per seller, for all its marketplaces: a second connection of the
-/// seller finds it and changes nothing).
+/// same seller finds it made). A connection with Amazon-fulfilled SKUs is subscribed to
+/// FULFILLMENT_ORDER_STATUS too, so its fulfillment orders move without waiting for the sync.
 pub async fn subscribe_order_changes(
     adapters: &Adapters,
     spapi: &SpApiClient,
@@ -287,30 +292,34 @@ pub async fn subscribe_order_changes(
             }
         }
     };
-    if let Some(existing) = spapi.get_subscription(&auth, ORDER_CHANGE).await? {
-        anyhow::ensure!(
-            existing.destination_id == destination.destination_id,
-            "connection {connection_id}: the seller's ORDER_CHANGE notifications already go to destination {} (not {queue_arn}); \
-             delete that subscription first",
-            existing.destination_id
-        );
-        return Ok(OrderChangeSubscription {
-            connection_id: connection_id.clone(),
-            destination_id: destination.destination_id,
-            subscription_id: existing.subscription_id,
-            created: false,
-        });
-    }
-    let subscription = spapi.create_subscription(&auth, ORDER_CHANGE, &destination.destination_id).await?;
+    let subscribe = async |notification_type: &str| -> Result<(String, bool)> {
+        if let Some(existing) = spapi.get_subscription(&auth, notification_type).await? {
+            anyhow::ensure!(
+                existing.destination_id == destination.destination_id,
+                "connection {connection_id}: the seller's {notification_type} notifications already go to destination {} \
+                 (not {queue_arn}); delete that subscription first",
+                existing.destination_id
+            );
+            return Ok((existing.subscription_id, false));
+        }
+        let made = spapi.create_subscription(&auth, notification_type, &destination.destination_id).await?;
+        Ok((made.subscription_id, true))
+    };
+    let (subscription_id, created) = subscribe(ORDER_CHANGE).await?;
+    let fulfillment_subscription_id = if connection.options.fulfillment.amazon_fulfilled.is_empty() {
+        None
+    } else {
+        Some(subscribe(FULFILLMENT_ORDER_STATUS).await?.0)
+    };
     Ok(OrderChangeSubscription {
         connection_id: connection_id.clone(),
-        destination_id: destination.destination_id,
-        subscription_id: subscription.subscription_id,
-        created: true,
+        destination_id: destination.destination_id.clone(),
+        subscription_id,
+        created,
+        fulfillment_subscription_id,
     })
 }
 
-const ORDER_CHANGE: &str = "ORDER_CHANGE";
 
 /// "Reset the import date": the next sync reads every order updated since `from` again. Orders already
 /// held are only updated where Amazon has something newer.

@@ -1,6 +1,7 @@
 //! Near-real-time import: Amazon's ORDER_CHANGE notifications, from the SQS queue Amazon delivers them
 //! to. Each names an order that changed; the order is read with one `getOrder` and stored with the
-//! same newer-wins rule as the scheduled sync, which stays as the backstop.
+//! same newer-wins rule as the scheduled sync, which stays as the backstop. FULFILLMENT_ORDER_STATUS
+//! notifications do the same for our fulfillment orders ([`fulfillment`]).
 //!
 //! Its own function rather than a second trigger of the sync: the sync runs one at a time for up to
 //! five minutes, and a notification must not wait behind it; and a batch of notifications fails per
@@ -20,7 +21,7 @@ use sellerbridge_core::domain::connection::Connection;
 use sellerbridge_core::domain::ids::AmazonOrderId;
 use sellerbridge_core::queue::SqsDeadLetters;
 use sellerbridge_core::runtime::Adapters;
-use sellerbridge_core::spapi::notification::OrderChange;
+use sellerbridge_core::spapi::notification::{FulfillmentStatusChange, Notification, OrderChange};
 use sellerbridge_core::spapi::{SpApiClient, SpApiError, WaitBudget};
 use serde::Serialize;
 use tokio::time::Instant;
@@ -28,6 +29,8 @@ use tracing::{Instrument, info, info_span, warn};
 
 /// The environment variable naming the notifications dead-letter queue.
 pub const DEAD_LETTERS_URL: &str = "SELLERBRIDGE_NOTIFICATIONS_DLQ_URL";
+
+mod fulfillment;
 
 /// Orders read at once within a batch.
 const CONCURRENT_ORDERS: usize = 4;
@@ -46,6 +49,8 @@ pub struct NotificationReport {
     pub duplicates: usize,
     /// `getOrder` calls made: one per order however many notifications named it.
     pub orders_read: usize,
+    /// Fulfillment orders read (`getFulfillmentOrder`) and brought up to date.
+    pub fulfillments_read: usize,
     pub inserted: usize,
     pub updated: usize,
     /// Parked in the dead-letter queue with their reason.
@@ -67,7 +72,7 @@ pub async fn handle(deps: &NotificationDeps, event: LambdaEvent<SqsEvent>) -> Re
 
 /// A record's fate, decided once for every record naming the same order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Fate {
+pub(crate) enum Fate {
     Done,
     DeadLetter(String),
     Retry,
@@ -81,19 +86,21 @@ pub async fn process_batch(
     let mut report = NotificationReport { received: records.len(), ..NotificationReport::default() };
     let mut fates: Vec<(SqsMessage, Fate)> = Vec::new();
     let mut by_order: BTreeMap<AmazonOrderId, Vec<(SqsMessage, OrderChange)>> = BTreeMap::new();
+    let mut by_fulfillment: BTreeMap<String, Vec<(SqsMessage, FulfillmentStatusChange)>> = BTreeMap::new();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     for record in records {
         let body = record.body.as_deref().unwrap_or_default();
-        let change = match OrderChange::parse(body) {
-            Ok(change) => change,
+        let notification = match Notification::parse(body) {
+            Ok(notification) => notification,
             Err(e) => {
                 warn!(message_id = record.message_id.as_deref().unwrap_or_default(), error = %e, "unreadable notification");
                 fates.push((record, Fate::DeadLetter(e.to_string())));
                 continue;
             }
         };
-        let duplicate = match deps.adapters.store.notification_handled(&change.notification_id).await {
-            Ok(handled) => handled || !seen.insert(change.notification_id.clone()),
+        let notification_id = notification.notification_id().to_owned();
+        let duplicate = match deps.adapters.store.notification_handled(&notification_id).await {
+            Ok(handled) => handled || !seen.insert(notification_id.clone()),
             Err(e) => {
                 warn!(error = %e, "could not check the notification; it comes again");
                 fates.push((record, Fate::Retry));
@@ -101,12 +108,17 @@ pub async fn process_batch(
             }
         };
         if duplicate {
-            info!(notification_id = change.notification_id, "notification already handled");
+            info!(notification_id, "notification already handled");
             report.duplicates += 1;
             fates.push((record, Fate::Done));
             continue;
         }
-        by_order.entry(change.order_id.clone()).or_default().push((record, change));
+        match notification {
+            Notification::OrderChange(change) => by_order.entry(change.order_id.clone()).or_default().push((record, change)),
+            Notification::FulfillmentStatus(change) => {
+                by_fulfillment.entry(change.fulfillment_id.clone()).or_default().push((record, change));
+            }
+        }
     }
 
     let connections = match deps.adapters.store.list_connections().await {
@@ -114,9 +126,19 @@ pub async fn process_batch(
         Err(e) => {
             warn!(error = %e, "could not list the connections; the batch comes again");
             fates.extend(by_order.into_values().flatten().map(|(record, _)| (record, Fate::Retry)));
+            fates.extend(by_fulfillment.into_values().flatten().map(|(record, _)| (record, Fate::Retry)));
             return finish(deps, fates, report).await;
         }
     };
+    for (fulfillment_id, group) in by_fulfillment {
+        let span = info_span!("fulfillment_status", fulfillment_id, notifications = group.len());
+        let fate = fulfillment::refresh(deps, &connections, &group[0].1, stop_at).instrument(span).await;
+        report.fulfillments_read += usize::from(fate == Fate::Done);
+        if fate == Fate::Done {
+            record_handled(deps, group.iter().map(|(_, change)| change.notification_id.as_str())).await;
+        }
+        fates.extend(group.into_iter().map(|(record, _)| (record, fate.clone())));
+    }
     let groups: Vec<(Vec<(SqsMessage, OrderChange)>, Imported)> =
         futures::stream::iter(by_order.into_iter().map(|(order_id, group)| {
             let connections = &connections;
@@ -124,12 +146,7 @@ pub async fn process_batch(
             async move {
                 let imported = import_order(deps, connections, &order_id, &group[0].1, stop_at).await;
                 if imported.fate == Fate::Done {
-                    for (_, change) in &group {
-                        let now = deps.adapters.clock.now();
-                        if let Err(e) = deps.adapters.store.record_notification(&change.notification_id, now).await {
-                            warn!(error = %e, "could not record the notification as handled");
-                        }
-                    }
+                    record_handled(deps, group.iter().map(|(_, change)| change.notification_id.as_str())).await;
                 }
                 (group, imported)
             }
@@ -148,6 +165,16 @@ pub async fn process_batch(
         fates.extend(group.into_iter().map(|(record, _)| (record, imported.fate.clone())));
     }
     finish(deps, fates, report).await
+}
+
+/// Remembers the notifications as handled, so another delivery of one is not acted on again.
+async fn record_handled(deps: &NotificationDeps, ids: impl Iterator<Item = &str>) {
+    for id in ids {
+        let now = deps.adapters.clock.now();
+        if let Err(e) = deps.adapters.store.record_notification(id, now).await {
+            warn!(error = %e, "could not record the notification as handled");
+        }
+    }
 }
 
 /// Parks the records to dead-letter (a record that cannot be parked is retried instead) and reports
