@@ -320,7 +320,6 @@ pub async fn subscribe_order_changes(
     })
 }
 
-
 /// "Reset the import date": the next sync reads every order updated since `from` again. Orders already
 /// held are only updated where Amazon has something newer.
 pub async fn reset_import_date(store: &DynamoStore, id: &ConnectionId, from: DateTime<Utc>) -> Result<Connection> {

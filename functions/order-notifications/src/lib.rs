@@ -114,7 +114,9 @@ pub async fn process_batch(
             continue;
         }
         match notification {
-            Notification::OrderChange(change) => by_order.entry(change.order_id.clone()).or_default().push((record, change)),
+            Notification::OrderChange(change) => {
+                by_order.entry(change.order_id.clone()).or_default().push((record, change))
+            }
             Notification::FulfillmentStatus(change) => {
                 by_fulfillment.entry(change.fulfillment_id.clone()).or_default().push((record, change));
             }

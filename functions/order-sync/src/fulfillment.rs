@@ -42,6 +42,9 @@ pub struct FulfillmentActivity {
     pub inventory_changed: u32,
     /// Inventory reads started over after Amazon refused an expired page token.
     pub inventory_restarts: u32,
+    /// Why fulfillment orders or inventory could not be read this run (the import went on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 pub(crate) async fn run(

@@ -253,7 +253,17 @@ async fn sync_leased(
         let auth = deps.adapters.seller_auth(connection).await?;
         // Before the import, which may take the rest of the run: confirmations are due sooner.
         report.feeds = feeds::run(deps, connection, &auth, stop_at).await;
-        fulfillment::run(deps, connection, &auth, stop_at, &mut report.fulfillment).await?;
+        // A failure here (Amazon's fulfillment or inventory API down) must not hold up the import.
+        match fulfillment::run(deps, connection, &auth, stop_at, &mut report.fulfillment).await {
+            Err(e @ SyncError::Amazon(SpApiError::NeedsReauthorization(_) | SpApiError::InvalidClient(_))) => {
+                return Err(e);
+            }
+            Err(e) => {
+                warn!(error = %e, "fulfillment orders or inventory not read; the next run tries again");
+                report.fulfillment.error = Some(e.to_string());
+            }
+            Ok(()) => {}
+        }
         let outcome = run_windows(deps, connection, &auth, sync_now, stop_at, report).await?;
         if outcome == SyncOutcome::UpToDate {
             retry_unreadable(deps, connection, &auth, stop_at, report).await?;

@@ -146,10 +146,8 @@ impl OrderChange {
 
     fn from_wire(wire: Wire, notification_id: String) -> Result<Self, NotificationError> {
         let id = notification_id.as_str();
-        let change = wire
-            .payload
-            .and_then(|p| p.order_change_notification)
-            .ok_or_else(|| missing(id, "its payload"))?;
+        let change =
+            wire.payload.and_then(|p| p.order_change_notification).ok_or_else(|| missing(id, "its payload"))?;
         let seller_id = change.seller_id.ok_or_else(|| missing(id, "a SellerId"))?;
         let order_id = change.amazon_order_id.ok_or_else(|| missing(id, "an AmazonOrderId"))?;
         let marketplace_id = change.summary.and_then(|s| s.marketplace_id).filter(|m| !m.trim().is_empty());
@@ -255,7 +253,10 @@ mod tests {
         };
         assert_eq!((change.fulfillment_id.as_str(), change.seller_id.as_str()), ("SFOID2345", "A3TH9S8BH6GOGM"));
         let mut broken = example.clone();
-        broken["Payload"]["FulfillmentOrderStatusNotification"].as_object_mut().unwrap().remove("SellerFulfillmentOrderId");
+        broken["Payload"]["FulfillmentOrderStatusNotification"]
+            .as_object_mut()
+            .unwrap()
+            .remove("SellerFulfillmentOrderId");
         let error = Notification::parse(&broken.to_string()).unwrap_err().to_string();
         assert!(error.contains("SellerFulfillmentOrderId") && error.contains("n-1"), "{error}");
         assert!(matches!(OrderChange::parse(&example.to_string()), Err(NotificationError::OtherType(_))));

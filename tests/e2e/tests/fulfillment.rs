@@ -29,12 +29,16 @@ struct Fixture {
 
 impl Fixture {
     async fn start(change: OptionsChange) -> Self {
+        Self::start_with(sandbox(5, 61, 600.0), change).await
+    }
+
+    async fn start_with(config: spapi_sandbox::SandboxConfig, change: OptionsChange) -> Self {
         let receiver = WebhookReceiver::default();
         let url = receiver.start().await;
         let clock = OffsetClock::default();
         let mut options = options_for(600.0);
         options.outbound_webhook_url = Some(url);
-        let h = Harness::start(sandbox(5, 61, 600.0), Arc::new(clock.clone()), options).await;
+        let h = Harness::start(config, Arc::new(clock.clone()), options).await;
         let inventory = h.sandbox_get("/_sandbox/inventory").await;
         let in_stock: Vec<String> = inventory
             .as_array()
@@ -412,4 +416,51 @@ async fn inventory_is_read_over_pages_through_an_expired_token_and_only_changes_
     let (status, read) = runner::get_api(&api, "/inventory", &query, &[("x-api-key", key)]).await.unwrap();
     assert_eq!(status, 200, "{read}");
     assert_eq!(read, shown, "and the read endpoint too");
+}
+
+#[tokio::test]
+async fn amazons_fulfillment_api_failing_never_holds_up_the_order_import() {
+    let change = OptionsChange { sync_inventory: Some(true), ..OptionsChange::default() };
+    let f = Fixture::start(change).await;
+    let fault = json!({"operation": "listAllFulfillmentOrders", "status": 503, "count": 20});
+    f.h.sandbox_post("/_sandbox/faults", fault).await;
+    let report = f.sync().await;
+    let connection = &report.connections[0];
+    let error = connection.fulfillment.error.as_deref().expect("the failure is reported");
+    assert!(error.contains("listAllFulfillmentOrders"), "{error}");
+    let actionable = sellerbridge_e2e::actionable(&f.h.inspector.orders().await.unwrap());
+    assert!(!actionable.is_empty(), "the sandbox has orders to import");
+    assert_eq!(connection.inserted as usize, actionable.len(), "the orders were imported all the same: {report:?}");
+    assert!(matches!(connection.outcome, order_sync::SyncOutcome::UpToDate), "{report:?}");
+}
+
+#[tokio::test]
+async fn amazons_status_notifications_move_a_fulfillment_order_without_waiting_for_the_sync() {
+    let mut config = sandbox(5, 61, 600.0);
+    config.sqs_endpoint = Some(std::env::var("SELLERBRIDGE_MOTO_ENDPOINT").expect("run with the local stack"));
+    let f = Fixture::start_with(config, OptionsChange::default()).await;
+    let arn = f.h.stack.queue_arn("NotificationsQueue").await.unwrap();
+    let spapi = f.h.stack.adapters.spapi_client(&f.h.stack.settings).await.unwrap();
+    let subscribed = ops::subscribe_order_changes(&f.h.stack.adapters, &spapi, &f.h.connection.id, &arn).await.unwrap();
+    assert!(subscribed.fulfillment_subscription_id.is_some(), "a connection with Amazon-fulfilled SKUs: both types");
+    let items = json!([{"sku": f.in_stock[0], "quantity": 1}]);
+    assert_eq!(post_event(&f.h, &f.request("evt-n-1", "#6001", items)).await.0, 202);
+    f.send().await;
+    f.advance(PAST_COMPLETE).await;
+
+    let deps = f.h.stack.notification_deps().await.unwrap();
+    let poller =
+        runner::SqsPoller::new(f.h.stack.clients.sqs.clone(), f.h.stack.queue_url("NotificationsQueue").unwrap());
+    let mut received = 0;
+    while !poller.depth().await.unwrap().is_empty() {
+        let stats = poller.poll_notifications(&deps, Duration::from_secs(30)).await.unwrap();
+        assert_eq!(stats.failed, 0);
+        received += stats.received;
+    }
+    assert!(received >= 4, "Received, Planning, Processing and Complete at least: {received}");
+    f.send().await;
+    let done = f.last_event("#6001");
+    assert_eq!(done["data"]["amazon_status"], "Complete", "{done}");
+    assert!(done["data"]["shipments"][0]["packages"][0]["tracking_number"].is_string(), "{done}");
+    assert_eq!(f.calls("listAllFulfillmentOrders").await, 0, "no sync was needed");
 }

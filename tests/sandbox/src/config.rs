@@ -196,8 +196,9 @@ pub struct SandboxConfig {
     pub paging: Paging,
     /// The selling partner the refresh tokens belong to, as notifications name it.
     pub seller_id: String,
-    /// Where SQS destinations live (moto on the local stack): ORDER_CHANGE notifications for a
-    /// subscription are sent to `{sqs_endpoint}/{account}/{queue}` of its destination's ARN. Without
+    /// Where SQS destinations live (moto on the local stack): ORDER_CHANGE and FULFILLMENT_ORDER_STATUS
+    /// notifications are sent to `{sqs_endpoint}/{account}/{queue}` of the ARN of the destination their own
+    /// type's subscription names. Without
     /// it they are only recorded (`GET /_sandbox/notifications`).
     pub sqs_endpoint: Option<String>,
     /// How long feeds wait and process on the sandbox clock, and whether processing reports are gzipped.

@@ -16,8 +16,9 @@
 //! - `GET|POST search` `{"paging": "keyset"|"offset", "churnPerSearch"}`: how pagination tokens continue, and
 //!   how many of the orders a search matches first change after every searchOrders call (orders changing
 //!   while a window is read).
-//! - `GET notifications`: every ORDER_CHANGE notification raised for a subscription, as sent to its SQS
-//!   destination (with an `--sqs-endpoint`) or only recorded.
+//! - `GET notifications`: every notification raised for a subscription (ORDER_CHANGE, FULFILLMENT_ORDER_STATUS),
+//!   in the order sent, each to the SQS destination of its type's subscription (with an `--sqs-endpoint`) or
+//!   only recorded.
 //! - `POST refresh-tokens/revoke` `{"refreshToken"}`, `GET|POST clock` `{"now"?, "advanceSeconds"?}` (feeds
 //!   catch up with a clock that moves).
 //! - `GET feeds`: every feed, oldest first: Amazon's `Feed` fields plus `inputFeedDocumentId`, `feedOptions`,

@@ -13,7 +13,8 @@
 //! Multi-Channel Fulfillment ([`fulfillment`]): a seeded FBA inventory behind getInventorySummaries (FBA Inventory
 //! v1), and fulfillment orders (Fulfillment Outbound 2020-07-01: preview, create, get, list, cancel and the
 //! sandbox-only status update) that reserve it and move Received → Planning → Processing → Complete on the sandbox
-//! clock (`/_sandbox/fulfillment/settings`), shipping with carrier and tracking.
+//! clock (`/_sandbox/fulfillment/settings`), shipping with carrier and tracking; each status and shipment change
+//! raises FULFILLMENT_ORDER_STATUS for a seller subscribed to it.
 
 pub mod carriers;
 pub mod config;
@@ -54,7 +55,8 @@ pub struct SandboxHandle {
 }
 
 /// How often (real time) feeds and fulfillment orders catch up with the clock between requests, so that a client
-/// waiting for the ORDER_CHANGE notifications of a feed gets them without calling anything.
+/// waiting for the ORDER_CHANGE notifications of a feed (or the FULFILLMENT_ORDER_STATUS ones of a fulfillment order)
+/// gets them without calling anything.
 const FEED_TICK: Duration = Duration::from_millis(200);
 
 /// Builds the state, binds `127.0.0.1:config.port` for the first marketplace's region (and a free port

@@ -47,7 +47,7 @@ struct Args {
     /// The selling partner the refresh tokens belong to (named in notifications).
     #[arg(long, default_value = spapi_sandbox::config::DEFAULT_SELLER_ID)]
     seller_id: String,
-    /// Where SQS destinations live (moto): ORDER_CHANGE notifications are sent there.
+    /// Where SQS destinations live (moto): ORDER_CHANGE and FULFILLMENT_ORDER_STATUS notifications are sent there.
     #[arg(long)]
     sqs_endpoint: Option<String>,
     /// Divide both token lifetimes by --time-scale, as if tokens aged as fast as quotas refill.

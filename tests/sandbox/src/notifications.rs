@@ -1,8 +1,44 @@
-//! ORDER_CHANGE notifications as Amazon sends them to an SQS destination (schema
-//! `OrderChangeNotification.json`), and their delivery to a local SQS (moto).
+//! The notifications Amazon sends to an SQS destination: ORDER_CHANGE (schema `OrderChangeNotification.json`) and
+//! FULFILLMENT_ORDER_STATUS (`FulfillmentOrderStatusNotification.json`), and their delivery to a local SQS (moto).
+//!
+//! FULFILLMENT_ORDER_STATUS: the schema is generated from its example (every description is a placeholder and every
+//! field of the example is `required`), so what its fields hold and when they appear is taken from Amazon's
+//! Notifications API use case guide (amzn/selling-partner-api-docs,
+//! `guides/en-US/use-case-guides/notifications-api-use-case-guide/notifications-use-case-guide-v1.md`):
+//! - `EventType` is `Order` (the order's status changed), `Shipment` (a shipment did) or `Return` (the sandbox
+//!   has no returns, so never `Return`);
+//! - `FulfillmentOrderStatus` is one of `Received`, `Invalid`, `Planning`, `Processing`, `Cancelled`, `Complete`,
+//!   `CompletePartialled`, `Unfulfillable`: the Fulfillment Outbound API's words (never its `New`), not the
+//!   example's `PROCESSED`;
+//! - `FulfillmentShipment` is "Returned only when EventType is Shipment" and `FulfillmentReturnItem` "only when
+//!   EventType is Return": an `Order` notification carries neither, a `Shipment` one no return item, although the
+//!   schema's `required` lists both;
+//! - `FulfillmentShipmentStatus` is `Pending`, `Shipped`, `CancelledByFulfiller` or `CancelledBySeller` (the guide's
+//!   casing, not the upper case of getFulfillmentOrder's `fulfillmentShipmentStatus`), and "if the shipment has been
+//!   cancelled, EstimatedArrivalDateTime is not returned".
+//!
+//! Where the guide says nothing, the schema's shape is kept: `FulfillmentShipmentPackages` is always there (empty
+//! before the shipment leaves), and `info` (required by the schema, absent from the guide) is the first package, as
+//! in the schema's example, once there is one. Each change is one notification: a step that moves the status and
+//! the shipment together (Processing opens the shipment; Complete ships it) sends the `Order` notification, then the
+//! `Shipment` one, both at the time of the step.
 use serde_json::{Value, json};
 
+use crate::fulfillment::outbound::{Change, EventType, ShipmentStatus};
 use crate::orders::{FulfilledBy, FulfillmentStatus, Order};
+use crate::time::{format_iso, format_iso_millis};
+
+/// The application the notifications name (`NotificationMetadata.ApplicationId`).
+pub const APPLICATION_ID: &str = "amzn1.sp.solution.sandbox";
+pub const ORDER_CHANGE: &str = "ORDER_CHANGE";
+pub const FULFILLMENT_ORDER_STATUS: &str = "FULFILLMENT_ORDER_STATUS";
+/// The notification types the sandbox sends (and takes subscriptions to).
+pub const SUPPORTED_TYPES: [&str; 2] = [ORDER_CHANGE, FULFILLMENT_ORDER_STATUS];
+
+/// The `NotificationType` of a notification the sandbox built.
+pub fn notification_type(notification: &Value) -> Option<&str> {
+    notification["NotificationType"].as_str()
+}
 
 /// The notification for a change of `order`, published at `now`.
 pub fn order_change(order: &Order, seller_id: &str, subscription_id: &str, now: &str) -> Value {
@@ -37,7 +73,7 @@ pub fn order_change(order: &Order, seller_id: &str, subscription_id: &str, now: 
         .collect();
     json!({
         "NotificationVersion": "1.0",
-        "NotificationType": "ORDER_CHANGE",
+        "NotificationType": ORDER_CHANGE,
         "PayloadVersion": "1.0",
         "EventTime": now,
         "Payload": {"OrderChangeNotification": {
@@ -57,9 +93,59 @@ pub fn order_change(order: &Order, seller_id: &str, subscription_id: &str, now: 
             }
         }},
         "NotificationMetadata": {
-            "ApplicationId": "amzn1.sp.solution.sandbox",
+            "ApplicationId": APPLICATION_ID,
             "SubscriptionId": subscription_id,
             "PublishTime": now,
+            "NotificationId": uuid::Uuid::new_v4().to_string(),
+        }
+    })
+}
+
+/// The FULFILLMENT_ORDER_STATUS notification of one change to a fulfillment order, sent when it happened.
+pub fn fulfillment_order_status(change: &Change, seller_id: &str, subscription_id: &str) -> Value {
+    let at = format_iso_millis(change.at);
+    let mut body = json!({
+        "SellerId": seller_id,
+        "EventType": change.event_type.as_str(),
+        "StatusUpdatedDateTime": at,
+        "SellerFulfillmentOrderId": change.seller_fulfillment_order_id,
+        "FulfillmentOrderStatus": change.status.as_str(),
+    });
+    if let (EventType::Shipment, Some(shipment)) = (change.event_type, &change.shipment) {
+        let packages: Vec<Value> = shipment
+            .package
+            .iter()
+            .map(|p| json!({"PackageNumber": 1, "CarrierCode": p.carrier_code, "TrackingNumber": p.tracking_number}))
+            .collect();
+        let status = match shipment.status {
+            ShipmentStatus::Pending => "Pending",
+            ShipmentStatus::Shipped => "Shipped",
+            ShipmentStatus::CancelledByFulfiller => "CancelledByFulfiller",
+            ShipmentStatus::CancelledBySeller => "CancelledBySeller",
+        };
+        let mut fulfillment_shipment = json!({
+            "FulfillmentShipmentStatus": status,
+            "AmazonShipmentId": shipment.amazon_shipment_id,
+        });
+        if matches!(shipment.status, ShipmentStatus::Pending | ShipmentStatus::Shipped) {
+            fulfillment_shipment["EstimatedArrivalDateTime"] = json!(format_iso(shipment.estimated_arrival_date));
+        }
+        if let Some(first) = packages.first() {
+            fulfillment_shipment["info"] = first.clone();
+        }
+        fulfillment_shipment["FulfillmentShipmentPackages"] = Value::Array(packages);
+        body["FulfillmentShipment"] = fulfillment_shipment;
+    }
+    json!({
+        "NotificationVersion": "1.0",
+        "NotificationType": FULFILLMENT_ORDER_STATUS,
+        "PayloadVersion": "1.0",
+        "EventTime": at,
+        "Payload": {"FulfillmentOrderStatusNotification": body},
+        "NotificationMetadata": {
+            "ApplicationId": APPLICATION_ID,
+            "SubscriptionId": subscription_id,
+            "PublishTime": at,
             "NotificationId": uuid::Uuid::new_v4().to_string(),
         }
     })

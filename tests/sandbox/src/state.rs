@@ -137,7 +137,7 @@ pub(crate) struct Inner {
     pub destinations: Vec<Destination>,
     /// notificationType → the subscription to it.
     pub subscriptions: BTreeMap<String, Subscription>,
-    /// Notifications raised by changes, waiting to be sent after the request that made them.
+    /// Notifications raised by changes (of any type), waiting to be sent after the request that made them.
     pub outbox: Vec<Value>,
     /// Every notification sent (or, without an SQS endpoint, that would have been).
     pub notifications: Vec<Value>,
@@ -224,7 +224,7 @@ impl Inner {
     /// Queues the ORDER_CHANGE notification Amazon sends when an order changes, if it is subscribed to
     /// (and its event filter keeps the order's marketplace).
     pub fn raise_order_change(&mut self, order: &Order) {
-        let Some(subscription) = self.subscriptions.get("ORDER_CHANGE") else { return };
+        let Some(subscription) = self.subscriptions.get(crate::notifications::ORDER_CHANGE) else { return };
         if !subscription.marketplace_ids.is_empty()
             && !subscription.marketplace_ids.iter().any(|m| m == order.marketplace_id())
         {
@@ -234,6 +234,28 @@ impl Inner {
         let notification =
             crate::notifications::order_change(order, &self.seller_id, &subscription.subscription_id, &now);
         self.outbox.push(notification);
+    }
+
+    /// Queues a FULFILLMENT_ORDER_STATUS notification for every change to a fulfillment order since the last call,
+    /// each at the time it happened, if the seller is subscribed to them; without a subscription they are dropped
+    /// (a later subscription does not bring back what happened before it).
+    pub fn raise_fulfillment_changes(&mut self) {
+        let changes = self.fulfillment.take_changes();
+        let Some(subscription) = self.subscriptions.get(crate::notifications::FULFILLMENT_ORDER_STATUS) else {
+            return;
+        };
+        for change in &changes {
+            let notification =
+                crate::notifications::fulfillment_order_status(change, &self.seller_id, &subscription.subscription_id);
+            self.outbox.push(notification);
+        }
+    }
+
+    /// Where a notification of `notification_type` goes: the SQS queue of its subscription's destination.
+    fn queue_url(&self, notification_type: &str, sqs_endpoint: Option<&str>) -> Option<String> {
+        let subscription = self.subscriptions.get(notification_type)?;
+        let destination = self.destinations.iter().find(|d| d.destination_id == subscription.destination_id)?;
+        crate::notifications::queue_url(sqs_endpoint?, &destination.arn)
     }
 
     fn take_fault(&mut self, op: Operation) -> Option<Fault> {
@@ -329,6 +351,7 @@ impl SandboxState {
         crate::feeds::advance(inner);
         let now = inner.now();
         crate::fulfillment::advance(&mut inner.fulfillment, now);
+        inner.raise_fulfillment_changes();
     }
 
     pub fn fulfillment_settings(&self) -> FulfillmentSettings {
@@ -551,23 +574,28 @@ impl SandboxState {
         }
     }
 
-    /// Sends the notifications the last request raised to their destination's queue.
+    /// Sends the notifications the last request raised, each to the queue of the destination its own type's
+    /// subscription names, in the order they were raised.
     pub async fn deliver_notifications(&self) {
-        let (outbox, queue_url) = {
+        let (outbox, queue_urls) = {
             let mut inner = self.lock();
+            // Changes a request made are raised where it made them; this only catches one that was not.
+            inner.raise_fulfillment_changes();
             if inner.outbox.is_empty() {
                 return;
             }
-            let destination = inner
-                .subscriptions
-                .get("ORDER_CHANGE")
-                .and_then(|s| inner.destinations.iter().find(|d| d.destination_id == s.destination_id));
-            let queue_url =
-                destination.and_then(|d| crate::notifications::queue_url(self.config.sqs_endpoint.as_deref()?, &d.arn));
-            (std::mem::take(&mut inner.outbox), queue_url)
+            let endpoint = self.config.sqs_endpoint.as_deref();
+            let queue_urls: BTreeMap<&'static str, Option<String>> = crate::notifications::SUPPORTED_TYPES
+                .into_iter()
+                .map(|notification_type| (notification_type, inner.queue_url(notification_type, endpoint)))
+                .collect();
+            (std::mem::take(&mut inner.outbox), queue_urls)
         };
         for notification in &outbox {
-            if let Some(queue_url) = &queue_url {
+            let queue_url = crate::notifications::notification_type(notification)
+                .and_then(|notification_type| queue_urls.get(notification_type))
+                .and_then(Option::as_ref);
+            if let Some(queue_url) = queue_url {
                 crate::notifications::send_to_sqs(queue_url, notification).await;
             }
         }

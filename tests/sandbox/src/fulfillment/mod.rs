@@ -15,6 +15,11 @@
 //! background of a request: [`advance`] catches every order up with the clock, and the sandbox calls it before each
 //! request, when the clock is set and on a short real-time tick. Each change happens at its own scheduled time, so
 //! `statusUpdatedDate` says when the order changed, not when someone next looked.
+//!
+//! Every change (a new status, a shipment appearing, leaving or cancelled) is also recorded as a [`Change`] at the
+//! time it happened, whatever moved the order (the clock, cancelFulfillmentOrder, submitFulfillmentOrderStatusUpdate):
+//! the sandbox turns them into FULFILLMENT_ORDER_STATUS notifications for a seller subscribed to them
+//! ([`crate::notifications::fulfillment_order_status`]) and drops them otherwise.
 
 pub mod inventory;
 pub mod outbound;
@@ -30,7 +35,7 @@ use crate::sites::Site;
 use crate::tokens::TokenStore;
 
 pub use inventory::{Inventory, InventoryItem, QuantityUpdate};
-pub use outbound::{FulfillmentOrder, FulfillmentOrderStatus};
+pub use outbound::{Change, EventType, FulfillmentOrder, FulfillmentOrderStatus};
 
 /// When fulfillment orders move on the sandbox clock, in sandbox seconds after their receivedDate:
 /// `GET|POST /_sandbox/fulfillment/settings`.
@@ -75,6 +80,9 @@ pub struct FulfillmentStore {
     pub orders: Vec<FulfillmentOrder>,
     pub(crate) inventory_tokens: TokenStore<inventory::Resume>,
     pub(crate) list_tokens: TokenStore<outbound::ListResume>,
+    /// What happened to the orders since the sandbox last looked ([`FulfillmentStore::take_changes`]), oldest
+    /// first: every status change and every change of a shipment, for FULFILLMENT_ORDER_STATUS notifications.
+    pub(crate) changes: Vec<Change>,
 }
 
 impl FulfillmentStore {
@@ -85,7 +93,13 @@ impl FulfillmentStore {
             orders: Vec::new(),
             inventory_tokens: TokenStore::default(),
             list_tokens: TokenStore::default(),
+            changes: Vec::new(),
         }
+    }
+
+    /// The changes since the last call, oldest first.
+    pub(crate) fn take_changes(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.changes)
     }
 
     pub fn order(&self, id: &str) -> Option<&FulfillmentOrder> {
@@ -111,12 +125,16 @@ impl FulfillmentStore {
     }
 }
 
-/// Catches every fulfillment order up with the sandbox clock, each change at its own scheduled time.
+/// Catches every fulfillment order up with the sandbox clock, each change at its own scheduled time (and recorded
+/// in [`FulfillmentStore::changes`] in the order they happened, whichever order they befell).
 pub(crate) fn advance(store: &mut FulfillmentStore, now: DateTime<Utc>) {
-    let FulfillmentStore { orders, inventory, .. } = store;
+    let FulfillmentStore { orders, inventory, changes, .. } = store;
+    let first = changes.len();
     for order in orders.iter_mut() {
-        order.advance(inventory, now);
+        order.advance(inventory, now, changes);
     }
+    // Stable: one order's changes at the same instant keep their order.
+    changes[first..].sort_by_key(|change| change.at);
 }
 
 /// The Fulfillment Outbound API's `Money`: `{currencyCode, value}` with the value as a decimal string.

@@ -479,6 +479,34 @@ pub struct Schedule {
     pub complete: DateTime<Utc>,
 }
 
+/// What a FULFILLMENT_ORDER_STATUS notification reports, as the notification's `EventType` names it: the order's
+/// status changed (`Order`) or its shipment did (`Shipment`: it appeared, left or was cancelled). Amazon's third
+/// kind, `Return`, needs returns, which the sandbox does not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Order,
+    Shipment,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Order => "Order",
+            Self::Shipment => "Shipment",
+        }
+    }
+}
+
+/// One change to a fulfillment order, at the time it happened, with the order as it was right after it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub event_type: EventType,
+    pub at: DateTime<Utc>,
+    pub seller_fulfillment_order_id: String,
+    pub status: FulfillmentOrderStatus,
+    pub shipment: Option<Shipment>,
+}
+
 /// A fulfillment order with what the sandbox knows beyond Amazon's view of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FulfillmentOrder {
@@ -544,6 +572,7 @@ impl super::FulfillmentStore {
             item.covered = self.inventory.reserve(&item.seller_sku, item.quantity, order.received_date);
             item.reserved = item.covered;
         }
+        self.changes.push(order.change(EventType::Order, order.received_date));
         self.orders.push(order);
         Ok(Created::New)
     }
@@ -555,13 +584,16 @@ impl super::FulfillmentStore {
 
     /// cancelFulfillmentOrder (the caller has advanced the orders to `now` first).
     pub fn cancel(&mut self, id: &str, region: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
-        let super::FulfillmentStore { orders, inventory, .. } = self;
+        let super::FulfillmentStore { orders, inventory, changes, .. } = self;
         let order = orders.iter_mut().find(|o| o.seller_fulfillment_order_id == id && o.region == region);
         let order = order.ok_or_else(|| not_found(id))?;
         match order.status {
             FulfillmentOrderStatus::Cancelled => Ok(()),
             status if status.is_cancellable() => {
-                order.cancel_all(inventory, truncate_to_second(now));
+                let at = truncate_to_second(now);
+                let before = order.observed();
+                order.cancel_all(inventory, at);
+                order.changes_since(before, at, changes);
                 Ok(())
             }
             // Amazon's wording for this is not on record either; the model says which statuses allow it.
@@ -581,7 +613,7 @@ impl super::FulfillmentStore {
         status: FulfillmentOrderStatus,
         now: DateTime<Utc>,
     ) -> Result<(), ApiError> {
-        let super::FulfillmentStore { orders, inventory, .. } = self;
+        let super::FulfillmentStore { orders, inventory, changes, .. } = self;
         let order = orders.iter_mut().find(|o| o.seller_fulfillment_order_id == id && o.region == region);
         let order = order.ok_or_else(|| not_found(id))?;
         if order.status == status {
@@ -594,8 +626,11 @@ impl super::FulfillmentStore {
                 status.as_str()
             )));
         }
-        order.apply_status(status, inventory, truncate_to_second(now));
+        let at = truncate_to_second(now);
+        let before = order.observed();
+        order.apply_status(status, inventory, at);
         order.pinned = true;
+        order.changes_since(before, at, changes);
         Ok(())
     }
 }
@@ -776,10 +811,43 @@ impl FulfillmentOrder {
         }
     }
 
-    /// Applies every step due by `now`, each at its own time.
-    pub(crate) fn advance(&mut self, inventory: &mut Inventory, now: DateTime<Utc>) {
+    /// Applies every step due by `now`, each at its own time, adding what changed to `changes`.
+    pub(crate) fn advance(&mut self, inventory: &mut Inventory, now: DateTime<Utc>, changes: &mut Vec<Change>) {
         while let Some((at, step)) = self.next_step().filter(|(at, _)| *at <= now) {
+            let before = self.observed();
             self.apply(step, at, inventory);
+            self.changes_since(before, at, changes);
+        }
+    }
+
+    /// What a notification can tell apart: the status and the shipment.
+    fn observed(&self) -> (FulfillmentOrderStatus, Option<Shipment>) {
+        (self.status, self.shipment.clone())
+    }
+
+    /// The order as a change of `event_type` at `at` reports it.
+    fn change(&self, event_type: EventType, at: DateTime<Utc>) -> Change {
+        Change {
+            event_type,
+            at,
+            seller_fulfillment_order_id: self.seller_fulfillment_order_id.clone(),
+            status: self.status,
+            shipment: self.shipment.clone(),
+        }
+    }
+
+    /// One `Order` change if the status moved since `before`, then one `Shipment` change if the shipment did.
+    fn changes_since(
+        &self,
+        (status, shipment): (FulfillmentOrderStatus, Option<Shipment>),
+        at: DateTime<Utc>,
+        changes: &mut Vec<Change>,
+    ) {
+        if self.status != status {
+            changes.push(self.change(EventType::Order, at));
+        }
+        if self.shipment.is_some() && self.shipment != shipment {
+            changes.push(self.change(EventType::Shipment, at));
         }
     }
 

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::gate::ACCESS_TOKEN_HEADER;
 use crate::error::ApiError;
+use crate::notifications::{FULFILLMENT_ORDER_STATUS, SUPPORTED_TYPES};
 use crate::state::{Destination, Subscription};
 use crate::tokens::AccessDenied;
 
@@ -102,12 +103,23 @@ pub(crate) async fn create_subscription(
     raw: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     require_grant(&state, &headers, false)?;
-    if notification_type != "ORDER_CHANGE" {
+    if !SUPPORTED_TYPES.contains(&notification_type.as_str()) {
         return Err(ApiError::invalid_input(format!(
-            "The sandbox supports ORDER_CHANGE only, not {notification_type}"
+            "The sandbox supports {} only, not {notification_type}",
+            SUPPORTED_TYPES.join(" and ")
         )));
     }
     let request: CreateSubscription = body(&raw)?;
+    // The model's eventFilterType names no FULFILLMENT_ORDER_STATUS filter, and the sandbox does not evaluate the
+    // filterExpression Amazon takes for it: refused rather than ignored, so nothing is sent that Amazon would filter.
+    if notification_type == FULFILLMENT_ORDER_STATUS
+        && request.processing_directive.as_ref().is_some_and(|d| !d.is_null())
+    {
+        return Err(ApiError::invalid_input(
+            "The sandbox takes no processingDirective for FULFILLMENT_ORDER_STATUS (no eventFilter applies to it, and \
+             it does not evaluate filterExpression)",
+        ));
+    }
     let payload_version =
         request.payload_version.ok_or_else(|| ApiError::invalid_input("Missing required field: payloadVersion"))?;
     let destination_id =

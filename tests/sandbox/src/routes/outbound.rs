@@ -56,6 +56,7 @@ pub(crate) async fn create_fulfillment_order(
     let mut inner = state.lock();
     let now = inner.now();
     inner.fulfillment.create(sent, request, &host, now)?;
+    inner.raise_fulfillment_changes();
     Ok(Json(json!({})))
 }
 
@@ -97,6 +98,7 @@ pub(crate) async fn cancel_fulfillment_order(
     let mut inner = state.lock();
     let now = inner.now();
     inner.fulfillment.cancel(&seller_fulfillment_order_id, region, now)?;
+    inner.raise_fulfillment_changes();
     Ok(Json(json!({})))
 }
 
@@ -121,5 +123,6 @@ pub(crate) async fn submit_fulfillment_order_status_update(
     let mut inner = state.lock();
     let now = inner.now();
     inner.fulfillment.move_to(&seller_fulfillment_order_id, region, status, now)?;
+    inner.raise_fulfillment_changes();
     Ok(Json(json!({})))
 }
