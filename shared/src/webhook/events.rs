@@ -120,7 +120,7 @@ pub fn parse_event(body: &[u8]) -> Result<StoreEvent, EventError> {
         SHIPMENT_CREATED => shipment_created(&event).map(StoreEvent::ShipmentCreated),
         SHIPMENT_DELIVERED => {
             event.timestamp("created_at")?;
-            let data = Fields::new(event.required("data")?, "data.")?;
+            let data = event.object("data")?;
             Ok(StoreEvent::ShipmentDelivered(ShipmentDelivered {
                 event_id: event.parse("id", EventId::parse)?,
                 order_id: data.parse("order_id", AmazonOrderId::parse)?,
@@ -141,7 +141,7 @@ pub fn parse_event(body: &[u8]) -> Result<StoreEvent, EventError> {
 fn order_cancelled(event: &Fields<'_>) -> Result<OrderCancelled, EventError> {
     let event_id = event.parse("id", EventId::parse)?;
     event.timestamp("created_at")?;
-    let data = Fields::new(event.required("data")?, "data.")?;
+    let data = event.object("data")?;
     let lines = match data.object.get("items") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) if items.is_empty() => {
@@ -165,26 +165,17 @@ fn order_cancelled(event: &Fields<'_>) -> Result<OrderCancelled, EventError> {
 fn order_refunded(event: &Fields<'_>) -> Result<OrderRefunded, EventError> {
     let event_id = event.parse("id", EventId::parse)?;
     event.timestamp("created_at")?;
-    let data = Fields::new(event.required("data")?, "data.")?;
-    let items = data.required("items")?.as_array().ok_or_else(|| invalid("data.items", "must be an array"))?;
-    if items.is_empty() {
-        return Err(invalid("data.items", "must list at least one item"));
-    }
-    let lines = items
-        .iter()
-        .enumerate()
-        .map(|(index, item)| {
-            let line = Fields::new(item, &format!("data.items[{index}]."))?;
-            let amount = Fields::new(line.required("amount")?, &format!("data.items[{index}].amount."))?;
-            Ok(RefundLine {
-                item: item_ref(&line)?,
-                quantity: line.number("quantity", 1..=MAX_QUANTITY)? as u32,
-                principal: amount.amount("principal")?,
-                shipping: amount.optional_amount("shipping")?,
-                tax: amount.optional_amount("tax")?,
-            })
+    let data = event.object("data")?;
+    let lines = data.each("items", |_, line| {
+        let amount = line.object("amount")?;
+        Ok(RefundLine {
+            item: item_ref(line)?,
+            quantity: line.number("quantity", 1..=MAX_QUANTITY)? as u32,
+            principal: amount.amount("principal")?,
+            shipping: amount.optional_amount("shipping")?,
+            tax: amount.optional_amount("tax")?,
         })
-        .collect::<Result<Vec<_>, EventError>>()?;
+    })?;
     let request = RefundRequest {
         order_id: data.parse("order_id", AmazonOrderId::parse)?,
         reason: data.parse("reason", |raw| raw.parse())?,
@@ -218,21 +209,12 @@ pub fn parse_shipment_created(body: &[u8]) -> Result<ShipmentCreated, EventError
 fn shipment_created(event: &Fields<'_>) -> Result<ShipmentCreated, EventError> {
     let event_id = event.parse("id", EventId::parse)?;
     let created_at = event.timestamp("created_at")?;
-    let data = Fields::new(event.required("data")?, "data.")?;
-    let items = data.required("items")?.as_array().ok_or_else(|| invalid("data.items", "must be an array"))?;
-    let lines = items
-        .iter()
-        .enumerate()
-        .map(|(index, item)| {
-            let line = Fields::new(item, &format!("data.items[{index}]."))?;
-            let item = item_ref(&line)?;
-            let quantity = line.number("quantity", 1..=MAX_QUANTITY)?;
-            Ok(ShipmentLine { item, quantity: quantity as u32 })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    if lines.is_empty() {
-        return Err(invalid("data.items", "must list at least one item"));
-    }
+    let data = event.object("data")?;
+    let lines = data.each("items", |_, line| {
+        let item = item_ref(line)?;
+        let quantity = line.number("quantity", 1..=MAX_QUANTITY)?;
+        Ok(ShipmentLine { item, quantity: quantity as u32 })
+    })?;
     let shipment = ShipmentRequest {
         order_id: data.parse("order_id", AmazonOrderId::parse)?,
         package_id: data.parse("package_id", PackageId::parse)?,
@@ -271,6 +253,29 @@ impl<'a> Fields<'a> {
 
     pub(crate) fn path(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
+    }
+
+    /// The object at `name`, its fields named by their full path (`data.destination.city`).
+    pub(crate) fn object(&self, name: &str) -> Result<Fields<'a>, EventError> {
+        Fields::new(self.required(name)?, &format!("{}.", self.path(name)))
+    }
+
+    /// Each element of the non-empty array at `name`, read by `read` with its own paths (`data.items[2].sku`).
+    pub(crate) fn each<T>(
+        &self,
+        name: &str,
+        mut read: impl FnMut(usize, &Fields<'a>) -> Result<T, EventError>,
+    ) -> Result<Vec<T>, EventError> {
+        let path = self.path(name);
+        let items = self.required(name)?.as_array().ok_or_else(|| invalid(&path, "must be an array"))?;
+        if items.is_empty() {
+            return Err(invalid(&path, "must list at least one item"));
+        }
+        items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| read(index, &Fields::new(item, &format!("{path}[{index}]."))?))
+            .collect()
     }
 
     pub(crate) fn required(&self, name: &str) -> Result<&'a Value, EventError> {

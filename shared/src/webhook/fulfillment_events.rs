@@ -18,7 +18,7 @@
 //! rate name, the country) is checked by [`FulfillmentRequest::plan`].
 use serde_json::Value;
 
-use super::events::{EventError, Fields, MAX_QUANTITY, invalid};
+use super::events::{EventError, Fields, MAX_QUANTITY};
 use crate::domain::fulfillment::{Destination, FulfillmentLine, FulfillmentRequest};
 use crate::domain::ids::{ConnectionId, EventId, Sku, StoreOrderId};
 
@@ -41,25 +41,19 @@ pub struct FulfillmentCancelled {
 pub(crate) fn fulfillment_requested(event: &Fields<'_>) -> Result<FulfillmentRequested, EventError> {
     let event_id = event.parse("id", EventId::parse)?;
     let created_at = event.timestamp("created_at")?;
-    let data = Fields::new(event.required("data")?, "data.")?;
-    let items = data.required("items")?.as_array().ok_or_else(|| invalid("data.items", "must be an array"))?;
-    let lines = items
-        .iter()
-        .enumerate()
-        .map(|(index, item)| {
-            let line = Fields::new(item, &format!("data.items[{index}]."))?;
-            let line_id = match line.object.get("line_id") {
-                None | Some(Value::Null) => (index + 1).to_string(),
-                Some(Value::Number(number)) => number.to_string(),
-                Some(_) => line.string("line_id")?.trim().to_owned(),
-            };
-            Ok(FulfillmentLine {
-                line_id,
-                sku: line.parse("sku", Sku::parse)?,
-                quantity: line.number("quantity", 1..=MAX_QUANTITY)? as u32,
-            })
+    let data = event.object("data")?;
+    let lines = data.each("items", |index, line| {
+        let line_id = match line.object.get("line_id") {
+            None | Some(Value::Null) => (index + 1).to_string(),
+            Some(Value::Number(number)) => number.to_string(),
+            Some(_) => line.string("line_id")?.trim().to_owned(),
+        };
+        Ok(FulfillmentLine {
+            line_id,
+            sku: line.parse("sku", Sku::parse)?,
+            quantity: line.number("quantity", 1..=MAX_QUANTITY)? as u32,
         })
-        .collect::<Result<Vec<_>, EventError>>()?;
+    })?;
     let ordered_at = match data.object.get("ordered_at") {
         None | Some(Value::Null) => created_at,
         Some(_) => data.timestamp("ordered_at")?,
@@ -70,7 +64,7 @@ pub(crate) fn fulfillment_requested(event: &Fields<'_>) -> Result<FulfillmentReq
         ordered_at,
         rate_name: data.string("shipping_rate")?.trim().to_owned(),
         comment: data.optional_string("comment")?.map(str::to_owned),
-        destination: destination(&Fields::new(data.required("destination")?, "data.destination.")?)?,
+        destination: destination(&data.object("destination")?)?,
         lines,
     };
     Ok(FulfillmentRequested { event_id, request })
@@ -79,7 +73,7 @@ pub(crate) fn fulfillment_requested(event: &Fields<'_>) -> Result<FulfillmentReq
 pub(crate) fn fulfillment_cancelled(event: &Fields<'_>) -> Result<FulfillmentCancelled, EventError> {
     let event_id = event.parse("id", EventId::parse)?;
     event.timestamp("created_at")?;
-    let data = Fields::new(event.required("data")?, "data.")?;
+    let data = event.object("data")?;
     Ok(FulfillmentCancelled {
         event_id,
         connection_id: data.parse("connection_id", ConnectionId::parse)?,

@@ -148,7 +148,7 @@ pub fn parse_refund(body: &[u8]) -> Result<Refund, EventError> {
             let path = format!("refund_line_items[{index}].");
             let line = Fields::new(item, &path)?;
             restock_types.push(line.optional_string("restock_type")?.unwrap_or_default().to_owned());
-            let line_item = Fields::new(line.required("line_item")?, &format!("{path}line_item."))?;
+            let line_item = line.object("line_item")?;
             Ok(RefundLine {
                 item: ItemRef::Sku(line_item.parse("sku", Sku::parse)?),
                 quantity: line.number("quantity", 1..=MAX_QUANTITY)? as u32,
