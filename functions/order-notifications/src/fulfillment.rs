@@ -5,7 +5,7 @@
 use order_sync::{flag_reauthorization, raise_app_credentials_alert};
 use sellerbridge_core::domain::connection::Connection;
 use sellerbridge_core::domain::ids::SellerFulfillmentOrderId;
-use sellerbridge_core::queue::announce_fulfillment;
+use sellerbridge_core::queue::record_amazon_report;
 use sellerbridge_core::spapi::notification::FulfillmentStatusChange;
 use sellerbridge_core::spapi::{SpApiError, WaitBudget};
 use tokio::time::Instant;
@@ -67,12 +67,7 @@ pub(crate) async fn refresh(
         Err(e) => return Fate::DeadLetter(format!("fulfillment order {id}: {e}")),
     };
     let now = adapters.clock.now();
-    match store.update_fulfillment(&id, |order| order.apply_amazon(report.clone(), now)).await {
-        Ok(Some((order, true))) => {
-            info!(status = ?report.status, "fulfillment order moved at Amazon");
-            announce_fulfillment(&adapters.outbound, connection, &order).await;
-            Fate::Done
-        }
+    match record_amazon_report(&adapters.outbound, store, connection, &id, &report, now).await {
         Ok(_) => Fate::Done,
         Err(e) if e.is_retryable() => Fate::Retry,
         Err(e) => Fate::DeadLetter(format!("fulfillment order {id}: {e}")),

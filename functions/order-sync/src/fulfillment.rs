@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sellerbridge_core::domain::connection::Connection;
-use sellerbridge_core::domain::fulfillment::InventoryLevel;
+use sellerbridge_core::domain::fulfillment::{InventoryLevel, not_reported_yet};
 use sellerbridge_core::domain::ids::{SellerFulfillmentOrderId, Sku};
-use sellerbridge_core::queue::{UpdateMessage, UpdateQueue, announce_fulfillment};
+use sellerbridge_core::queue::{UpdateMessage, UpdateQueue, record_amazon_report};
 use sellerbridge_core::spapi::{InventoryQuery, SellerAuth, SpApiError, WaitBudget};
 use sellerbridge_core::store::{ReadMark, keys};
 use serde::Serialize;
@@ -47,34 +47,36 @@ pub struct FulfillmentActivity {
     pub error: Option<String>,
 }
 
-pub(crate) async fn run(
+/// Reads the connection's fulfillment orders that moved at Amazon: while it has Amazon-fulfilled SKUs,
+/// and afterwards for as long as it has been reading them (orders requested before the last SKU was
+/// unmarked still move).
+pub(crate) async fn poll_orders(
     deps: &SyncDeps,
     connection: &Connection,
     auth: &SellerAuth,
     stop_at: Instant,
     activity: &mut FulfillmentActivity,
 ) -> Result<(), SyncError> {
-    let settings = &connection.options.fulfillment;
-    if !settings.amazon_fulfilled.is_empty() {
-        poll_orders(deps, connection, auth, stop_at, activity).await?;
+    let mark_key = keys::fulfillment_cursor(&connection.id);
+    let mark = deps.adapters.store.read_mark(&mark_key).await?;
+    if connection.options.fulfillment.amazon_fulfilled.is_empty() && mark.is_none() {
+        return Ok(());
     }
-    if settings.sync_inventory {
-        read_inventory(deps, connection, auth, stop_at, activity).await?;
-    }
-    Ok(())
+    read_orders(deps, connection, auth, stop_at, mark, activity).await
 }
 
-async fn poll_orders(
+async fn read_orders(
     deps: &SyncDeps,
     connection: &Connection,
     auth: &SellerAuth,
     stop_at: Instant,
+    mark: Option<ReadMark>,
     activity: &mut FulfillmentActivity,
 ) -> Result<(), SyncError> {
     let store = &deps.adapters.store;
     let mark_key = keys::fulfillment_cursor(&connection.id);
     let started = deps.adapters.clock.now();
-    let since = store.read_mark(&mark_key).await?.map_or(started - FIRST_LOOK_BACK, |mark| mark.since - OVERLAP);
+    let since = mark.map_or(started - FIRST_LOOK_BACK, |mark| mark.since - OVERLAP);
     let mut token: Option<String> = None;
     loop {
         let page =
@@ -93,12 +95,8 @@ async fn poll_orders(
             let report = deps.spapi.get_fulfillment_order(auth, &id, WaitBudget::until(stop_at)).await?;
             let report = report.unwrap_or(listed);
             let now = deps.adapters.clock.now();
-            if let Some((order, true)) =
-                store.update_fulfillment(&id, |order| order.apply_amazon(report.clone(), now)).await?
-            {
-                info!(fulfillment_id = %id, status = ?report.status, "fulfillment order moved at Amazon");
+            if record_amazon_report(&deps.adapters.outbound, store, connection, &id, &report, now).await? {
                 activity.orders_changed += 1;
-                announce_fulfillment(&deps.adapters.outbound, connection, &order).await;
             }
         }
         match page.next_token {
@@ -117,19 +115,28 @@ fn listed_newer(held: &sellerbridge_core::domain::fulfillment::FulfillmentOrder,
     }
 }
 
-async fn read_inventory(
+/// Reads the FBA inventory when the connection asks for it. Runs after the order import, with the time
+/// the import left: a large catalog never holds orders up.
+pub(crate) async fn read_inventory(
     deps: &SyncDeps,
     connection: &Connection,
     auth: &SellerAuth,
     stop_at: Instant,
     activity: &mut FulfillmentActivity,
 ) -> Result<(), SyncError> {
+    if !connection.options.fulfillment.sync_inventory {
+        return Ok(());
+    }
     let store = &deps.adapters.store;
     let mark_key = keys::inventory_cursor(&connection.id);
     let mark = store.read_mark(&mark_key).await?;
     let started = deps.adapters.clock.now();
-    let mut query =
-        InventoryQuery { changed_since: mark.map(|mark| mark.since - OVERLAP), ..InventoryQuery::default() };
+    // Noted before the first level is stored: a run that stops after storing some (deadline, an error)
+    // leaves them to the next run to announce, since they will not look changed to it.
+    let mut noted = mark.is_some_and(|mark| mark.unannounced_from.is_some());
+    let changed_since =
+        mark.map(|mark| mark.since).filter(|since| *since > not_reported_yet()).map(|since| since - OVERLAP);
+    let mut query = InventoryQuery { changed_since, ..InventoryQuery::default() };
     let mut changed: Vec<Sku> = Vec::new();
     loop {
         // A page's token dies 30 seconds after it was made: the next page is asked for at once, and a
@@ -159,6 +166,12 @@ async fn read_inventory(
                 held.as_ref().is_none_or(|held| held.quantities != summary.quantities || held.fnsku != summary.fnsku);
             if !moved {
                 continue;
+            }
+            if !noted {
+                // A backfill stopped halfway is read whole again: no `since` before the first one ends.
+                let since = mark.map_or(not_reported_yet(), |mark| mark.since);
+                store.save_read_mark(&mark_key, ReadMark { since, unannounced_from: Some(started) }).await?;
+                noted = true;
             }
             let level = InventoryLevel {
                 connection_id: connection.id.clone(),
@@ -193,7 +206,7 @@ async fn read_inventory(
         Ok(()) => None,
         Err(e) => {
             warn!(error = %e, "could not queue inventory.updated; the next run sends these changes");
-            Some(mark.and_then(|m| m.unannounced_from).unwrap_or(started).min(started))
+            Some(mark.and_then(|m| m.unannounced_from).map_or(started, |from| from.min(started)))
         }
     };
     store.save_read_mark(&mark_key, ReadMark { since: started, unannounced_from }).await?;

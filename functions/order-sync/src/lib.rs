@@ -253,20 +253,15 @@ async fn sync_leased(
         let auth = deps.adapters.seller_auth(connection).await?;
         // Before the import, which may take the rest of the run: confirmations are due sooner.
         report.feeds = feeds::run(deps, connection, &auth, stop_at).await;
-        // A failure here (Amazon's fulfillment or inventory API down) must not hold up the import.
-        match fulfillment::run(deps, connection, &auth, stop_at, &mut report.fulfillment).await {
-            Err(e @ SyncError::Amazon(SpApiError::NeedsReauthorization(_) | SpApiError::InvalidClient(_))) => {
-                return Err(e);
-            }
-            Err(e) => {
-                warn!(error = %e, "fulfillment orders or inventory not read; the next run tries again");
-                report.fulfillment.error = Some(e.to_string());
-            }
-            Ok(()) => {}
-        }
+        let polled = fulfillment::poll_orders(deps, connection, &auth, stop_at, &mut report.fulfillment).await;
+        fulfillment_failure(polled, report)?;
         let outcome = run_windows(deps, connection, &auth, sync_now, stop_at, report).await?;
         if outcome == SyncOutcome::UpToDate {
             retry_unreadable(deps, connection, &auth, stop_at, report).await?;
+        }
+        if !matches!(outcome, SyncOutcome::Paused { .. }) {
+            let read = fulfillment::read_inventory(deps, connection, &auth, stop_at, &mut report.fulfillment).await;
+            fulfillment_failure(read, report)?;
         }
         Ok::<_, SyncError>(outcome)
     }
@@ -294,6 +289,20 @@ async fn sync_leased(
             warn!(connection_id = %connection.id, error = %e, "sync failed; the cursor stays where it was");
             SyncOutcome::Failed { retryable: e.is_retryable(), error: e.to_string() }
         }
+    }
+}
+
+/// A failure reading fulfillment orders or inventory (Amazon's API down) is reported and does not hold up
+/// the import; only one that stops every call of the connection is passed on.
+fn fulfillment_failure(result: Result<(), SyncError>, report: &mut ConnectionReport) -> Result<(), SyncError> {
+    match result {
+        Err(e @ SyncError::Amazon(SpApiError::NeedsReauthorization(_) | SpApiError::InvalidClient(_))) => Err(e),
+        Err(e) => {
+            warn!(error = %e, "fulfillment orders or inventory not read; the next run tries again");
+            report.fulfillment.error = Some(e.to_string());
+            Ok(())
+        }
+        Ok(()) => Ok(()),
     }
 }
 
@@ -557,8 +566,18 @@ async fn announce(
     Ok(())
 }
 
-/// Queues the order events kept because SQS would not take them; each is forgotten once queued.
+/// Queues the order and fulfillment events kept because SQS would not take them; each is forgotten once
+/// queued.
 async fn queue_pending_webhooks(adapters: &Adapters, connection: &Connection) -> Result<(), SyncError> {
+    for pending in adapters.store.list_pending_fulfillment_events(&connection.id).await? {
+        let message = UpdateMessage::DeliverFulfillmentEvent {
+            fulfillment_id: pending.fulfillment_id.clone(),
+            revision: pending.revision,
+        };
+        adapters.outbound.send(&message, std::time::Duration::ZERO).await.map_err(SyncError::Queue)?;
+        adapters.store.delete_pending_fulfillment_event(&pending).await?;
+        info!(fulfillment_id = %pending.fulfillment_id, "a kept fulfillment event was queued");
+    }
     for pending in adapters.store.list_pending_webhooks(&connection.id).await? {
         let message = UpdateMessage::DeliverWebhook {
             order_id: pending.order_id.clone(),

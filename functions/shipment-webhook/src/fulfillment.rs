@@ -124,7 +124,7 @@ pub(crate) async fn accept_cancel(deps: &WebhookDeps, event: FulfillmentCancelle
         // Again for a repeated event: its first delivery may have found SQS down.
         queue(deps, UpdateMessage::CancelFulfillment { fulfillment_id: order.id.clone() }).await?;
     } else if changed && let Some(connection) = deps.store.get_connection(&order.connection_id).await? {
-        announce_fulfillment(deps.outbound.as_ref(), &connection, &order).await;
+        announce_fulfillment(deps.outbound.as_ref(), &deps.store, &connection, &order).await;
     }
     let view = order.view();
     let cancellation = view.cancellation.as_ref();

@@ -9,13 +9,15 @@
 //!
 //! Waiting for quota never burns a receive (the message is sent again, delayed); a revoked refresh
 //! token holds the message; other failures are retried until the dead-letter queue, where the order is
-//! marked refused with the reason so the store hears of it.
+//! marked refused (a create) or its cancellation failed (a cancel) with the reason, so the store hears of
+//! it. Amazon's answers are stored and logged without the buyer's data ([`FulfillmentOrder::scrub`]).
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sellerbridge_core::domain::connection::{Connection, ConnectionState};
 use sellerbridge_core::domain::fulfillment::{
-    AmazonFulfillmentReport, AmazonFulfillmentStatus, CancelOutcome, FulfillmentOrder, Progress, sending_lease,
+    AmazonFulfillmentReport, AmazonFulfillmentStatus, CancelOutcome, FulfillmentOrder, Progress, not_reported_yet,
+    sending_lease,
 };
 use sellerbridge_core::domain::ids::SellerFulfillmentOrderId;
 use sellerbridge_core::queue::{MAX_DELAY, UpdateMessage, announce_fulfillment};
@@ -54,9 +56,20 @@ pub(crate) async fn create(
             return Ok(Outcome::Done);
         }
     };
-    let Some((connection, auth)) = active_connection(deps, &order, &message).await? else {
-        return Ok(Outcome::Done);
+    if order.redaction.is_redacted() {
+        // Held so long (its connection switched off) that the address is gone: it can never be sent.
+        let reason = "the address was redacted before the order reached Amazon; request it again".to_owned();
+        return refuse_unsent(deps, id, version, reason, now).await;
+    }
+    let connection = match usable_connection(deps, &order, &message).await? {
+        Usable::Yes(usable) => *usable,
+        Usable::Held => return Ok(Outcome::Done),
+        Usable::Gone => {
+            let reason = format!("connection {} no longer exists", order.connection_id);
+            return refuse_unsent(deps, id, version, reason, now).await;
+        }
     };
+    let (connection, auth) = connection;
     order.progress = Progress::Sending { since: now };
     if deps.adapters.store.save_fulfillment(&order, version).await.is_err() {
         // Changed since it was read (a cancellation, another delivery): read it again shortly.
@@ -67,7 +80,9 @@ pub(crate) async fn create(
     if taken_over {
         // The sender that died may have created it.
         match deps.spapi.get_fulfillment_order(&auth, id, budget()).await {
-            Ok(Some(report)) => return attempt.settle(|order| order.apply_amazon(report.clone(), now)).await,
+            Ok(Some(report)) => {
+                return attempt.settle(|order| order.apply_amazon(report.clone(), now).announced()).await;
+            }
             Ok(None) => {}
             Err(e) => return attempt.failed(e).await,
         }
@@ -75,7 +90,7 @@ pub(crate) async fn create(
     if connection.options.fulfillment.preview {
         match deps.spapi.get_fulfillment_preview(&auth, &order, budget()).await {
             Ok(preview) if !preview.fulfillable => {
-                let reasons = preview.unfulfillable_reasons.join("; ");
+                let reasons = order.scrub(&preview.unfulfillable_reasons.join("; "));
                 info!(reason = %reasons, "Amazon's preview says the order cannot ship; not created");
                 return attempt
                     .settle(|order| {
@@ -98,19 +113,26 @@ pub(crate) async fn create(
             info!("fulfillment order created at Amazon");
             attempt
                 .settle(|order| {
+                    // A notification may have brought Amazon's own status in already: it stands.
+                    if matches!(order.progress, Progress::AtAmazon { .. }) {
+                        return false;
+                    }
                     order.preview.clone_from(&preview);
-                    order.progress = Progress::AtAmazon { status: AmazonFulfillmentStatus::New, updated_at: now };
+                    order.progress =
+                        Progress::AtAmazon { status: AmazonFulfillmentStatus::New, updated_at: not_reported_yet() };
                     order.changed(now);
                     true
                 })
                 .await
         }
         Err(SpApiError::Rejected { message: refusal, .. }) => {
+            // Amazon's words about a request that carried the address: without the buyer's data.
+            let refusal = order.scrub(&refusal);
             // The id may be taken by an earlier create whose answer was lost: then Amazon holds the order.
             match deps.spapi.get_fulfillment_order(&auth, id, budget()).await {
                 Ok(Some(report)) => {
                     info!("Amazon holds the fulfillment order already; taken as created");
-                    attempt.settle(|order| order.apply_amazon(report.clone(), now)).await
+                    attempt.settle(|order| order.apply_amazon(report.clone(), now).announced()).await
                 }
                 Ok(None) => {
                     warn!(reason = %refusal, "Amazon refused the fulfillment order");
@@ -127,7 +149,7 @@ pub(crate) async fn create(
                 Err(e) => attempt.failed(e).await,
             }
         }
-        Err(e) => attempt.failed(e).await,
+        Err(e) => attempt.failed(scrubbed(&order, e)).await,
     }
 }
 
@@ -145,8 +167,13 @@ pub(crate) async fn cancel(
         info!("no cancellation pending; nothing to send");
         return Ok(Outcome::Done);
     }
-    let Some((connection, auth)) = active_connection(deps, &order, &message).await? else {
-        return Ok(Outcome::Done);
+    let (connection, auth) = match usable_connection(deps, &order, &message).await? {
+        Usable::Yes(usable) => *usable,
+        Usable::Held => return Ok(Outcome::Done),
+        Usable::Gone => {
+            warn!("the connection no longer exists; the cancellation cannot be sent");
+            return Ok(Outcome::Done);
+        }
     };
     let attempt = Attempt { deps, id, message: &message, connection: &connection, receives, now };
     match order.progress {
@@ -156,38 +183,88 @@ pub(crate) async fn cancel(
             return Ok(Outcome::Done);
         }
         Progress::Queued | Progress::Withdrawn { .. } | Progress::Refused { .. } => {
-            return attempt.settle(|order| withdraw(order, now)).await;
+            let mut moved_on = false;
+            let outcome = attempt
+                .settle(|order| match order.progress {
+                    Progress::Queued | Progress::Withdrawn { .. } | Progress::Refused { .. } => withdraw(order, now),
+                    // A create claimed it since it was read: ask again once that has settled.
+                    _ => {
+                        moved_on = true;
+                        false
+                    }
+                })
+                .await?;
+            if moved_on {
+                deps.queue.send(&message, Duration::from_secs(30)).await?;
+            }
+            return Ok(outcome);
         }
-        Progress::AtAmazon { status, .. } if !status.cancellable() => {
+        Progress::AtAmazon { status, updated_at } if !status.cancellable() => {
             // Settled by what we know: Amazon's status never goes back.
-            return attempt.settle(|order| order.apply_amazon(report(status, now), now)).await;
+            return attempt.settle(|order| order.apply_amazon(report(status, updated_at), now).announced()).await;
         }
         _ => {}
     }
     match deps.spapi.cancel_fulfillment_order(&auth, id, budget()).await {
         Ok(()) => {
             info!("fulfillment order cancelled at Amazon");
-            attempt.settle(|order| order.apply_amazon(report(AmazonFulfillmentStatus::Cancelled, now), now)).await
+            let cancelled = report(AmazonFulfillmentStatus::Cancelled, now);
+            attempt.settle(|order| order.apply_amazon(cancelled.clone(), now).announced()).await
         }
         Err(SpApiError::Rejected { status: 404, .. }) => attempt.settle(|order| withdraw(order, now)).await,
-        Err(SpApiError::Rejected { message: refusal, .. }) => {
+        Err(SpApiError::Rejected { code, .. }) => {
             // Amazon would not cancel: it has moved on. Its status says how far.
             match deps.spapi.get_fulfillment_order(&auth, id, budget()).await {
                 Ok(Some(held)) => {
-                    info!(status = ?held.status, reason = %refusal, "Amazon would not cancel the fulfillment order");
-                    attempt.settle(|order| order.apply_amazon(held.clone(), now)).await
+                    info!(status = ?held.status, code, "Amazon would not cancel the fulfillment order");
+                    attempt.settle(|order| order.apply_amazon(held.clone(), now).announced()).await
                 }
                 Ok(None) => attempt.settle(|order| withdraw(order, now)).await,
                 Err(e) => attempt.failed(e).await,
             }
         }
-        Err(e) => attempt.failed(e).await,
+        Err(e) => attempt.failed(scrubbed(&order, e)).await,
     }
 }
 
-/// A report of `status` now, as an answer of Amazon's that carries no shipments.
-fn report(status: AmazonFulfillmentStatus, now: DateTime<Utc>) -> AmazonFulfillmentReport {
-    AmazonFulfillmentReport { status, updated_at: now, shipments: None, unshipped: None }
+/// Amazon's answer to a request that carried the address, without the buyer's data: it is logged and may
+/// be stored as a reason.
+fn scrubbed(order: &FulfillmentOrder, error: SpApiError) -> SpApiError {
+    match error {
+        SpApiError::Rejected { operation, status, code, message } => {
+            SpApiError::Rejected { operation, status, code, message: order.scrub(&message) }
+        }
+        SpApiError::Transient { operation, message } => {
+            SpApiError::Transient { operation, message: order.scrub(&message) }
+        }
+        SpApiError::Decode { operation, message } => SpApiError::Decode { operation, message: order.scrub(&message) },
+        other => other,
+    }
+}
+
+/// A report of `status` as of `at`, as an answer of Amazon's that carries no shipments.
+fn report(status: AmazonFulfillmentStatus, at: DateTime<Utc>) -> AmazonFulfillmentReport {
+    AmazonFulfillmentReport { status, updated_at: at, shipments: None, unshipped: None }
+}
+
+/// Marks an order that never reached Amazon, and never can, refused with `reason`, and tells the store.
+async fn refuse_unsent(
+    deps: &SenderDeps,
+    id: &SellerFulfillmentOrderId,
+    version: u64,
+    reason: String,
+    now: DateTime<Utc>,
+) -> Result<Outcome, SendError> {
+    let store = &deps.adapters.store;
+    let Some(Versioned { value: mut order, .. }) = store.get_fulfillment(id).await? else { return Ok(Outcome::Done) };
+    warn!(reason = %reason, "the fulfillment order cannot be sent");
+    order.progress = Progress::Refused { reason };
+    order.changed(now);
+    store.save_fulfillment(&order, version).await?;
+    if let Some(connection) = store.get_connection(&order.connection_id).await? {
+        announce_fulfillment(&deps.adapters.outbound, store, &connection, &order).await;
+    }
+    Ok(Outcome::Done)
 }
 
 /// Cancelled before Amazon had it (or Amazon never created it): nothing to ask Amazon.
@@ -206,21 +283,31 @@ fn withdraw(order: &mut FulfillmentOrder, now: DateTime<Utc>) -> bool {
     true
 }
 
-/// The order's connection and its credentials, if it may call Amazon now; otherwise the message is
-/// held (sent again, delayed as long as SQS allows) and `None`.
-async fn active_connection(
+/// Whether the order's connection may call Amazon now.
+enum Usable {
+    Yes(Box<(Connection, SellerAuth)>),
+    /// Switched off or waiting for re-authorization: the message is held (sent again, delayed as long
+    /// as SQS allows).
+    Held,
+    /// Removed: nothing of it can be sent any more.
+    Gone,
+}
+
+async fn usable_connection(
     deps: &SenderDeps,
     order: &FulfillmentOrder,
     message: &UpdateMessage,
-) -> Result<Option<(Connection, SellerAuth)>, SendError> {
-    let connection = deps.adapters.store.get_connection(&order.connection_id).await?;
-    let Some(connection) = connection.filter(|c| c.state == ConnectionState::Active) else {
+) -> Result<Usable, SendError> {
+    let Some(connection) = deps.adapters.store.get_connection(&order.connection_id).await? else {
+        return Ok(Usable::Gone);
+    };
+    if connection.state != ConnectionState::Active {
         warn!("connection is not active (needs re-authorization?); holding the fulfillment update");
         deps.queue.send(message, MAX_DELAY).await?;
-        return Ok(None);
-    };
+        return Ok(Usable::Held);
+    }
     let auth = deps.adapters.seller_auth(&connection).await?;
-    Ok(Some((connection, auth)))
+    Ok(Usable::Yes(Box::new((connection, auth))))
 }
 
 struct Attempt<'a> {
@@ -234,7 +321,8 @@ struct Attempt<'a> {
 
 impl Attempt<'_> {
     /// Writes what Amazon answered (on the order as stored now: the sync may have read it meanwhile) and
-    /// tells the store if anything it sees changed.
+    /// tells the store if anything it sees changed. A claim the answer did not settle is given back, so
+    /// the order's message (sent again by whoever needs it) may send.
     async fn settle(&self, mut change: impl FnMut(&mut FulfillmentOrder) -> bool) -> Result<Outcome, SendError> {
         let updated = self
             .deps
@@ -252,7 +340,8 @@ impl Attempt<'_> {
             })
             .await?;
         if let Some((order, true)) = updated {
-            announce_fulfillment(&self.deps.adapters.outbound, self.connection, &order).await;
+            announce_fulfillment(&self.deps.adapters.outbound, &self.deps.adapters.store, self.connection, &order)
+                .await;
         }
         Ok(Outcome::Done)
     }
@@ -294,13 +383,19 @@ impl Attempt<'_> {
                 let reason = format!("gave up after {} attempts: {e}", self.receives);
                 warn!(reason = %reason, "giving up; the message goes to the dead-letter queue");
                 let now = self.now;
-                let give_up = |order: &mut FulfillmentOrder| match order.progress {
-                    Progress::Sending { .. } => {
+                // A create that may have reached Amazon is corrected by the sync's poll if it did.
+                let give_up = |order: &mut FulfillmentOrder| {
+                    if matches!(order.progress, Progress::Sending { .. }) {
                         order.progress = Progress::Refused { reason: reason.clone() };
-                        order.changed(now);
-                        true
+                    } else if let Some(cancellation) =
+                        order.cancellation.as_mut().filter(|c| c.outcome == CancelOutcome::Pending)
+                    {
+                        cancellation.outcome = CancelOutcome::Failed { reason: reason.clone() };
+                    } else {
+                        return false;
                     }
-                    _ => false,
+                    order.changed(now);
+                    true
                 };
                 self.settle(give_up).await?;
                 Err(SendError::Amazon(e))

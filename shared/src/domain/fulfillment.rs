@@ -458,6 +458,10 @@ pub enum CancelOutcome {
     },
     /// Nothing was going to ship (Amazon found it unfulfillable or invalid, or refused it).
     NothingToCancel,
+    /// Amazon could not be asked (every attempt failed): the order may still ship.
+    Failed {
+        reason: String,
+    },
 }
 
 pub const TOO_LATE_TO_CANCEL: &str = "too late to cancel: shipment in progress";
@@ -623,15 +627,26 @@ impl FulfillmentOrder {
         }
     }
 
-    /// Amazon's view of the order (from getFulfillmentOrder or the list), applied: `true` if anything the
-    /// store sees changed. A report older than the one held changes nothing.
-    pub fn apply_amazon(&mut self, report: AmazonFulfillmentReport, now: DateTime<Utc>) -> bool {
+    /// Amazon's view of the order (from getFulfillmentOrder, the list or a notification), applied. A report
+    /// older than the one held changes nothing; one that moves only Amazon's update time is recorded
+    /// without a new revision, so the store never gets two events it cannot tell apart.
+    pub fn apply_amazon(&mut self, report: AmazonFulfillmentReport, now: DateTime<Utc>) -> Applied {
         if let Progress::AtAmazon { updated_at, .. } = self.progress
             && report.updated_at < updated_at
         {
-            return false;
+            return Applied::Unchanged;
         }
-        let before = (self.progress.clone(), self.shipments.clone(), self.unshipped.clone(), self.cancellation.clone());
+        let before_progress = self.progress.clone();
+        let seen = |order: &Self| {
+            (
+                order.store_state(),
+                order.amazon_status(),
+                order.shipments.clone(),
+                order.unshipped.clone(),
+                order.cancellation.clone(),
+            )
+        };
+        let before = seen(self);
         self.progress = Progress::AtAmazon { status: report.status, updated_at: report.updated_at };
         if let Some(shipments) = report.shipments {
             self.shipments = shipments;
@@ -651,12 +666,28 @@ impl FulfillmentOrder {
                 _ => {}
             }
         }
-        let changed = before
-            != (self.progress.clone(), self.shipments.clone(), self.unshipped.clone(), self.cancellation.clone());
-        if changed {
+        if seen(self) != before {
             self.changed(now);
+            Applied::Changed
+        } else if self.progress != before_progress {
+            Applied::Recorded
+        } else {
+            Applied::Unchanged
         }
-        changed
+    }
+
+    /// `text` (Amazon's answer to a request that carried the destination) with every value of the
+    /// destination and the comment taken out, so it can be logged, stored and shown.
+    pub fn scrub(&self, text: &str) -> String {
+        let destination = &self.destination;
+        let values = [Some(&destination.name), Some(&destination.line1), Some(&self.comment)]
+            .into_iter()
+            .chain(
+                [&destination.line2, &destination.line3, &destination.phone, &destination.district].map(Option::as_ref),
+            )
+            .flatten()
+            .filter(|value| value.trim().chars().count() >= 3 && value.as_str() != REDACTED);
+        values.fold(text.to_owned(), |text, value| text.replace(value.trim(), "[buyer data]"))
     }
 
     /// When the destination must be gone, or `None` once redacted. The schedule of Amazon orders: 14 days
@@ -744,7 +775,7 @@ pub struct FulfillmentView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CancellationView {
     pub requested_at: DateTime<Utc>,
-    /// `pending`, `cancelled`, `too_late` or `nothing_to_cancel`.
+    /// `pending`, `cancelled`, `too_late`, `nothing_to_cancel` or `failed`.
     pub outcome: &'static str,
     pub detail: String,
 }
@@ -770,6 +801,10 @@ impl FulfillmentOrder {
                     CancelOutcome::NothingToCancel => {
                         ("nothing_to_cancel", "nothing of the order was going to ship".to_owned())
                     }
+                    CancelOutcome::Failed { reason } => (
+                        "failed",
+                        format!("the cancellation could not be sent ({reason}); cancel the order in Seller Central"),
+                    ),
                 };
                 CancellationView { requested_at: c.requested_at, outcome, detail }
             }),
@@ -789,6 +824,33 @@ pub struct AmazonFulfillmentReport {
     pub updated_at: DateTime<Utc>,
     pub shipments: Option<Vec<FulfillmentShipment>>,
     pub unshipped: Option<Vec<UnshippedUnits>>,
+}
+
+/// What applying one of Amazon's reports did to the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Nothing (an older report, or the same again).
+    Unchanged,
+    /// Only Amazon's update time moved: worth storing, nothing to tell the store.
+    Recorded,
+    /// Something the store sees changed: a new revision to announce.
+    Changed,
+}
+
+impl Applied {
+    pub fn written(self) -> bool {
+        self != Self::Unchanged
+    }
+
+    pub fn announced(self) -> bool {
+        self == Self::Changed
+    }
+}
+
+/// When Amazon last reported an order we only know we created: before any report it can send, so its
+/// first one always applies (our clock and Amazon's differ).
+pub fn not_reported_yet() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH
 }
 
 /// One SKU's quantities in Amazon's warehouses, as the connection last read them.
@@ -970,7 +1032,7 @@ mod tests {
             shipments: None,
             unshipped: None,
         };
-        order.apply_amazon(report, now() + Duration::minutes(minutes))
+        order.apply_amazon(report, now() + Duration::minutes(minutes)).announced()
     }
 
     #[test]
@@ -1009,6 +1071,36 @@ mod tests {
         assert!(!at_amazon(&mut order, S::Processing, 10), "the same again");
         assert_eq!(order.amazon_status(), Some(S::Processing));
         assert_eq!(order.revision, revision);
+    }
+
+    #[test]
+    fn a_report_that_moves_only_amazons_time_is_stored_without_a_new_revision() {
+        use AmazonFulfillmentStatus as S;
+        let mut order = plan(request()).unwrap();
+        order.progress = Progress::AtAmazon { status: S::New, updated_at: not_reported_yet() };
+        let report = |status, minutes| AmazonFulfillmentReport {
+            status,
+            updated_at: now() + Duration::minutes(minutes),
+            shipments: None,
+            unshipped: None,
+        };
+        // Amazon's clock behind ours: its first report applies whatever its time.
+        assert_eq!(order.apply_amazon(report(S::Invalid, -5), now()), Applied::Changed);
+        let revision = order.revision;
+        assert_eq!(order.apply_amazon(report(S::Invalid, 10), now()), Applied::Recorded);
+        assert_eq!(order.revision, revision, "nothing new for the store");
+        assert_eq!(order.apply_amazon(report(S::Invalid, 10), now()), Applied::Unchanged);
+    }
+
+    #[test]
+    fn amazons_words_about_the_request_lose_the_buyers_data() {
+        let order = plan(request()).unwrap();
+        let answer = "Address 'Jane Buyer, 1 Main St' is not deliverable (+1 206 555 0100)";
+        let scrubbed = order.scrub(answer);
+        for pii in ["Jane Buyer", "1 Main St", "555 0100"] {
+            assert!(!scrubbed.contains(pii), "{scrubbed}");
+        }
+        assert!(scrubbed.contains("is not deliverable"));
     }
 
     #[test]

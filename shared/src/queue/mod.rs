@@ -10,9 +10,10 @@ use thiserror::Error;
 use chrono::{DateTime, Utc};
 
 use crate::domain::connection::Connection;
-use crate::domain::fulfillment::FulfillmentOrder;
+use crate::domain::fulfillment::{AmazonFulfillmentReport, Applied, FulfillmentOrder};
 use crate::domain::ids::{AmazonOrderId, ConnectionId, PackageId, SellerFulfillmentOrderId, Sku};
 use crate::domain::view::OrderEvent;
+use crate::store::{DynamoStore, PendingFulfillmentEvent, StoreError};
 
 /// SQS caps message delays and visibility extensions at 15 minutes for delays, 12 hours for visibility.
 pub const MAX_DELAY: Duration = Duration::from_secs(900);
@@ -73,14 +74,54 @@ impl UpdateMessage {
 }
 
 /// Queues `fulfillment.updated` for the order's current revision, if its connection posts events to the
-/// merchant. A queue that refuses it is logged: the store hears of the order again with its next change.
-pub async fn announce_fulfillment(outbound: &dyn UpdateQueue, connection: &Connection, order: &FulfillmentOrder) {
+/// merchant. One SQS will not take is kept in the table, and the connection's next sync queues it.
+pub async fn announce_fulfillment(
+    outbound: &dyn UpdateQueue,
+    store: &DynamoStore,
+    connection: &Connection,
+    order: &FulfillmentOrder,
+) {
     if connection.options.outbound_webhook_url.is_none() {
         return;
     }
     let message = UpdateMessage::DeliverFulfillmentEvent { fulfillment_id: order.id.clone(), revision: order.revision };
     if let Err(e) = outbound.send(&message, Duration::ZERO).await {
-        tracing::warn!(fulfillment_id = %order.id, error = %e, "could not queue fulfillment.updated");
+        tracing::warn!(fulfillment_id = %order.id, error = %e, "could not queue fulfillment.updated; kept to queue later");
+        let pending = PendingFulfillmentEvent {
+            connection_id: connection.id.clone(),
+            fulfillment_id: order.id.clone(),
+            revision: order.revision,
+        };
+        if let Err(e) = store.put_pending_fulfillment_event(&pending).await {
+            tracing::error!(fulfillment_id = %order.id, error = %e, "could not keep fulfillment.updated either");
+        }
+    }
+}
+
+/// Applies Amazon's report to the stored fulfillment order (again on a concurrent write) and, if the store
+/// sees a change, tells it: `true` then.
+pub async fn record_amazon_report(
+    outbound: &dyn UpdateQueue,
+    store: &DynamoStore,
+    connection: &Connection,
+    id: &SellerFulfillmentOrderId,
+    report: &AmazonFulfillmentReport,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let mut applied = Applied::Unchanged;
+    let updated = store
+        .update_fulfillment(id, |order| {
+            applied = order.apply_amazon(report.clone(), now);
+            applied.written()
+        })
+        .await?;
+    match updated {
+        Some((order, true)) if applied.announced() => {
+            tracing::info!(fulfillment_id = %id, status = ?report.status, "fulfillment order moved at Amazon");
+            announce_fulfillment(outbound, store, connection, &order).await;
+            Ok(true)
+        }
+        _ => Ok(false),
     }
 }
 

@@ -19,6 +19,14 @@ pub struct ReadMark {
     pub unannounced_from: Option<DateTime<Utc>>,
 }
 
+/// A `fulfillment.updated` SQS would not take: the connection's next sync queues it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingFulfillmentEvent {
+    pub connection_id: ConnectionId,
+    pub fulfillment_id: SellerFulfillmentOrderId,
+    pub revision: u32,
+}
+
 /// A connection's FBA inventory as stored: when it was last read, and each SKU's quantities.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InventoryReport {
@@ -103,6 +111,23 @@ impl DynamoStore {
 
     pub async fn put_inventory_level(&self, level: &InventoryLevel) -> Result<(), StoreError> {
         self.put(record(&keys::inventory_level(&level.connection_id, &level.sku), level)?, None).await
+    }
+
+    pub async fn put_pending_fulfillment_event(&self, pending: &PendingFulfillmentEvent) -> Result<(), StoreError> {
+        let key = keys::pending_fulfillment_event(&pending.connection_id, &pending.fulfillment_id);
+        self.put(record(&key, pending)?, None).await
+    }
+
+    pub async fn list_pending_fulfillment_events(
+        &self,
+        connection: &ConnectionId,
+    ) -> Result<Vec<PendingFulfillmentEvent>, StoreError> {
+        let partition = keys::connection_partition(connection);
+        self.query_partition(partition, Some(keys::pending_fulfillment_event_prefix())).await
+    }
+
+    pub async fn delete_pending_fulfillment_event(&self, pending: &PendingFulfillmentEvent) -> Result<(), StoreError> {
+        self.delete(&keys::pending_fulfillment_event(&pending.connection_id, &pending.fulfillment_id)).await
     }
 
     /// The connection's FBA inventory as last read (one SKU's, or every SKU's), for the read endpoint and

@@ -187,6 +187,15 @@ pub fn fulfillment_cursor(connection: &ConnectionId) -> Key {
     (connection_partition(connection), "FULFILLMENT_CURSOR".into())
 }
 
+/// A `fulfillment.updated` stored but not yet queued (SQS refused it); the connection's next sync queues it.
+pub fn pending_fulfillment_event(connection: &ConnectionId, id: &SellerFulfillmentOrderId) -> Key {
+    (connection_partition(connection), format!("{}{id}", pending_fulfillment_event_prefix()))
+}
+
+pub fn pending_fulfillment_event_prefix() -> &'static str {
+    "FULFILLMENT_PENDING#"
+}
+
 pub fn inventory_cursor(connection: &ConnectionId) -> Key {
     (connection_partition(connection), "INVENTORY_CURSOR".into())
 }

@@ -13,7 +13,7 @@ pub use dynamo::{
     PlacePackage, SyncWindow, TrackingClaim, UnreadableRecord, UpsertOutcome, Versioned, WebhookFailure,
 };
 pub use feeds::{FeedBacklogEntry, FeedEnd, SettledFeed, StoredFeedItem};
-pub use fulfillment::{InventoryReport, ReadMark};
+pub use fulfillment::{InventoryReport, PendingFulfillmentEvent, ReadMark};
 pub use limiter::DynamoRateLimiter;
 
 use thiserror::Error;

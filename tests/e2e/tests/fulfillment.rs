@@ -342,6 +342,9 @@ async fn a_preview_that_cannot_ship_is_never_created_and_the_destination_is_reda
     let fees = created["data"]["preview"]["fees"].as_array().expect("the preview's fees");
     assert!(!fees.is_empty(), "{created}");
 
+    // One left on the queue (its connection switched off, say) until its address is redacted is never sent.
+    assert_eq!(post_event(&f.h, &f.request("evt-pv-3", "#4003", json!([{"sku": b, "quantity": 1}]))).await.0, 202);
+
     // Refused orders keep the address 14 days at most, like unshipped Amazon orders.
     let store = &f.h.stack.adapters.store;
     let before = store.get_fulfillment(&fulfillment_id("#4001")).await.unwrap().unwrap().value;
@@ -349,8 +352,13 @@ async fn a_preview_that_cannot_ship_is_never_created_and_the_destination_is_reda
     f.clock.advance(chrono::Duration::days(15));
     let redactor = pii_redactor::RedactorDeps { store: store.clone(), clock: f.h.stack.adapters.clock.clone() };
     let report = runner::tick_redaction(&redactor, Duration::from_secs(60), false).await.unwrap();
-    assert!(report.redacted >= 2, "{report:?}");
-    for store_order in ["#4001", "#4002"] {
+    assert!(report.redacted >= 3, "{report:?}");
+    f.send().await;
+    let unsent = f.last_event("#4003");
+    assert_eq!(unsent["data"]["state"], "unfulfilled", "{unsent}");
+    assert!(unsent["data"]["reason"].as_str().unwrap().contains("redacted"), "{unsent}");
+    assert_eq!(f.calls("createFulfillmentOrder").await, 1, "a redacted address never reaches Amazon");
+    for store_order in ["#4001", "#4002", "#4003"] {
         let after = store.get_fulfillment(&fulfillment_id(store_order)).await.unwrap().unwrap().value;
         let text = serde_json::to_string(&after).unwrap();
         for pii in ["Jane Canary", "Canary Wharf", "555 0199", "gift note 7QX"] {
