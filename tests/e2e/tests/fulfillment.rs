@@ -472,3 +472,42 @@ async fn amazons_status_notifications_move_a_fulfillment_order_without_waiting_f
     assert!(done["data"]["shipments"][0]["packages"][0]["tracking_number"].is_string(), "{done}");
     assert_eq!(f.calls("listAllFulfillmentOrders").await, 0, "no sync was needed");
 }
+
+/// SQS refuses the outbound events of a sync run: the fulfillment order's change is kept in the table and
+/// the inventory's mark notes what was not announced; the next run sends both, so the store hears of all.
+#[tokio::test]
+async fn events_sqs_refuses_are_kept_and_sent_by_the_next_sync() {
+    let change = OptionsChange { sync_inventory: Some(true), ..OptionsChange::default() };
+    let f = Fixture::start(change).await;
+    let items = json!([{"sku": f.in_stock[0], "quantity": 1}]);
+    assert_eq!(post_event(&f.h, &f.request("evt-q-1", "#7001", items)).await.0, 202);
+    f.send().await;
+    f.advance(PAST_COMPLETE).await;
+
+    let mut sync = f.h.stack.sync_deps(SyncSettings::default()).await.unwrap();
+    let outbound = sync.adapters.outbound.clone();
+    let missing_queue = format!("{}/000000000000/no-such-queue", std::env::var("SELLERBRIDGE_MOTO_ENDPOINT").unwrap());
+    sync.adapters.outbound =
+        sellerbridge_core::queue::SqsUpdateQueue::new(f.h.stack.clients.sqs.clone(), missing_queue);
+    let report = runner::tick_sync(&sync, Duration::from_secs(60)).await.unwrap();
+    assert!(report.connections[0].fulfillment.inventory_changed > 0, "{report:?}");
+    let store = &f.h.stack.adapters.store;
+    assert_eq!(store.list_pending_fulfillment_events(&f.h.connection.id).await.unwrap().len(), 1, "kept");
+
+    sync.adapters.outbound = outbound;
+    f.advance(600).await;
+    runner::tick_sync(&sync, Duration::from_secs(60)).await.unwrap();
+    assert!(store.list_pending_fulfillment_events(&f.h.connection.id).await.unwrap().is_empty());
+    f.send().await;
+    assert_eq!(f.last_event("#7001")["data"]["amazon_status"], "Complete");
+    let all = f.h.sandbox_get("/_sandbox/inventory").await.as_array().unwrap().len();
+    let announced: std::collections::BTreeSet<String> = f
+        .receiver
+        .received(&f.h.stack.signing_key)
+        .iter()
+        .filter(|event| event["type"] == "inventory.updated")
+        .flat_map(|event| event["data"]["items"].as_array().unwrap().clone())
+        .map(|item| item["sku"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(announced.len(), all, "every SKU of the backfill announced by the next run");
+}
