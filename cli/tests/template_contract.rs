@@ -114,3 +114,70 @@ fn the_table_queues_and_secrets_are_encrypted_with_the_merchants_key() {
         }
     }
 }
+
+/// The `sellerbridge` metrics the alarms and the dashboard read: (metric, function) pairs.
+fn metrics_read(value: &serde_yaml::Value, found: &mut BTreeSet<(String, String)>) {
+    match value {
+        serde_yaml::Value::Mapping(map) => {
+            if map.get("Namespace").and_then(|n| n.as_str()) == Some(sellerbridge_core::metrics::NAMESPACE) {
+                let metric = map["MetricName"].as_str().unwrap().to_owned();
+                let function = map["Dimensions"][0]["Value"].as_str().unwrap().to_owned();
+                found.insert((metric, function));
+            }
+            map.values().for_each(|v| metrics_read(v, found));
+        }
+        serde_yaml::Value::Sequence(items) => items.iter().for_each(|v| metrics_read(v, found)),
+        serde_yaml::Value::Tagged(tagged) => metrics_read(&tagged.value, found),
+        _ => {}
+    }
+}
+
+#[test]
+fn alarms_and_the_dashboard_read_metrics_the_functions_emit_and_every_dead_letter_queue_alarms() {
+    use sellerbridge_core::metrics::Metric;
+    let template: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).unwrap();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let emitted: BTreeSet<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+    // The names each handler gives its MetricSet.
+    let functions = ["order-sync", "order-notifications", "update-sender", "pii-redactor"];
+    let mut read = BTreeSet::new();
+    metrics_read(&template["Resources"], &mut read);
+    // The dashboard's body is a JSON string: its ["sellerbridge", metric, "Function", function] rows.
+    let dashboard = resources.values().find(|r| r["Type"] == "AWS::CloudWatch::Dashboard").expect("a dashboard");
+    let body = match &dashboard["Properties"]["DashboardBody"] {
+        serde_yaml::Value::Tagged(tagged) => tagged.value.as_str().unwrap().to_owned(),
+        other => other.as_str().unwrap().to_owned(),
+    };
+    let body: serde_json::Value = serde_json::from_str(&body.replace("${AWS::Region}", "us-east-1")).unwrap();
+    for widget in body["widgets"].as_array().unwrap() {
+        for row in widget["properties"]["metrics"].as_array().unwrap() {
+            assert_eq!(row[0], sellerbridge_core::metrics::NAMESPACE);
+            read.insert((row[1].as_str().unwrap().to_owned(), row[3].as_str().unwrap().to_owned()));
+        }
+    }
+    assert!(read.len() > 10, "{read:?}");
+    for (metric, function) in &read {
+        assert!(emitted.contains(metric.as_str()), "{metric} is read but never emitted");
+        assert!(functions.contains(&function.as_str()), "{function} emits no metrics");
+    }
+    let charted: BTreeSet<&str> = read.iter().map(|(metric, _)| metric.as_str()).collect();
+    assert_eq!(charted, emitted, "every metric emitted is charted or alarmed on");
+
+    let alarmed_queues: BTreeSet<String> = resources
+        .values()
+        .filter(|r| r["Type"] == "AWS::CloudWatch::Alarm" && r["Properties"]["Namespace"] == "AWS/SQS")
+        .map(|r| format!("{:?}", r["Properties"]["Dimensions"][0]["Value"]))
+        .collect();
+    let dead_letter_queues: Vec<&str> = resources
+        .iter()
+        .filter(|(name, r)| r["Type"] == "AWS::SQS::Queue" && name.as_str().unwrap().contains("DeadLetter"))
+        .map(|(name, _)| name.as_str().unwrap())
+        .collect();
+    assert_eq!(dead_letter_queues.len(), 3);
+    for queue in dead_letter_queues {
+        assert!(
+            alarmed_queues.iter().any(|alarmed| alarmed.contains(queue)),
+            "no alarm on {queue}: {alarmed_queues:?}"
+        );
+    }
+}

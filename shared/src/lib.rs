@@ -3,6 +3,7 @@
 pub mod domain;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod metrics;
 pub mod queue;
 pub mod runtime;
 pub mod secrets;

@@ -5,6 +5,7 @@
 use order_sync::{flag_reauthorization, raise_app_credentials_alert};
 use sellerbridge_core::domain::connection::Connection;
 use sellerbridge_core::domain::ids::SellerFulfillmentOrderId;
+use sellerbridge_core::metrics::{self, Metric};
 use sellerbridge_core::queue::record_amazon_report;
 use sellerbridge_core::spapi::notification::FulfillmentStatusChange;
 use sellerbridge_core::spapi::{SpApiError, WaitBudget};
@@ -68,7 +69,10 @@ pub(crate) async fn refresh(
     };
     let now = adapters.clock.now();
     match record_amazon_report(&adapters.outbound, store, connection, &id, &report, now).await {
-        Ok(_) => Fate::Done,
+        Ok(changed) => {
+            metrics::count(Metric::FulfillmentOrdersChanged, u64::from(changed));
+            Fate::Done
+        }
         Err(e) if e.is_retryable() => Fate::Retry,
         Err(e) => Fate::DeadLetter(format!("fulfillment order {id}: {e}")),
     }

@@ -19,6 +19,7 @@ use lambda_runtime::{Error, LambdaEvent};
 use order_sync::{Stored, flag_reauthorization, keep_unreadable_order, raise_app_credentials_alert, store_order};
 use sellerbridge_core::domain::connection::Connection;
 use sellerbridge_core::domain::ids::AmazonOrderId;
+use sellerbridge_core::metrics::{self, Metric, MetricSet};
 use sellerbridge_core::queue::SqsDeadLetters;
 use sellerbridge_core::runtime::Adapters;
 use sellerbridge_core::spapi::notification::{FulfillmentStatusChange, Notification, OrderChange};
@@ -67,6 +68,7 @@ pub async fn handle(deps: &NotificationDeps, event: LambdaEvent<SqsEvent>) -> Re
         info_span!("notification_batch", request_id = %event.context.request_id, size = event.payload.records.len());
     let (response, report) = process_batch(deps, event.payload.records, stop_at).instrument(span).await;
     info!(?report, "notification batch done");
+    MetricSet::taken("order-notifications").emit(deps.adapters.clock.now());
     Ok(response)
 }
 
@@ -195,6 +197,7 @@ async fn finish(
                 match deps.dead_letters.park(record.body.as_deref().unwrap_or_default(), &reason).await {
                     Ok(()) => {
                         report.dead_lettered += 1;
+                        metrics::count(Metric::DeadLettered, 1);
                         false
                     }
                     Err(e) => {

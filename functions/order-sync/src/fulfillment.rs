@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use sellerbridge_core::domain::connection::Connection;
 use sellerbridge_core::domain::fulfillment::{InventoryLevel, not_reported_yet};
 use sellerbridge_core::domain::ids::{SellerFulfillmentOrderId, Sku};
+use sellerbridge_core::metrics::{self, Metric};
 use sellerbridge_core::queue::{UpdateMessage, UpdateQueue, record_amazon_report};
 use sellerbridge_core::spapi::{InventoryQuery, SellerAuth, SpApiError, WaitBudget};
 use sellerbridge_core::store::{ReadMark, keys};
@@ -97,6 +98,7 @@ async fn read_orders(
             let now = deps.adapters.clock.now();
             if record_amazon_report(&deps.adapters.outbound, store, connection, &id, &report, now).await? {
                 activity.orders_changed += 1;
+                metrics::count(Metric::FulfillmentOrdersChanged, 1);
             }
         }
         match page.next_token {
@@ -193,6 +195,7 @@ pub(crate) async fn read_inventory(
         }
     }
     activity.inventory_changed += changed.len() as u32;
+    metrics::count(Metric::InventoryChanged, changed.len() as u64);
     // Changes an earlier run stored but could not announce.
     if let Some(from) = mark.and_then(|mark| mark.unannounced_from) {
         for level in store.list_inventory(&connection.id).await? {

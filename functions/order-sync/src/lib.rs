@@ -24,6 +24,7 @@ use sellerbridge_core::domain::order::AmazonOrder;
 use sellerbridge_core::domain::slicing::Slicing;
 use sellerbridge_core::domain::status::{AmazonStatus, FulfilledBy, import_decision};
 use sellerbridge_core::domain::view::OrderEvent;
+use sellerbridge_core::metrics::{self, Metric, MetricSet};
 use sellerbridge_core::queue::{UpdateMessage, UpdateQueue};
 use sellerbridge_core::runtime::{Adapters, CredentialsError};
 use sellerbridge_core::spapi::{
@@ -158,7 +159,12 @@ pub async fn handle(deps: &SyncDeps, event: LambdaEvent<serde_json::Value>) -> R
     let remaining = event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
     let stop_at = Instant::now() + remaining.saturating_sub(deps.settings.deadline_margin);
     let span = info_span!("sync", request_id = %event.context.request_id);
-    Ok(sync(deps, request.connection_id.as_ref(), stop_at).instrument(span).await?)
+    let report = sync(deps, request.connection_id.as_ref(), stop_at).instrument(span).await?;
+    let reauthorize =
+        report.connections.iter().filter(|c| matches!(c.outcome, SyncOutcome::NeedsReauthorization { .. }));
+    metrics::count(Metric::ConnectionsNeedingReauthorization, reauthorize.count() as u64);
+    MetricSet::taken("order-sync").emit(deps.adapters.clock.now());
+    Ok(report)
 }
 
 /// Syncs every active connection (or just `only`) until `stop_at`, several at once, so a connection
@@ -523,10 +529,12 @@ pub async fn store_order(
     match adapters.store.upsert_from_amazon(connection, order, decision, now).await {
         Ok(UpsertOutcome::Inserted) => {
             info!(order_id = %order_id, "order imported");
+            metrics::count(Metric::OrdersImported, 1);
             announce(adapters, connection, &order_id, OrderEvent::Imported, version).await?;
             Ok(Stored::Inserted)
         }
         Ok(UpsertOutcome::Updated { was }) => {
+            metrics::count(Metric::OrdersUpdated, 1);
             let now_status = decision.status().unwrap_or(was);
             announce(adapters, connection, &order_id, OrderEvent::for_change(Some(was), now_status), version).await?;
             Ok(Stored::Updated)

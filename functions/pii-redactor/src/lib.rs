@@ -13,6 +13,7 @@ use sellerbridge_core::domain::fulfillment::FulfillmentOrder;
 use sellerbridge_core::domain::ids::{AmazonOrderId, SellerFulfillmentOrderId};
 use sellerbridge_core::domain::order::Order;
 use sellerbridge_core::domain::pii::{redact, redaction_due};
+use sellerbridge_core::metrics::{self, Metric, MetricSet};
 use sellerbridge_core::store::{DueCursor, DynamoStore, StoreError};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -72,7 +73,14 @@ pub async fn handle(deps: &RedactorDeps, event: LambdaEvent<serde_json::Value>) 
             redact_due(deps, stop_at).await
         }
     };
-    Ok(run.instrument(span).await?)
+    let report = run.instrument(span).await?;
+    if !request.dry_run {
+        metrics::count(Metric::Redactions, report.redacted as u64);
+        // Due and still holding PII after this run: failed, or left for the next run.
+        metrics::count(Metric::RedactionOverdue, report.failed as u64 + u64::from(!report.complete));
+        MetricSet::taken("pii-redactor").emit(deps.clock.now());
+    }
+    Ok(report)
 }
 
 /// One run over every due order, until they are all redacted or `stop_at` comes.

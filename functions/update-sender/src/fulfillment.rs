@@ -382,6 +382,7 @@ impl Attempt<'_> {
             e if self.receives >= self.deps.settings.max_receives => {
                 let reason = format!("gave up after {} attempts: {e}", self.receives);
                 warn!(reason = %reason, "giving up; the message goes to the dead-letter queue");
+                sellerbridge_core::metrics::count(sellerbridge_core::metrics::Metric::DeadLettered, 1);
                 let now = self.now;
                 // A create that may have reached Amazon is corrected by the sync's poll if it did.
                 let give_up = |order: &mut FulfillmentOrder| {

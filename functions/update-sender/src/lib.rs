@@ -20,6 +20,7 @@ use sellerbridge_core::domain::ids::{AmazonOrderId, PackageId};
 use sellerbridge_core::domain::order::Order;
 use sellerbridge_core::domain::shipment::{Package, PackageState, record_confirmed, release_package};
 use sellerbridge_core::domain::view::OrderEvent;
+use sellerbridge_core::metrics::{self, Metric, MetricSet};
 use sellerbridge_core::queue::{MAX_DELAY, UpdateMessage, UpdateQueue};
 use sellerbridge_core::runtime::Adapters;
 use sellerbridge_core::spapi::models::ConfirmShipmentRequest;
@@ -91,7 +92,9 @@ pub struct SenderDeps {
 pub async fn handle(deps: &SenderDeps, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
     let span = info_span!("update_batch", request_id = %event.context.request_id, size = event.payload.records.len());
     let remaining = event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
-    Ok(process_batch(deps, event.payload.records, Instant::now() + remaining).instrument(span).await)
+    let response = process_batch(deps, event.payload.records, Instant::now() + remaining).instrument(span).await;
+    MetricSet::taken("update-sender").emit(deps.adapters.clock.now());
+    Ok(response)
 }
 
 /// Processes a batch in three steps: every message is read with what it needs; the confirmations
@@ -473,7 +476,10 @@ async fn send(deps: &SenderDeps, ready: Ready<'_>, slot: Slot, last_call: Instan
     let result = deps.spapi.confirm_shipment(&auth, order_id, &request, WaitBudget::reserved()).await;
     package.claimed_at = None;
     match result {
-        Ok(()) => settle(deps, &attempt, confirmed(package, now), version).await,
+        Ok(()) => {
+            metrics::count(Metric::ConfirmationsSent, 1);
+            settle(deps, &attempt, confirmed(package, now), version).await
+        }
         Err(SpApiError::Rejected { code, message: amazon_message, .. })
             if already_confirmed(&code, &amazon_message) =>
         {
@@ -631,6 +637,7 @@ async fn failed_attempt(
         }
         e if attempt.receives >= deps.settings.max_receives => {
             error!(error = %e, receives = attempt.receives, "giving up; the message goes to the dead-letter queue");
+            metrics::count(Metric::DeadLettered, 1);
             let reason = format!("gave up after {} attempts: {e}", attempt.receives);
             let state = PackageState::DeadLettered { reason, at: attempt.now };
             match write_settlement(deps, attempt, ended(package, state), version).await? {

@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use sellerbridge_core::domain::connection::Connection;
 use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId, SellerFulfillmentOrderId, Sku};
 use sellerbridge_core::domain::view::{OrderEvent, OrderView};
+use sellerbridge_core::metrics::{self, Metric};
 use sellerbridge_core::store::WebhookFailure;
 use sellerbridge_core::webhook::signature::SIGNATURE_HEADER;
 use serde_json::{Value, json};
@@ -175,6 +176,8 @@ async fn post(
         };
         store.put_webhook_failure(&failure).await?;
         warn!(event_id, attempts = receives, "event given up; its message goes to the dead-letter queue");
+        metrics::count(Metric::WebhookFailures, 1);
+        metrics::count(Metric::DeadLettered, 1);
     }
     Err(SendError::Webhook { event_id, reason })
 }

@@ -18,6 +18,7 @@ use crate::domain::marketplace::Region;
 use crate::domain::order::AmazonOrder;
 use crate::domain::rate::Quota;
 use crate::domain::status::{AmazonStatus, FulfilledBy};
+use crate::metrics::{self, Metric};
 
 const MAX_ATTEMPTS: u32 = 5;
 const BASE_BACKOFF: Duration = Duration::from_millis(200);
@@ -383,7 +384,12 @@ impl SpApiClient {
                     let bytes = response.bytes().await.map_err(|e| transient(operation, e))?;
                     return Ok(Answer { operation, bytes });
                 }
-                Ok(response) => self.classify(operation, response).await,
+                Ok(response) => {
+                    if response.status() == StatusCode::TOO_MANY_REQUESTS {
+                        metrics::count(Metric::AmazonThrottled, 1);
+                    }
+                    self.classify(operation, response).await
+                }
                 Err(e) => transient(operation, e),
             };
             // A 429 storm pauses the seller for two tokens' refill at first, up to the quota's full refill;
@@ -507,7 +513,10 @@ impl SpApiClient {
                 .map_err(|e| SpApiError::Transient { operation: key.operation.name(), message: e.to_string() })?;
             match acquired {
                 Acquired::Granted => return Ok(()),
-                Acquired::Wait(wait) if budget.allows(wait) => tokio::time::sleep(wait).await,
+                Acquired::Wait(wait) if budget.allows(wait) => {
+                    metrics::count(Metric::QuotaWaits, 1);
+                    tokio::time::sleep(wait).await;
+                }
                 Acquired::Wait(wait) => {
                     return Err(SpApiError::Throttled { operation: key.operation.name(), retry_after: wait });
                 }

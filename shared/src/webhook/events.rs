@@ -128,6 +128,10 @@ pub fn parse_event(body: &[u8]) -> Result<StoreEvent, EventError> {
                 delivered_at: data.timestamp("delivered_at")?,
             }))
         }
+        // A store order Amazon fulfils (named by the store's id, not Amazon's) is cancelled at Amazon.
+        ORDER_CANCELLED if is_store_order(&event) => {
+            fulfillment_cancelled(&event).map(StoreEvent::FulfillmentCancelled)
+        }
         ORDER_CANCELLED => order_cancelled(&event).map(StoreEvent::OrderCancelled),
         ORDER_REFUNDED => order_refunded(&event).map(StoreEvent::OrderRefunded),
         FULFILLMENT_REQUESTED => {
@@ -136,6 +140,12 @@ pub fn parse_event(body: &[u8]) -> Result<StoreEvent, EventError> {
         FULFILLMENT_CANCELLED => fulfillment_cancelled(&event).map(StoreEvent::FulfillmentCancelled),
         other => Err(EventError::UnsupportedType(other.chars().take(60).collect())),
     }
+}
+
+/// An `order.cancelled` naming a store order (`store_order_id`, no Amazon `order_id`).
+fn is_store_order(event: &Fields<'_>) -> bool {
+    let data = event.object.get("data").and_then(Value::as_object);
+    data.is_some_and(|data| data.contains_key("store_order_id") && !data.contains_key("order_id"))
 }
 
 fn order_cancelled(event: &Fields<'_>) -> Result<OrderCancelled, EventError> {

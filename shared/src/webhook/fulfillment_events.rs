@@ -13,6 +13,9 @@
 //!  "data": {"connection_id": "acme-us", "store_order_id": "#1001"}}
 //! ```
 //!
+//! An `order.cancelled` that names a `store_order_id` (and `connection_id`) instead of an Amazon `order_id`
+//! is the store cancelling its order: it cancels the order's fulfillment the same way.
+//!
 //! `line_id` is the store's id of the line (default: its position, from 1); `ordered_at` defaults to the
 //! event's `created_at`. Whether each value makes sense for the connection (Amazon-fulfilled SKUs, the
 //! rate name, the country) is checked by [`FulfillmentRequest::plan`].
@@ -144,6 +147,14 @@ mod tests {
             let error = parse(&event).unwrap_err().to_string();
             assert!(error.contains(field), "{pointer}: {error}");
         }
+    }
+
+    #[test]
+    fn a_cancelled_store_order_cancels_its_fulfillment() {
+        let event = json!({"id": "evt_302", "type": "order.cancelled", "created_at": "2026-11-02T10:05:00Z",
+                           "data": {"connection_id": "acme-us", "store_order_id": "#1001", "reason": "customer"}});
+        let StoreEvent::FulfillmentCancelled(cancel) = parse(&event).unwrap() else { panic!("not a cancellation") };
+        assert_eq!((cancel.connection_id.as_str(), cancel.store_order_id.as_str()), ("acme-us", "#1001"));
     }
 
     #[test]

@@ -234,6 +234,10 @@ async fn every_answer_of_both_paths_matches_the_document() {
     let (headers, body) = ours(&fulfillment_cancelled);
     assert_eq!(post(shipments, headers.clone(), body.clone()).await, 202, "a fulfillment cancellation");
     assert_eq!(post(shipments, headers, body).await, 200, "the same cancellation");
+    let store_order_cancelled = json!({"id": "evt-24", "type": "order.cancelled", "created_at": now.to_rfc3339(),
+        "data": {"connection_id": h.connection.id, "store_order_id": "#5001", "reason": "customer"}});
+    let (headers, body) = ours(&store_order_cancelled);
+    assert_eq!(post(shipments, headers, body).await, 200, "the store order cancelled: its fulfillment, once");
 
     // The queued package is confirmed, so a delivery reported now lands on a confirmed package too.
     let sender = h.stack.sender_deps(h.stack.sender_settings(), None).await.unwrap();

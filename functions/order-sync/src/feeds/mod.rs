@@ -395,6 +395,7 @@ async fn submit<C: Cargo>(
         deps.spapi.create_feed(auth, &record.feed_type, &connection.marketplace_id, &upload.feed_document_id).await;
     match created {
         Ok(feed_id) => {
+            sellerbridge_core::metrics::count(sellerbridge_core::metrics::Metric::FeedsSubmitted, 1);
             if !store.claim_amazon_feed(&connection.seller_id, &feed_id, &record.id, now).await? {
                 // Another record took it for its own lost one: which items Amazon holds is unclear.
                 let reason = format!("feed {feed_id} was taken by another record as its own");
