@@ -502,7 +502,7 @@ async fn operate(command: Command) -> Result<()> {
             print(ops::fulfillment_summary(store, &connection, &store_order).await?)
         }
         Command::Notifications(Notifications::Subscribe { connection, queue_arn }) => {
-            let spapi = adapters.spapi_client(&settings).await?;
+            let spapi = adapters.spapi_client(&settings);
             print(serde_json::to_value(
                 ops::subscribe_order_changes(&adapters, &spapi, &connection, &queue_arn).await?,
             )?);
@@ -565,7 +565,7 @@ async fn operate(command: Command) -> Result<()> {
             println!("connection {id} will re-import orders updated since {from} on its next sync");
         }
         Command::SyncNow { connection } => {
-            let spapi = adapters.spapi_client(&settings).await?;
+            let spapi = adapters.spapi_client(&settings);
             let deps = order_sync::SyncDeps { adapters: adapters.clone(), spapi, settings: Default::default() };
             let stop_at = tokio::time::Instant::now() + std::time::Duration::from_secs(600);
             let report = order_sync::sync(&deps, connection.as_ref(), stop_at).await?;

@@ -586,7 +586,7 @@ pub async fn mark_amazon_fulfilled(
     connection: &Connection,
     skus: &[Sku],
 ) -> Result<OptionsChange> {
-    let spapi = adapters.spapi_client(settings).await?;
+    let spapi = adapters.spapi_client(settings);
     let auth = adapters.seller_auth(connection).await?;
     let mut marked = Vec::new();
     // Amazon takes at most 50 SKUs per question.

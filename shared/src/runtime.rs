@@ -178,13 +178,18 @@ impl Adapters {
 
     /// The SP-API client, with the app's LWA credentials read from Secrets Manager (and read again when
     /// Login with Amazon rejects them: the operator may have rotated them since).
-    pub async fn spapi_client(&self, settings: &Settings) -> Result<SpApiClient, SecretError> {
-        let app: AppCredentials = self.secrets.json(&settings.lwa_secret_id).await?;
+    /// The SP-API client, reading the app's credentials only when it first needs a token: a cold start
+    /// waits for nothing.
+    pub fn spapi_client(&self, settings: &Settings) -> SpApiClient {
         let source =
             Arc::new(SecretAppCredentials { secrets: self.secrets.clone(), id: settings.lwa_secret_id.clone() });
-        let lwa = LwaClient::new(self.http.clone(), settings.endpoints.lwa_token.clone(), app, self.clock.clone())
-            .reloading_from(source);
-        Ok(SpApiClient::new(self.http.clone(), settings.endpoints.clone(), lwa, self.limiter.clone()))
+        let lwa = LwaClient::loading_from(
+            self.http.clone(),
+            settings.endpoints.lwa_token.clone(),
+            source,
+            self.clock.clone(),
+        );
+        SpApiClient::new(self.http.clone(), settings.endpoints.clone(), lwa, self.limiter.clone())
     }
 
     /// Who calls are made for on behalf of `connection`, and in which region: its refresh token comes

@@ -141,7 +141,7 @@ impl LocalStack {
     pub async fn notification_deps(&self) -> Result<NotificationDeps> {
         Ok(NotificationDeps {
             adapters: self.adapters.clone(),
-            spapi: self.adapters.spapi_client(&self.settings).await?,
+            spapi: self.adapters.spapi_client(&self.settings),
             dead_letters: self.adapters.dead_letters(self.queue_url("NotificationsDeadLetterQueue")?),
         })
     }
@@ -177,11 +177,7 @@ impl LocalStack {
     }
 
     pub async fn sync_deps(&self, settings: SyncSettings) -> Result<SyncDeps> {
-        Ok(SyncDeps {
-            adapters: self.adapters.clone(),
-            spapi: self.adapters.spapi_client(&self.settings).await?,
-            settings,
-        })
+        Ok(SyncDeps { adapters: self.adapters.clone(), spapi: self.adapters.spapi_client(&self.settings), settings })
     }
 
     pub fn webhook_deps(&self) -> WebhookDeps {
@@ -210,7 +206,7 @@ impl LocalStack {
         if let Some(limiter) = limiter {
             adapters.limiter = limiter;
         }
-        let spapi = adapters.spapi_client(&self.settings).await?;
+        let spapi = adapters.spapi_client(&self.settings);
         Ok(SenderDeps {
             queue: Arc::new(adapters.queue.clone()),
             adapters,

@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let dead_letters_url =
         std::env::var(DEAD_LETTERS_URL).map_err(|_| format!("environment variable {DEAD_LETTERS_URL} is not set"))?;
     let adapters = Adapters::new(&aws_config().await, &settings, Arc::new(SystemClock));
-    let spapi = adapters.spapi_client(&settings).await?;
+    let spapi = adapters.spapi_client(&settings);
     let dead_letters = adapters.dead_letters(dead_letters_url);
     let deps = NotificationDeps { adapters, spapi, dead_letters };
     run(service_fn(|event| handle(&deps, event))).await

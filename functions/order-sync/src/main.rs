@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     sellerbridge_core::telemetry::init();
     let settings = Settings::from_env()?;
     let adapters = Adapters::new(&aws_config().await, &settings, Arc::new(SystemClock));
-    let spapi = adapters.spapi_client(&settings).await?;
+    let spapi = adapters.spapi_client(&settings);
     let deps = SyncDeps { adapters, spapi, settings: SyncSettings::default() };
     run(service_fn(|event| handle(&deps, event))).await
 }

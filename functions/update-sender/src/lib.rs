@@ -417,6 +417,12 @@ async fn prepare<'a>(deps: &SenderDeps, confirmation: Confirmation<'a>) -> Resul
         return Ok(Prepared::Done(Outcome::Done));
     }
     let auth = deps.adapters.seller_auth(&connection).await?;
+    // The access token (and, in a new container, the app's credentials) before the slots are reserved:
+    // fetching them after would make the first calls late for their slots and bunch them together. A
+    // failure shows again, and is handled, when the call itself asks.
+    if let Err(e) = deps.spapi.ready_access_token(&auth).await {
+        info!(error = %e, "no access token yet; the send asks again");
+    }
     Ok(Prepared::Ready(Box::new(Ready { confirmation, package, version, order, connection, auth })))
 }
 

@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     sellerbridge_core::telemetry::init();
     let settings = Settings::from_env()?;
     let adapters = Adapters::new(&aws_config().await, &settings, Arc::new(SystemClock));
-    let spapi = adapters.spapi_client(&settings).await?;
+    let spapi = adapters.spapi_client(&settings);
     let queue = Arc::new(adapters.queue.clone());
     let signing_keys =
         Arc::new(KeyRing::new(adapters.secrets.clone(), &settings.webhook_secret_id, adapters.clock.clone()));

@@ -92,7 +92,8 @@ const RELOAD_INTERVAL: Duration = Duration::minutes(1);
 pub struct LwaClient {
     http: reqwest::Client,
     token_url: url::Url,
-    app: Mutex<AppCredentials>,
+    /// `None` until first needed when read from `source`: nothing waits for Secrets Manager at start-up.
+    app: Mutex<Option<AppCredentials>>,
     source: Option<std::sync::Arc<dyn AppCredentialsSource>>,
     last_reload: Mutex<Option<DateTime<Utc>>>,
     clock: SharedClock,
@@ -104,7 +105,7 @@ impl LwaClient {
         Self {
             http,
             token_url,
-            app: Mutex::new(app),
+            app: Mutex::new(Some(app)),
             source: None,
             last_reload: Mutex::new(None),
             clock,
@@ -115,6 +116,25 @@ impl LwaClient {
     /// Reads the app's credentials again from `source` when Login with Amazon rejects them.
     pub fn reloading_from(self, source: std::sync::Arc<dyn AppCredentialsSource>) -> Self {
         Self { source: Some(source), ..self }
+    }
+
+    /// A client that reads the app's credentials from `source` when it first asks for a token (and again
+    /// when Login with Amazon rejects them), so a cold start never waits for them.
+    pub fn loading_from(
+        http: reqwest::Client,
+        token_url: url::Url,
+        source: std::sync::Arc<dyn AppCredentialsSource>,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            http,
+            token_url,
+            app: Mutex::new(None),
+            source: Some(source),
+            last_reload: Mutex::new(None),
+            clock,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// An access token for the connection keyed `cache_key`, from the cache while it is fresh.
@@ -170,8 +190,10 @@ impl LwaClient {
         match source.load().await {
             Ok(loaded) => {
                 let mut app = self.app.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                let changed = loaded.client_id != app.client_id || loaded.client_secret != app.client_secret;
-                *app = loaded;
+                let changed = app
+                    .as_ref()
+                    .is_none_or(|app| loaded.client_id != app.client_id || loaded.client_secret != app.client_secret);
+                *app = Some(loaded);
                 changed
             }
             Err(e) => {
@@ -181,8 +203,24 @@ impl LwaClient {
         }
     }
 
+    /// The app's credentials, read from the source the first time they are needed.
+    async fn app(&self) -> Result<AppCredentials, SpApiError> {
+        if let Some(app) = self.app.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone() {
+            return Ok(app);
+        }
+        let Some(source) = &self.source else {
+            return Err(SpApiError::InvalidClient("the app's credentials were never given".into()));
+        };
+        let loaded = source.load().await.map_err(|e| SpApiError::Transient {
+            operation: OPERATION,
+            message: format!("could not read the app's credentials: {e}"),
+        })?;
+        *self.app.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(loaded.clone());
+        Ok(loaded)
+    }
+
     async fn request_token(&self, grant: &Grant) -> Result<TokenResponse, SpApiError> {
-        let app = self.app.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let app = self.app().await?;
         let (grant_type, (name, value)) = match grant {
             Grant::Seller(refresh_token) => ("refresh_token", ("refresh_token", refresh_token.expose())),
             Grant::Grantless { scope } => ("client_credentials", ("scope", *scope)),
@@ -225,5 +263,48 @@ impl LwaClient {
                 message: error.error_description,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::Router;
+    use axum::routing::post;
+
+    use super::*;
+    use crate::domain::clock::SystemClock;
+
+    /// Counts how often the app's credentials are read.
+    #[derive(Default)]
+    struct CountingSource(AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl AppCredentialsSource for CountingSource {
+        async fn load(&self) -> Result<AppCredentials, String> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(AppCredentials { client_id: "id".into(), client_secret: "secret".into() })
+        }
+    }
+
+    #[tokio::test]
+    async fn the_apps_credentials_are_read_when_a_token_is_first_needed_and_only_then() {
+        let token = || async {
+            axum::Json(serde_json::json!({"access_token": "Atza|test", "token_type": "bearer", "expires_in": 3600}))
+        };
+        let app = Router::new().route("/auth/o2/token", post(token));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url: url::Url = format!("http://{}/auth/o2/token", listener.local_addr().unwrap()).parse().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let source = Arc::new(CountingSource::default());
+        let client = LwaClient::loading_from(reqwest::Client::new(), url, source.clone(), Arc::new(SystemClock));
+        assert_eq!(source.0.load(Ordering::SeqCst), 0, "a cold start reads nothing");
+        for connection in ["us-main", "de-main"] {
+            let grant = Grant::Seller(RefreshToken::new("Atzr|token"));
+            assert_eq!(client.access_token(connection, &grant).await.unwrap(), "Atza|test");
+        }
+        assert_eq!(source.0.load(Ordering::SeqCst), 1, "read once, when first needed");
     }
 }

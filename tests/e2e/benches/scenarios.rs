@@ -269,7 +269,7 @@ async fn order_change_path(h: &Harness, changes: usize, evidence: &mut Evidence)
     let sqs = &h.stack.clients.sqs;
     let queue = h.stack.queue_url("NotificationsQueue").unwrap();
     let arn = h.stack.queue_arn("NotificationsQueue").await.unwrap();
-    let spapi = h.stack.adapters.spapi_client(&h.stack.settings).await.unwrap();
+    let spapi = h.stack.adapters.spapi_client(&h.stack.settings);
     sellerbridge_cli::ops::subscribe_order_changes(&h.stack.adapters, &spapi, &h.connection.id, &arn).await.unwrap();
     let store = &h.stack.adapters.store;
     let held: Vec<String> = store.scan_orders().await.unwrap().iter().map(|o| o.id().to_string()).collect();

@@ -448,7 +448,7 @@ async fn amazons_status_notifications_move_a_fulfillment_order_without_waiting_f
     config.sqs_endpoint = Some(std::env::var("SELLERBRIDGE_MOTO_ENDPOINT").expect("run with the local stack"));
     let f = Fixture::start_with(config, OptionsChange::default()).await;
     let arn = f.h.stack.queue_arn("NotificationsQueue").await.unwrap();
-    let spapi = f.h.stack.adapters.spapi_client(&f.h.stack.settings).await.unwrap();
+    let spapi = f.h.stack.adapters.spapi_client(&f.h.stack.settings);
     let subscribed = ops::subscribe_order_changes(&f.h.stack.adapters, &spapi, &f.h.connection.id, &arn).await.unwrap();
     assert!(subscribed.fulfillment_subscription_id.is_some(), "a connection with Amazon-fulfilled SKUs: both types");
     let items = json!([{"sku": f.in_stock[0], "quantity": 1}]);

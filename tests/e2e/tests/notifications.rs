@@ -186,7 +186,7 @@ async fn a_subscribed_connection_gets_amazons_notifications_on_its_queue() {
     let queue = h.stack.queue_url("NotificationsQueue").unwrap();
     let arn = h.stack.queue_arn("NotificationsQueue").await.unwrap();
 
-    let spapi = h.stack.adapters.spapi_client(&h.stack.settings).await.unwrap();
+    let spapi = h.stack.adapters.spapi_client(&h.stack.settings);
     let subscribed = ops::subscribe_order_changes(&h.stack.adapters, &spapi, &h.connection.id, &arn).await.unwrap();
     assert!(subscribed.created);
     let again = ops::subscribe_order_changes(&h.stack.adapters, &spapi, &h.connection.id, &arn).await.unwrap();
