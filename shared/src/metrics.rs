@@ -14,6 +14,8 @@ use serde_json::{Map, Value, json};
 
 pub const NAMESPACE: &str = "sellerbridge";
 pub const FUNCTION_DIMENSION: &str = "Function";
+/// Set by the Lambda runtime environment.
+const LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 
 /// Every metric sellerbridge emits; the alarms and the dashboard name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -126,9 +128,10 @@ impl MetricSet {
     }
 
     /// Writes the line to standard output, where the Lambda runtime hands it to CloudWatch Logs. Not a
-    /// tracing event: the log format would wrap it, and EMF must be the whole line.
+    /// tracing event: the log format would wrap it, and EMF must be the whole line. Outside Lambda (the
+    /// local runner, the demo, the CLI) nothing reads it, so nothing is written.
     pub fn emit(&self, now: DateTime<Utc>) {
-        if !self.counts.is_empty() {
+        if !self.counts.is_empty() && std::env::var_os(LAMBDA_FUNCTION_NAME).is_some() {
             println!("{}", self.line(now));
         }
     }

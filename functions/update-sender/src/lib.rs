@@ -7,6 +7,9 @@
 //! queue's maxReceiveCount; a permanent rejection marks the package failed with Amazon's message. A
 //! confirmation first taken up long after its package was accepted waited behind a backlog: it goes to
 //! its connection's feed backlog instead, which the scheduled sync sends as order fulfillment feeds.
+//!
+//! The same queue carries Multi-Channel Fulfillment's creates and cancels ([`fulfillment`]); the outbound
+//! queue, the events for the merchant's endpoint ([`outbound`]).
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
