@@ -12,9 +12,7 @@
 use std::time::Duration;
 
 use http::StatusCode;
-use sellerbridge_core::domain::fulfillment::{
-    AmazonFulfillmentStatus, CancelOutcome, Cancellation, FulfillmentOrder, Progress,
-};
+use sellerbridge_core::domain::fulfillment::{FulfillmentOrder, Progress};
 use sellerbridge_core::domain::ids::SellerFulfillmentOrderId;
 use sellerbridge_core::domain::marketplace::Marketplace;
 use sellerbridge_core::queue::{UpdateMessage, announce_fulfillment};
@@ -89,28 +87,8 @@ pub(crate) async fn accept_cancel(deps: &WebhookDeps, event: FulfillmentCancelle
     span.record("event_id", event.event_id.as_str());
     span.record("fulfillment_id", id.as_str());
     let now = deps.clock.now();
-    let updated = deps
-        .store
-        .update_fulfillment(&id, |order| {
-            if order.cancellation.is_some() {
-                return false;
-            }
-            order.cancellation = Some(Cancellation {
-                requested_by: event.event_id.clone(),
-                requested_at: now,
-                outcome: known_outcome(order),
-            });
-            if order.progress == Progress::Queued {
-                // Never sent: it is withdrawn here, and its create message finds it so.
-                order.progress = Progress::Withdrawn { at: now };
-                if let Some(cancellation) = order.cancellation.as_mut() {
-                    cancellation.outcome = CancelOutcome::Cancelled { at: now };
-                }
-            }
-            order.changed(now);
-            true
-        })
-        .await?;
+    let updated =
+        deps.store.update_fulfillment(&id, |order| order.request_cancellation(event.event_id.clone(), now)).await?;
     let Some((order, changed)) = updated else {
         return Err(Rejected::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -135,21 +113,6 @@ pub(crate) async fn accept_cancel(deps: &WebhookDeps, event: FulfillmentCancelle
         body: json!({"status": cancellation.map(|c| c.outcome), "detail": cancellation.map(|c| c.detail.as_str()),
                      "fulfillment_id": order.id, "store_order_id": order.store_order_id, "state": view.state}),
     })
-}
-
-/// A cancellation whose outcome is known without asking Amazon: its status never goes back.
-fn known_outcome(order: &FulfillmentOrder) -> CancelOutcome {
-    match &order.progress {
-        Progress::Refused { .. } => CancelOutcome::NothingToCancel,
-        Progress::Withdrawn { at } => CancelOutcome::Cancelled { at: *at },
-        Progress::AtAmazon { status, updated_at } => match status {
-            s if s.shipping() => CancelOutcome::TooLate { status: *s },
-            AmazonFulfillmentStatus::Cancelled => CancelOutcome::Cancelled { at: *updated_at },
-            s if s.is_final() => CancelOutcome::NothingToCancel,
-            _ => CancelOutcome::Pending,
-        },
-        Progress::Queued | Progress::Sending { .. } => CancelOutcome::Pending,
-    }
 }
 
 async fn queue(deps: &WebhookDeps, message: UpdateMessage) -> Result<(), Rejected> {

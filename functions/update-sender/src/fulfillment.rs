@@ -186,7 +186,7 @@ pub(crate) async fn cancel(
             let mut moved_on = false;
             let outcome = attempt
                 .settle(|order| match order.progress {
-                    Progress::Queued | Progress::Withdrawn { .. } | Progress::Refused { .. } => withdraw(order, now),
+                    Progress::Queued | Progress::Withdrawn { .. } | Progress::Refused { .. } => order.withdraw(now),
                     // A create claimed it since it was read: ask again once that has settled.
                     _ => {
                         moved_on = true;
@@ -211,7 +211,7 @@ pub(crate) async fn cancel(
             let cancelled = report(AmazonFulfillmentStatus::Cancelled, now);
             attempt.settle(|order| order.apply_amazon(cancelled.clone(), now).announced()).await
         }
-        Err(SpApiError::Rejected { status: 404, .. }) => attempt.settle(|order| withdraw(order, now)).await,
+        Err(SpApiError::Rejected { status: 404, .. }) => attempt.settle(|order| order.withdraw(now)).await,
         Err(SpApiError::Rejected { code, .. }) => {
             // Amazon would not cancel: it has moved on. Its status says how far.
             match deps.spapi.get_fulfillment_order(&auth, id, budget()).await {
@@ -219,7 +219,7 @@ pub(crate) async fn cancel(
                     info!(status = ?held.status, code, "Amazon would not cancel the fulfillment order");
                     attempt.settle(|order| order.apply_amazon(held.clone(), now).announced()).await
                 }
-                Ok(None) => attempt.settle(|order| withdraw(order, now)).await,
+                Ok(None) => attempt.settle(|order| order.withdraw(now)).await,
                 Err(e) => attempt.failed(e).await,
             }
         }
@@ -265,22 +265,6 @@ async fn refuse_unsent(
         announce_fulfillment(&deps.adapters.outbound, store, &connection, &order).await;
     }
     Ok(Outcome::Done)
-}
-
-/// Cancelled before Amazon had it (or Amazon never created it): nothing to ask Amazon.
-fn withdraw(order: &mut FulfillmentOrder, now: DateTime<Utc>) -> bool {
-    let Some(cancellation) = order.cancellation.as_mut().filter(|c| c.outcome == CancelOutcome::Pending) else {
-        return false;
-    };
-    match order.progress {
-        Progress::Refused { .. } => cancellation.outcome = CancelOutcome::NothingToCancel,
-        _ => {
-            cancellation.outcome = CancelOutcome::Cancelled { at: now };
-            order.progress = Progress::Withdrawn { at: now };
-        }
-    }
-    order.changed(now);
-    true
 }
 
 /// Whether the order's connection may call Amazon now.

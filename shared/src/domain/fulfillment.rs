@@ -464,6 +464,19 @@ pub enum CancelOutcome {
     },
 }
 
+impl CancelOutcome {
+    /// What a cancellation comes to once Amazon reports `status` (at `at`): still pending while Amazon
+    /// allows it; its status never goes back, so anything else is final.
+    pub fn at_amazon(status: AmazonFulfillmentStatus, at: DateTime<Utc>) -> Self {
+        match status {
+            AmazonFulfillmentStatus::Cancelled => Self::Cancelled { at },
+            status if status.shipping() => Self::TooLate { status },
+            status if status.is_final() => Self::NothingToCancel,
+            _ => Self::Pending,
+        }
+    }
+}
+
 pub const TOO_LATE_TO_CANCEL: &str = "too late to cancel: shipment in progress";
 
 /// One shipment Amazon made (or plans) for the order, with its packages' tracking.
@@ -610,6 +623,43 @@ impl FulfillmentOrder {
         }
     }
 
+    /// The store's cancellation, recorded with what is already known of it: `false` if one was recorded
+    /// before. An order that never left is withdrawn at once; its create message finds it so.
+    pub fn request_cancellation(&mut self, requested_by: EventId, now: DateTime<Utc>) -> bool {
+        if self.cancellation.is_some() {
+            return false;
+        }
+        let outcome = match &self.progress {
+            Progress::Refused { .. } => CancelOutcome::NothingToCancel,
+            Progress::Withdrawn { at } => CancelOutcome::Cancelled { at: *at },
+            Progress::AtAmazon { status, updated_at } => CancelOutcome::at_amazon(*status, *updated_at),
+            Progress::Queued | Progress::Sending { .. } => CancelOutcome::Pending,
+        };
+        self.cancellation = Some(Cancellation { requested_by, requested_at: now, outcome });
+        if self.progress == Progress::Queued {
+            return self.withdraw(now);
+        }
+        self.changed(now);
+        true
+    }
+
+    /// Settles a pending cancellation of an order Amazon does not hold (never sent, or refused): `false`
+    /// if none is pending.
+    pub fn withdraw(&mut self, now: DateTime<Utc>) -> bool {
+        let Some(cancellation) = self.cancellation.as_mut().filter(|c| c.outcome == CancelOutcome::Pending) else {
+            return false;
+        };
+        match self.progress {
+            Progress::Refused { .. } => cancellation.outcome = CancelOutcome::NothingToCancel,
+            _ => {
+                cancellation.outcome = CancelOutcome::Cancelled { at: now };
+                self.progress = Progress::Withdrawn { at: now };
+            }
+        }
+        self.changed(now);
+        true
+    }
+
     pub fn cancel_pending(&self) -> bool {
         self.cancellation.as_ref().is_some_and(|c| c.outcome == CancelOutcome::Pending)
     }
@@ -655,16 +705,7 @@ impl FulfillmentOrder {
             self.unshipped = unshipped;
         }
         if let Some(cancellation) = self.cancellation.as_mut().filter(|c| c.outcome == CancelOutcome::Pending) {
-            match report.status {
-                AmazonFulfillmentStatus::Cancelled => {
-                    cancellation.outcome = CancelOutcome::Cancelled { at: report.updated_at };
-                }
-                status if status.shipping() => cancellation.outcome = CancelOutcome::TooLate { status },
-                AmazonFulfillmentStatus::Unfulfillable | AmazonFulfillmentStatus::Invalid => {
-                    cancellation.outcome = CancelOutcome::NothingToCancel;
-                }
-                _ => {}
-            }
+            cancellation.outcome = CancelOutcome::at_amazon(report.status, report.updated_at);
         }
         if seen(self) != before {
             self.changed(now);
