@@ -2,6 +2,7 @@
 //! AWS configuration points at: a deployed one, or the local one through `AWS_ENDPOINT_URL_*`.
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
+use indicatif::ProgressBar;
 use sellerbridge_core::domain::adjustment::{ORDER_ACKNOWLEDGEMENT_FEED, PAYMENT_ADJUSTMENT_FEED};
 use sellerbridge_core::domain::carrier::CarrierRule;
 use sellerbridge_core::domain::connection::{Connection, ConnectionOptions, ConnectionState, OptionsChange};
@@ -34,6 +35,7 @@ pub fn new_connection(
     region: Option<Region>,
     import_from: DateTime<Utc>,
     options: ConnectionOptions,
+    secrets: &ConnectionSecrets,
 ) -> Result<Connection> {
     let marketplace = Marketplace::find(&marketplace_id).with_context(|| format!("connection {id}"))?;
     if let Some(region) = region.filter(|region| *region != marketplace.region) {
@@ -44,7 +46,7 @@ pub fn new_connection(
         );
     }
     Ok(Connection {
-        refresh_token_secret_id: refresh_token_secret_id(&id),
+        refresh_token_secret_id: secrets.secret_id(&id),
         id,
         seller_id,
         marketplace_id,
@@ -55,6 +57,13 @@ pub fn new_connection(
     })
 }
 
+/// The connection `id`, or an error that says how to find the stack's connections.
+pub async fn existing_connection(store: &DynamoStore, id: &ConnectionId) -> Result<Connection> {
+    store.get_connection(id).await?.with_context(|| {
+        format!("no connection {id} in this stack: `sellerbridge connections list` shows its connections")
+    })
+}
+
 /// Applies an operator's change to a connection's options and stores it.
 pub async fn change_connection(
     store: &DynamoStore,
@@ -62,7 +71,7 @@ pub async fn change_connection(
     change: &OptionsChange,
     now: DateTime<Utc>,
 ) -> Result<Connection> {
-    let connection = store.get_connection(id).await?.with_context(|| format!("no connection {id}"))?;
+    let connection = existing_connection(store, id).await?;
     let changed = connection.changed(change, now);
     store.put_connection(&changed).await?;
     // Orders stored from now on take the PII policy from the sync; those holding PII now, here. Whenever
@@ -117,6 +126,7 @@ pub async fn redact_now(
     target: &RedactTarget,
     dry_run: bool,
     now: DateTime<Utc>,
+    progress: &ProgressBar,
 ) -> Result<serde_json::Value> {
     let targets = match target {
         RedactTarget::Order(order_id) => {
@@ -126,7 +136,9 @@ pub async fn redact_now(
         RedactTarget::Connection(id) => orders_holding_pii(store, id).await?,
     };
     let mut orders = Vec::new();
+    progress.set_length(targets.len() as u64);
     for order in targets {
+        progress.inc(1);
         let fields = pii::pii_fields(&order);
         if fields.is_empty() {
             continue;
@@ -151,18 +163,15 @@ pub async fn remove_connection(
     id: &ConnectionId,
     redact_orders: bool,
     now: DateTime<Utc>,
+    progress: &ProgressBar,
 ) -> Result<serde_json::Value> {
-    let connection = store.get_connection(id).await?.with_context(|| format!("no connection {id}"))?;
+    let connection = existing_connection(store, id).await?;
     let off = OptionsChange { enabled: Some(false), ..OptionsChange::default() };
     store.put_connection(&connection.changed(&off, now)).await?;
     let secret = &connection.refresh_token_secret_id;
-    match secrets.delete_secret().secret_id(secret).force_delete_without_recovery(true).send().await {
-        Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {}
-        Err(e) => return Err(anyhow::Error::new(e).context(format!("deleting secret {secret}"))),
-    }
+    delete_secret(secrets, secret).await?;
     let redacted = if redact_orders {
-        Some(redact_now(store, &RedactTarget::Connection(id.clone()), false, now).await?["count"].clone())
+        Some(redact_now(store, &RedactTarget::Connection(id.clone()), false, now, progress).await?["count"].clone())
     } else {
         None
     };
@@ -269,11 +278,7 @@ pub async fn subscribe_order_changes(
     connection_id: &ConnectionId,
     queue_arn: &str,
 ) -> Result<OrderChangeSubscription> {
-    let connection = adapters
-        .store
-        .get_connection(connection_id)
-        .await?
-        .with_context(|| format!("no connection {connection_id}"))?;
+    let connection = existing_connection(&adapters.store, connection_id).await?;
     let auth = adapters.seller_auth(&connection).await?;
     let app = SellerAuth::grantless(auth.region, Grant::NOTIFICATIONS_SCOPE);
     let registered = |destinations: Vec<Destination>| {
@@ -323,7 +328,7 @@ pub async fn subscribe_order_changes(
 /// "Reset the import date": the next sync reads every order updated since `from` again. Orders already
 /// held are only updated where Amazon has something newer.
 pub async fn reset_import_date(store: &DynamoStore, id: &ConnectionId, from: DateTime<Utc>) -> Result<Connection> {
-    let mut connection = store.get_connection(id).await?.with_context(|| format!("no connection {id}"))?;
+    let mut connection = existing_connection(store, id).await?;
     connection.import_from = from;
     store.put_connection(&connection).await?;
     // Replaced whatever a running sync holds: its next save of the cursor fails and it stops.
@@ -331,13 +336,70 @@ pub async fn reset_import_date(store: &DynamoStore, id: &ConnectionId, from: Dat
     Ok(connection)
 }
 
-/// After the seller re-authorized the app and the new refresh token is in the connection's secret:
-/// active again, and every function drops the credentials it had cached.
-pub async fn reactivate_with_new_credentials(store: &DynamoStore, id: &ConnectionId) -> Result<Connection> {
-    let connection =
-        store.get_connection(id).await?.with_context(|| format!("no connection {id}"))?.with_new_credentials();
+/// After the seller re-authorized the app: stores the new refresh token (`token_json`) in the
+/// connection's secret and reactivates the connection; every function drops the credentials it had
+/// cached. A connection still under the unscoped prefix (see [`scope_connection_secrets`]) moves under
+/// the stack's as it does.
+pub async fn store_new_token(
+    store: &DynamoStore,
+    client: &aws_sdk_secretsmanager::Client,
+    secrets: &ConnectionSecrets,
+    id: &ConnectionId,
+    token_json: &str,
+) -> Result<Connection> {
+    let connection = existing_connection(store, id).await?;
+    let secret_id = secrets.home_of(&connection);
+    secrets.put(client, &secret_id, token_json).await?;
+    rehome(store, client, connection, secret_id).await
+}
+
+/// Records `secret_id` as the connection's secret (reactivating it with new credentials), then deletes
+/// the secret it replaces, if another: a failure after the record leaves only a stale secret behind.
+async fn rehome(
+    store: &DynamoStore,
+    client: &aws_sdk_secretsmanager::Client,
+    connection: Connection,
+    secret_id: String,
+) -> Result<Connection> {
+    let previous = connection.refresh_token_secret_id.clone();
+    let connection = Connection { refresh_token_secret_id: secret_id, ..connection }.with_new_credentials();
     store.put_connection(&connection).await?;
+    if previous != connection.refresh_token_secret_id {
+        delete_secret(client, &previous).await.with_context(|| {
+            format!("connection {} uses its new secret; the old one, {previous}, is left to delete", connection.id)
+        })?;
+    }
     Ok(connection)
+}
+
+/// Moves the refresh tokens of connections added before secrets were scoped to their stack (under
+/// `sellerbridge/connections/`, which the updated functions may no longer read) under the stack's
+/// prefix, one connection at a time, the token never leaving AWS. Run once after deploying the update;
+/// running it again finds nothing to move. The connections moved.
+pub async fn scope_connection_secrets(
+    store: &DynamoStore,
+    client: &aws_sdk_secretsmanager::Client,
+    secrets: &ConnectionSecrets,
+    progress: &ProgressBar,
+) -> Result<Vec<ConnectionId>> {
+    let unscoped: Vec<Connection> = store
+        .list_connections()
+        .await?
+        .into_iter()
+        .filter(|connection| connection.refresh_token_secret_id.starts_with(ConnectionSecrets::UNSCOPED))
+        .collect();
+    progress.set_length(unscoped.len() as u64);
+    let mut moved = Vec::new();
+    for connection in unscoped {
+        let old = &connection.refresh_token_secret_id;
+        let token = client.get_secret_value().secret_id(old).send().await.with_context(|| format!("reading {old}"))?;
+        let token = token.secret_string().with_context(|| format!("secret {old} holds no text"))?;
+        let secret_id = secrets.home_of(&connection);
+        secrets.put(client, &secret_id, token).await?;
+        moved.push(rehome(store, client, connection, secret_id).await?.id);
+        progress.inc(1);
+    }
+    Ok(moved)
 }
 
 /// An order as an operator needs it: status, items and packages with their states and errors, and
@@ -396,7 +458,7 @@ pub async fn order_summary(store: &DynamoStore, id: &AmazonOrderId) -> Result<se
 /// their type, the feeds Amazon is processing (or we are sending), and what became of those settled in
 /// the last 28 days.
 pub async fn feeds_summary(store: &DynamoStore, id: &ConnectionId) -> Result<serde_json::Value> {
-    store.get_connection(id).await?.with_context(|| format!("no connection {id}"))?;
+    existing_connection(store, id).await?;
     let mut waiting = serde_json::Map::new();
     let mut total = 0;
     for feed_type in [ORDER_FULFILLMENT_FEED, ORDER_ACKNOWLEDGEMENT_FEED, PAYMENT_ADJUSTMENT_FEED] {
@@ -436,6 +498,7 @@ pub async fn redrive_dead_letters(
     sqs: &aws_sdk_sqs::Client,
     dlq_url: &str,
     target: Redrive<'_>,
+    progress: &ProgressBar,
 ) -> Result<usize> {
     let queue_url = match target {
         Redrive::Confirmations(url) | Redrive::OrderEvents(url) => url,
@@ -515,6 +578,7 @@ pub async fn redrive_dead_letters(
                     .await?;
             }
             moved += usize::from(requeue);
+            progress.inc(u64::from(requeue));
         }
     }
 }
@@ -530,15 +594,37 @@ async fn show_again(sqs: &aws_sdk_sqs::Client, queue_url: &str, message: &aws_sd
     Ok(())
 }
 
-/// Creates the secret, or stores a new value in it if it exists.
-/// The stack's data key (its `DataKeyArn` output), which new secrets are encrypted with; unset, Secrets
-/// Manager's own key (the local stack).
-pub const DATA_KEY_ENV: &str = "SELLERBRIDGE_DATA_KEY_ID";
+/// Deletes secret `id` at once (no recovery window); one already gone is fine.
+async fn delete_secret(client: &aws_sdk_secretsmanager::Client, id: &str) -> Result<()> {
+    match client.delete_secret().secret_id(id).force_delete_without_recovery(true).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("deleting secret {id}"))),
+    }
+}
 
-/// Stores `value` in secret `id`, creating it (encrypted with the stack's data key) if need be.
+/// Creates secret `id` holding `value` unless it exists (then it keeps its value).
+pub async fn create_secret_if_absent(client: &aws_sdk_secretsmanager::Client, id: &str, value: &str) -> Result<()> {
+    match client.create_secret().name(id).secret_string(value).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_exists_exception()) => Ok(()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("creating secret {id}"))),
+    }
+}
+
+/// Stores `value` in secret `id`, creating it (with Secrets Manager's own key) if need be: for the
+/// secrets the stack itself created.
 pub async fn put_secret(client: &aws_sdk_secretsmanager::Client, id: &str, value: &str) -> Result<()> {
-    let data_key = std::env::var(DATA_KEY_ENV).ok().filter(|key| !key.trim().is_empty());
-    match client.create_secret().name(id).secret_string(value).set_kms_key_id(data_key).send().await {
+    write_secret(client, id, value, None).await
+}
+
+async fn write_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    id: &str,
+    value: &str,
+    kms_key: Option<&str>,
+) -> Result<()> {
+    match client.create_secret().name(id).secret_string(value).set_kms_key_id(kms_key.map(str::to_owned)).send().await {
         Ok(_) => Ok(()),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_exists_exception()) => client
             .put_secret_value()
@@ -552,10 +638,105 @@ pub async fn put_secret(client: &aws_sdk_secretsmanager::Client, id: &str, value
     }
 }
 
-/// The secret id under which a connection's refresh token lives (the template grants the functions
-/// read access to this prefix).
-pub fn refresh_token_secret_id(id: &ConnectionId) -> String {
-    format!("sellerbridge/connections/{id}")
+/// Where a stack keeps its connections' refresh tokens: under its own prefix (the template lets the
+/// functions read nothing else, so two stacks in one account never see each other's connections),
+/// encrypted with its data key.
+#[derive(Debug, Clone)]
+pub struct ConnectionSecrets {
+    prefix: String,
+    data_key: Option<String>,
+}
+
+impl ConnectionSecrets {
+    /// Where connection secrets lived before they were scoped to their stack.
+    pub const UNSCOPED: &'static str = "sellerbridge/connections/";
+
+    pub fn new(prefix: &str) -> Result<Self> {
+        if !prefix.ends_with('/') || prefix.starts_with('/') || prefix.contains(char::is_whitespace) {
+            bail!(
+                "'{prefix}' is not a secret name prefix (one ending in '/', such as sellerbridge/<stack>/connections/)"
+            );
+        }
+        Ok(Self { prefix: prefix.to_owned(), data_key: None })
+    }
+
+    /// New secrets are encrypted with this key (the stack's `DataKeyArn`); without it, Secrets
+    /// Manager's own.
+    pub fn encrypted_with(self, data_key: Option<&str>) -> Self {
+        Self { data_key: data_key.map(str::to_owned), ..self }
+    }
+
+    /// The secret of a new connection.
+    pub fn secret_id(&self, id: &ConnectionId) -> String {
+        format!("{}{id}", self.prefix)
+    }
+
+    /// Where an existing connection's token belongs: where it is, unless that is under the unscoped
+    /// prefix of earlier versions.
+    pub fn home_of(&self, connection: &Connection) -> String {
+        match connection.refresh_token_secret_id.starts_with(Self::UNSCOPED) {
+            true => self.secret_id(&connection.id),
+            false => connection.refresh_token_secret_id.clone(),
+        }
+    }
+
+    /// Stores a refresh token in `secret_id`, creating the secret if need be.
+    pub async fn put(&self, client: &aws_sdk_secretsmanager::Client, secret_id: &str, value: &str) -> Result<()> {
+        write_secret(client, secret_id, value, self.data_key.as_deref()).await
+    }
+}
+
+/// Invokes the deployed sync function as the schedule would, for one connection or all, and hands back
+/// its report; a failed run is an error carrying the function's own message.
+pub async fn invoke_sync(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+    connection: Option<&ConnectionId>,
+) -> Result<serde_json::Value> {
+    let payload = match connection {
+        Some(id) => json!({"connection_id": id}),
+        None => json!({}),
+    };
+    let response = match lambda
+        .invoke()
+        .function_name(function)
+        .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_string()))
+        .send()
+        .await
+    {
+        Ok(response) => response,
+        // One sync at a time (reserved concurrency 1): the schedule's run holds it.
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_too_many_requests_exception()) => bail!(
+            "{function} is running already (the schedule's sync, or another sync-now): try again in a few minutes"
+        ),
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("invoking {function}"))),
+    };
+    let body = response.payload().map(|blob| blob.as_ref()).unwrap_or_default();
+    let report: serde_json::Value =
+        serde_json::from_slice(body).unwrap_or_else(|_| json!(String::from_utf8_lossy(body)));
+    if let Some(kind) = response.function_error() {
+        let message =
+            report.get("errorMessage").and_then(|m| m.as_str()).map_or_else(|| report.to_string(), str::to_owned);
+        bail!(
+            "the sync function {function} failed ({kind}): {message}; its log group /aws/lambda/{function} has the details"
+        );
+    }
+    Ok(report)
+}
+
+/// The connections a sync report lists as not synced: failed, busy, or needing the operator.
+pub fn unsynced_connections(report: &serde_json::Value) -> Vec<String> {
+    let synced = ["up_to_date", "not_due", "paused", "not_active"];
+    report["connections"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            let outcome = c["outcome"]["outcome"].as_str().unwrap_or("unknown");
+            let id = c["connection_id"].as_str().unwrap_or("?");
+            (!synced.contains(&outcome)).then(|| format!("{id} ({outcome})"))
+        })
+        .collect()
 }
 
 /// The redaction dry run, to the end: the handler's dry run lists until its deadline and hands back a
@@ -626,7 +807,7 @@ pub async fn inventory_summary(
     connection: &ConnectionId,
     sku: Option<&Sku>,
 ) -> Result<serde_json::Value> {
-    store.get_connection(connection).await?.with_context(|| format!("no connection {connection}"))?;
+    existing_connection(store, connection).await?;
     Ok(json!(store.inventory_report(connection, sku).await?))
 }
 
@@ -645,6 +826,17 @@ pub async fn fulfillment_summary(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_sync_report_names_the_connections_that_did_not_sync() {
+        let report = serde_json::json!({"connections": [
+            {"connection_id": "us-main", "outcome": {"outcome": "up_to_date"}},
+            {"connection_id": "de-main", "outcome": {"outcome": "failed", "error": "x", "retryable": true}},
+            {"connection_id": "uk-main", "outcome": {"outcome": "busy"}},
+            {"connection_id": "jp-main", "outcome": {"outcome": "paused", "reason": "quota"}},
+        ]});
+        assert_eq!(super::unsynced_connections(&report), ["de-main (failed)", "uk-main (busy)"]);
+    }
+
     use super::*;
 
     #[test]
@@ -668,6 +860,7 @@ mod tests {
                 region,
                 Utc::now(),
                 ConnectionOptions::default(),
+                &ConnectionSecrets::new("sellerbridge/stack/connections/").unwrap(),
             )
         };
         assert!(add("A1PA6795UKMFR9", Some(Region::Europe)).is_ok());

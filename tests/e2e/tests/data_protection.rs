@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use indicatif::ProgressBar;
 use order_sync::SyncSettings;
 use sellerbridge_cli::local::demo::{self, Quiet};
 use sellerbridge_cli::local::runner;
@@ -88,7 +89,8 @@ async fn redaction_on_request_lists_first_then_redacts_an_order_or_a_whole_conne
     assert!(with_pii.len() > 3, "orders holding PII to work on");
     let first = with_pii[0].id().clone();
 
-    let listed = ops::redact_now(store, &RedactTarget::Order(first.clone()), true, now).await.unwrap();
+    let listed =
+        ops::redact_now(store, &RedactTarget::Order(first.clone()), true, now, &ProgressBar::hidden()).await.unwrap();
     assert_eq!(listed["count"], 1, "{listed}");
     let fields: Vec<&str> =
         listed["would_redact"][0]["fields"].as_array().unwrap().iter().filter_map(|f| f.as_str()).collect();
@@ -98,16 +100,22 @@ async fn redaction_on_request_lists_first_then_redacts_an_order_or_a_whole_conne
     assert!(!text.contains(&address), "field names, never values");
     assert!(!pii::pii_fields(&store.get_order(&first).await.unwrap().unwrap().value).is_empty(), "a dry run");
 
-    let redacted = ops::redact_now(store, &RedactTarget::Order(first.clone()), false, now).await.unwrap();
+    let redacted =
+        ops::redact_now(store, &RedactTarget::Order(first.clone()), false, now, &ProgressBar::hidden()).await.unwrap();
     assert_eq!(redacted["count"], 1, "{redacted}");
     let stored = store.get_order(&first).await.unwrap().unwrap().value;
     assert!(pii::pii_fields(&stored).is_empty() && stored.local.redaction.is_redacted());
     assert_eq!(stored.amazon.ship_to.as_ref().unwrap().city, with_pii[0].amazon.ship_to.as_ref().unwrap().city);
 
-    let whole = ops::redact_now(store, &RedactTarget::Connection(h.connection.id.clone()), false, now).await.unwrap();
+    let progress = ProgressBar::hidden();
+    let whole = ops::redact_now(store, &RedactTarget::Connection(h.connection.id.clone()), false, now, &progress)
+        .await
+        .unwrap();
+    assert_eq!(progress.position(), progress.length().unwrap(), "the progress bar went through every order");
+    assert!(progress.position() >= whole["count"].as_u64().unwrap());
     assert_eq!(whole["count"].as_u64().unwrap() as usize, with_pii.len() - 1, "{whole}");
     assert!(holding_pii(&orders(&h).await).is_empty());
-    let again = ops::redact_now(store, &RedactTarget::Order(first), false, now).await.unwrap();
+    let again = ops::redact_now(store, &RedactTarget::Order(first), false, now, &ProgressBar::hidden()).await.unwrap();
     assert_eq!(again["count"], 0, "nothing left: {again}");
 }
 
@@ -120,7 +128,10 @@ async fn a_removed_connection_loses_its_secret_at_once_and_its_orders_pii_on_req
     assert!(secrets.get_secret_value().secret_id(&secret).send().await.is_ok(), "the token is stored");
     assert!(!holding_pii(&orders(&h).await).is_empty());
 
-    let removed = ops::remove_connection(store, secrets, &h.connection.id, true, chrono::Utc::now()).await.unwrap();
+    let removed =
+        ops::remove_connection(store, secrets, &h.connection.id, true, chrono::Utc::now(), &ProgressBar::hidden())
+            .await
+            .unwrap();
     assert_eq!(removed["secret_deleted"], secret.as_str(), "{removed}");
     assert!(removed["orders_redacted"].as_u64().unwrap() > 0, "{removed}");
     assert!(secrets.get_secret_value().secret_id(&secret).send().await.is_err(), "the token is gone");

@@ -1,12 +1,15 @@
 //! The operator's tools against the local stack: redriving dead letters, resetting the import date,
-//! looking up an order.
+//! looking up an order, moving connection secrets under the stack's prefix.
 use std::sync::Arc;
 use std::time::Duration;
 
+use indicatif::ProgressBar;
+use order_sync::{SyncOutcome, SyncSettings};
 use sellerbridge_cli::local::demo::{self, Quiet};
 use sellerbridge_cli::local::runner;
 use sellerbridge_cli::ops;
 use sellerbridge_core::domain::clock::OffsetClock;
+use sellerbridge_core::domain::connection::Connection;
 use sellerbridge_core::domain::shipment::PackageState;
 use sellerbridge_e2e::{Harness, options_for, pii_canaries, sandbox, send_without_backoff};
 use serde_json::json;
@@ -29,15 +32,18 @@ async fn dead_lettered_updates_can_be_redriven_and_then_go_through() {
     let sender = send_without_backoff(&h).await;
     assert!(store.scan_packages().await.unwrap().iter().all(|p| matches!(p.state, PackageState::DeadLettered { .. })));
 
+    let progress = ProgressBar::hidden();
     let moved = ops::redrive_dead_letters(
         store,
         &h.stack.clients.sqs,
         &h.stack.queues.updates_dlq_url,
         ops::Redrive::Confirmations(&h.stack.queues.updates_url),
+        &progress,
     )
     .await
     .unwrap();
     assert_eq!(moved, packages);
+    assert_eq!(progress.position(), packages as u64, "the progress bar counts each message moved");
     assert!(runner::depth(&h.stack.clients.sqs, &h.stack.queues.updates_dlq_url).await.unwrap().is_empty());
     demo::drain_updates(
         &sender,
@@ -89,4 +95,36 @@ async fn an_order_lookup_shows_packages_and_no_pii() {
     for canary in pii_canaries(&source) {
         assert!(!text.contains(&canary), "the lookup shows buyer PII");
     }
+}
+
+#[tokio::test]
+async fn connection_secrets_from_before_the_stack_prefix_move_under_it_within_aws() {
+    let h = synced(4, 61).await;
+    let store = &h.stack.adapters.store;
+    let secrets = &h.stack.clients.secrets;
+    // As an earlier version stored it: under the prefix every stack shared.
+    let unscoped = format!("sellerbridge/connections/{}", h.stack.name);
+    let token = serde_json::json!({"refresh_token": sellerbridge_e2e::REFRESH_TOKEN}).to_string();
+    ops::put_secret(secrets, &unscoped, &token).await.unwrap();
+    let earlier = Connection { refresh_token_secret_id: unscoped.clone(), ..h.connection.clone() };
+    store.put_connection(&earlier).await.unwrap();
+
+    let prefix = h.stack.connection_secrets().unwrap();
+    let progress = ProgressBar::hidden();
+    let moved = ops::scope_connection_secrets(store, secrets, &prefix, &progress).await.unwrap();
+    assert_eq!(moved, std::slice::from_ref(&h.connection.id));
+    assert_eq!(progress.position(), 1);
+    let connection = store.get_connection(&h.connection.id).await.unwrap().unwrap();
+    assert_eq!(connection.refresh_token_secret_id, prefix.secret_id(&h.connection.id));
+    let stored = secrets.get_secret_value().secret_id(&connection.refresh_token_secret_id).send().await.unwrap();
+    assert_eq!(stored.secret_string(), Some(token.as_str()), "the token itself moved");
+    let old = secrets.get_secret_value().secret_id(&unscoped).send().await;
+    assert!(old.is_err_and(|e| e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception())));
+
+    // The sync reads it where it is now; a second run finds nothing left to move.
+    let sync = h.stack.sync_deps(SyncSettings::default()).await.unwrap();
+    let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
+    assert!(matches!(report.connections[0].outcome, SyncOutcome::UpToDate | SyncOutcome::NotDue), "{report:?}");
+    let again = ops::scope_connection_secrets(store, secrets, &prefix, &ProgressBar::hidden()).await.unwrap();
+    assert!(again.is_empty());
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use indicatif::ProgressBar;
 use order_sync::SyncSettings;
 use sellerbridge_cli::local::runner;
 use sellerbridge_cli::ops::{self, Redrive};
@@ -81,10 +82,17 @@ async fn order_events_are_signed_retried_once_per_version_and_dead_lettered_when
     let sqs = &h.stack.clients.sqs;
     let store = &h.stack.adapters.store;
     let wrong = Redrive::Confirmations(&h.stack.queues.updates_url);
-    assert_eq!(ops::redrive_dead_letters(store, sqs, &outbound_dlq, wrong).await.unwrap(), 0);
+    assert_eq!(ops::redrive_dead_letters(store, sqs, &outbound_dlq, wrong, &ProgressBar::hidden()).await.unwrap(), 0);
     let outbound_queue = h.stack.queue_url("OutboundQueue").unwrap();
-    let moved =
-        ops::redrive_dead_letters(store, sqs, &outbound_dlq, Redrive::OrderEvents(&outbound_queue)).await.unwrap();
+    let moved = ops::redrive_dead_letters(
+        store,
+        sqs,
+        &outbound_dlq,
+        Redrive::OrderEvents(&outbound_queue),
+        &ProgressBar::hidden(),
+    )
+    .await
+    .unwrap();
     assert_eq!(moved, 1);
     let before = receiver.received(key).len();
     drain_outbound(&h, &sender, 50).await;

@@ -8,7 +8,7 @@ use order_sync::{SyncOutcome, SyncSettings};
 use sellerbridge_cli::local::runner;
 use sellerbridge_cli::ops;
 use sellerbridge_core::domain::clock::OffsetClock;
-use sellerbridge_core::domain::connection::ConnectionState;
+use sellerbridge_core::domain::connection::{Connection, ConnectionState};
 use sellerbridge_core::domain::rate::Quota;
 use sellerbridge_core::domain::status::OrderStatus;
 use sellerbridge_e2e::{Harness, actionable, options_for, sandbox};
@@ -125,9 +125,21 @@ async fn a_revoked_refresh_token_flags_the_connection_and_stops_calling_amazon()
     assert_eq!(h.inspector.calls().await.unwrap().len(), calls_before, "no call to Amazon for a flagged connection");
 
     // The seller re-authorizes; the operator stores the new token: the same warm function uses it at once.
+    // The connection was added before secrets were scoped to their stack: its token moves under the
+    // stack's prefix, and the old secret goes.
+    let unscoped = format!("sellerbridge/connections/{}", h.stack.name);
+    ops::put_secret(&h.stack.clients.secrets, &unscoped, "{}").await.unwrap();
+    let added_earlier = Connection { refresh_token_secret_id: unscoped.clone(), ..connection };
+    h.stack.adapters.store.put_connection(&added_earlier).await.unwrap();
     let secret = json!({"refresh_token": RENEWED_TOKEN}).to_string();
-    ops::put_secret(&h.stack.clients.secrets, &connection.refresh_token_secret_id, &secret).await.unwrap();
-    ops::reactivate_with_new_credentials(&h.stack.adapters.store, &h.connection.id).await.unwrap();
+    let secrets = h.stack.connection_secrets().unwrap();
+    let renewed =
+        ops::store_new_token(&h.stack.adapters.store, &h.stack.clients.secrets, &secrets, &h.connection.id, &secret)
+            .await
+            .unwrap();
+    assert_eq!(renewed.refresh_token_secret_id, secrets.secret_id(&h.connection.id));
+    let old = h.stack.clients.secrets.get_secret_value().secret_id(&unscoped).send().await;
+    assert!(old.is_err_and(|e| e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception())));
     let report = runner::tick_sync(&sync, Duration::from_secs(30)).await.unwrap();
     assert_eq!(report.connections[0].outcome, SyncOutcome::UpToDate);
     assert!(report.connections[0].inserted > 0);
