@@ -100,8 +100,18 @@ impl Deployed {
     /// The sync function as the template deploys it: its environment is what the stack's outputs and
     /// parameters say (the Globals of infra/template.yaml), its AWS the stack's.
     async fn sync_function(&self) -> (BTreeMap<String, RuntimeApi>, tokio::process::Child) {
+        self.sync_function_with(&[]).await
+    }
+
+    /// [`Self::sync_function`] with some of its variables changed.
+    async fn sync_function_with(
+        &self,
+        changed: &[(&'static str, &str)],
+    ) -> (BTreeMap<String, RuntimeApi>, tokio::process::Child) {
         let target = Target::at(sdk_config(&self.moto).await, Some(&self.name)).await.expect("the stack");
         let mut env: Vec<(&str, String)> = target.settings().unwrap().to_env();
+        env.retain(|(name, _)| !changed.iter().any(|(changed, _)| changed == name));
+        env.extend(changed.iter().map(|(name, value)| (*name, (*value).to_owned())));
         env.extend([
             ("AWS_REGION", "us-east-1".to_owned()),
             ("AWS_ACCESS_KEY_ID", "function-role".to_owned()),
@@ -219,6 +229,13 @@ async fn a_missing_stack_profile_output_or_connection_is_one_plain_line_and_chan
     create_stack(&d.cloudformation, &edited, &format!("{queue}{outputs}"), &[]).await.unwrap();
     let malformed = d.fails(&["--stack", &edited, "connections", "list"], None);
     assert!(malformed.contains("UpdatesQueueUrl is 'my-queue', which is not an http(s) URL"), "{malformed}");
+
+    // A sync that fails in the deployed function: its own message, one line, exit 1.
+    let (functions, _process) = d.sync_function_with(&[("SELLERBRIDGE_TABLE", "no-such-table")]).await;
+    let broken = LambdaService::start(functions).await;
+    let failed = d.fails(&["sync-now"], Some(&broken.url));
+    assert!(failed.contains(&format!("the sync function {}-OrderSyncFunction failed", d.name)), "{failed}");
+    assert!(failed.contains("ResourceNotFoundException"), "the function's own error: {failed}");
 
     // Nothing was added by the refused commands.
     let listed = d.ok(&["connections", "list"], "", None);
