@@ -8,7 +8,9 @@ use clap::{Parser, Subcommand};
 use sellerbridge_core::domain::carrier::{CarrierRule, CarrierRules, ShippingMethodRule};
 use sellerbridge_core::domain::connection::{DuplicateTrackingPolicy, OptionsChange, ProductIdentifier};
 use sellerbridge_core::domain::fulfillment::{FulfillmentPolicy, ShippingSpeed};
-use sellerbridge_core::domain::ids::{AmazonOrderId, ConnectionId, MarketplaceId, SellerId, Sku, StoreOrderId};
+use sellerbridge_core::domain::ids::{
+    AmazonOrderId, ConnectionId, MarketplaceId, PackageId, SellerId, Sku, StoreOrderId,
+};
 use sellerbridge_core::domain::marketplace::Region;
 use sellerbridge_core::domain::pii::RetentionRule;
 use sellerbridge_core::domain::rate::Quota;
@@ -78,6 +80,9 @@ pub enum Command {
         #[arg(long)]
         store_order: StoreOrderId,
     },
+    /// Packages Amazon refused or that were dead-lettered.
+    #[command(subcommand)]
+    Shipments(Shipments),
     /// Moves dead-lettered updates back to the updates queue to be tried again.
     Redrive {
         /// The dead-letter queue (default: the stack's UpdatesDeadLetterQueueUrl, or with `--outbound` its
@@ -105,6 +110,19 @@ pub enum Command {
     /// Work with the local stack (DynamoDB Local, moto and the SP-API sandbox).
     #[command(subcommand)]
     Local(Local),
+}
+
+#[derive(Subcommand)]
+pub enum Shipments {
+    /// Sends an order's failed or dead-lettered packages to Amazon again, once their cause is fixed (a
+    /// carrier rule, the order at Amazon).
+    Retry {
+        #[arg(long)]
+        order: AmazonOrderId,
+        /// Only this package.
+        #[arg(long)]
+        package: Option<PackageId>,
+    },
 }
 
 #[derive(Subcommand)]

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressFinish, ProgressStyle};
-use sellerbridge_cli::args::{App, Cli, Command, Connections, Local, Notifications, Webhooks};
+use sellerbridge_cli::args::{App, Cli, Command, Connections, Local, Notifications, Shipments, Webhooks};
 use sellerbridge_cli::local::demo::{self, DemoConfig, Stdout};
 use sellerbridge_cli::local::serve;
 use sellerbridge_cli::local::stack::LocalEndpoints;
@@ -322,6 +322,9 @@ async fn operate(target: &Target, command: Command) -> Result<()> {
             print(report.clone());
             let unsynced = ops::unsynced_connections(&report);
             anyhow::ensure!(unsynced.is_empty(), "not synced: {} (the report above says why)", unsynced.join(", "));
+        }
+        Command::Shipments(Shipments::Retry { order, package }) => {
+            print(ops::retry_shipments(store, &adapters.queue, &order, package.as_ref()).await?)
         }
         Command::Order { order_id } => print(ops::order_summary(store, &order_id).await?),
         Command::Redrive { dlq_url, outbound } => {

@@ -9,21 +9,21 @@ use sellerbridge_core::domain::connection::{Connection, ConnectionOptions, Conne
 use sellerbridge_core::domain::feed::ORDER_FULFILLMENT_FEED;
 use sellerbridge_core::domain::fulfillment::AmazonFulfilledSku;
 use sellerbridge_core::domain::ids::{
-    AmazonOrderId, ConnectionId, MarketplaceId, SellerFulfillmentOrderId, SellerId, Sku, StoreOrderId,
+    AmazonOrderId, ConnectionId, MarketplaceId, PackageId, SellerFulfillmentOrderId, SellerId, Sku, StoreOrderId,
 };
 use sellerbridge_core::domain::marketplace::{Marketplace, Region};
 use sellerbridge_core::domain::order::Order;
 use sellerbridge_core::domain::pii;
 use sellerbridge_core::domain::rate::Quota;
-use sellerbridge_core::domain::shipment::{PackageState, reserve_again};
-use sellerbridge_core::queue::UpdateMessage;
+use sellerbridge_core::domain::shipment::{Package, PackageState, ShipmentRejected, reserve_again};
+use sellerbridge_core::queue::{UpdateMessage, UpdateQueue};
 use sellerbridge_core::runtime::Adapters;
 use sellerbridge_core::spapi::models::Destination;
 use sellerbridge_core::spapi::notification::{FULFILLMENT_ORDER_STATUS, ORDER_CHANGE};
 use sellerbridge_core::spapi::{
     AppCredentials, Grant, InventoryQuery, Operation, SellerAuth, SpApiClient, SpApiError, WaitBudget,
 };
-use sellerbridge_core::store::{CursorRecord, DynamoStore, StoreError};
+use sellerbridge_core::store::{CursorRecord, DynamoStore, StoreError, Versioned};
 use serde_json::json;
 
 /// A new, active connection, refused if its marketplace is not one of Amazon's or `region` (when the
@@ -551,23 +551,12 @@ pub async fn redrive_dead_letters(
             let mut requeue = true;
             // An order event needs nothing reset: its message goes back as it is.
             if let UpdateMessage::ConfirmShipment { order_id, package_id } = &update
-                && let Some(mut package) = store.get_package(order_id, package_id).await?
+                && let Some(package) = store.get_package(order_id, package_id).await?
                 && matches!(package.value.state, PackageState::DeadLettered { .. })
+                && let Err(refused) = queue_again(store, package).await?
             {
-                let released = package.value.units_released;
-                package.value.state = PackageState::Queued;
-                package.value.claimed_at = None;
-                package.value.units_released = false;
-                let queued = package.value.clone();
-                let taken = store
-                    .settle_package(&queued, package.version, |order| {
-                        if released { reserve_again(order, &queued) } else { Ok(()) }
-                    })
-                    .await?;
-                if let Err(refused) = taken {
-                    eprintln!("left in the dead-letter queue: package {package_id} of order {order_id}: {refused}");
-                    requeue = false;
-                }
+                eprintln!("left in the dead-letter queue: package {package_id} of order {order_id}: {refused}");
+                requeue = false;
             }
             if requeue {
                 sqs.send_message().queue_url(queue_url).message_body(body).send().await?;
@@ -581,6 +570,59 @@ pub async fn redrive_dead_letters(
             progress.inc(u64::from(requeue));
         }
     }
+}
+
+/// Puts a package back to be confirmed: queued, unclaimed, its units reserved again if its failure had
+/// released them; refused (nothing changed) when another package has taken those units meanwhile.
+async fn queue_again(store: &DynamoStore, mut package: Versioned<Package>) -> Result<Result<(), ShipmentRejected>> {
+    let released = package.value.units_released;
+    package.value.state = PackageState::Queued;
+    package.value.claimed_at = None;
+    package.value.units_released = false;
+    let queued = package.value;
+    let settled = store
+        .settle_package(&queued, package.version, |order| if released { reserve_again(order, &queued) } else { Ok(()) })
+        .await?;
+    Ok(settled.map(drop))
+}
+
+/// Sends an order's packages again once the cause of their failure is fixed (a carrier rule, the
+/// order at Amazon): each Amazon refused or that was dead-lettered (or only `package`) goes back to be
+/// confirmed, with a new message on the updates queue. The packages put back, and those refused because
+/// their units were shipped by another package since.
+pub async fn retry_shipments(
+    store: &DynamoStore,
+    updates: &dyn UpdateQueue,
+    order_id: &AmazonOrderId,
+    only: Option<&PackageId>,
+) -> Result<serde_json::Value> {
+    let (mut retried, mut refused) = (Vec::new(), Vec::new());
+    let packages = store.list_packages(order_id).await?;
+    anyhow::ensure!(!packages.is_empty(), "order {order_id} has no packages");
+    for package in packages.iter().filter(|p| only.is_none_or(|id| *id == p.package_id)) {
+        if !matches!(package.state, PackageState::Failed { .. } | PackageState::DeadLettered { .. }) {
+            continue;
+        }
+        let Some(current) = store.get_package(order_id, &package.package_id).await? else { continue };
+        match queue_again(store, current).await? {
+            Ok(()) => {
+                let message = UpdateMessage::ConfirmShipment {
+                    order_id: order_id.clone(),
+                    package_id: package.package_id.clone(),
+                };
+                updates.send(&message, std::time::Duration::ZERO).await?;
+                retried.push(package.package_id.clone());
+            }
+            Err(reason) => refused.push(json!({"package_id": package.package_id, "reason": reason.to_string()})),
+        }
+    }
+    if let Some(id) = only {
+        anyhow::ensure!(
+            !retried.is_empty() || !refused.is_empty(),
+            "package {id} of order {order_id} is not failed or dead-lettered (`sellerbridge order {order_id}` shows it)"
+        );
+    }
+    Ok(json!({"order_id": order_id, "retried": retried, "refused": refused}))
 }
 
 /// Makes a received message visible again at once, for the redrive it belongs to.

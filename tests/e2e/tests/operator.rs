@@ -128,3 +128,43 @@ async fn connection_secrets_from_before_the_stack_prefix_move_under_it_within_aw
     let again = ops::scope_connection_secrets(store, secrets, &prefix, &ProgressBar::hidden()).await.unwrap();
     assert!(again.is_empty());
 }
+
+#[tokio::test]
+async fn packages_amazon_refused_are_sent_again_once_the_cause_is_fixed() {
+    let h = synced(6, 37).await;
+    demo::send_shipments(&h.stack.webhook_deps(), &h.stack.signing_key, &h.stack.adapters.store, &Quiet).await.unwrap();
+    let store = &h.stack.adapters.store;
+    let packages = store.scan_packages().await.unwrap();
+    // Amazon refuses every confirmation once (a 400: for good, as far as the sender can tell).
+    let refusals = json!({"operation": "confirmShipment", "status": 400, "count": packages.len()});
+    h.sandbox_post("/_sandbox/faults", refusals).await;
+    let sender = send_without_backoff(&h).await;
+    let failed = &packages[0];
+    let state = store.get_package(&failed.order_id, &failed.package_id).await.unwrap().unwrap().value.state;
+    assert!(matches!(state, PackageState::Failed { .. }), "{state:?}");
+
+    // A package that did not fail is refused by name; then the order's failed ones go again.
+    let order = &failed.order_id;
+    let queue = h.stack.adapters.queue.clone();
+    let unknown = sellerbridge_core::domain::ids::PackageId::parse("PKG-NOT-THERE").unwrap();
+    let refused = ops::retry_shipments(store, &queue, order, Some(&unknown)).await.unwrap_err();
+    assert!(format!("{refused:#}").contains("PKG-NOT-THERE"), "{refused:#}");
+    let retried = ops::retry_shipments(store, &queue, order, None).await.unwrap();
+    let of_order = packages.iter().filter(|p| p.order_id == *order).count();
+    assert_eq!(retried["retried"].as_array().unwrap().len(), of_order, "{retried}");
+    demo::drain_updates(
+        &sender,
+        &h.stack.updates_poller(),
+        1,
+        Duration::from_secs(120),
+        &Quiet,
+        demo::sandbox_progress(&h.inspector),
+    )
+    .await
+    .unwrap();
+    for package in store.list_packages(order).await.unwrap() {
+        assert!(matches!(package.state, PackageState::Confirmed { .. }), "{:?}", package.state);
+    }
+    let again = ops::retry_shipments(store, &queue, order, None).await.unwrap();
+    assert!(again["retried"].as_array().unwrap().is_empty(), "nothing left to retry: {again}");
+}
