@@ -21,6 +21,13 @@ async fn synced(orders: usize, seed: u64) -> Harness {
     h
 }
 
+/// Sends whatever the updates queue holds, as the event source mapping would, until it is empty.
+async fn drain(h: &Harness, sender: &update_sender::SenderDeps) {
+    let poller = h.stack.updates_poller();
+    let progress = demo::sandbox_progress(&h.inspector);
+    demo::drain_updates(sender, &poller, 1, Duration::from_secs(120), &Quiet, progress).await.unwrap();
+}
+
 #[tokio::test]
 async fn dead_lettered_updates_can_be_redriven_and_then_go_through() {
     let h = synced(6, 31).await;
@@ -45,16 +52,7 @@ async fn dead_lettered_updates_can_be_redriven_and_then_go_through() {
     assert_eq!(moved, packages);
     assert_eq!(progress.position(), packages as u64, "the progress bar counts each message moved");
     assert!(runner::depth(&h.stack.clients.sqs, &h.stack.queues.updates_dlq_url).await.unwrap().is_empty());
-    demo::drain_updates(
-        &sender,
-        &h.stack.updates_poller(),
-        1,
-        Duration::from_secs(120),
-        &Quiet,
-        demo::sandbox_progress(&h.inspector),
-    )
-    .await
-    .unwrap();
+    drain(&h, &sender).await;
     assert!(store.scan_packages().await.unwrap().iter().all(|p| matches!(p.state, PackageState::Confirmed { .. })));
     assert_eq!(h.inspector.stats().await.unwrap().confirmed_packages as usize, packages);
 }
@@ -152,16 +150,7 @@ async fn packages_amazon_refused_are_sent_again_once_the_cause_is_fixed() {
     let retried = ops::retry_shipments(store, &queue, order, None).await.unwrap();
     let of_order = packages.iter().filter(|p| p.order_id == *order).count();
     assert_eq!(retried["retried"].as_array().unwrap().len(), of_order, "{retried}");
-    demo::drain_updates(
-        &sender,
-        &h.stack.updates_poller(),
-        1,
-        Duration::from_secs(120),
-        &Quiet,
-        demo::sandbox_progress(&h.inspector),
-    )
-    .await
-    .unwrap();
+    drain(&h, &sender).await;
     for package in store.list_packages(order).await.unwrap() {
         assert!(matches!(package.state, PackageState::Confirmed { .. }), "{:?}", package.state);
     }
