@@ -708,6 +708,10 @@ impl ConnectionSecrets {
         Self { data_key: data_key.map(str::to_owned), ..self }
     }
 
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// The secret of a new connection.
     pub fn secret_id(&self, id: &ConnectionId) -> String {
         format!("{}{id}", self.prefix)

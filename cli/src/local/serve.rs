@@ -88,15 +88,15 @@ pub async fn start(config: &ServeConfig, progress: Arc<dyn Progress>) -> Result<
         LocalEndpoints { dynamodb: config.dynamodb.clone(), moto: config.moto.clone(), sandbox: sandbox_url };
     let mut stack =
         LocalStack::provision(&endpoints, &config.name, &client_id, &client_secret, Arc::new(SystemClock)).await?;
-    if let Amazon::Live { .. } = config.amazon {
-        stack.settings.endpoints =
-            Endpoints { spapi_overrides: BTreeMap::new(), lwa_token: Endpoints::LWA_TOKEN.parse()? };
-    }
-    if let Amazon::Sandbox(_) = config.amazon {
-        ensure_sandbox_connection(&stack).await?;
+    match config.amazon {
+        Amazon::Live { .. } => {
+            stack.settings.endpoints =
+                Endpoints { spapi_overrides: BTreeMap::new(), lwa_token: Endpoints::LWA_TOKEN.parse()? }
+        }
+        Amazon::Sandbox(_) => ensure_sandbox_connection(&stack).await?,
     }
     if let Some(path) = &config.env_file {
-        write_env_file(&stack, config, path).await?;
+        write_env_file(&stack, &endpoints, path).await?;
         progress
             .line(&format!("[serve] the stack's variables: source {} (then any sellerbridge command)", path.display()));
     }
@@ -135,20 +135,15 @@ async fn ensure_sandbox_connection(stack: &LocalStack) -> Result<()> {
 }
 
 /// The variables the CLI reads without `--stack`, pointing at this stack and the local servers.
-async fn write_env_file(stack: &LocalStack, config: &ServeConfig, path: &std::path::Path) -> Result<()> {
+async fn write_env_file(stack: &LocalStack, endpoints: &LocalEndpoints, path: &std::path::Path) -> Result<()> {
     let mut variables: Vec<(&str, String)> = stack.settings.to_env();
     variables.extend([
-        (target::CONNECTION_SECRET_PREFIX, format!("sellerbridge/{}/connections/", stack.name)),
+        (target::CONNECTION_SECRET_PREFIX, stack.connection_secrets()?.prefix().to_owned()),
         (target::UPDATES_DLQ_URL, stack.queues.updates_dlq_url.clone()),
         (target::OUTBOUND_DLQ_URL, stack.queue_url("OutboundDeadLetterQueue")?),
         (target::NOTIFICATIONS_QUEUE_ARN, stack.queue_arn("NotificationsQueue").await?),
-        ("AWS_ENDPOINT_URL_DYNAMODB", config.dynamodb.clone()),
-        ("AWS_ENDPOINT_URL_SQS", config.moto.clone()),
-        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", config.moto.clone()),
-        ("AWS_REGION", super::stack::REGION.to_owned()),
-        ("AWS_ACCESS_KEY_ID", "local".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
     ]);
+    variables.extend(endpoints.aws_env());
     let quoted = |value: &str| format!("'{}'", value.replace('\'', r"'\''"));
     let lines: Vec<String> = variables.into_iter().map(|(k, v)| format!("export {k}={}", quoted(&v))).collect();
     if let Some(dir) = path.parent() {

@@ -48,6 +48,22 @@ impl LocalEndpoints {
     }
 }
 
+impl LocalEndpoints {
+    /// The AWS configuration, as environment variables, that points a process (a function binary, a
+    /// shell running the CLI) at these servers with the static credentials they accept.
+    pub fn aws_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_REGION", REGION.to_owned()),
+            ("AWS_ACCESS_KEY_ID", "local".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", self.dynamodb.clone()),
+            ("AWS_ENDPOINT_URL_SQS", self.moto.clone()),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", self.moto.clone()),
+        ]
+    }
+}
+
 /// A connection to create on the local stack.
 #[derive(Debug, Clone)]
 pub struct ConnectionSpec {

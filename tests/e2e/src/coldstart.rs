@@ -61,14 +61,8 @@ pub fn function_env(h: &Harness) -> Vec<(&'static str, String)> {
     let endpoints =
         sellerbridge_cli::local::stack::LocalEndpoints::from_env(&h.sandbox.url).expect("the local stack's endpoints");
     let mut env: Vec<(&str, String)> = h.stack.settings.to_env();
+    env.extend(endpoints.aws_env());
     env.extend([
-        ("AWS_REGION", "us-east-1".to_owned()),
-        ("AWS_ACCESS_KEY_ID", "local".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-        ("AWS_ENDPOINT_URL_DYNAMODB", endpoints.dynamodb.clone()),
-        ("AWS_ENDPOINT_URL_SQS", endpoints.moto.clone()),
-        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoints.moto.clone()),
         (order_notifications::DEAD_LETTERS_URL, h.stack.queue_url("NotificationsDeadLetterQueue").unwrap()),
         (order_api::API_KEY_SECRET_ID, format!("{}/read-api-key", h.stack.name)),
     ]);
